@@ -1,0 +1,2 @@
+// Package data turns datasets into tokenized training examples for the trainer.
+package data
