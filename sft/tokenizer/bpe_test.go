@@ -49,8 +49,8 @@ func llama3Style(t testing.TB) ([]byte, []byte) {
 	merged := []string{"ll", "Ġw", "or", "Ġwor", "Ġworld", "12", "123"}
 	merges := [][2]string{{"l", "l"}, {"Ġ", "w"}, {"o", "r"}, {"Ġw", "or"}, {"Ġwor", "ld"}, {"1", "2"}, {"12", "3"}}
 	vocab := testVocab(merged...)
-	vocab["ld"] = 300     // in the vocab, but "l d" is not a merge: reachable only as a whole word
-	vocab["hello"] = 301  // likewise: ignore_merges makes the whole piece one token
+	vocab["ld"] = 300    // in the vocab, but "l d" is not a merge: reachable only as a whole word
+	vocab["hello"] = 301 // likewise: ignore_merges makes the whole piece one token
 	f := map[string]any{
 		"added_tokens": []map[string]any{
 			{"id": 400, "content": "<|begin_of_text|>", "special": true},
@@ -76,10 +76,7 @@ func TestBPEGPT2HandWorkedIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cases := []struct {
-		text string
-		want []int32
-	}{
+	cases := []encodeCase{
 		// "hello": h e l l o -> he l l o (rank 1) -> he ll o (2) -> hell o (4) -> hello (5).
 		// " the": Ġ t h e -> Ġt h e (0) -> Ġt he (1) -> Ġthe (3).
 		// " world": Ġ w o r l d -> Ġ w or l d (6) -> Ġw or l d (7) -> Ġwor l d (8); no more.
@@ -96,15 +93,7 @@ func TestBPEGPT2HandWorkedIDs(t *testing.T) {
 		{"é", []int32{0xc3, 0xa9}},
 		{"", nil},
 	}
-	for _, c := range cases {
-		got := tok.Encode(c.text)
-		if !reflect.DeepEqual(got, c.want) {
-			t.Errorf("Encode(%q) = %v, want %v", c.text, got, c.want)
-		}
-		if back := tok.Decode(got); back != c.text {
-			t.Errorf("Decode(Encode(%q)) = %q", c.text, back)
-		}
-	}
+	checkEncode(t, tok, cases)
 	if n := tok.VocabSize(); n != 267 {
 		t.Errorf("VocabSize = %d, want 267", n)
 	}
@@ -125,10 +114,7 @@ func TestBPELlama3HandWorkedIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cases := []struct {
-		text string
-		want []int32
-	}{
+	cases := []encodeCase{
 		// Pieces "hello" " world": both are whole vocab words, and ignore_merges emits them
 		// as such (301 was never reachable by merges; 260 would be, through "Ġwor" "ld", but
 		// "l d" is no merge).
@@ -145,15 +131,7 @@ func TestBPELlama3HandWorkedIDs(t *testing.T) {
 		// "ld" alone is a vocab word, so ignore_merges emits it whole.
 		{"ld", []int32{300}},
 	}
-	for _, c := range cases {
-		got := tok.Encode(c.text)
-		if !reflect.DeepEqual(got, c.want) {
-			t.Errorf("Encode(%q) = %v, want %v", c.text, got, c.want)
-		}
-		if back := tok.Decode(got); back != c.text {
-			t.Errorf("Decode(Encode(%q)) = %q", c.text, back)
-		}
-	}
+	checkEncode(t, tok, cases)
 	if id, ok := tok.Special(BOS); !ok || id != 400 {
 		t.Errorf("Special(bos) = %d, %v; want 400 from tokenizer_config.json", id, ok)
 	}
@@ -248,5 +226,24 @@ func TestAddedTokenFlags(t *testing.T) {
 	want := []int32{'x', 300, ' ', 301, ' ', 'c', 'a', 'b'}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Encode = %v, want %v", got, want)
+	}
+}
+
+type encodeCase struct {
+	text string
+	want []int32
+}
+
+// checkEncode compares ids with hand-worked ones and checks that they decode back.
+func checkEncode(t *testing.T, tok Tokenizer, cases []encodeCase) {
+	t.Helper()
+	for _, c := range cases {
+		got := tok.Encode(c.text)
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("Encode(%q) = %v, want %v", c.text, got, c.want)
+		}
+		if back := tok.Decode(got); back != c.text {
+			t.Errorf("Decode(Encode(%q)) = %q", c.text, back)
+		}
 	}
 }

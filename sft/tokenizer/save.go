@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/ordermerge/ordermerge/tensor"
 )
 
 // File names inside a checkpoint directory, as Hugging Face names them.
@@ -42,13 +44,13 @@ func Save(dir string, t Tokenizer) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("save tokenizer: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, FileName), tokJSON); err != nil {
+	if err := tensor.WriteFileAtomic(filepath.Join(dir, FileName), tokJSON); err != nil {
 		return fmt.Errorf("save tokenizer: %w", err)
 	}
 	if cfgJSON == nil {
 		return nil
 	}
-	if err := writeFileAtomic(filepath.Join(dir, ConfigFileName), cfgJSON); err != nil {
+	if err := tensor.WriteFileAtomic(filepath.Join(dir, ConfigFileName), cfgJSON); err != nil {
 		return fmt.Errorf("save tokenizer: %w", err)
 	}
 	return nil
@@ -149,37 +151,4 @@ func quoteJSON(s string) string {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s) // a string always encodes
 	return string(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
-}
-
-// writeFileAtomic writes data to a temporary file in the same directory, syncs it and renames
-// it over path, so a reader sees the old file or the new one, never a torn one.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
