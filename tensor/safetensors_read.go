@@ -84,7 +84,7 @@ func NewReader(r io.ReaderAt, size int64, path string) (*Reader, error) {
 	}
 	n := binary.LittleEndian.Uint64(lenBuf[:])
 	if n > MaxHeaderSize {
-		return nil, bad("header length %d exceeds the %d-byte limit", n, MaxHeaderSize)
+		return nil, bad("header length %d exceeds the %d-byte limit (not a safetensors file?)", n, MaxHeaderSize)
 	}
 	if int64(n) > size-8 {
 		return nil, bad("header length %d runs past the end of the %d-byte file", n, size)
@@ -281,6 +281,9 @@ func (r *Reader) ReadInto(name string, dst []byte) error {
 	}
 	if int64(len(dst)) != e.Size {
 		return fmt.Errorf("%s: tensor %q is %d bytes, buffer is %d", r.path, name, e.Size, len(dst))
+	}
+	if len(dst) == 0 {
+		return nil // empty tensors may sit at the very end, where ReadAt reports EOF
 	}
 	if _, err := r.r.ReadAt(dst, e.Offset); err != nil {
 		if errors.Is(err, io.EOF) {

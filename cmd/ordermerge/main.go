@@ -27,7 +27,7 @@ type command struct {
 // commands lists the subcommands. Each lives in its own file next to this one.
 func commands() []command {
 	cmds := []command{
-		// inspect: being written (tensor/).
+		{name: "inspect", summary: "list the tensors of a safetensors file or checkpoint directory", run: runInspect},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds
