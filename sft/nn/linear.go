@@ -1,0 +1,21 @@
+package nn
+
+// LinearForward computes out = in @ W^T for n rows: in is n x inF, W is outF x inF (the
+// Hugging Face / PyTorch layout of a Linear weight), out is n x outF. No bias: Llama has none.
+func LinearForward(be Backend, out, in, w []float32, n, inF, outF int) {
+	MatMul(be, false, true, n, outF, inF, 1, in, inF, w, inF, 0, out, outF)
+}
+
+// LinearBackward is the backward pass of LinearForward given dout (n x outF): it adds
+// dout^T @ in to dw (outF x inF) and, when din is not nil, computes din = dout @ W
+// (overwriting din, or adding to it when accumulate is set).
+func LinearBackward(be Backend, din, dw, dout, in, w []float32, n, inF, outF int, accumulate bool) {
+	if din != nil {
+		beta := float32(0)
+		if accumulate {
+			beta = 1
+		}
+		MatMul(be, false, false, n, inF, outF, 1, dout, outF, w, inF, beta, din, inF)
+	}
+	MatMul(be, true, false, outF, inF, n, 1, dout, outF, in, inF, 1, dw, inF)
+}
