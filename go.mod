@@ -13,6 +13,8 @@ require (
 	gorgonia.org/gorgonia v0.9.18
 )
 
+require rsc.io/pdf v0.1.1 // indirect
+
 require (
 	codeberg.org/go-fonts/liberation v0.5.0 // indirect
 	codeberg.org/go-latex/latex v0.2.0 // indirect
