@@ -1,0 +1,23 @@
+// Package sft is the order-controlled fine-tuning trainer of ordermerge.
+//
+// It trains any nn.Model (the Llama model of sft/llama, the gorgonia adapter, the TinyModel
+// defined here) on tokenized data.Examples with AdamW, a warmup + cosine/linear schedule,
+// global-norm clipping and micro-batches with gradient accumulation. What sets it apart from a
+// generic trainer is that the ORDER of the data is a first-class, seeded input: an order seed
+// (separate from the model's init seed) and an order mode (reshuffle, fixed, batch-shuffle)
+// fully determine which samples every step sees, so K variants that differ only in order can be
+// trained, merged and compared (Ju et al., EMNLP 2024).
+//
+// Every step records each sample's loss with its epoch and position in that epoch, and after
+// training every sample's final loss is measured, so the "training imbalance" (samples seen
+// early in the first epoch end with higher loss) can be quantified: loss by position decile,
+// Spearman correlation with a permutation p-value, slope and early-minus-late gap.
+//
+// Runs are reproducible to the byte: same seeds, same backend and thread count give identical
+// checkpoint files, and a run resumed from a checkpoint (parameters, AdamW moments, step and
+// records) ends with the same bytes as an uninterrupted one. Long calls take a
+// context.Context and stop at a step boundary.
+//
+// The package depends only on the nn.Model contract (sft/nn), data.Example (sft/data) and the
+// checkpoint format (tensor); it never imports a particular model.
+package sft
