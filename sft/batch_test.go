@@ -11,7 +11,7 @@ import (
 func TestPackBatchPadsAndMasks(t *testing.T) {
 	exs := []data.Example{
 		{ID: "a", Tokens: []int32{5, 6, 7, 8}, PromptLen: 2}, // predicts 7, 8
-		{ID: "b", Tokens: []int32{9, 10}, PromptLen: 0},     // predicts 10
+		{ID: "b", Tokens: []int32{9, 10}, PromptLen: 0},      // predicts 10
 	}
 	b := PackBatch(exs, 99)
 	if b.B != 2 || b.T != 3 {
