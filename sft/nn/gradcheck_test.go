@@ -3,6 +3,8 @@ package nn
 import (
 	"math"
 	"testing"
+
+	"github.com/ordermerge/ordermerge/sft/internal/gradcheck"
 )
 
 // dot64 is sum(a*b) in float64: the scalar "loss" whose gradient the op tests check.
@@ -15,28 +17,10 @@ func dot64(a, b []float32) float64 {
 }
 
 // checkGrad compares the analytic gradient got of f with respect to x against central
-// differences, on up to 40 elements spread over x. f must recompute from x every call.
+// differences on up to 40 elements (step 1e-2, tolerance 1e-2 relative).
 func checkGrad(t *testing.T, name string, x, got []float32, f func() float64) {
 	t.Helper()
-	const eps = 1e-2
-	step := max(1, len(x)/40)
-	worst := 0.0
-	for i := 0; i < len(x); i += step {
-		old := x[i]
-		x[i] = old + eps
-		fp := f()
-		x[i] = old - eps
-		fm := f()
-		x[i] = old
-		num := (fp - fm) / (2 * eps)
-		diff := math.Abs(num - float64(got[i]))
-		rel := diff / math.Max(math.Abs(num)+math.Abs(float64(got[i])), 1e-2)
-		worst = math.Max(worst, rel)
-		if rel > 1e-2 {
-			t.Errorf("%s: d/dx[%d] = %.6g, finite differences give %.6g", name, i, got[i], num)
-			return
-		}
-	}
+	worst := gradcheck.Check(t, name, x, got, f, 1e-2, 40, 1e-2, 1e-2)
 	t.Logf("%s: worst relative difference %.2g", name, worst)
 }
 

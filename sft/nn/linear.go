@@ -19,3 +19,8 @@ func LinearBackward(be Backend, din, dw, dout, in, w []float32, n, inF, outF int
 	}
 	MatMul(be, true, false, outF, inF, n, 1, dout, outF, in, inF, 1, dw, inF)
 }
+
+// LinearForwardAdd adds in @ W^T to out (a residual connection fused into the product).
+func LinearForwardAdd(be Backend, out, in, w []float32, n, inF, outF int) {
+	MatMul(be, false, true, n, outF, inF, 1, in, inF, w, inF, 1, out, outF)
+}
