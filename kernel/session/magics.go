@@ -1,0 +1,155 @@
+package session
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+)
+
+// HelpText is what %help prints.
+const HelpText = `ordermerge Go kernel (yaegi interpreter; compiled packages preloaded)
+
+Cells are Go: declarations (import, func, type, var, const) and statements in any order.
+Variables, functions and types stay defined for later cells. A cell whose last line is an
+expression with one value shows that value. Preloaded packages can be used without an import
+(fmt, strings, math, ..., plot, plotter, vg, draw, gorgonia, and the project's tensor, sft,
+merge, viz when built in); other third-party packages cannot be imported.
+
+Package display (github.com/ordermerge/ordermerge/kernel/display), usable as display.X:
+  display.Show(v)            show v richly (MIMEBundle/HTML/Markdown/SVG/PNG methods,
+                             image.Image, String method, or plain text)
+  display.HTML(s), display.Markdown(s), display.SVG(s), display.PNG(b), display.JSON(v),
+  display.Image(img), display.Text(s)
+  id := display.NewID(); display.ShowID(id, v); display.Update(id, v)   update in place
+  p := display.NewProgress("train", n); p.Add(1); p.Done()              progress bar
+  ctx := display.Context()   the cell's context: pass it to long calls (training, merging)
+                             so that interrupting the cell stops them at their next step
+  display.Input(prompt), display.Password(prompt)   read a line from the user
+
+Interrupt (the stop button, or SIGINT) cancels display.Context() and stops interpreted loops;
+the kernel and its variables survive. A panic, also in a goroutine a cell started, becomes
+the cell's error.
+
+Magics (on the first lines of a cell):
+  %help              this text
+  %time              print the wall time of the rest of the cell
+  %env               list the environment; %env NAME shows one; %env NAME=VALUE sets one
+  %who               list the variables, functions and types defined by cells
+  %reset             forget every variable, function, type and import
+
+Known limits of the interpreter: no min/max/clear builtins, no range-over-func, some generic
+type inference fails (write type arguments explicitly), a type cannot be redefined (use a new
+name or %reset), and a compiled call that ignores its context keeps running after an
+interrupt.`
+
+type magic struct {
+	name, arg string
+}
+
+// parseMagics removes the magic lines at the start of a cell, replacing them with empty lines
+// so the rest keeps its line numbers.
+func parseMagics(code string) (string, []magic) {
+	lines := strings.Split(code, "\n")
+	var ms []magic
+	for i, l := range lines {
+		t := strings.TrimSpace(l)
+		if t == "" {
+			continue
+		}
+		if !strings.HasPrefix(t, "%") {
+			break
+		}
+		name, arg, _ := strings.Cut(strings.TrimPrefix(t, "%"), " ")
+		ms = append(ms, magic{name: name, arg: strings.TrimSpace(arg)})
+		lines[i] = ""
+	}
+	return strings.Join(lines, "\n"), ms
+}
+
+func (s *Session) runMagic(m magic, host Host) *Error {
+	out := host.Stdout()
+	switch m.name {
+	case "help":
+		io.WriteString(out, HelpText+"\n")
+	case "env":
+		return s.envMagic(m.arg, host)
+	case "who":
+		names := s.globalsSorted()
+		g := s.globals()
+		for _, n := range names {
+			v := g[n]
+			t := "?"
+			if v.IsValid() {
+				t = v.Type().String()
+			}
+			fmt.Fprintf(out, "%-16s %s\n", n, t)
+		}
+		for _, kind := range []struct {
+			title string
+			m     map[string]string
+		}{{"func", s.funcs}, {"type", s.types}} {
+			keys := make([]string, 0, len(kind.m))
+			for k := range kind.m {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				fmt.Fprintf(out, "%-16s %s\n", k, kind.title)
+			}
+		}
+	case "reset":
+		if err := s.reset(); err != nil {
+			return &Error{Name: "Error", Value: err.Error(), Traceback: []string{err.Error()}}
+		}
+		fmt.Fprintln(out, "all cell state forgotten")
+	default:
+		msg := fmt.Sprintf("unknown magic %%%s (%%help lists the magics)", m.name)
+		return &Error{Name: "UsageError", Value: msg, Traceback: []string{msg}}
+	}
+	return nil
+}
+
+// envMagic reads and sets environment variables both for interpreted code (yaegi keeps its
+// own environment) and for the process, so compiled packages see them too.
+func (s *Session) envMagic(arg string, host Host) *Error {
+	out := host.Stdout()
+	getenv := func(k string) string {
+		v, err := s.it.Eval(fmt.Sprintf("os.Getenv(%q)", k))
+		if err != nil || !v.IsValid() || v.Kind() != reflect.String {
+			return os.Getenv(k)
+		}
+		return v.String()
+	}
+	switch {
+	case arg == "":
+		env := os.Environ()
+		sort.Strings(env)
+		for _, kv := range env {
+			fmt.Fprintln(out, kv)
+		}
+	case strings.Contains(arg, "="):
+		k, v, _ := strings.Cut(arg, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if err := os.Setenv(k, v); err != nil {
+			return &Error{Name: "UsageError", Value: err.Error(), Traceback: []string{err.Error()}}
+		}
+		if _, ok := s.imported["os"]; !ok {
+			if _, err := s.it.Eval(`import os "os"`); err == nil {
+				s.imported["os"] = "os"
+			}
+		}
+		s.it.Eval(fmt.Sprintf("os.Setenv(%q, %q)", k, v))
+		fmt.Fprintf(out, "env: %s=%s\n", k, v)
+	default:
+		if _, ok := s.imported["os"]; !ok {
+			if _, err := s.it.Eval(`import os "os"`); err == nil {
+				s.imported["os"] = "os"
+			}
+		}
+		fmt.Fprintln(out, getenv(arg))
+	}
+	return nil
+}

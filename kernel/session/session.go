@@ -1,0 +1,606 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/token"
+	"io"
+	"path"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/traefik/yaegi/interp"
+	"github.com/traefik/yaegi/stdlib"
+
+	"github.com/ordermerge/ordermerge/kernel/display"
+)
+
+// Host receives what a running cell produces. The kernel's dispatcher implements it over the
+// iopub and stdin sockets; tests implement it in memory.
+type Host interface {
+	display.Publisher
+	// Stdout and Stderr receive the cell's text output.
+	Stdout() io.Writer
+	Stderr() io.Writer
+	// Input asks the front end for a line of input; it fails when the request did not allow
+	// stdin.
+	Input(prompt string, password bool) (string, error)
+}
+
+// Doc is the documentation of one symbol of a preloaded package.
+type Doc struct {
+	Decl, Text string
+}
+
+// Options configure a session.
+type Options struct {
+	// Symbols are the compiled packages cells can import besides the standard library, as
+	// yaegi export tables ("import/path/name" -> symbols).
+	Symbols []map[string]map[string]reflect.Value
+	// Docs looks up the doc of "import/path.Name" or "import/path.Type.Method".
+	Docs func(key string) (Doc, bool)
+	// PreferredImports resolves package names that several preloaded packages share (rand,
+	// template, draw, tensor): name -> import path used when a cell uses the name without
+	// importing it.
+	PreferredImports map[string]string
+	// LatePanic is told about a goroutine that panicked after its cell had finished; cell is
+	// the number Execute returned for that cell.
+	LatePanic func(cell int, err *Error)
+	// Env is the interpreter's environment (default: the process environment).
+	Env []string
+}
+
+// Session is one interpreter and the state the kernel keeps beside it.
+type Session struct {
+	opts    Options
+	display *display.Display
+
+	mu      sync.Mutex // guards the fields below, which a running cell's goroutines touch
+	host    Host
+	cellCtx context.Context
+	running int // number of the running cell, 0 when none
+	cancel  context.CancelCauseFunc
+	seq     int
+
+	// Interpreter state, touched only by Execute/Complete/Inspect (one at a time).
+	it           *interp.Interpreter
+	packages     map[string]string // package name usable in cells -> import path
+	members      map[string]map[string]reflect.Value
+	imported     map[string]string // name bound by an import -> path
+	funcs        map[string]string // user funcs -> declaration source
+	types        map[string]string // user types -> declaration source
+	history      []string
+	lastPanicPos string
+	stdinBuf     []byte // the rest of the last input line, for byte-wise readers such as fmt.Scan
+}
+
+// New creates a session with a fresh interpreter.
+func New(opts Options) (*Session, error) {
+	s := &Session{opts: opts}
+	s.display = display.New(display.Host{
+		Publisher: publisherFunc(s.publish),
+		Context:   s.context,
+		Input:     s.input,
+	})
+	if err := s.reset(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+type publisherFunc func(data, metadata map[string]any, id string, update bool) error
+
+func (f publisherFunc) PublishDisplay(data, metadata map[string]any, id string, update bool) error {
+	return f(data, metadata, id, update)
+}
+
+// reset (re)creates the interpreter and forgets every cell.
+func (s *Session) reset() error {
+	env := s.opts.Env
+	it := interp.New(interp.Options{
+		Stdin:  readerFunc(s.readStdin),
+		Stdout: writerFunc(s.writeStdout),
+		Stderr: &panicLineFilter{s: s},
+		Env:    env,
+	})
+	if err := it.Use(stdlib.Symbols); err != nil {
+		return fmt.Errorf("load standard library symbols: %w", err)
+	}
+	s.members = map[string]map[string]reflect.Value{}
+	for k, v := range stdlib.Symbols {
+		s.members[k] = v
+	}
+	for _, tab := range s.opts.Symbols {
+		if err := it.Use(tab); err != nil {
+			return fmt.Errorf("load preloaded symbols: %w", err)
+		}
+		for k, v := range tab {
+			s.members[k] = v
+		}
+	}
+	syms, mapTypes := s.display.Exports()
+	if err := it.Use(syms); err != nil {
+		return fmt.Errorf("load display symbols: %w", err)
+	}
+	if err := it.Use(interp.Exports{".": {"MapTypes": reflect.ValueOf(mapTypes)}}); err != nil {
+		return fmt.Errorf("load display type maps: %w", err)
+	}
+	for k, v := range syms {
+		s.members[k] = v
+	}
+	hook := interp.Exports{hookPath + "/kernelhook": {"GoPanic": reflect.ValueOf(s.goPanic)}}
+	if err := it.Use(hook); err != nil {
+		return fmt.Errorf("load kernel hook: %w", err)
+	}
+	if _, err := it.Eval(fmt.Sprintf("import %s %q", hookName, hookPath)); err != nil {
+		return fmt.Errorf("import kernel hook: %w", err)
+	}
+	s.it = it
+	s.packages = packageNames(s.members, s.opts.PreferredImports)
+	s.imported = map[string]string{}
+	s.funcs = map[string]string{}
+	s.types = map[string]string{}
+	return nil
+}
+
+const hookPath = "ordermerge.kernel/kernelhook"
+
+// packageNames decides which import path each package name means when a cell uses it
+// without an import: the preferred one when given, otherwise the shortest path.
+func packageNames(members map[string]map[string]reflect.Value, preferred map[string]string) map[string]string {
+	out := map[string]string{}
+	for key := range members {
+		p, name := path.Dir(key), path.Base(key)
+		if strings.HasPrefix(p, "ordermerge.kernel") || strings.Contains(p, "internal") {
+			continue
+		}
+		if old, ok := out[name]; ok && (len(old) < len(p) || len(old) == len(p) && old < p) {
+			continue
+		}
+		out[name] = p
+	}
+	for name, p := range preferred {
+		if _, ok := members[p+"/"+name]; ok {
+			out[name] = p
+		}
+	}
+	return out
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func (s *Session) currentHost() Host {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.host
+}
+
+func (s *Session) writeStdout(p []byte) (int, error) {
+	if h := s.currentHost(); h != nil {
+		return h.Stdout().Write(p)
+	}
+	return len(p), nil
+}
+
+func (s *Session) writeStderr(p []byte) (int, error) {
+	if h := s.currentHost(); h != nil {
+		return h.Stderr().Write(p)
+	}
+	return len(p), nil
+}
+
+// readStdin serves interpreted fmt.Scan and os.Stdin reads with input requests, one line per
+// request.
+func (s *Session) readStdin(p []byte) (int, error) {
+	if len(s.stdinBuf) == 0 {
+		h := s.currentHost()
+		if h == nil {
+			return 0, io.EOF
+		}
+		line, err := h.Input("", false)
+		if err != nil {
+			return 0, err
+		}
+		s.stdinBuf = []byte(line + "\n")
+	}
+	n := copy(p, s.stdinBuf)
+	s.stdinBuf = s.stdinBuf[n:]
+	return n, nil
+}
+
+func (s *Session) publish(data, metadata map[string]any, id string, update bool) error {
+	h := s.currentHost()
+	if h == nil {
+		return errors.New("display: no cell is running")
+	}
+	return h.PublishDisplay(data, metadata, id, update)
+}
+
+func (s *Session) context() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cellCtx == nil {
+		return context.Background()
+	}
+	return s.cellCtx
+}
+
+func (s *Session) input(prompt string, password bool) (string, error) {
+	h := s.currentHost()
+	if h == nil {
+		return "", display.ErrNoStdin
+	}
+	return h.Input(prompt, password)
+}
+
+// goroutinePanic is the cause a cell's context is cancelled with when one of its goroutines
+// panicked.
+type goroutinePanic struct{ value any }
+
+func (g goroutinePanic) Error() string { return fmt.Sprintf("panic in goroutine: %v", g.value) }
+
+// goPanic is called (through the kernel hook) by a rewritten goroutine that recovered a panic.
+func (s *Session) goPanic(r any, cell int) {
+	s.mu.Lock()
+	running, cancel := s.running, s.cancel
+	s.mu.Unlock()
+	if running == cell && cancel != nil {
+		cancel(goroutinePanic{r})
+		return
+	}
+	if s.opts.LatePanic != nil {
+		s.opts.LatePanic(cell, &Error{Name: "GoroutinePanic", Value: fmt.Sprint(r),
+			Traceback: []string{fmt.Sprintf("panic in a goroutine started by cell %d (after it finished): %v", cell, r)}})
+	}
+}
+
+// Error is a failed cell, ready for an error message: ename, evalue, traceback.
+type Error struct {
+	Name      string
+	Value     string
+	Traceback []string
+}
+
+func (e *Error) Error() string { return e.Name + ": " + e.Value }
+
+// Result is the outcome of one cell.
+type Result struct {
+	// Cell numbers executions in this session (1, 2, ...), for LatePanic.
+	Cell int
+	// Data is the MIME bundle of the cell's value, nil when the cell shows none.
+	Data map[string]any
+	// Err is set when the cell failed; Interrupted when it was cancelled.
+	Err         *Error
+	Interrupted bool
+}
+
+// Execute runs one cell. Output goes to host while it runs; cancelling ctx interrupts it.
+// Execute must not be called concurrently with itself, Complete or Inspect.
+func (s *Session) Execute(ctx context.Context, code string, host Host) Result {
+	cellCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	s.mu.Lock()
+	s.seq++
+	cell := s.seq
+	s.host, s.cellCtx, s.running, s.cancel = host, cellCtx, cell, cancel
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.host, s.cellCtx, s.running, s.cancel = nil, nil, 0, nil
+		s.mu.Unlock()
+	}()
+	s.history = append(s.history, code)
+	res := Result{Cell: cell}
+	code, magics := parseMagics(code)
+	var timer *time.Time
+	for _, m := range magics {
+		switch m.name {
+		case "time":
+			now := time.Now()
+			timer = &now
+		default:
+			if err := s.runMagic(m, host); err != nil {
+				res.Err = err
+				return res
+			}
+		}
+	}
+	if timer != nil {
+		defer func() {
+			fmt.Fprintf(host.Stdout(), "wall time: %v\n", time.Since(*timer).Round(time.Microsecond))
+		}()
+	}
+	data, err := s.run(cellCtx, code, cell, host)
+	if err != nil {
+		if cause := context.Cause(cellCtx); cause != nil && errors.As(cause, new(goroutinePanic)) {
+			res.Err = &Error{Name: "GoroutinePanic", Value: fmt.Sprint(cause.(goroutinePanic).value),
+				Traceback: []string{cause.Error()}}
+			return res
+		}
+		if ctx.Err() != nil {
+			res.Interrupted = true
+			res.Err = &Error{Name: "Interrupted", Value: "the cell was interrupted",
+				Traceback: []string{"Interrupted: the cell was interrupted (its variables so far are kept)"}}
+			return res
+		}
+		res.Err = s.toError(err, code)
+		return res
+	}
+	res.Data = data
+	return res
+}
+
+// run evaluates the chunks of one cell and returns the bundle of its value, if any.
+func (s *Session) run(ctx context.Context, code string, cell int, host Host) (map[string]any, error) {
+	chunks, err := splitCell(code)
+	if err != nil {
+		return nil, err
+	}
+	var value reflect.Value
+	var showValue bool
+	for i, c := range chunks {
+		last := i == len(chunks)-1
+		v, show, err := s.runChunk(ctx, code, c, cell, host, last)
+		if err != nil {
+			return nil, err
+		}
+		if last {
+			value, showValue = v, show
+		}
+	}
+	if !showValue {
+		return nil, nil
+	}
+	var x any
+	if value.IsValid() && value.CanInterface() {
+		x = value.Interface()
+	} else {
+		x = value
+	}
+	return display.Bundle(x)
+}
+
+// runChunk prepares and evaluates one chunk.
+func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, host Host, last bool) (reflect.Value, bool, error) {
+	text := code[c.start:c.end]
+	src := placed(text, c.line, c.col)
+	fset := token.NewFileSet()
+	f, base, err := parseChunk(fset, src, c.decl)
+	if err != nil {
+		return reflect.Value{}, false, firstSyntaxError(err)
+	}
+	edits := goStmtEdits(fset, f, base, src, cell)
+	off := func(p token.Pos) int { return fset.Position(p).Offset - base }
+	var newImports [][2]string
+	var runMain bool
+	if c.decl {
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.GenDecl:
+				if d.Tok == token.IMPORT {
+					kept := 0
+					var drop []edit
+					for _, sp := range d.Specs {
+						is := sp.(*ast.ImportSpec)
+						name, p := importKey(is)
+						bound := name
+						if bound == "" {
+							bound = s.nameOf(p)
+						}
+						if old, ok := s.imported[bound]; ok && old == p {
+							drop = append(drop, blank(src, off(is.Pos()), off(is.End())))
+							continue
+						}
+						if !s.knownPackage(p) {
+							pos := fset.Position(is.Path.Pos())
+							return reflect.Value{}, false, &SyntaxError{pos.Line - 1, pos.Column,
+								fmt.Sprintf("cannot import %q: only the standard library and the preloaded packages can be imported (%%help lists them)", p)}
+						}
+						kept++
+						newImports = append(newImports, [2]string{bound, p})
+					}
+					if kept == 0 {
+						edits = append(edits, blank(src, off(d.Pos()), off(d.End())))
+					} else {
+						edits = append(edits, drop...)
+					}
+				}
+				if d.Tok == token.TYPE {
+					for _, sp := range d.Specs {
+						ts := sp.(*ast.TypeSpec)
+						if _, ok := s.types[ts.Name.Name]; ok {
+							fmt.Fprintf(host.Stderr(), "warning: type %s was already declared; the interpreter keeps the first declaration (use a new name, or %%reset)\n", ts.Name.Name)
+						}
+						s.types[ts.Name.Name] = src[off(ts.Pos()):off(ts.End())]
+					}
+				}
+			case *ast.FuncDecl:
+				if d.Recv != nil {
+					continue
+				}
+				name := d.Name.Name
+				if name == "main" {
+					// yaegi would run a main on every later Eval: rename it and run it once.
+					edits = append(edits, edit{off(d.Name.Pos()), off(d.Name.End()), mainName})
+					runMain = true
+					continue
+				}
+				decl := src[off(d.Pos()):off(d.Body.Lbrace)]
+				if _, ok := s.funcs[name]; ok {
+					fmt.Fprintf(host.Stderr(), "warning: func %s redefined; functions declared in earlier cells that call it keep calling the old one until they are declared again\n", name)
+				}
+				s.funcs[name] = strings.TrimSpace(decl)
+			}
+		}
+	}
+	// Preloaded packages used without an import are imported first.
+	own := map[string]bool{}
+	for _, im := range newImports {
+		own[im[0]] = true
+	}
+	for name := range selectorBases(f) {
+		if _, ok := s.imported[name]; ok || own[name] || s.isGlobal(name) {
+			continue
+		}
+		if p, ok := s.packages[name]; ok {
+			if _, err := s.it.Eval(fmt.Sprintf("import %s %q", name, p)); err != nil {
+				return reflect.Value{}, false, fmt.Errorf("import %s: %w", p, err)
+			}
+			s.imported[name] = p
+		}
+	}
+	evalSrc := applyEdits(src, edits)
+	if !c.decl {
+		evalSrc = ";" + evalSrc // a statement chunk starting with "func(" must not look like a declaration
+	}
+	v, err := s.it.EvalWithContext(ctx, evalSrc)
+	if err != nil {
+		// A failed compile can leave symbols registered without room in the global frame;
+		// a successful no-op evaluation resizes it (else Globals would index past its end).
+		s.it.Eval(";")
+		if ctx.Err() == nil {
+			if se := s.undefinedName(fset, f); se != nil {
+				return reflect.Value{}, false, se // clearer than what yaegi says about it
+			}
+		}
+		return reflect.Value{}, false, err
+	}
+	for _, im := range newImports {
+		s.imported[im[0]] = im[1]
+	}
+	if runMain {
+		if _, err := s.it.EvalWithContext(ctx, ";\n"+mainName+"()"); err != nil {
+			return reflect.Value{}, false, err
+		}
+	}
+	if !last || c.decl {
+		return reflect.Value{}, false, nil
+	}
+	x, ok := lastExpr(stmtBody(f))
+	if !ok {
+		return reflect.Value{}, false, nil
+	}
+	if call, ok := x.(*ast.CallExpr); ok {
+		return v, s.callHasOneResult(ctx, call, src, base, fset, v), nil
+	}
+	return v, true, nil
+}
+
+const mainName = "ordermergeCellMain"
+
+// callHasOneResult decides whether a final call expression shows its value: only calls of
+// functions with exactly one result do (so fmt.Println shows nothing). Conversions and
+// builtins show what they return.
+func (s *Session) callHasOneResult(ctx context.Context, call *ast.CallExpr, src string, base int, fset *token.FileSet, v reflect.Value) bool {
+	if lit, ok := call.Fun.(*ast.FuncLit); ok {
+		return lit.Type.Results != nil && lit.Type.Results.NumFields() == 1
+	}
+	if id, ok := call.Fun.(*ast.Ident); ok && isBuiltin(id.Name) {
+		return false
+	}
+	if !pureFunc(call.Fun) {
+		return v.IsValid()
+	}
+	off := func(p token.Pos) int { return fset.Position(p).Offset - base }
+	fun := src[off(call.Fun.Pos()):off(call.Fun.End())]
+	fv, err := s.it.EvalWithContext(ctx, ";"+fun)
+	if err != nil || !fv.IsValid() || fv.Kind() != reflect.Func {
+		// A conversion (the interpreter returns a stale value for a type name) or a
+		// builtin such as len: show what the call returned.
+		return v.IsValid()
+	}
+	return fv.Type().NumOut() == 1
+}
+
+func (s *Session) nameOf(p string) string {
+	for key := range s.members {
+		if path.Dir(key) == p {
+			return path.Base(key)
+		}
+	}
+	return path.Base(p)
+}
+
+func (s *Session) knownPackage(p string) bool {
+	for key := range s.members {
+		if path.Dir(key) == p {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Session) isGlobal(name string) bool {
+	if _, ok := s.funcs[name]; ok {
+		return true
+	}
+	if _, ok := s.types[name]; ok {
+		return true
+	}
+	_, ok := s.globals()[name]
+	return ok
+}
+
+// globals is Interpreter.Globals, which can panic on a frame left inconsistent by a failed
+// evaluation; then it reports no variables rather than crash the kernel.
+func (s *Session) globals() (g map[string]reflect.Value) {
+	defer func() {
+		if recover() != nil {
+			g = map[string]reflect.Value{}
+		}
+	}()
+	return s.it.Globals()
+}
+
+// undefinedName finds the first identifier of a failed chunk that nothing defines. yaegi
+// reports some of these as "constant definition loop" or at the wrong place.
+func (s *Session) undefinedName(fset *token.FileSet, f *ast.File) *SyntaxError {
+	universe := map[string]bool{"_": true}
+	for _, n := range goBuiltins {
+		universe[n] = true
+	}
+	for _, id := range f.Unresolved {
+		n := id.Name
+		if universe[n] || s.isGlobal(n) {
+			continue
+		}
+		if _, ok := s.imported[n]; ok {
+			continue
+		}
+		if _, ok := s.packages[n]; ok {
+			continue
+		}
+		pos := fset.Position(id.Pos())
+		return &SyntaxError{pos.Line - 1, pos.Column, "undefined: " + n}
+	}
+	return nil
+}
+
+// History returns the cells executed so far (oldest first).
+func (s *Session) History() []string { return append([]string(nil), s.history...) }
+
+// Reset forgets all state, as the %reset magic does.
+func (s *Session) Reset() error { return s.reset() }
+
+// globalsSorted lists variables and constants, functions and types defined by cells.
+func (s *Session) globalsSorted() []string {
+	var names []string
+	for n := range s.globals() {
+		if !strings.HasPrefix(n, "_") {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
