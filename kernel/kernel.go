@@ -1,0 +1,74 @@
+package kernel
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"reflect"
+	"runtime/debug"
+
+	"github.com/ordermerge/ordermerge/kernel/dispatch"
+	"github.com/ordermerge/ordermerge/kernel/session"
+	"github.com/ordermerge/ordermerge/kernel/symbols"
+	"github.com/ordermerge/ordermerge/kernel/wire"
+)
+
+// preferredImports resolves package names that several preloaded packages share.
+var preferredImports = map[string]string{
+	"rand":     "math/rand",
+	"template": "text/template",
+	"draw":     "gonum.org/v1/plot/vg/draw",
+	"tensor":   "github.com/ordermerge/ordermerge/tensor",
+	"scanner":  "text/scanner",
+}
+
+// SessionOptions returns the session options of the real kernel: preloaded symbol tables,
+// the doc index and the package-name preferences.
+func SessionOptions() (session.Options, error) {
+	docs, err := symbols.Docs()
+	if err != nil {
+		return session.Options{}, fmt.Errorf("decode doc index: %w", err)
+	}
+	prefs := make(map[string]string, len(preferredImports))
+	for k, v := range preferredImports {
+		prefs[k] = v
+	}
+	return session.Options{
+		Symbols: []map[string]map[string]reflect.Value{symbols.Symbols},
+		Docs: func(key string) (session.Doc, bool) {
+			d, ok := docs[key]
+			return session.Doc{Decl: d.Decl, Text: d.Text}, ok
+		},
+		PreferredImports: prefs,
+	}, nil
+}
+
+// Config configures Start.
+type Config struct {
+	// Log receives the kernel's own log (default: discarded).
+	Log io.Writer
+	// CaptureFDs makes output that compiled code writes to fds 1 and 2 reach the notebook.
+	CaptureFDs bool
+}
+
+// Start reads the connection file, binds the sockets and prepares the session. Call Run on
+// the result; Interrupt it on SIGINT.
+func Start(ctx context.Context, connectionFile string, cfg Config) (*dispatch.Kernel, error) {
+	ci, err := wire.ReadConnectionFile(connectionFile)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := SessionOptions()
+	if err != nil {
+		return nil, err
+	}
+	return dispatch.New(ctx, dispatch.Config{Conn: ci, Session: opts, Log: cfg.Log, CaptureFDs: cfg.CaptureFDs, Version: Version()})
+}
+
+// Version is the module version the binary was built from ("devel" for a source build).
+func Version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
