@@ -27,6 +27,8 @@ type command struct {
 // commands lists the subcommands. Each lives in its own file next to this one.
 func commands() []command {
 	cmds := []command{
+		{name: "install-kernel", summary: "install the Jupyter kernelspec for this binary", run: runInstallKernel},
+		{name: "kernel", summary: "run the Jupyter kernel (Jupyter starts it via the kernelspec)", ownSignals: true, run: runKernel},
 		{name: "inspect", summary: "list the tensors of a safetensors file or checkpoint directory", run: runInspect},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
