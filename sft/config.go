@@ -28,8 +28,9 @@ type Config struct {
 	// gradients of the micro-batches of a step are accumulated before the update, so it
 	// changes memory use, not the result (beyond float rounding).
 	MicroBatchSize int `json:"micro_batch_size"`
-	// MaxSeqLen is the longest sample accepted, in tokens (prompt + response). Zero takes the
-	// model's max_position_embeddings when it reports a config (HFConfig), else no limit.
+	// MaxSeqLen is the longest sample accepted, in tokens (prompt + response). A sample of L
+	// tokens fills L-1 model positions, so zero takes max_position_embeddings+1 when the model
+	// reports a config (HFConfig), and no limit otherwise.
 	MaxSeqLen int `json:"max_seq_len"`
 	// Truncate makes samples longer than MaxSeqLen lose their last tokens (counted in
 	// Result.Truncated) instead of being refused with an error (the default).

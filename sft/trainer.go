@@ -132,7 +132,7 @@ func NewTrainer(model nn.Model, examples []data.Example, cfg Config) (*Trainer, 
 	cfg.fillDefaults()
 	if cfg.MaxSeqLen == 0 {
 		if hc, ok := model.(hfConfigured); ok && hc.HFConfig() != nil {
-			cfg.MaxSeqLen = hc.HFConfig().MaxPositionEmbeddings
+			cfg.MaxSeqLen = hc.HFConfig().MaxPositionEmbeddings + 1
 		}
 	}
 	if err := cfg.validate(); err != nil {
