@@ -1,0 +1,109 @@
+// Package merge merges models: the paper's parameter-selection merging (Ju et al., EMNLP 2024)
+// with resampling, and the standard baselines (linear, task arithmetic, TIES, DARE, SLERP,
+// model stock), on in-memory models (Merge) or streamed over checkpoint folders of any size
+// (Run, Config). It owns the methods, their mergekit-compatible YAML configuration, the
+// streaming engine and the merge report. It works on named tensors only and never imports the
+// training code, so it merges any checkpoint, however it was trained.
+//
+// # Methods
+//
+// Each method is a small type behind one interface, registered under its mergekit name; its
+// parameters are declared once (Methods, LookupMethod) and every value is checked for every
+// tensor before any tensor data is read. Notation: base b, models x_1..x_K, task vectors
+// d_i = x_i - b, weights w_i. All arithmetic is float32 in, float64 accumulation, float32 out,
+// then rounded to the output dtype (round to nearest even).
+//
+//   - linear: sum w_i x_i, divided by sum w_i when normalize (default true). weight defaults to 1.
+//   - parameter_selection: each element is copied from model i drawn with probability
+//     w_i / sum w (uniform by default). granularity "row" draws once per slice along the first
+//     dimension (a 1-D tensor is one row) and "tensor" once per tensor.
+//     With resample (needs a base): where the drawn element equals the base's (d_i = 0),
+//     resample_n 0 (default) redraws once among the models whose element differs from the
+//     base (probability proportional to weight; zero-weight models never), keeping the base
+//     value only when none differs, so no base-equal element is kept while some model differs;
+//     resample_n n > 0 redraws up to n times among all models (the paper's "up to n times")
+//     and keeps the base value if every draw equals it. At row or tensor granularity, a unit
+//     counts as equal to the base when all its elements are.
+//   - task_arithmetic: b + lambda * sum w_i d_i (divided by sum w_i only with normalize,
+//     default false; a sum under 1e-8 in magnitude counts as 1).
+//   - ties: each d_i keeps its floor(density * n) largest magnitudes (ties at the threshold
+//     are kept in element order); the elected sign is that of sum w_i d_i (0 counts as +);
+//     only the w_i d_i of that sign are added; with normalize (default true) divided by the
+//     sum of their w_i (0 becomes 1); times lambda; plus b.
+//   - dare_linear, dare_ties: each element of d_i is kept with probability density; kept
+//     elements are rescaled by 1/density (rescale_mode inverse_density, the DARE paper's rule,
+//     the default) or so that the L1 norm of d_i is unchanged (rescale_mode l1, mergekit's
+//     rule; skipped when either norm is under 1e-7); rescale false keeps them as they are.
+//     Then as task_arithmetic (dare_linear) or ties without trimming (dare_ties); normalize
+//     defaults to false for both, as in mergekit.
+//   - slerp: between the base and one model, or two models without a base; each tensor is one
+//     flat vector; theta = arccos(v0.v1 / |v0||v1|); when |cos| > 0.9995 or a vector is zero,
+//     linear interpolation; else sin((1-t)theta)/sin(theta) v0 + sin(t theta)/sin(theta) v1.
+//   - model_stock: K >= 2 models and a base; cos is the mean pairwise cosine of the d_i (norm
+//     products floored at 1e-6, cosines clamped to [-1, 1]); t = K cos / (1 + (K-1) cos)
+//     (0 when the denominator vanishes); result t * mean(x_i) + (1 - t) b.
+//
+// # Random numbers
+//
+// Randomised methods (parameter_selection, dare_linear, dare_ties) derive every random number
+// from the seed, the tensor name and a counter, so a merge gives the same bytes whatever the
+// tensor order, the number of goroutines, the memory budget or the chunking. With all
+// arithmetic modulo 2^64:
+//
+//	mix(z)      = SplitMix64's output function:
+//	              z = (z ^ z>>30) * 0xbf58476d1ce4e5b9; z = (z ^ z>>27) * 0x94d049bb133111eb; z ^ z>>31
+//	γ           = 0x9e3779b97f4a7c15
+//	h           = 64-bit FNV-1a of the tensor name's UTF-8 bytes
+//	              (offset 14695981039346656037, prime 1099511628211)
+//	tensorKey   = mix(mix(seed) ^ h)
+//	streamKey_s = mix(tensorKey + (s+1)·γ)
+//	x_s(j)      = mix(streamKey_s + (j+1)·γ)   (the (j+1)-th SplitMix64 output from streamKey_s)
+//	u_s(j)      = (x_s(j) >> 11) · 2^-53       (uniform in [0, 1))
+//
+// parameter_selection draws with stream 0 at counter j = the element index (row index at
+// row granularity, 0 at tensor granularity): it takes the first model i whose cumulative
+// share (w_1 + ... + w_i) / sum w, computed in float64 left to right, exceeds u_0(j).
+// Resampling with resample_n 0 uses u_1(j) over the eligible models the same way (their
+// cumulative share of the eligible weight); with resample_n n, attempt a uses u_a(j) over all
+// models. DARE keeps element j of model m (m = the model's 0-based position in the models
+// list) when u_m(j) < density.
+//
+// # Streaming
+//
+// Run reads tensors with positioned reads, a chunk at a time, and writes the output through
+// tensor's streaming writer at precomputed offsets: no tensor file, input or output, is ever
+// held whole. Memory is bounded by the budget (RunOptions.MaxMemory, DefaultMaxMemory): each
+// of W workers (one tensor each, W = GOMAXPROCS or fewer) holds raw buffers for `chunk`
+// elements of every input and of the output, plus float32 blocks of 65536 elements per
+// input; chunk = budget/W divided by the bytes per element of all inputs and the output.
+// Element-wise methods process any tensor in chunks in one pass. Methods that need statistics
+// of a whole tensor first make statistics passes over it — ties 2 (an exact top-k by a
+// two-level radix count of the magnitudes' float bits), slerp 1, model_stock 1, DARE with l1
+// rescaling 1, parameter_selection with resampling at row/tensor granularity 1 — then the
+// output pass. A tensor that fits in one chunk is read once and the passes run over memory; a
+// larger one is re-read from disk for each pass. Statistics are summed per 65536-element block
+// in element order, so results do not depend on the budget.
+//
+// The output folder is built under a hidden temporary name and renamed into place when
+// complete; an error or cancellation (checked between chunks) removes it, and an existing
+// output is replaced only with Force. config.json (torch_dtype set to the output dtype, every
+// other key kept), generation_config.json and the tokenizer files are copied from the base (or
+// the first model; tokenizer_source can name another input), and merge_config.yaml records the
+// merge for reproduction.
+//
+// # Missing tensors and non-float tensors
+//
+// A tensor that not every input has is an error listing the first mismatches, unless
+// AllowMissing: then it is merged over the inputs that have it when that is a valid merge for
+// the method (enough models, the base where needed; weights and probabilities are those of the
+// models present), and otherwise copied from the base, or the first model that has it; the
+// report notes which. Non-float tensors (integer buffers, masks) must have the same dtype and
+// shape everywhere and are copied byte for byte from the base (or the first model).
+//
+// # Report
+//
+// Every merge returns a Report: per tensor, the fraction of elements taken from each model
+// (selecting methods), the fraction of each model's elements equal to the base's (where
+// resampling acts), each model's L2 distance to the stored result, and totals. It renders
+// itself in a notebook (HTML, Markdown) and as text (String), and writes JSON.
+package merge

@@ -1,0 +1,497 @@
+package merge
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/ordermerge/ordermerge/tensor"
+)
+
+// DefaultMaxMemory is the default budget for the buffers of a merge. It keeps the peak RSS of a
+// merge of any size well under 512 MiB; a larger budget lets whole-tensor methods (TIES,
+// slerp, model stock, DARE with l1 rescaling) hold bigger tensors whole instead of re-reading
+// them once per statistics pass.
+const DefaultMaxMemory = 256 << 20
+
+// Progress reports how far a merge is. Bytes count every input byte once (statistics passes
+// that re-read a tensor are not counted again) plus every output byte.
+type Progress struct {
+	Done, Total           int64
+	Tensors, TensorsTotal int
+	Elapsed               time.Duration
+}
+
+// Rate is the throughput so far in bytes per second.
+func (p Progress) Rate() float64 {
+	if p.Elapsed <= 0 {
+		return 0
+	}
+	return float64(p.Done) / p.Elapsed.Seconds()
+}
+
+// Fraction is the share done, in [0, 1].
+func (p Progress) Fraction() float64 {
+	if p.Total <= 0 {
+		return 1
+	}
+	return float64(p.Done) / float64(p.Total)
+}
+
+// sink receives the output tensors' bytes, chunk by chunk, from several goroutines.
+type sink interface {
+	writeChunk(name string, off int64, p []byte) error
+}
+
+type runOptions struct {
+	maxMemory   int64
+	workers     int
+	checkFinite bool
+	progress    func(Progress)
+}
+
+// layout is how the memory budget is spent: workers tensors in flight, each with buffers for
+// chunk elements of every input and of the output.
+type layout struct {
+	workers  int
+	chunk    int   // elements per chunk (a multiple of blockElems)
+	slotSize []int // bytes per element of each input slot (models, then the base)
+	outSize  int
+	perElem  int
+}
+
+// slots: 0..K-1 are the models, K is the base.
+func (p *plan) baseSlot() int { return len(p.models) }
+
+func (p *plan) layout(maxMemory int64, workers int) (layout, error) {
+	l := layout{slotSize: make([]int, len(p.models)+1), outSize: 1}
+	maxNumel := 0
+	for _, tp := range p.tensors {
+		maxNumel = max(maxNumel, tp.numel)
+		l.outSize = max(l.outSize, tp.outDType.Size())
+		if tp.kind == kindCopyRaw {
+			continue // copied through the output buffer
+		}
+		for k, m := range tp.present {
+			l.slotSize[m] = max(l.slotSize[m], tp.inDType[k].Size())
+		}
+		if tp.hasBase {
+			l.slotSize[p.baseSlot()] = max(l.slotSize[p.baseSlot()], tp.baseDType.Size())
+		}
+	}
+	l.perElem = l.outSize
+	for _, s := range l.slotSize {
+		l.perElem += s
+	}
+	// Decoded float32 blocks for every slot and the output, plus the source indices.
+	fixed := int64((len(l.slotSize)+1)*blockElems*4 + blockElems)
+	need := fixed + int64(blockElems*l.perElem)
+	if maxMemory <= 0 {
+		maxMemory = DefaultMaxMemory
+	}
+	if maxMemory < need {
+		return l, fmt.Errorf("memory budget of %s is too small for %d inputs: at least %s is needed", formatBytes(maxMemory), len(p.models)+boolInt(p.base != nil), formatBytes(need))
+	}
+	w := workers
+	if w <= 0 {
+		w = runtime.GOMAXPROCS(0)
+	}
+	w = max(1, min(w, len(p.tensors)))
+	for w > 1 && maxMemory/int64(w) < need {
+		w--
+	}
+	chunk := (maxMemory/int64(w) - fixed) / int64(l.perElem)
+	chunk = chunk / blockElems * blockElems
+	// No buffer larger than the largest tensor.
+	chunk = min(chunk, int64((maxNumel+blockElems-1)/blockElems*blockElems))
+	l.workers, l.chunk = w, max(int(chunk), blockElems)
+	return l, nil
+}
+
+// execute runs the plan, writing through out, and returns a report per tensor in plan order.
+// It stops at the next chunk boundary when ctx is cancelled or a worker fails.
+func (p *plan) execute(ctx context.Context, out sink, opt runOptions) ([]TensorReport, error) {
+	l, err := p.layout(opt.maxMemory, opt.workers)
+	if err != nil {
+		return nil, err
+	}
+	prog := &progressState{fn: opt.progress, start: time.Now(), total: Progress{TensorsTotal: len(p.tensors)}}
+	for _, tp := range p.tensors {
+		prog.total.Total += p.tensorBytes(tp)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	reports := make([]TensorReport, len(p.tensors))
+	jobs := make(chan int)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	for range l.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := newWorker(p, l, opt.checkFinite, out, prog)
+			for i := range jobs {
+				if ctx.Err() != nil {
+					continue
+				}
+				rep, err := w.process(ctx, p.tensors[i])
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					cancel()
+					continue
+				}
+				reports[i] = rep
+			}
+		}()
+	}
+feed:
+	for i := range p.tensors {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return reports, nil
+}
+
+// tensorBytes is what a tensor contributes to Progress.Total.
+func (p *plan) tensorBytes(tp *tensorPlan) int64 {
+	outBytes, _ := tensor.ByteSize(tp.outDType, tp.shape)
+	n := int64(tp.numel)
+	if tp.kind == kindCopyRaw {
+		return 2 * outBytes
+	}
+	var in int64
+	if tp.kind == kindCopy {
+		if tp.copyFrom < 0 {
+			return n*int64(tp.baseDType.Size()) + outBytes
+		}
+		for k, m := range tp.present {
+			if m == tp.copyFrom {
+				return n*int64(tp.inDType[k].Size()) + outBytes
+			}
+		}
+	}
+	for _, dt := range tp.inDType {
+		in += n * int64(dt.Size())
+	}
+	if tp.hasBase {
+		in += n * int64(tp.baseDType.Size())
+	}
+	return in + outBytes
+}
+
+type progressState struct {
+	mu    sync.Mutex
+	fn    func(Progress)
+	start time.Time
+	total Progress
+}
+
+func (s *progressState) add(bytes int64, tensorDone bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.total.Done += bytes
+	if tensorDone {
+		s.total.Tensors++
+	}
+	if s.fn != nil {
+		pr := s.total
+		pr.Elapsed = time.Since(s.start)
+		s.fn(pr) // under the lock: callbacks never overlap
+	}
+}
+
+// input is one tensor input as the worker reads it.
+type input struct {
+	src   source
+	slot  int
+	dtype tensor.DType
+	label string
+}
+
+// worker owns one set of buffers and merges one tensor at a time.
+type worker struct {
+	p           *plan
+	l           layout
+	checkFinite bool
+	out         sink
+	prog        *progressState
+	raw         [][]byte // per slot
+	rawOut      []byte
+	f32         [][]float32 // per slot, one block
+	outF32      []float32
+	src         []uint8
+}
+
+func newWorker(p *plan, l layout, checkFinite bool, out sink, prog *progressState) *worker {
+	w := &worker{p: p, l: l, checkFinite: checkFinite, out: out, prog: prog}
+	w.raw = make([][]byte, len(l.slotSize))
+	w.f32 = make([][]float32, len(l.slotSize))
+	return w
+}
+
+// buffers are allocated on first use, so slots that never take part cost nothing.
+func (w *worker) rawBuf(slot int) []byte {
+	if w.raw[slot] == nil {
+		w.raw[slot] = make([]byte, w.l.chunk*w.l.slotSize[slot])
+	}
+	return w.raw[slot]
+}
+
+func (w *worker) f32Buf(slot int) []float32 {
+	if w.f32[slot] == nil {
+		w.f32[slot] = make([]float32, blockElems)
+	}
+	return w.f32[slot]
+}
+
+func (w *worker) outBuf() []byte {
+	if w.rawOut == nil {
+		w.rawOut = make([]byte, w.l.chunk*w.l.outSize)
+	}
+	return w.rawOut
+}
+
+func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, error) {
+	if tp.kind == kindCopyRaw {
+		return w.copyRaw(ctx, tp)
+	}
+	kern, err := w.p.kernel(tp)
+	if err != nil {
+		return TensorReport{}, fmt.Errorf("tensor %s: %w", tp.name, err)
+	}
+	// The inputs in block order: the models present (for a copy, just its source), then the base.
+	var models []input
+	var base *input
+	p := w.p
+	useBase := tp.hasBase && (tp.kind == kindMerge || tp.copyFrom < 0)
+	if useBase {
+		base = &input{src: p.base, slot: p.baseSlot(), dtype: tp.baseDType, label: p.baseName}
+	}
+	for k, m := range tp.present {
+		if tp.kind == kindCopy && m != tp.copyFrom {
+			continue
+		}
+		models = append(models, input{src: p.models[m], slot: m, dtype: tp.inDType[k], label: p.labels[m]})
+	}
+	all := models
+	if base != nil {
+		all = append(append([]input(nil), models...), *base)
+	}
+	st := newTensorStats(len(models))
+	passes := kern.ScanPasses()
+	whole := tp.numel <= w.l.chunk
+	outSize := tp.outDType.Size()
+	rawOut := w.outBuf()
+	var blk Block
+	blk.Models = make([][]float32, len(models))
+	loaded := false
+	for pass := 0; pass <= passes; pass++ {
+		output := pass == passes
+		for c0 := 0; c0 < tp.numel; c0 += w.l.chunk {
+			if err := ctx.Err(); err != nil {
+				return TensorReport{}, err
+			}
+			n := min(w.l.chunk, tp.numel-c0)
+			var chunkBytes int64
+			for _, in := range all {
+				size := in.dtype.Size()
+				chunkBytes += int64(n * size)
+				if whole && loaded {
+					continue
+				}
+				if err := in.src.readAt(tp.name, w.rawBuf(in.slot)[:n*size], int64(c0)*int64(size)); err != nil {
+					return TensorReport{}, err
+				}
+			}
+			loaded = true
+			for b0 := 0; b0 < n; b0 += blockElems {
+				bn := min(blockElems, n-b0)
+				blk.Offset = c0 + b0
+				for i, in := range all {
+					size := in.dtype.Size()
+					dst := w.f32Buf(in.slot)[:bn]
+					if err := tensor.DecodeFloat32(dst, w.raw[in.slot][b0*size:(b0+bn)*size], in.dtype); err != nil {
+						return TensorReport{}, fmt.Errorf("tensor %s: %s: %w", tp.name, in.label, err)
+					}
+					if i < len(models) {
+						blk.Models[i] = dst
+					} else {
+						blk.Base = dst
+					}
+					if w.checkFinite && pass == 0 {
+						if j := firstNonFinite(dst); j >= 0 {
+							return TensorReport{}, fmt.Errorf("tensor %s: %s has %v at element %d (non-finite values are not allowed)", tp.name, in.label, dst[j], blk.Offset+j)
+						}
+					}
+				}
+				if base == nil {
+					blk.Base = nil
+				}
+				if !output {
+					blk.Out, blk.Source = nil, nil
+					kern.Scan(pass, &blk)
+					continue
+				}
+				if w.outF32 == nil {
+					w.outF32, w.src = make([]float32, blockElems), make([]uint8, blockElems)
+				}
+				blk.Out, blk.Source = w.outF32[:bn], w.src[:bn]
+				kern.Merge(&blk)
+				encodeRounded(rawOut[b0*outSize:(b0+bn)*outSize], blk.Out, tp.outDType)
+				if w.checkFinite {
+					if j := firstNonFinite(blk.Out); j >= 0 {
+						return TensorReport{}, fmt.Errorf("tensor %s: the merged value at element %d is %v (out of range for %s?)", tp.name, blk.Offset+j, blk.Out[j], tp.outDType)
+					}
+				}
+				st.add(&blk, p.info.Selecting && tp.kind == kindMerge)
+			}
+			if output {
+				if err := w.out.writeChunk(tp.name, int64(c0)*int64(outSize), rawOut[:n*outSize]); err != nil {
+					return TensorReport{}, err
+				}
+				w.prog.add(chunkBytes+int64(n*outSize), false)
+			}
+		}
+		if !output {
+			kern.EndScan(pass)
+		}
+	}
+	w.prog.add(0, true)
+	rep := st.report(tp, len(p.models), models, base != nil, p.info.Selecting && tp.kind == kindMerge)
+	if n, ok := kern.(noter); ok && tp.numel > 0 {
+		rep.Note = joinNote(rep.Note, n.note())
+	}
+	return rep, nil
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	if b == "" {
+		return a
+	}
+	return a + "; " + b
+}
+
+// copyRaw copies a non-float tensor byte for byte from the base (or first model having it).
+func (w *worker) copyRaw(ctx context.Context, tp *tensorPlan) (TensorReport, error) {
+	src := w.p.base
+	if tp.copyFrom >= 0 {
+		src = w.p.models[tp.copyFrom]
+	}
+	size, _ := tensor.ByteSize(tp.outDType, tp.shape)
+	buf := w.outBuf()
+	for off := int64(0); off < size; off += int64(len(buf)) {
+		if err := ctx.Err(); err != nil {
+			return TensorReport{}, err
+		}
+		n := min(int64(len(buf)), size-off)
+		if err := src.readAt(tp.name, buf[:n], off); err != nil {
+			return TensorReport{}, err
+		}
+		if err := w.out.writeChunk(tp.name, off, buf[:n]); err != nil {
+			return TensorReport{}, err
+		}
+		w.prog.add(2*n, false)
+	}
+	w.prog.add(0, true)
+	return TensorReport{Name: tp.name, Shape: tp.shape, DType: tp.outDType.String(), Elements: int64(tp.numel), Note: tp.note}, nil
+}
+
+// encodeRounded writes v as dtype dt into dst and replaces each value by its rounded, stored
+// value, so the report describes the tensor as written.
+func encodeRounded(dst []byte, v []float32, dt tensor.DType) {
+	switch dt {
+	case tensor.BF16:
+		for i, x := range v {
+			h := tensor.BF16FromFloat32(x)
+			v[i] = math.Float32frombits(uint32(h) << 16)
+			binary.LittleEndian.PutUint16(dst[2*i:], h)
+		}
+	case tensor.F16:
+		for i, x := range v {
+			h := tensor.F16FromFloat32(x)
+			v[i] = tensor.Float32FromF16(h)
+			binary.LittleEndian.PutUint16(dst[2*i:], h)
+		}
+	default:
+		_ = tensor.EncodeFloat32(dst, v, tensor.F32) // sizes match by construction
+	}
+}
+
+// firstNonFinite returns the index of the first NaN or ±Inf in v, or -1.
+func firstNonFinite(v []float32) int {
+	for i, x := range v {
+		if math.Float32bits(x)&0x7f800000 == 0x7f800000 {
+			return i
+		}
+	}
+	return -1
+}
+
+// tensorStats accumulates the report's numbers for one tensor over its blocks, in order.
+type tensorStats struct {
+	dist2    []float64
+	baseEq   []int64
+	taken    []int64
+	keptBase int64
+	n        int64
+}
+
+func newTensorStats(k int) *tensorStats {
+	return &tensorStats{dist2: make([]float64, k), baseEq: make([]int64, k), taken: make([]int64, k)}
+}
+
+func (s *tensorStats) add(b *Block, selecting bool) {
+	out := b.Out
+	s.n += int64(len(out))
+	for i, x := range b.Models {
+		var d2 float64
+		for j, y := range out {
+			d := float64(x[j]) - float64(y)
+			d2 += d * d
+		}
+		s.dist2[i] += d2
+		if b.Base != nil {
+			var eq int64
+			for j, base := range b.Base {
+				if x[j] == base {
+					eq++
+				}
+			}
+			s.baseEq[i] += eq
+		}
+	}
+	if selecting {
+		for _, src := range b.Source {
+			if src == SourceBase {
+				s.keptBase++
+			} else {
+				s.taken[src]++
+			}
+		}
+	}
+}

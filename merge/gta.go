@@ -1,0 +1,356 @@
+package merge
+
+import (
+	"fmt"
+	"math"
+)
+
+// The task-vector family: each model contributes its delta d_i = x_i - b from the base,
+// optionally sparsified (TIES: keep the largest magnitudes; DARE: keep at random), weighted,
+// optionally filtered by sign consensus (TIES), optionally normalised, scaled by lambda and
+// added back to the base. One kernel serves the four methods; each method is a small type that
+// fixes its options and defaults (mergekit's defaults).
+
+type sparsifyKind int
+
+const (
+	sparsifyNone sparsifyKind = iota
+	sparsifyMagnitude
+	sparsifyRandom
+)
+
+// DARE rescaling modes.
+const (
+	rescaleInverseDensity = "inverse_density"
+	rescaleL1             = "l1"
+)
+
+type gtaOptions struct {
+	name      string
+	summary   string
+	sparsify  sparsifyKind
+	consensus bool
+	normalize bool // default
+}
+
+func (o gtaOptions) info() MethodInfo {
+	params := []ParamSpec{
+		weightParam("weight of the model's task vector"),
+	}
+	switch o.sparsify {
+	case sparsifyMagnitude:
+		params = append(params, densityParam("fraction of the task vector kept, largest magnitudes first"))
+	case sparsifyRandom:
+		params = append(params, densityParam("probability of keeping each task-vector element"))
+	}
+	params = append(params, lambdaParam, normalizeParam(o.normalize, "divide by the sum of the weights (with consensus: of the agreeing weights)"), int8MaskParam)
+	if o.sparsify == sparsifyRandom {
+		params = append(params,
+			ParamSpec{Name: "rescale", Kind: Bool, Default: 1, Fixed: true, Doc: "rescale the kept elements"},
+			ParamSpec{Name: "rescale_mode", Kind: Choice, Fixed: true, DefaultChoice: rescaleInverseDensity,
+				Choices: []string{rescaleInverseDensity, rescaleL1},
+				Doc:     "inverse_density: divide kept elements by density (DARE paper); l1: match the L1 norm of the unpruned task vector (mergekit)"})
+	}
+	passes := "0 (element-wise)"
+	switch {
+	case o.sparsify == sparsifyMagnitude:
+		passes = "2 when density < 1 (exact top-k by a two-level radix count), else 0"
+	case o.sparsify == sparsifyRandom:
+		passes = "0; 1 with rescale_mode l1"
+	}
+	return MethodInfo{
+		Name: o.name, Summary: o.summary, NeedsBase: true, MinModels: 1,
+		Randomised: o.sparsify == sparsifyRandom, Passes: passes, Params: params,
+	}
+}
+
+type taskArithmetic struct{}
+type ties struct{}
+type dareLinear struct{}
+type dareTies struct{}
+
+var (
+	taskArithmeticOpts = gtaOptions{name: "task_arithmetic", summary: "base + lambda * sum of weighted task vectors"}
+	tiesOpts           = gtaOptions{name: "ties", summary: "TIES: trim task vectors to the largest magnitudes, elect the sign, merge the agreeing parts", sparsify: sparsifyMagnitude, consensus: true, normalize: true}
+	dareLinearOpts     = gtaOptions{name: "dare_linear", summary: "DARE: drop task-vector elements at random and rescale, then add them", sparsify: sparsifyRandom}
+	dareTiesOpts       = gtaOptions{name: "dare_ties", summary: "DARE sparsification with TIES sign consensus", sparsify: sparsifyRandom, consensus: true}
+)
+
+func (taskArithmetic) Info() MethodInfo { return taskArithmeticOpts.info() }
+func (ties) Info() MethodInfo           { return tiesOpts.info() }
+func (dareLinear) Info() MethodInfo     { return dareLinearOpts.info() }
+func (dareTies) Info() MethodInfo       { return dareTiesOpts.info() }
+
+func (taskArithmetic) Kernel(t TensorInfo, p *Params, hasBase bool) (Kernel, error) {
+	return newGTAKernel(taskArithmeticOpts, t, p, hasBase)
+}
+func (ties) Kernel(t TensorInfo, p *Params, hasBase bool) (Kernel, error) {
+	return newGTAKernel(tiesOpts, t, p, hasBase)
+}
+func (dareLinear) Kernel(t TensorInfo, p *Params, hasBase bool) (Kernel, error) {
+	return newGTAKernel(dareLinearOpts, t, p, hasBase)
+}
+func (dareTies) Kernel(t TensorInfo, p *Params, hasBase bool) (Kernel, error) {
+	return newGTAKernel(dareTiesOpts, t, p, hasBase)
+}
+
+type gtaKernel struct {
+	o         gtaOptions
+	w         []float64
+	lambda    float64
+	normalize bool
+	numel     int
+	// magnitude pruning: keep[i] elements of model i, by the radix search below
+	topk []topK
+	// random pruning
+	keepThr  []uint64
+	streams  []stream
+	scale    []float64
+	l1       bool
+	sumAbs   []float64 // l1 rescale: sum |d| over all elements, and over kept ones
+	sumKept  []float64
+	rescaled bool
+	wd       []float64 // scratch: weighted deltas of one element
+}
+
+func newGTAKernel(o gtaOptions, t TensorInfo, p *Params, hasBase bool) (Kernel, error) {
+	if !hasBase {
+		return nil, fmt.Errorf("%s needs a base model (the task vectors are differences from it)", o.name)
+	}
+	k := &gtaKernel{o: o, w: p.Models("weight"), lambda: p.Float("lambda"), normalize: p.Bool("normalize"), numel: t.Numel}
+	k.wd = make([]float64, len(k.w))
+	switch o.sparsify {
+	case sparsifyMagnitude:
+		if err := p.checkModelRange("density", 0, 1); err != nil {
+			return nil, err
+		}
+		for _, d := range p.Models("density") {
+			keep := t.Numel
+			if d < 1 {
+				keep = int(math.Floor(d * float64(t.Numel)))
+			}
+			k.topk = append(k.topk, topK{keep: keep, all: keep >= t.Numel})
+		}
+	case sparsifyRandom:
+		dens := p.Models("density")
+		for i, d := range dens {
+			if d <= 0 || d > 1 {
+				return nil, p.modelErrorf("density", i, "must be in (0, 1]")
+			}
+			k.keepThr = append(k.keepThr, probThreshold(d))
+			// Stream m for the model at index m of the merge's model list, so a model's mask
+			// does not change when another model lacks the tensor.
+			k.streams = append(k.streams, newStream(t.Seed, t.Name, uint64(t.Models[i])))
+			s := 1.0
+			if p.Bool("rescale") && p.Choice("rescale_mode") == rescaleInverseDensity {
+				s = 1 / d
+			}
+			k.scale = append(k.scale, s)
+		}
+		k.l1 = p.Bool("rescale") && p.Choice("rescale_mode") == rescaleL1
+		if k.l1 {
+			k.sumAbs = make([]float64, len(dens))
+			k.sumKept = make([]float64, len(dens))
+		}
+	}
+	return k, nil
+}
+
+func (k *gtaKernel) ScanPasses() int {
+	switch {
+	case k.topk != nil:
+		for _, tk := range k.topk {
+			if !tk.all {
+				return 2
+			}
+		}
+	case k.l1:
+		return 1
+	}
+	return 0
+}
+
+func (k *gtaKernel) Scan(pass int, b *Block) {
+	if k.l1 {
+		for i, x := range b.Models {
+			var all, kept float64
+			for j, base := range b.Base {
+				d := math.Abs(float64(x[j] - base))
+				all += d
+				if k.streams[i].u53(b.Offset+j) < k.keepThr[i] {
+					kept += d
+				}
+			}
+			k.sumAbs[i] += all
+			k.sumKept[i] += kept
+		}
+		return
+	}
+	for i, x := range b.Models {
+		if !k.topk[i].all {
+			k.topk[i].scan(pass, x, b.Base)
+		}
+	}
+}
+
+func (k *gtaKernel) EndScan(pass int) {
+	if k.l1 {
+		// mergekit's rule: rescale only when both norms are meaningfully above zero.
+		for i := range k.scale {
+			if k.sumAbs[i] >= 1e-7 && k.sumKept[i] >= 1e-7 {
+				k.scale[i] = k.sumAbs[i] / k.sumKept[i]
+			}
+		}
+		return
+	}
+	for i := range k.topk {
+		if !k.topk[i].all {
+			k.topk[i].endScan(pass, k.numel)
+		}
+	}
+}
+
+func (k *gtaKernel) Merge(b *Block) {
+	for j := range b.Out {
+		base := b.Base[j]
+		idx := b.Offset + j
+		for i, x := range b.Models {
+			d := x[j] - base
+			switch k.o.sparsify {
+			case sparsifyMagnitude:
+				if !k.topk[i].keepNext(d) {
+					d = 0
+				}
+			case sparsifyRandom:
+				if k.streams[i].u53(idx) >= k.keepThr[i] {
+					d = 0
+				}
+			}
+			wd := k.w[i] * float64(d)
+			if k.scale != nil {
+				wd *= k.scale[i]
+			}
+			k.wd[i] = wd
+		}
+		var mixed, div float64
+		if k.o.consensus {
+			var s float64
+			for _, wd := range k.wd {
+				s += wd
+			}
+			positive := s >= 0
+			for i, wd := range k.wd {
+				if (positive && wd > 0) || (!positive && wd < 0) {
+					mixed += wd
+					div += k.w[i]
+				}
+			}
+			if div == 0 {
+				div = 1
+			}
+		} else {
+			for i, wd := range k.wd {
+				mixed += wd
+				div += k.w[i]
+			}
+			if math.Abs(div) < 1e-8 {
+				div = 1
+			}
+		}
+		if k.normalize {
+			mixed /= div
+		}
+		b.Out[j] = float32(float64(base) + k.lambda*mixed)
+	}
+}
+
+// topK finds, over two scan passes, the keep largest |d| of one model's task vector, and then
+// tells the output pass element by element whether to keep it. The magnitude's float32 bits
+// order like the values, so a two-level count (top 15 bits, then low 16 bits) finds the exact
+// threshold without sorting or holding the tensor; elements equal to the threshold are kept
+// in element order until keep is reached, which makes ties deterministic.
+type topK struct {
+	keep int
+	all  bool
+	hi   []int64 // pass 0: counts by key >> 16
+	lo   []int64 // pass 1: counts by key & 0xffff within the threshold's high bucket
+	// found by the passes
+	hiBucket uint32
+	above    int64 // elements strictly above the current candidate range
+	thr      uint32
+	eqKeep   int64 // elements equal to thr still to keep
+	none     bool
+}
+
+func magKey(d float32) uint32 { return math.Float32bits(d) & 0x7fffffff }
+
+func (t *topK) scan(pass int, x, base []float32) {
+	if pass == 0 {
+		if t.hi == nil {
+			t.hi = make([]int64, 1<<15)
+		}
+		for j, b := range base {
+			t.hi[magKey(x[j]-b)>>16]++
+		}
+		return
+	}
+	if t.none {
+		return
+	}
+	if t.lo == nil {
+		t.lo = make([]int64, 1<<16)
+	}
+	for j, b := range base {
+		if key := magKey(x[j] - b); key>>16 == t.hiBucket {
+			t.lo[key&0xffff]++
+		}
+	}
+}
+
+func (t *topK) endScan(pass int, numel int) {
+	if t.keep <= 0 {
+		t.none = true
+		return
+	}
+	if pass == 0 {
+		var acc int64
+		for h := len(t.hi) - 1; h >= 0; h-- {
+			if acc+t.hi[h] >= int64(t.keep) {
+				t.hiBucket, t.above = uint32(h), acc
+				break
+			}
+			acc += t.hi[h]
+		}
+		t.hi = nil
+		return
+	}
+	acc := t.above
+	for l := len(t.lo) - 1; l >= 0; l-- {
+		if acc+t.lo[l] >= int64(t.keep) {
+			t.thr = t.hiBucket<<16 | uint32(l)
+			t.eqKeep = int64(t.keep) - acc
+			break
+		}
+		acc += t.lo[l]
+	}
+	t.lo = nil
+}
+
+// keepNext says whether the next element (in element order) of the task vector is kept.
+func (t *topK) keepNext(d float32) bool {
+	if t.all {
+		return true
+	}
+	if t.none {
+		return false
+	}
+	key := magKey(d)
+	switch {
+	case key > t.thr:
+		return true
+	case key == t.thr && t.eqKeep > 0:
+		t.eqKeep--
+		return true
+	}
+	return false
+}

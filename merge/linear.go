@@ -1,0 +1,53 @@
+package merge
+
+// linear is the weighted average: sum w_i x_i, divided by sum w_i when normalize is set.
+type linear struct{}
+
+func (linear) Info() MethodInfo {
+	return MethodInfo{
+		Name:      "linear",
+		Summary:   "weighted average of the models (the paper's baseline)",
+		MinModels: 1,
+		Passes:    "0 (element-wise)",
+		Params: []ParamSpec{
+			weightParam("weight of the model in the average"),
+			normalizeParam(true, "divide by the sum of the weights"),
+		},
+	}
+}
+
+func (linear) Kernel(t TensorInfo, p *Params, hasBase bool) (Kernel, error) {
+	sum, err := checkWeightsSum(p, "weight", false)
+	if err != nil {
+		return nil, err
+	}
+	normalize := p.Bool("normalize")
+	if normalize && sum == 0 {
+		return nil, p.modelErrorf("weight", 0, "the weights sum to 0, so they cannot be normalised")
+	}
+	return &linearKernel{w: p.Models("weight"), sum: sum, normalize: normalize}, nil
+}
+
+type linearKernel struct {
+	noScan
+	w         []float64
+	sum       float64
+	normalize bool
+}
+
+// Merge accumulates in float64 and divides by the weight sum (rather than multiplying by its
+// inverse), so K identical models average back to exactly the model.
+func (k *linearKernel) Merge(b *Block) {
+	out := b.Out
+	m0, w0 := b.Models[0], k.w[0]
+	for j := range out {
+		s := w0 * float64(m0[j])
+		for i := 1; i < len(b.Models); i++ {
+			s += k.w[i] * float64(b.Models[i][j])
+		}
+		if k.normalize {
+			s /= k.sum
+		}
+		out[j] = float32(s)
+	}
+}

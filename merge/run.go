@@ -1,0 +1,364 @@
+package merge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ordermerge/ordermerge/tensor"
+)
+
+// RunOptions control a merge of checkpoint folders.
+type RunOptions struct {
+	// Out is the folder to create. It appears only when the merge is complete.
+	Out string
+	// Force replaces an existing Out (only once the new one is complete).
+	Force bool
+	// MaxMemory bounds the merge's buffers in bytes (0: DefaultMaxMemory).
+	MaxMemory int64
+	// OutShardSize splits the output into shards of at most this many bytes (0: one file).
+	OutShardSize int64
+	// Workers is the number of tensors merged at once (0: GOMAXPROCS, fewer when the memory
+	// budget is small).
+	Workers int
+	// AllowMissing merges tensors that only some inputs have (see the package doc) instead of
+	// rejecting them.
+	AllowMissing bool
+	// CheckFinite rejects NaN and ±Inf in the inputs and in the result.
+	CheckFinite bool
+	// Progress, if set, is called after every chunk written (never concurrently).
+	Progress func(Progress)
+}
+
+// ConfigFileName is the copy of the merge config written into every merged folder.
+const ConfigFileName = "merge_config.yaml"
+
+// tokenizerFiles are copied from the tokenizer source when present; configFiles from the
+// base (else the first model).
+var (
+	tokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
+		"vocab.json", "merges.txt", "added_tokens.json", "chat_template.jinja"}
+	configFiles = []string{"generation_config.json"}
+)
+
+// Run merges the checkpoint folders described by cfg into opt.Out. Everything is validated
+// before any tensor is read: the config, every input's headers and index, names, shapes,
+// dtypes and every parameter for every tensor. The output is built in a hidden sibling folder
+// and renamed into place at the end; on any error or cancellation nothing is left behind and
+// the inputs are never written.
+func Run(ctx context.Context, cfg *Config, opt RunOptions) (*Report, error) {
+	start := time.Now()
+	if cfg == nil {
+		return nil, errors.New("no merge config")
+	}
+	if opt.Out == "" {
+		return nil, errors.New("no output folder")
+	}
+	out, err := filepath.Abs(opt.Out)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(out); err == nil && !opt.Force {
+		return nil, fmt.Errorf("%s already exists (choose another output or force overwriting)", opt.Out)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	m, err := lookupMethod(cfg.Method)
+	if err != nil {
+		return nil, fmt.Errorf("%s%v", cfg.prefix("merge_method"), err)
+	}
+	info := m.Info()
+	outDT, err := cfg.outDType()
+	if err != nil {
+		return nil, err
+	}
+
+	// Inputs: the base, then the models (an entry naming the base's folder is the base).
+	basePath := ""
+	if cfg.Base != "" {
+		if basePath, err = canonical(cfg.Base); err != nil {
+			return nil, err
+		}
+	}
+	var kept []int
+	var paths []string
+	for i, in := range cfg.Models {
+		p, err := canonical(in.Path)
+		if err != nil {
+			return nil, err
+		}
+		if p == basePath {
+			continue
+		}
+		kept = append(kept, i)
+		paths = append(paths, p)
+	}
+	all := paths
+	if basePath != "" {
+		all = append([]string{basePath}, paths...)
+	}
+	for _, p := range all {
+		if within(out, p) || within(p, out) {
+			return nil, fmt.Errorf("output %s overlaps input %s: the inputs are never written", opt.Out, p)
+		}
+	}
+	s, err := cfg.settings(info, kept)
+	if err != nil {
+		return nil, err
+	}
+
+	var closers []*tensor.Checkpoint
+	defer func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}()
+	open := func(path string) (*tensor.Checkpoint, error) {
+		c, err := tensor.OpenCheckpoint(path)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("%s: no such checkpoint folder or file (ordermerge reads local checkpoints only)", path)
+			}
+			return nil, err
+		}
+		closers = append(closers, c)
+		return c, nil
+	}
+	labels := shortLabels(all)
+	in := planInput{method: cfg.Method, settings: s, seed: cfg.Seed, outDType: outDT, allowMissing: opt.AllowMissing}
+	var ref *tensor.Checkpoint
+	if basePath != "" {
+		c, err := open(basePath)
+		if err != nil {
+			return nil, err
+		}
+		in.base, in.baseLabel, ref = checkpointSource{label: labels[0], ckpt: c}, labels[0], c
+		labels = labels[1:]
+	}
+	var modelCkpts []*tensor.Checkpoint
+	for i, p := range paths {
+		c, err := open(p)
+		if err != nil {
+			return nil, err
+		}
+		modelCkpts = append(modelCkpts, c)
+		in.models = append(in.models, checkpointSource{label: labels[i], ckpt: c})
+	}
+	in.labels = labels
+	if ref == nil && len(modelCkpts) > 0 {
+		ref = modelCkpts[0]
+	}
+	if ref != nil && ref.Config != nil && ref.Config.NumHiddenLayers > 0 {
+		in.numLayers = ref.Config.NumHiddenLayers
+	}
+	pl, err := buildPlan(in)
+	if err != nil {
+		return nil, err
+	}
+	tokDir, err := tokenizerDir(cfg, basePath, paths)
+	if err != nil {
+		return nil, err
+	}
+
+	// Write.
+	specs := make([]tensor.Spec, len(pl.tensors))
+	for i, tp := range pl.tensors {
+		specs[i] = tensor.Spec{Name: tp.name, DType: tp.outDType, Shape: tp.shape}
+	}
+	w, err := tensor.CreateCheckpoint(out, specs, tensor.CheckpointOptions{MaxShardSize: opt.OutShardSize, Overwrite: opt.Force})
+	if err != nil {
+		return nil, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			w.Abort()
+		}
+	}()
+	reports, err := pl.execute(ctx, writerSink{w}, runOptions{maxMemory: opt.MaxMemory, workers: opt.Workers, checkFinite: opt.CheckFinite, progress: opt.Progress})
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if d := dirOf(all[0]); d != "" {
+		if err := copyConfigFiles(w, d, pl); err != nil {
+			return nil, err
+		}
+	}
+	if tokDir != "" {
+		for _, name := range tokenizerFiles {
+			src := filepath.Join(tokDir, name)
+			if !isFile(src) {
+				continue
+			}
+			if err := w.CopyFile(name, src); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if y, err := cfg.YAML(); err == nil {
+		if err := w.AddFile(ConfigFileName, y); err != nil {
+			return nil, err
+		}
+	}
+	if err := w.Commit(); err != nil {
+		return nil, err
+	}
+	committed = true
+	rep := newReport(pl, reports, time.Since(start))
+	rep.Output = opt.Out
+	return rep, nil
+}
+
+func (c *Config) prefix(path string) string {
+	if p, ok := c.pos[path]; ok {
+		return p + ": "
+	}
+	return ""
+}
+
+type writerSink struct{ w *tensor.CheckpointWriter }
+
+func (s writerSink) writeChunk(name string, off int64, p []byte) error {
+	return s.w.WriteChunk(name, off, p)
+}
+
+// canonical returns an absolute path with symbolic links resolved (when it exists), so the
+// same folder named two ways is recognised.
+func canonical(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		return r, nil
+	}
+	return abs, nil
+}
+
+// within reports whether path is dir or lies inside it.
+func within(path, dir string) bool {
+	if path == dir {
+		return true
+	}
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// shortLabels names the inputs for reports: their folder names when those are distinct, else
+// the paths as given.
+func shortLabels(paths []string) []string {
+	out := make([]string, len(paths))
+	seen := map[string]bool{}
+	for i, p := range paths {
+		b := filepath.Base(p)
+		if seen[b] {
+			return append([]string(nil), paths...)
+		}
+		seen[b] = true
+		out[i] = b
+	}
+	return out
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// tokenizerDir finds the folder whose tokenizer files are copied ("" when none applies).
+func tokenizerDir(cfg *Config, basePath string, models []string) (string, error) {
+	src := cfg.TokenizerSource
+	switch src {
+	case "", "base":
+		if basePath != "" {
+			return dirOf(basePath), nil
+		}
+		if len(models) > 0 {
+			return dirOf(models[0]), nil
+		}
+		return "", nil
+	case "union":
+		return "", fmt.Errorf("%stokenizer_source union is not supported (vocabularies are not merged); name one of the models", cfg.prefix("tokenizer_source"))
+	}
+	p, err := canonical(src)
+	if err != nil {
+		return "", err
+	}
+	for _, m := range append([]string{basePath}, models...) {
+		if m == p {
+			return dirOf(p), nil
+		}
+	}
+	return "", fmt.Errorf("%stokenizer_source %s is not one of the merged models", cfg.prefix("tokenizer_source"), src)
+}
+
+// dirOf is the folder holding a checkpoint's extra files ("" for a single safetensors file,
+// whose folder is not the model's).
+func dirOf(p string) string {
+	if isDir(p) {
+		return p
+	}
+	return ""
+}
+
+// copyConfigFiles writes config.json (with torch_dtype set to the output dtype) and
+// generation_config.json from the reference model's folder. config.json is edited as raw JSON
+// so that every key, known or not, survives unchanged.
+func copyConfigFiles(w *tensor.CheckpointWriter, dir string, pl *plan) error {
+	cfgPath := filepath.Join(dir, tensor.ConfigFile)
+	if b, err := os.ReadFile(cfgPath); err == nil {
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal(b, &raw); err != nil {
+			return fmt.Errorf("%s: %w", cfgPath, err)
+		}
+		if dt, ok := uniformFloatDType(pl); ok {
+			raw["torch_dtype"], _ = json.Marshal(dt.TorchName())
+		}
+		enc, err := json.MarshalIndent(raw, "", "  ")
+		if err != nil {
+			return fmt.Errorf("%s: %w", cfgPath, err)
+		}
+		if err := w.AddFile(tensor.ConfigFile, append(enc, '\n')); err != nil {
+			return err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	for _, name := range configFiles {
+		if src := filepath.Join(dir, name); isFile(src) {
+			if err := w.CopyFile(name, src); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// uniformFloatDType is the dtype shared by every float output tensor, if there is one.
+func uniformFloatDType(pl *plan) (tensor.DType, bool) {
+	dt := tensor.Invalid
+	for _, tp := range pl.tensors {
+		if !tp.outDType.IsFloat() {
+			continue
+		}
+		if dt != tensor.Invalid && tp.outDType != dt {
+			return tensor.Invalid, false
+		}
+		dt = tp.outDType
+	}
+	return dt, dt != tensor.Invalid
+}
