@@ -61,9 +61,9 @@ type noter interface{ note() string }
 // noScan is embedded by kernels that need no statistics pass.
 type noScan struct{}
 
-func (noScan) ScanPasses() int   { return 0 }
-func (noScan) Scan(int, *Block)  {}
-func (noScan) EndScan(pass int)  {}
+func (noScan) ScanPasses() int  { return 0 }
+func (noScan) Scan(int, *Block) {}
+func (noScan) EndScan(pass int) {}
 
 // MethodInfo describes a merge method.
 type MethodInfo struct {

@@ -52,7 +52,7 @@ type ParamSpec struct {
 	Fixed bool
 	// Required parameters have no default: leaving one unset is an error.
 	Required bool
-	Doc   string
+	Doc      string
 }
 
 // Filter is one entry of a filter-list parameter value: Value applies to tensors whose name

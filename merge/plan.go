@@ -98,9 +98,9 @@ func (s *memorySource) readAt(name string, dst []byte, off int64) error {
 type tensorKind int
 
 const (
-	kindMerge    tensorKind = iota // merged by the method
-	kindCopy                       // float tensor copied (converted to the output dtype) from one input
-	kindCopyRaw                    // non-float tensor copied byte for byte
+	kindMerge   tensorKind = iota // merged by the method
+	kindCopy                      // float tensor copied (converted to the output dtype) from one input
+	kindCopyRaw                   // non-float tensor copied byte for byte
 )
 
 // tensorPlan is everything decided about one output tensor before any data is read.
