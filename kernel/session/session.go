@@ -520,7 +520,14 @@ func (s *Session) callHasOneResult(ctx context.Context, call *ast.CallExpr, src 
 		// builtin such as len: show what the call returned.
 		return v.IsValid()
 	}
-	return fv.Type().NumOut() == 1
+	if fv.Type().NumOut() != 1 {
+		return false
+	}
+	// A lone error result (display.HTML, os.WriteFile) is shown only when it is not nil.
+	if fv.Type().Out(0) == reflect.TypeOf((*error)(nil)).Elem() {
+		return v.IsValid() && !(v.Kind() == reflect.Interface && v.IsNil())
+	}
+	return true
 }
 
 func (s *Session) nameOf(p string) string {
