@@ -291,9 +291,6 @@ func (r *Report) headline() string {
 	if r.Total.Taken != nil && r.Total.KeptBase > 0 {
 		s += fmt.Sprintf(", base kept in %s of elements", pct(r.Total.KeptBase))
 	}
-	if r.Elapsed > 0 {
-		s += fmt.Sprintf(", %.2fs", r.Elapsed.Seconds())
-	}
 	return s
 }
 
@@ -344,11 +341,13 @@ func (r *Report) String() string {
 				b.WriteString("  ")
 			}
 			b.WriteString(c)
-			b.WriteString(strings.Repeat(" ", widths[i]-len([]rune(c))))
+			if i < len(row)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-len([]rune(c))))
+			}
 		}
 		b.WriteString("\n")
 	}
-	return strings.TrimRight(b.String(), " \n") + "\n"
+	return b.String()
 }
 
 // Markdown renders the report as Markdown tables (a notebook shows it as text/markdown).
