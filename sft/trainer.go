@@ -37,7 +37,7 @@ type Progress struct {
 func (p Progress) String() string {
 	head := ""
 	if p.Variants > 1 {
-		head = fmt.Sprintf("variant %d/%d ", p.Variant+1, p.Variants)
+		head = fmt.Sprintf("variant-%d (%d/%d) ", p.Variant, p.Variant+1, p.Variants)
 	}
 	if p.Phase == "final" {
 		return fmt.Sprintf("%sfinal losses %d/%d samples", head, p.Step, p.TotalSteps)

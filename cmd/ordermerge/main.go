@@ -30,6 +30,7 @@ func commands() []command {
 		{name: "install-kernel", summary: "install the Jupyter kernelspec for this binary", run: runInstallKernel},
 		{name: "kernel", summary: "run the Jupyter kernel (Jupyter starts it via the kernelspec)", ownSignals: true, run: runKernel},
 		{name: "inspect", summary: "list the tensors of a safetensors file or checkpoint directory", run: runInspect},
+		{name: "train", summary: "fine-tune a model (or K order variants) with a seeded data order and per-sample loss records", run: runTrain},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds

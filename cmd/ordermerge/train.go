@@ -1,0 +1,488 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/ordermerge/ordermerge/sft"
+	"github.com/ordermerge/ordermerge/sft/data"
+	"github.com/ordermerge/ordermerge/sft/llama"
+	"github.com/ordermerge/ordermerge/sft/nn"
+	"github.com/ordermerge/ordermerge/sft/tokenizer"
+	"github.com/ordermerge/ordermerge/tensor"
+)
+
+// Files the train command writes next to a checkpoint.
+const (
+	trainLogFile  = "train.log"
+	imbalanceFile = "imbalance.json"
+)
+
+// trainFlags are the command line of `ordermerge train`.
+type trainFlags struct {
+	data, split, base, init, tokenizer, template, out string
+	limit, variants                                   int
+	initSeed                                          uint64
+	overwrite, quiet                                  bool
+	cfg                                               sft.Config
+}
+
+func parseTrainFlags(args []string, stderr io.Writer) (*trainFlags, error) {
+	fs := newFlagSet("train", stderr)
+	f := &trainFlags{cfg: sft.DefaultConfig()}
+	c := &f.cfg
+	fs.StringVar(&f.data, "data", "", "training data: embedded:NAME ("+strings.Join(data.EmbeddedNames(), ", ")+") or a dataset file")
+	fs.StringVar(&f.split, "split", "train", "split of an embedded dataset: train or test")
+	fs.IntVar(&f.limit, "limit", 0, "train on the first N samples only (0: all)")
+	fs.StringVar(&f.base, "base", "", "base model: a Hugging Face Llama checkpoint folder")
+	fs.StringVar(&f.init, "init", "", "instead of --base: a config.json (LlamaConfig keys) for a freshly initialised model")
+	fs.Uint64Var(&f.initSeed, "init-seed", 0, "seed of the initialisation with --init (independent of the order seed)")
+	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer.json file or folder (default: the base's, else the byte-level tokenizer)")
+	fs.StringVar(&f.template, "template", "default", "prompt template: "+strings.Join(data.TemplateNames(), ", "))
+	fs.StringVar(&f.out, "out", "", "output folder: the checkpoint, records and train.log (required)")
+	fs.IntVar(&f.variants, "variants", 0, "train K variants with order seeds N..N+K-1 into OUT/variant-i (0: one model in OUT)")
+	fs.BoolVar(&f.overwrite, "overwrite", false, "start over when OUT already holds a checkpoint of a run (default: resume it)")
+	fs.BoolVar(&f.quiet, "quiet", false, "print no progress (train.log still gets every line)")
+
+	fs.IntVar(&c.Epochs, "epochs", c.Epochs, "passes over the data")
+	fs.IntVar(&c.BatchSize, "batch-size", c.BatchSize, "samples per optimizer step")
+	fs.IntVar(&c.MicroBatchSize, "micro-batch", 0, "samples per forward/backward pass; gradients accumulate (0: the batch size)")
+	fs.IntVar(&c.MaxSeqLen, "max-seq-len", 0, "longest sample in tokens (0: the model's max_position_embeddings+1)")
+	fs.BoolVar(&c.Truncate, "truncate", false, "cut longer samples to --max-seq-len and count them, instead of refusing them")
+	fs.Float64Var(&c.LR, "lr", c.LR, "peak learning rate")
+	fs.Float64Var(&c.MinLR, "min-lr", c.MinLR, "learning rate at the end of the decay")
+	fs.StringVar(&c.Schedule, "schedule", c.Schedule, "learning-rate shape after warmup: cosine, linear or constant")
+	fs.IntVar(&c.WarmupSteps, "warmup-steps", 0, "linear warmup steps")
+	fs.Float64Var(&c.WarmupRatio, "warmup-ratio", 0, "warmup as a fraction of all steps (when --warmup-steps is 0)")
+	fs.Float64Var(&c.WeightDecay, "weight-decay", c.WeightDecay, "AdamW decoupled weight decay (never on norms and biases)")
+	fs.Float64Var(&c.Beta1, "beta1", c.Beta1, "AdamW beta1")
+	fs.Float64Var(&c.Beta2, "beta2", c.Beta2, "AdamW beta2")
+	fs.Float64Var(&c.Eps, "eps", c.Eps, "AdamW epsilon")
+	fs.Float64Var(&c.ClipNorm, "clip-norm", c.ClipNorm, "global gradient-norm limit (negative: no clipping)")
+	fs.Uint64Var(&c.OrderSeed, "order-seed", 0, "seed of the data order (with --variants: the first variant's)")
+	mode := fs.String("order-mode", string(c.OrderMode), "reshuffle (new order every epoch), fixed (same order every epoch) or batch-shuffle (fixed batches, shuffled sequence)")
+	fs.IntVar(&c.LogEvery, "log-every", c.LogEvery, "report progress every N steps")
+	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", 0, "also checkpoint every N steps, for resuming after a crash (0: only at the end and on interrupt)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: ordermerge train --data embedded:NAME|FILE (--base DIR | --init CONFIG.json) --out DIR [flags]")
+		fmt.Fprintln(stderr, "")
+		fmt.Fprintln(stderr, "Fine-tunes a Llama-style model with a seeded data order and records every sample's loss at")
+		fmt.Fprintln(stderr, "every step. OUT gets the checkpoint (Hugging Face layout + optimizer state), records.jsonl/.csv,")
+		fmt.Fprintln(stderr, "final_losses.jsonl/.csv, step_losses.csv, imbalance.json and train.log. Interrupted (Ctrl-C) or")
+		fmt.Fprintln(stderr, "crashed runs continue exactly when the same command is run again.")
+		fmt.Fprintln(stderr, "")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	c.OrderMode = sft.OrderMode(*mode)
+	switch {
+	case fs.NArg() > 0:
+		return nil, usagef("unexpected argument %q (every input is a flag)", fs.Arg(0))
+	case f.data == "":
+		return nil, usagef("--data is required (embedded:NAME or a dataset file)")
+	case f.out == "":
+		return nil, usagef("--out is required")
+	case (f.base == "") == (f.init == ""):
+		return nil, usagef("give exactly one of --base DIR and --init CONFIG.json")
+	case f.variants < 0:
+		return nil, usagef("--variants must be >= 0, got %d", f.variants)
+	case f.limit < 0:
+		return nil, usagef("--limit must be >= 0, got %d", f.limit)
+	}
+	if _, err := sft.ParseOrderMode(*mode); err != nil {
+		return nil, usagef("--order-mode: %v", err)
+	}
+	return f, nil
+}
+
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseTrainFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	model, tok, err := trainModel(f)
+	if err != nil {
+		return err
+	}
+	cfg := f.cfg
+	if cfg.MaxSeqLen == 0 {
+		cfg.MaxSeqLen = model.HFConfig().MaxPositionEmbeddings + 1
+	}
+	if id, ok := tok.Special(tokenizer.PAD); ok && int(id) < model.HFConfig().VocabSize {
+		cfg.PadID = id
+	}
+	examples, source, err := trainExamples(f, tok, cfg)
+	if err != nil {
+		return err
+	}
+	// Reject a bad configuration before anything is written.
+	if _, err := sft.NewTrainer(model, examples, cfg); err != nil {
+		return err
+	}
+
+	if err := prepareOut(f, tok); err != nil {
+		return err
+	}
+	log, err := newTrainLog(filepath.Join(f.out, trainLogFile), stderr, f.quiet)
+	if err != nil {
+		return err
+	}
+	defer log.finish()
+	log.printf("ordermerge train %s", strings.Join(args, " "))
+	log.printf("data %s: %d samples; model %d parameters in %d tensors; order %s, seed %d", source, len(examples), countParams(model), len(model.Params()), cfg.OrderMode, cfg.OrderSeed)
+	cfg.KeepFiles = []string{trainLogFile, tokenizer.FileName, tokenizer.ConfigFileName}
+	cfg.Progress = log.progress
+
+	if f.variants > 0 {
+		return trainVariants(ctx, f, model, examples, cfg, log, stdout)
+	}
+	cfg.CheckpointDir = f.out
+	var tr *sft.Trainer
+	if _, err := os.Stat(filepath.Join(f.out, sft.TrainerStateFile)); err == nil {
+		if tr, err = sft.Resume(f.out, model, examples, cfg); err != nil {
+			return fmt.Errorf("%w\n(to start over instead, add --overwrite or choose another --out)", err)
+		}
+		log.printf("resuming %s from step %d of %d", f.out, tr.Step(), tr.TotalSteps())
+	} else if tr, err = sft.NewTrainer(model, examples, cfg); err != nil {
+		return err
+	}
+	res, err := tr.Run(ctx)
+	if err != nil {
+		if errors.Is(err, context.Canceled) && res != nil && res.Steps > 0 {
+			log.printf("interrupted: checkpoint of step %d saved in %s; run the same command to continue", res.Steps, f.out)
+		}
+		return err
+	}
+	st, err := res.Imbalance()
+	if err != nil {
+		return err
+	}
+	log.printf("finished %d steps; mean final loss %.4f", res.Steps, meanFinal(res.Final))
+	log.printf("imbalance: %s", st.String())
+	perEpoch := imbalanceByEpoch(res)
+	if err := writeJSON(filepath.Join(f.out, imbalanceFile), map[string]any{"order_seed": res.Config.OrderSeed, "first_epoch": st, "by_epoch": perEpoch}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "trained %s: %d steps, mean final loss %.4f\n%s", f.out, res.Steps, meanFinal(res.Final), st.String())
+	return nil
+}
+
+func trainVariants(ctx context.Context, f *trainFlags, base *llama.Model, examples []data.Example, cfg sft.Config, log *trainLog, stdout io.Writer) error {
+	seeds := sft.VariantSeeds(f.variants, cfg.OrderSeed)
+	log.printf("%d variants, order seeds %d..%d, into %s", len(seeds), seeds[0], seeds[len(seeds)-1], filepath.Join(f.out, "variant-*"))
+	results, err := sft.TrainVariants(ctx, base, examples, cfg, seeds, f.out)
+	if err != nil && !errors.Is(err, context.Canceled) && strings.Contains(err.Error(), "resuming from") {
+		return fmt.Errorf("%w\n(to start over instead, add --overwrite or choose another --out)", err)
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			log.printf("interrupted after %d finished variants; their checkpoints (and the current one's) are saved; run the same command to continue", max(len(results)-1, 0))
+		}
+		return err
+	}
+	var stats []sft.ImbalanceStats
+	type variantReport struct {
+		Dir       string               `json:"dir"`
+		OrderSeed uint64               `json:"order_seed"`
+		MeanLoss  float64              `json:"mean_final_loss"`
+		Imbalance sft.ImbalanceStats   `json:"first_epoch"`
+		ByEpoch   []sft.ImbalanceStats `json:"by_epoch"`
+	}
+	var reports []variantReport
+	for i, r := range results {
+		st, err := r.Imbalance()
+		if err != nil {
+			return fmt.Errorf("variant %d: %w", i, err)
+		}
+		stats = append(stats, st)
+		reports = append(reports, variantReport{Dir: r.Dir, OrderSeed: r.Config.OrderSeed, MeanLoss: meanFinal(r.Final), Imbalance: st, ByEpoch: imbalanceByEpoch(r)})
+		line := fmt.Sprintf("variant-%d (order seed %d): mean final loss %.4f, spearman %.4f (p=%.3g), gap %.4f ± %.4f", i, r.Config.OrderSeed, meanFinal(r.Final), st.Spearman, st.SpearmanP, st.Gap, st.GapSE)
+		log.printf("%s", line)
+		fmt.Fprintln(stdout, line)
+	}
+	sum := sft.SummarizeImbalance(stats)
+	log.printf("%s", sum.String())
+	fmt.Fprintln(stdout, sum.String())
+	return writeJSON(filepath.Join(f.out, imbalanceFile), map[string]any{"variants": reports, "summary": sum})
+}
+
+// trainModel loads or initialises the model and picks the tokenizer.
+func trainModel(f *trainFlags) (*llama.Model, tokenizer.Tokenizer, error) {
+	var model *llama.Model
+	var err error
+	if f.base != "" {
+		if model, err = llama.Load(f.base, llama.Options{}); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		cfg, err := tensor.ReadConfig(f.init)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--init: %w", err)
+		}
+		if model, err = llama.New(cfg, f.initSeed, llama.Options{}); err != nil {
+			return nil, nil, fmt.Errorf("--init %s: %w", f.init, err)
+		}
+	}
+	var tok tokenizer.Tokenizer
+	switch {
+	case f.tokenizer != "":
+		tok, err = tokenizer.Load(f.tokenizer)
+	case f.base != "":
+		if _, statErr := os.Stat(filepath.Join(f.base, tokenizer.FileName)); statErr == nil {
+			tok, err = tokenizer.Load(f.base)
+		} else {
+			tok = tokenizer.ByteLevel()
+		}
+	default:
+		tok = tokenizer.ByteLevel()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if v := model.HFConfig().VocabSize; tok.VocabSize() > v {
+		return nil, nil, fmt.Errorf("the tokenizer has %d tokens but the model's vocab_size is %d", tok.VocabSize(), v)
+	}
+	return model, tok, nil
+}
+
+// trainExamples loads the dataset and tokenizes it with the template.
+func trainExamples(f *trainFlags, tok tokenizer.Tokenizer, cfg sft.Config) ([]data.Example, string, error) {
+	var ds *data.Dataset
+	if name, ok := strings.CutPrefix(f.data, "embedded:"); ok {
+		task, err := data.Embedded(name)
+		if err != nil {
+			return nil, "", usagef("--data: %v", err)
+		}
+		switch f.split {
+		case "train":
+			ds = task.Train
+		case "test":
+			ds = task.Test
+		default:
+			return nil, "", usagef("--split must be train or test, got %q", f.split)
+		}
+	} else {
+		// sft/data has no loader for dataset files yet (Alpaca, GSM8K, chat, prompt/completion
+		// JSONL are being written); until it lands only the embedded datasets train here.
+		return nil, "", usagef("--data %s: dataset files are not supported by this build yet; use embedded:NAME (%s)", f.data, strings.Join(data.EmbeddedNames(), ", "))
+	}
+	if f.limit > 0 {
+		ds = ds.Head(f.limit)
+	}
+	tmpl, err := data.TemplateByName(f.template)
+	if err != nil {
+		return nil, "", usagef("--template: %v", err)
+	}
+	overflow := data.OverflowError
+	if cfg.Truncate {
+		overflow = data.OverflowTruncate
+	}
+	exs, err := ds.Encode(tok, data.EncodeOptions{Template: tmpl, MaxLen: cfg.MaxSeqLen, Overflow: overflow})
+	if err != nil {
+		return nil, "", err
+	}
+	return exs, fmt.Sprintf("%s (%s split, sha256 %.12s)", ds.Source, f.split, ds.Fingerprint()), nil
+}
+
+// prepareOut makes sure OUT can receive this run and puts the tokenizer there (each variant's
+// folder too), so every checkpoint is a complete model folder for eval and merge.
+func prepareOut(f *trainFlags, tok tokenizer.Tokenizer) error {
+	ours := map[string]bool{trainLogFile: true, tokenizer.FileName: true, tokenizer.ConfigFileName: true, imbalanceFile: true}
+	dirs := []string{f.out}
+	if f.variants > 0 {
+		dirs = dirs[:0]
+		for i := 0; i < f.variants; i++ {
+			dirs = append(dirs, sft.VariantDir(f.out, i))
+		}
+	}
+	entries, err := os.ReadDir(f.out)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	for _, e := range entries {
+		if f.variants > 0 && strings.HasPrefix(e.Name(), "variant-") {
+			continue
+		}
+		if f.variants == 0 && isTrainingFile(e.Name()) {
+			continue
+		}
+		if !ours[e.Name()] {
+			return fmt.Errorf("%s exists and holds %s, which this command did not write; choose another --out", f.out, e.Name())
+		}
+	}
+	for _, d := range dirs {
+		if f.overwrite {
+			if _, err := os.Stat(filepath.Join(d, sft.TrainerStateFile)); err == nil {
+				if err := os.RemoveAll(d); err != nil {
+					return err
+				}
+			}
+		}
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+		if err := tokenizer.Save(d, tok); err != nil {
+			return err
+		}
+	}
+	if f.overwrite {
+		os.Remove(filepath.Join(f.out, trainLogFile))
+		os.Remove(filepath.Join(f.out, imbalanceFile))
+	}
+	return nil
+}
+
+// isTrainingFile reports whether name is one of the files a training checkpoint holds.
+func isTrainingFile(name string) bool {
+	switch name {
+	case tensor.ConfigFile, tensor.SingleFile, tensor.IndexFile, sft.OptimizerFile, sft.TrainerStateFile,
+		sft.RecordsFile, sft.RecordsCSVFile, sft.FinalLossesFile, sft.FinalLossesCSVFile, sft.StepLossesCSVFile:
+		return true
+	}
+	return strings.HasPrefix(name, "model-") && strings.HasSuffix(name, ".safetensors")
+}
+
+func countParams(m nn.Model) int {
+	n := 0
+	for _, p := range m.Params() {
+		n += len(p.Data)
+	}
+	return n
+}
+
+func meanFinal(final []sft.FinalLoss) float64 {
+	if len(final) == 0 {
+		return 0
+	}
+	var s float64
+	for _, f := range final {
+		s += f.Loss
+	}
+	return s / float64(len(final))
+}
+
+// imbalanceByEpoch computes the statistics against every epoch's positions.
+func imbalanceByEpoch(r *sft.Result) []sft.ImbalanceStats {
+	var out []sft.ImbalanceStats
+	for e := 0; e < r.Config.Epochs; e++ {
+		st, err := r.ImbalanceAt(e)
+		if err != nil {
+			break
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return tensor.WriteFileAtomic(path, append(b, '\n'))
+}
+
+// trainLog writes progress to the terminal (one updating line when stderr is a terminal,
+// plain lines otherwise) and every line, time-stamped, to train.log. The log file is opened
+// for each line: checkpoints replace the output folder, carrying train.log over, so a handle
+// kept open would point at the replaced file.
+type trainLog struct {
+	path  string
+	out   io.Writer
+	tty   bool
+	quiet bool
+	width int
+	open  bool // a progress line is on screen without its newline
+}
+
+func newTrainLog(path string, stderr io.Writer, quiet bool) (*trainLog, error) {
+	l := &trainLog{path: path, out: stderr, quiet: quiet, width: 100}
+	if file, ok := stderr.(*os.File); ok && term.IsTerminal(int(file.Fd())) {
+		l.tty = true
+		if w, _, err := term.GetSize(int(file.Fd())); err == nil && w > 20 {
+			l.width = w
+		}
+	}
+	// Check now that the log can be written, rather than at the first step.
+	if err := l.appendLine(""); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *trainLog) appendLine(line string) error {
+	fh, err := os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("training log: %w", err)
+	}
+	if line != "" {
+		_, err = fmt.Fprintf(fh, "%s %s\n", time.Now().Format(time.RFC3339), line)
+	}
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// printf writes a message line to the terminal and the log.
+func (l *trainLog) printf(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	l.appendLine(strings.TrimRight(line, "\n"))
+	if l.quiet {
+		return
+	}
+	if l.open {
+		fmt.Fprintln(l.out)
+		l.open = false
+	}
+	fmt.Fprintln(l.out, strings.TrimRight(line, "\n"))
+}
+
+// progress is the trainer's callback.
+func (l *trainLog) progress(p sft.Progress) {
+	line := p.String()
+	if p.Phase == "train" {
+		l.appendLine(line)
+	}
+	if l.quiet {
+		return
+	}
+	if !l.tty {
+		if p.Phase == "train" {
+			fmt.Fprintln(l.out, line)
+		}
+		return
+	}
+	frac := 0.0
+	if p.TotalSteps > 0 {
+		frac = float64(p.Step) / float64(p.TotalSteps)
+	}
+	const barWidth = 20
+	n := int(frac * barWidth)
+	bar := "[" + strings.Repeat("#", n) + strings.Repeat(".", barWidth-n) + "] "
+	text := bar + line
+	if len(text) > l.width-1 {
+		text = text[:l.width-1]
+	}
+	fmt.Fprintf(l.out, "\r%s\x1b[K", text)
+	l.open = true
+}
+
+func (l *trainLog) finish() {
+	if l.open && !l.quiet {
+		fmt.Fprintln(l.out)
+		l.open = false
+	}
+}

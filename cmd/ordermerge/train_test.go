@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ordermerge/ordermerge/sft"
+	"github.com/ordermerge/ordermerge/sft/llama"
+	"github.com/ordermerge/ordermerge/tensor"
+)
+
+func tinyInitConfig(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tiny.json")
+	cfg := tensor.NewLlamaConfig(16, 32, 1, 2, 1, 262, 128)
+	if err := tensor.WriteConfig(path, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestTrainCommandWritesCheckpointRecordsAndLog(t *testing.T) {
+	cfg := tinyInitConfig(t)
+	out := filepath.Join(t.TempDir(), "run")
+	args := []string{"train", "--data", "embedded:strings", "--limit", "12", "--init", cfg, "--epochs", "2", "--batch-size", "4", "--micro-batch", "2", "--order-seed", "5", "--order-mode", "fixed", "--out", out}
+	stdout, stderr, code := runCLI(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "6 steps") || !strings.Contains(stdout, "spearman") {
+		t.Errorf("stdout %q", stdout)
+	}
+	for _, f := range []string{tensor.ConfigFile, tensor.SingleFile, sft.OptimizerFile, sft.TrainerStateFile, sft.RecordsFile, sft.RecordsCSVFile, sft.FinalLossesCSVFile, trainLogFile, imbalanceFile, "tokenizer.json"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("missing %s", f)
+		}
+	}
+	// The records are what the trainer did: 12 samples x 2 epochs, in the fixed order.
+	fh, err := os.Open(filepath.Join(out, sft.RecordsCSVFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(fh).ReadAll()
+	fh.Close()
+	if err != nil || len(rows) != 25 || strings.Join(rows[0], ",") != "step,epoch,position,id,loss" {
+		t.Fatalf("records.csv: %d rows, header %v, err %v", len(rows), rows[0], err)
+	}
+	if rows[1][3] != rows[13][3] || rows[1][2] != "0" || rows[13][1] != "1" {
+		t.Errorf("fixed order: epoch 0 starts with %v, epoch 1 with %v", rows[1], rows[13])
+	}
+	logText, _ := os.ReadFile(filepath.Join(out, trainLogFile))
+	if !strings.Contains(string(logText), "step 6/6") || !strings.Contains(string(logText), "order fixed, seed 5") {
+		t.Errorf("train.log:\n%s", logText)
+	}
+	var imb map[string]json.RawMessage
+	b, _ := os.ReadFile(filepath.Join(out, imbalanceFile))
+	if err := json.Unmarshal(b, &imb); err != nil || imb["first_epoch"] == nil || imb["by_epoch"] == nil {
+		t.Errorf("imbalance.json: %s (%v)", b, err)
+	}
+	// The output is a model folder others load.
+	if _, err := llama.Load(out, llama.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	model1, _ := os.ReadFile(filepath.Join(out, tensor.SingleFile))
+
+	// Running again finds the finished run and leaves its model alone; a changed setting is
+	// refused with a hint; --overwrite starts over and reproduces the same bytes.
+	if _, stderr, code := runCLI(t, args...); code != 0 {
+		t.Fatalf("rerun: exit %d: %s", code, stderr)
+	}
+	_, stderr, code = runCLI(t, append(args, "--lr", "0.5")...)
+	if code != 1 || !strings.Contains(stderr, "lr") || !strings.Contains(stderr, "--overwrite") {
+		t.Errorf("changed lr: exit %d: %s", code, stderr)
+	}
+	if _, stderr, code := runCLI(t, append(args, "--overwrite")...); code != 0 {
+		t.Fatalf("overwrite: exit %d: %s", code, stderr)
+	}
+	model2, _ := os.ReadFile(filepath.Join(out, tensor.SingleFile))
+	if !bytes.Equal(model1, model2) {
+		t.Error("the same command gave different model bytes")
+	}
+}
+
+func TestTrainCommandVariants(t *testing.T) {
+	cfg := tinyInitConfig(t)
+	out := filepath.Join(t.TempDir(), "vars")
+	stdout, stderr, code := runCLI(t, "train", "--data", "embedded:arith", "--limit", "8", "--init", cfg, "--epochs", "1", "--batch-size", "4", "--variants", "2", "--order-seed", "3", "--out", out, "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "variant-1 (order seed 4)") || !strings.Contains(stdout, "2 variants") {
+		t.Errorf("stdout %q", stdout)
+	}
+	a, _ := os.ReadFile(filepath.Join(sft.VariantDir(out, 0), tensor.SingleFile))
+	b, _ := os.ReadFile(filepath.Join(sft.VariantDir(out, 1), tensor.SingleFile))
+	if len(a) == 0 || bytes.Equal(a, b) {
+		t.Error("variants missing or identical")
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := llama.Load(sft.VariantDir(out, i), llama.Options{}); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestTrainCommandUsageErrors(t *testing.T) {
+	cfg := tinyInitConfig(t)
+	dir := t.TempDir()
+	for name, args := range map[string][]string{
+		"no data":      {"train", "--init", cfg, "--out", dir},
+		"no out":       {"train", "--data", "embedded:arith", "--init", cfg},
+		"both models":  {"train", "--data", "embedded:arith", "--init", cfg, "--base", dir, "--out", dir},
+		"bad mode":     {"train", "--data", "embedded:arith", "--init", cfg, "--out", dir, "--order-mode", "sorted"},
+		"bad dataset":  {"train", "--data", "embedded:nope", "--init", cfg, "--out", dir},
+		"stray arg":    {"train", "--data", "embedded:arith", "--init", cfg, "--out", dir, "extra"},
+		"bad variants": {"train", "--data", "embedded:arith", "--init", cfg, "--out", dir, "--variants", "-1"},
+	} {
+		if _, stderr, code := runCLI(t, args...); code != 2 {
+			t.Errorf("%s: exit %d, want 2 (%s)", name, code, stderr)
+		}
+	}
+	// A folder with someone else's files is not written into.
+	foreign := filepath.Join(dir, "foreign")
+	os.MkdirAll(foreign, 0o755)
+	os.WriteFile(filepath.Join(foreign, "notes.txt"), []byte("x"), 0o644)
+	_, stderr, code := runCLI(t, "train", "--data", "embedded:arith", "--limit", "4", "--init", cfg, "--out", foreign)
+	if code != 1 || !strings.Contains(stderr, "notes.txt") {
+		t.Errorf("foreign folder: exit %d: %s", code, stderr)
+	}
+	if entries, _ := os.ReadDir(foreign); len(entries) != 1 {
+		t.Errorf("foreign folder now holds %d entries", len(entries))
+	}
+}
