@@ -90,7 +90,7 @@ func NewReader(r io.ReaderAt, size int64, path string) (*Reader, error) {
 		return nil, bad("header length %d runs past the end of the %d-byte file", n, size)
 	}
 	hdr := make([]byte, n)
-	if _, err := r.ReadAt(hdr, 8); err != nil {
+	if _, err := r.ReadAt(hdr, 8); err != nil && n > 0 {
 		return nil, fmt.Errorf("%s: reading header: %w", path, err)
 	}
 	entries, meta, err := parseHeader(hdr)
