@@ -49,6 +49,16 @@ type Input struct {
 	Params map[string]any
 }
 
+// SetOrigin records where the setting at path ("models[1].parameters.weight",
+// "parameters.t", "merge_method", ...) came from, such as a command-line flag, so that error
+// messages point there. ParseConfig records file positions itself.
+func (c *Config) SetOrigin(path, origin string) {
+	if c.pos == nil {
+		c.pos = map[string]string{}
+	}
+	c.pos[path] = origin
+}
+
 // where names a config path for error messages, with its position in the file when known.
 func (c *Config) where(path string) string {
 	if p, ok := c.pos[path]; ok {

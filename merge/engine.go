@@ -371,14 +371,16 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 				if err := w.out.writeChunk(tp.name, int64(c0)*int64(outSize), rawOut[:n*outSize]); err != nil {
 					return TensorReport{}, err
 				}
-				w.prog.add(chunkBytes+int64(n*outSize), false)
+				w.prog.add(chunkBytes+int64(n*outSize), c0+n == tp.numel)
 			}
 		}
 		if !output {
 			kern.EndScan(pass)
 		}
 	}
-	w.prog.add(0, true)
+	if tp.numel == 0 {
+		w.prog.add(0, true)
+	}
 	rep := st.report(tp, len(p.models), models, base != nil, p.info.Selecting && tp.kind == kindMerge)
 	if n, ok := kern.(noter); ok && tp.numel > 0 {
 		rep.Note = joinNote(rep.Note, n.note())
@@ -415,9 +417,11 @@ func (w *worker) copyRaw(ctx context.Context, tp *tensorPlan) (TensorReport, err
 		if err := w.out.writeChunk(tp.name, off, buf[:n]); err != nil {
 			return TensorReport{}, err
 		}
-		w.prog.add(2*n, false)
+		w.prog.add(2*n, off+n == size)
 	}
-	w.prog.add(0, true)
+	if size == 0 {
+		w.prog.add(0, true)
+	}
 	return TensorReport{Name: tp.name, Shape: tp.shape, DType: tp.outDType.String(), Elements: int64(tp.numel), Note: tp.note}, nil
 }
 

@@ -53,6 +53,12 @@ func CreateCheckpoint(dir string, specs []Spec, opt CheckpointOptions) (*Checkpo
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
+	// MkdirTemp makes the folder private (0700); the checkpoint it becomes should be readable
+	// like any other folder (its files are 0644).
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	}
 	meta := opt.Metadata
 	if meta == nil {
 		meta = map[string]string{"format": "pt"}
