@@ -8,6 +8,11 @@
 // fully determine which samples every step sees, so K variants that differ only in order can be
 // trained, merged and compared (Ju et al., EMNLP 2024).
 //
+// The loss a step minimises is the mean, over the samples of the step, of each sample's mean
+// loss over its response tokens: every sample weighs 1/n (n samples in the step) whatever its
+// length or micro-batch, and those weights are what nn.Model.ForwardBackward receives. Prompt
+// and padding positions carry no loss.
+//
 // Every step records each sample's loss with its epoch and position in that epoch, and after
 // training every sample's final loss is measured, so the "training imbalance" (samples seen
 // early in the first epoch end with higher loss) can be quantified: loss by position decile,

@@ -8,8 +8,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-
-	"github.com/ordermerge/ordermerge/tensor"
 )
 
 // StepRecord is one sample's loss at one training step. Steps count from 1 (step k is the k-th
@@ -110,76 +108,44 @@ func WriteStepLossesCSV(w io.Writer, steps []StepLoss) error {
 	return cw.Error()
 }
 
-// readJSONL decodes one value per non-empty line, naming the file and line on errors.
-func readJSONL(path string, each func(dec func(any) error) error) error {
+// readJSONL decodes one T per non-empty line, naming the file and line on errors. Losses
+// are stored as float32 values, so each is rounded back to float32: the value the model
+// returned, bit for bit.
+func readJSONL[T any](path string, loss func(*T) *float64) ([]T, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	var out []T
 	line := 0
 	for sc.Scan() {
 		line++
 		if len(sc.Bytes()) == 0 {
 			continue
 		}
-		b := sc.Bytes()
-		if err := each(func(v any) error { return json.Unmarshal(b, v) }); err != nil {
-			return fmt.Errorf("%s:%d: %w", path, line, err)
+		var v T
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
 		}
+		l := loss(&v)
+		*l = float64(float32(*l))
+		out = append(out, v)
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return nil
+	return out, nil
 }
 
 // ReadStepRecords reads a step-records JSONL file written by WriteStepRecordsJSONL.
 func ReadStepRecords(path string) ([]StepRecord, error) {
-	var out []StepRecord
-	err := readJSONL(path, func(dec func(any) error) error {
-		var r StepRecord
-		if err := dec(&r); err != nil {
-			return err
-		}
-		r.Loss = float64(float32(r.Loss)) // the value the model returned, bit for bit
-		out = append(out, r)
-		return nil
-	})
-	return out, err
+	return readJSONL(path, func(r *StepRecord) *float64 { return &r.Loss })
 }
 
 // ReadFinalLosses reads a final-loss JSONL file written by WriteFinalLossesJSONL.
 func ReadFinalLosses(path string) ([]FinalLoss, error) {
-	var out []FinalLoss
-	err := readJSONL(path, func(dec func(any) error) error {
-		var r FinalLoss
-		if err := dec(&r); err != nil {
-			return err
-		}
-		r.Loss = float64(float32(r.Loss)) // the value the model returned, bit for bit
-		out = append(out, r)
-		return nil
-	})
-	return out, err
-}
-
-// writeFileWith writes path atomically with the output of fn.
-func writeFileWith(path string, fn func(io.Writer) error) error {
-	f, err := tensor.CreateAtomic(path)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriter(f)
-	if err := fn(bw); err != nil {
-		f.Abort()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		f.Abort()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return f.Commit()
+	return readJSONL(path, func(r *FinalLoss) *float64 { return &r.Loss })
 }

@@ -247,23 +247,27 @@ func Spearman(x, y []float64) float64 {
 	return pearson(Ranks(x), Ranks(y))
 }
 
-// pearson is the correlation coefficient; NaN when a side has no variance.
-func pearson(x, y []float64) float64 {
+// comoments returns the centred sums of squares and cross products of x and y.
+func comoments(x, y []float64) (mx, my, sxy, sxx, syy float64) {
 	n := float64(len(x))
-	var mx, my float64
 	for i := range x {
 		mx += x[i]
 		my += y[i]
 	}
 	mx /= n
 	my /= n
-	var sxy, sxx, syy float64
 	for i := range x {
 		dx, dy := x[i]-mx, y[i]-my
 		sxy += dx * dy
 		sxx += dx * dx
 		syy += dy * dy
 	}
+	return
+}
+
+// pearson is the correlation coefficient; NaN when a side has no variance.
+func pearson(x, y []float64) float64 {
+	_, _, sxy, sxx, syy := comoments(x, y)
 	if sxx == 0 || syy == 0 {
 		return math.NaN()
 	}
@@ -272,19 +276,7 @@ func pearson(x, y []float64) float64 {
 
 // LeastSquares fits y = intercept + slope*x; slope is NaN when x is constant.
 func LeastSquares(x, y []float64) (slope, intercept float64) {
-	n := float64(len(x))
-	var mx, my float64
-	for i := range x {
-		mx += x[i]
-		my += y[i]
-	}
-	mx /= n
-	my /= n
-	var sxy, sxx float64
-	for i := range x {
-		sxy += (x[i] - mx) * (y[i] - my)
-		sxx += (x[i] - mx) * (x[i] - mx)
-	}
+	mx, my, sxy, sxx, _ := comoments(x, y)
 	if sxx == 0 {
 		return math.NaN(), my
 	}
