@@ -130,9 +130,9 @@ func (m *Model) backward(inputs []int32, B, T int) {
 		x, xm := a.x[l][:n*d.D], a.xm[l][:n*d.D]
 		// MLP: x[l+1] = xm + down(swiglu(gate_up(norm(xm))))
 		nn.RMSNormApply(be, a.ln, a.r2[l], xm, lv.postNorm.w, n, d.D)
-		nn.SwiGLUForward(be, a.h, a.gu[l], n, d.F)
-		nn.LinearBackward(be, a.dh, lv.down.g, dres, a.h, lv.down.w, n, d.F, d.D, false)
-		nn.SwiGLUBackward(be, a.dgu, a.dh, a.gu[l], n, d.F)
+		nn.LinearBackwardInput(be, a.dh, dres, lv.down.w, n, d.F, d.D, false)
+		nn.SwiGLUBackward(be, a.dgu, a.h, a.dh, a.gu[l], n, d.F)
+		nn.LinearBackwardWeight(be, lv.down.g, dres, a.h, n, d.F, d.D)
 		nn.LinearBackward(be, dtmp, lv.gateUp.g, a.dgu, a.ln, lv.gateUp.w, n, d.D, 2*d.F, false)
 		nn.RMSNormBackward(be, dres, lv.postNorm.g, dtmp, xm, lv.postNorm.w, a.r2[l], n, d.D)
 		// Attention: xm = x + o(attention(rope(qkv(norm(x)))))

@@ -1,6 +1,10 @@
 package nn
 
-import "math"
+import (
+	"math"
+
+	"github.com/ordermerge/ordermerge/sft/nn/internal/vecmath"
+)
 
 // AttentionShape is the shape of a batch for causal multi-head attention with grouped KV
 // heads: B sequences of T positions, Heads query heads sharing KVHeads key/value heads (query
@@ -67,13 +71,7 @@ func softmaxCausalRow(row []float32, i int) {
 	for _, v := range x[1:] {
 		m = max(m, v)
 	}
-	var sum float32
-	for j, v := range x {
-		e := Exp32(v - m)
-		x[j] = e
-		sum += e
-	}
-	inv := 1 / sum
+	inv := 1 / vecmath.ExpShift(x, x, m)
 	for j := range x {
 		x[j] *= inv
 	}

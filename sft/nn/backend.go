@@ -5,6 +5,7 @@ import (
 	"github.com/ordermerge/ordermerge/sft/nn/internal/gemm"
 	"runtime"
 	"strings"
+	"sync"
 )
 
 // Backend computes matrix products. It is deliberately small: the model code only ever asks
@@ -46,14 +47,14 @@ func NewBackend(name string, threads int) (Backend, error) {
 		if HaveOpenBLAS() {
 			return newOpenBLAS(threads)
 		}
-		return GoBackend{threads: threads}, nil
+		return NewGoBackend(threads), nil
 	case BackendOpenBLAS:
 		if !HaveOpenBLAS() {
 			return nil, fmt.Errorf("backend %q is not available: this binary was built without cgo (CGO_ENABLED=0); use %q", BackendOpenBLAS, BackendGo)
 		}
 		return newOpenBLAS(threads)
 	case BackendGo:
-		return GoBackend{threads: threads}, nil
+		return NewGoBackend(threads), nil
 	}
 	return nil, fmt.Errorf("unknown backend %q (want %q or %q)", name, BackendOpenBLAS, BackendGo)
 }
@@ -63,21 +64,25 @@ func DefaultBackend() Backend {
 	be, err := NewBackend("", 0)
 	if err != nil {
 		// Only reachable if OpenBLAS refuses to start; the pure-Go backend always works.
-		return GoBackend{threads: runtime.GOMAXPROCS(0)}
+		return NewGoBackend(0)
 	}
 	return be
 }
 
 // GoBackend is the pure-Go matrix multiply: cache-blocked, with packed panels and a
-// register-blocked inner kernel. It needs no cgo.
-type GoBackend struct{ threads int }
+// register-tiled kernel (AVX2+FMA assembly where the CPU has it). It needs no cgo.
+type GoBackend struct {
+	threads int
+	// spaces recycles packing buffers between calls (one per concurrent call).
+	spaces *sync.Pool
+}
 
 // NewGoBackend returns the pure-Go backend with the given thread count (0: one per core).
 func NewGoBackend(threads int) GoBackend {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	return GoBackend{threads: threads}
+	return GoBackend{threads: threads, spaces: &sync.Pool{New: func() any { return new(gemm.Workspace) }}}
 }
 
 // Name is "go".
@@ -87,8 +92,14 @@ func (GoBackend) Name() string { return BackendGo }
 func (g GoBackend) Threads() int { return g.threads }
 
 // Gemm is the pure-Go single-goroutine matrix multiply (see Backend).
-func (GoBackend) Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gemm.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+func (g GoBackend) Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if g.spaces == nil { // the zero GoBackend: allocate per call
+		gemm.Gemm(nil, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	ws := g.spaces.Get().(*gemm.Workspace)
+	defer g.spaces.Put(ws)
+	gemm.Gemm(ws, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // MatMul computes C = alpha*op(A)*op(B) + beta*C (see Backend.Gemm) split over the backend's

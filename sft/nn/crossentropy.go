@@ -1,6 +1,10 @@
 package nn
 
-import "math"
+import (
+	"math"
+
+	"github.com/ordermerge/ordermerge/sft/nn/internal/vecmath"
+)
 
 // HeadLoss computes a language-model head (logits = x W^T) fused with a masked softmax
 // cross-entropy, a chunk of rows at a time, so the B*T x vocabulary logits never exist at
@@ -62,20 +66,19 @@ func (h *HeadLoss) Run(be Backend, rowLoss, x, w []float32, targets []int32, sca
 				for _, zv := range z[1:] {
 					mx = max(mx, zv)
 				}
-				var sum float64
-				for _, zv := range z {
-					sum += float64(Exp32(zv - mx))
-				}
-				lse := float64(mx) + math.Log(sum)
-				rowLoss[i] = float32(lse - float64(z[t]))
+				zt := z[t]
+				// z becomes exp(z - max); the sum is taken in float32 lanes, fine for a
+				// log: every term is at most 1 and the largest is exactly 1.
+				sum := vecmath.ExpShift(z, z, mx)
+				rowLoss[i] = float32(float64(mx) + math.Log(float64(sum)) - float64(zt))
 				if dx == nil {
 					continue
 				}
 				// d loss / d z = softmax(z) - onehot(t), times the row's weight.
 				sc := scale[i]
-				l := float32(lse)
-				for j, zv := range z {
-					z[j] = sc * Exp32(zv-l)
+				f := sc / sum
+				for j := range z {
+					z[j] *= f
 				}
 				z[t] -= sc
 			}

@@ -235,8 +235,13 @@ func TestSwiGLUGrad(t *testing.T) {
 			}
 		}
 	}
-	dgu := make([]float32, len(gu))
-	SwiGLUBackward(be, dgu, r, gu, n, f)
+	dgu, h2 := make([]float32, len(gu)), make([]float32, len(h))
+	SwiGLUBackward(be, dgu, h2, r, gu, n, f)
+	for i := range h {
+		if h2[i] != h[i] {
+			t.Fatalf("SwiGLUBackward recomputed h[%d] = %v, forward gave %v", i, h2[i], h[i])
+		}
+	}
 	checkGrad(t, "swiglu", gu, dgu, fn)
 }
 

@@ -11,12 +11,23 @@ func LinearForward(be Backend, out, in, w []float32, n, inF, outF int) {
 // (overwriting din, or adding to it when accumulate is set).
 func LinearBackward(be Backend, din, dw, dout, in, w []float32, n, inF, outF int, accumulate bool) {
 	if din != nil {
-		beta := float32(0)
-		if accumulate {
-			beta = 1
-		}
-		MatMul(be, false, false, n, inF, outF, 1, dout, outF, w, inF, beta, din, inF)
+		LinearBackwardInput(be, din, dout, w, n, inF, outF, accumulate)
 	}
+	LinearBackwardWeight(be, dw, dout, in, n, inF, outF)
+}
+
+// LinearBackwardInput is the input half of LinearBackward: din = dout @ W (or din += with
+// accumulate).
+func LinearBackwardInput(be Backend, din, dout, w []float32, n, inF, outF int, accumulate bool) {
+	beta := float32(0)
+	if accumulate {
+		beta = 1
+	}
+	MatMul(be, false, false, n, inF, outF, 1, dout, outF, w, inF, beta, din, inF)
+}
+
+// LinearBackwardWeight is the weight half of LinearBackward: dw += dout^T @ in.
+func LinearBackwardWeight(be Backend, dw, dout, in []float32, n, inF, outF int) {
 	MatMul(be, true, false, outF, inF, n, 1, dout, outF, in, inF, 1, dw, inF)
 }
 

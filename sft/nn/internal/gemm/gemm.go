@@ -55,15 +55,33 @@ func ScaleC(m, n int, beta float32, c []float32, ldc int) {
 
 // Gemm is the pure-Go matrix multiply (the contract of nn.Backend.Gemm). Each element of C accumulates its k products in the same
 // order whatever the blocking of m and n, so splitting C between goroutines changes no bit.
-func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gemmBlocked(kernelTile, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+// ws holds the packing buffers (nil: allocate them for this call).
+func Gemm(ws *Workspace, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemmBlocked(ws, kernelTile, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// Workspace holds the packed panels of one Gemm call at a time; reusing it across calls
+// saves allocating them every call. The zero value is ready to use.
+type Workspace struct{ ap, bp []float32 }
+
+func (w *Workspace) buffers(na, nb int) (ap, bp []float32) {
+	if w == nil {
+		return make([]float32, na), make([]float32, nb)
+	}
+	if cap(w.ap) < na {
+		w.ap = make([]float32, na)
+	}
+	if cap(w.bp) < nb {
+		w.bp = make([]float32, nb)
+	}
+	return w.ap[:na], w.bp[:nb]
 }
 
 // tileKernel adds the product of a packed goMR x k panel of A and a packed k x goNR panel of
 // B to the goMR x goNR tile of C at c (row stride ldc).
 type tileKernel func(k int, a, b, c []float32, ldc int)
 
-func gemmBlocked(kern tileKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func gemmBlocked(ws *Workspace, kern tileKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m <= 0 || n <= 0 {
 		return
 	}
@@ -80,8 +98,7 @@ func gemmBlocked(kern tileKernel, transA, transB bool, m, n, k int, alpha float3
 		return
 	}
 	kc, nc, mc := min(k, goKC), min(n, goNC), min(m, goMC)
-	bp := make([]float32, kc*roundUp(nc, goNR))
-	ap := make([]float32, roundUp(mc, goMR)*kc)
+	ap, bp := ws.buffers(roundUp(mc, goMR)*kc, kc*roundUp(nc, goNR))
 	var tile [goMR * goNR]float32
 	for p0 := 0; p0 < k; p0 += goKC {
 		pk := min(goKC, k-p0)
@@ -199,5 +216,5 @@ func kernelGeneric(k int, a, b, c []float32, ldc int) {
 // GemmPortable is Gemm with the portable Go tile kernel only (tests compare it with the
 // assembly one).
 func GemmPortable(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	gemmBlocked(kernelGeneric, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gemmBlocked(nil, kernelGeneric, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }

@@ -23,7 +23,7 @@ func TestKernelsAgree(t *testing.T) {
 			b[i] = rnd()
 		}
 		c1, c2 := make([]float32, m*n), make([]float32, m*n)
-		Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c1, n)
+		Gemm(&Workspace{}, false, false, m, n, k, 1, a, k, b, n, 0, c1, n)
 		GemmPortable(false, false, m, n, k, 1, a, k, b, n, 0, c2, n)
 		for i := range c1 {
 			if d := math.Abs(float64(c1[i] - c2[i])); d > 1e-4*math.Sqrt(float64(k)) {
@@ -39,5 +39,5 @@ func TestCheckPanicsOnShortSlices(t *testing.T) {
 			t.Fatal("a too-short C must be caught before it is written")
 		}
 	}()
-	Gemm(false, false, 2, 2, 2, 1, make([]float32, 4), 2, make([]float32, 4), 2, 0, make([]float32, 3), 2)
+	Gemm(nil, false, false, 2, 2, 2, 1, make([]float32, 4), 2, make([]float32, 4), 2, 0, make([]float32, 3), 2)
 }

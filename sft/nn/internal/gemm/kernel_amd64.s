@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 #include "textflag.h"
 
 // func kernel6x16FMA(k int, a, b, c *float32, ldc int)

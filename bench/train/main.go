@@ -1,0 +1,287 @@
+// Command train benchmarks ordermerge's training step against PyTorch on the identical Llama
+// architecture and batch shape, in the same run, and prints tokens/s for each and the ratio.
+//
+//	go run ./bench/train                   # small and large configs, Go then PyTorch, twice
+//	go run ./bench/train -config small -repeat 3 -steps 5
+//	go run ./bench/train -torch=false -cpuprofile cpu.out   # Go only, with a profile
+//
+// A step is forward + backward + an AdamW update (written here: weight decay 0.1 on matrices,
+// none on norms, lr 1e-3, like the PyTorch script's torch.optim.AdamW), on one batch of random
+// tokens with every target counted. Model FLOPs per token are 6 * (matrix parameters) +
+// 12 * layers * dim * context (attention scores and values, forward and backward, counted for
+// the full T x T as is usual; the causal half that is skipped is not subtracted).
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ordermerge/ordermerge/sft/llama"
+	"github.com/ordermerge/ordermerge/sft/nn"
+	"github.com/ordermerge/ordermerge/tensor"
+)
+
+// shape is one benchmark configuration.
+type shape struct {
+	name                                         string
+	dim, layers, heads, kvHeads, ffn, vocab, ctx int
+	batch                                        int
+}
+
+var shapes = []shape{
+	{name: "small", dim: 256, layers: 4, heads: 8, kvHeads: 8, ffn: 704, vocab: 512, ctx: 128, batch: 16},
+	{name: "large", dim: 512, layers: 8, heads: 8, kvHeads: 8, ffn: 1408, vocab: 512, ctx: 128, batch: 16},
+}
+
+// peakGFLOPS is the practical f32 peak of the 2-core reference machine (an FMA loop).
+const peakGFLOPS = 187.0
+
+type result struct {
+	TokensPerS float64   `json:"tokens_per_s"`
+	StepS      []float64 `json:"step_s"`
+	LossFirst  float64   `json:"loss_first"`
+	LossLast   float64   `json:"loss_last"`
+	PeakRSSMB  float64   `json:"peak_rss_mb"`
+	// CPUPerStep is the process's user+system CPU seconds per timed step: less sensitive to
+	// other load on a shared machine than wall time, though it counts spin-waiting too.
+	CPUPerStep float64 `json:"cpu_s_per_step"`
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/train:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	config := flag.String("config", "small,large", "configurations to run: small, large or both (comma-separated)")
+	steps := flag.Int("steps", 3, "timed steps per run")
+	warmup := flag.Int("warmup", 1, "untimed steps first")
+	repeat := flag.Int("repeat", 2, "alternate Go and PyTorch runs this many times")
+	backend := flag.String("backend", "", "Go backend: openblas or go (default: openblas with cgo)")
+	threads := flag.Int("threads", runtime.NumCPU(), "threads for both (Go backend threads, torch.set_num_threads, OMP_NUM_THREADS)")
+	withTorch := flag.Bool("torch", true, "also run the PyTorch script and print the ratio")
+	python := flag.String("python", "/usr/bin/python3", "Python with PyTorch")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the Go runs to this file")
+	flag.Parse()
+
+	be, err := nn.NewBackend(*backend, *threads)
+	if err != nil {
+		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	script, err := torchScript()
+	if err != nil && *withTorch {
+		return err
+	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("machine: %d CPUs, load average %s", runtime.NumCPU(), load)
+	fmt.Printf("go backend: %s (%s), threads %d; %s\n", be.Name(), nn.OpenBLASCore(), be.Threads(), runtime.Version())
+	for _, name := range strings.Split(*config, ",") {
+		var sh *shape
+		for i := range shapes {
+			if shapes[i].name == strings.TrimSpace(name) {
+				sh = &shapes[i]
+			}
+		}
+		if sh == nil {
+			return fmt.Errorf("unknown config %q (want small or large)", name)
+		}
+		fmt.Printf("\n%s: dim %d, layers %d, heads %d/%d, ffn %d, vocab %d, context %d, batch %d; %.1f GFLOP per step\n",
+			sh.name, sh.dim, sh.layers, sh.heads, sh.kvHeads, sh.ffn, sh.vocab, sh.ctx, sh.batch, sh.flopsPerStep()/1e9)
+		var ratios []float64
+		for r := 0; r < *repeat; r++ {
+			g, err := runGo(*sh, be, *steps, *warmup)
+			if err != nil {
+				return err
+			}
+			gf := sh.flopsPerStep() * g.TokensPerS / float64(sh.batch*sh.ctx) / 1e9
+			fmt.Printf("  go     %8.0f tokens/s  %6.1f GFLOP/s (%.0f%% of %.0f peak)  CPU %.2f s/step  loss %.3f -> %.3f  peak RSS %.0f MB  steps %s\n",
+				g.TokensPerS, gf, 100*gf/peakGFLOPS, peakGFLOPS, g.CPUPerStep, g.LossFirst, g.LossLast, g.PeakRSSMB, fmtSteps(g.StepS))
+			if !*withTorch {
+				continue
+			}
+			t, err := runTorch(*python, script, *sh, *threads, *steps, *warmup)
+			if err != nil {
+				return err
+			}
+			tf := sh.flopsPerStep() * t.TokensPerS / float64(sh.batch*sh.ctx) / 1e9
+			fmt.Printf("  torch  %8.0f tokens/s  %6.1f GFLOP/s (%.0f%% of %.0f peak)  CPU %.2f s/step  loss %.3f -> %.3f  peak RSS %.0f MB  steps %s\n",
+				t.TokensPerS, tf, 100*tf/peakGFLOPS, peakGFLOPS, t.CPUPerStep, t.LossFirst, t.LossLast, t.PeakRSSMB, fmtSteps(t.StepS))
+			ratios = append(ratios, g.TokensPerS/t.TokensPerS)
+			fmt.Printf("  ratio go/torch %.2fx (tokens/s); CPU time per step torch/go %.2fx\n", ratios[len(ratios)-1], t.CPUPerStep/g.CPUPerStep)
+		}
+		if len(ratios) > 1 {
+			sort.Float64s(ratios)
+			fmt.Printf("  %s: median ratio go/torch %.2fx over %d pairs (min %.2f, max %.2f)\n", sh.name, median(ratios), len(ratios), ratios[0], ratios[len(ratios)-1])
+		}
+	}
+	return nil
+}
+
+func median(x []float64) float64 {
+	n := len(x)
+	if n%2 == 1 {
+		return x[n/2]
+	}
+	return (x[n/2-1] + x[n/2]) / 2
+}
+
+func fmtSteps(s []float64) string {
+	parts := make([]string, len(s))
+	for i, v := range s {
+		parts[i] = strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return "[" + strings.Join(parts, " ") + "]s"
+}
+
+// matrixParams counts the weights that take part in matrix products (the embedding lookup
+// does not; the untied LM head does).
+func (s shape) matrixParams() float64 {
+	hd := s.dim / s.heads
+	perLayer := s.dim*(s.heads*hd) + 2*s.dim*(s.kvHeads*hd) + (s.heads*hd)*s.dim + 3*s.dim*s.ffn
+	return float64(s.layers*perLayer + s.vocab*s.dim)
+}
+
+func (s shape) flopsPerStep() float64 {
+	perToken := 6*s.matrixParams() + 12*float64(s.layers*s.dim*s.ctx)
+	return perToken * float64(s.batch*s.ctx)
+}
+
+func (s shape) config() *tensor.Config {
+	c := tensor.NewLlamaConfig(s.dim, s.ffn, s.layers, s.heads, s.kvHeads, s.vocab, s.ctx)
+	return c
+}
+
+// runGo trains the shape for warmup+steps steps and times the last steps.
+func runGo(s shape, be nn.Backend, steps, warmup int) (result, error) {
+	m, err := llama.New(s.config(), 1, llama.Options{Backend: be})
+	if err != nil {
+		return result{}, err
+	}
+	rng := nn.NewRNG(1)
+	b := &nn.Batch{B: s.batch, T: s.ctx, Inputs: make([]int32, s.batch*s.ctx), Targets: make([]int32, s.batch*s.ctx)}
+	for i := 0; i < s.batch; i++ {
+		seq := make([]int32, s.ctx+1)
+		for j := range seq {
+			seq[j] = int32(rng.Intn(s.vocab))
+		}
+		copy(b.Inputs[i*s.ctx:], seq[:s.ctx])
+		copy(b.Targets[i*s.ctx:], seq[1:])
+	}
+	w := make([]float32, s.batch)
+	for i := range w {
+		w[i] = 1 / float32(s.batch)
+	}
+	opt := newAdamW(m.Params(), be.Threads())
+	var res result
+	var total, cpu0 float64
+	for step := 0; step < warmup+steps; step++ {
+		if step == warmup {
+			cpu0 = cpuSeconds()
+		}
+		t0 := time.Now()
+		m.ZeroGrad()
+		losses, err := m.ForwardBackward(b, w)
+		if err != nil {
+			return result{}, err
+		}
+		opt.step(1e-3)
+		dt := time.Since(t0).Seconds()
+		var l float64
+		for i, v := range losses {
+			l += float64(w[i]) * float64(v)
+		}
+		if step == 0 {
+			res.LossFirst = l
+		}
+		res.LossLast = l
+		if step >= warmup {
+			res.StepS = append(res.StepS, dt)
+			total += dt
+		}
+	}
+	res.CPUPerStep = (cpuSeconds() - cpu0) / float64(steps)
+	res.TokensPerS = float64(steps*s.batch*s.ctx) / total
+	res.PeakRSSMB = peakRSSMB()
+	return res, nil
+}
+
+// cpuSeconds is the user+system CPU time of this process so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return math.NaN()
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// peakRSSMB reads this process's resident-set high-water mark (VmHWM).
+func peakRSSMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return math.NaN()
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return math.NaN()
+}
+
+// torchScript finds torch_train.py next to this file (the command runs from the module root
+// or from bench/train).
+func torchScript() (string, error) {
+	for _, p := range []string{"bench/train/torch_train.py", "torch_train.py"} {
+		if _, err := os.Stat(p); err == nil {
+			return filepath.Abs(p)
+		}
+	}
+	return "", fmt.Errorf("torch_train.py not found: run from the module root")
+}
+
+func runTorch(python, script string, s shape, threads, steps, warmup int) (result, error) {
+	args := []string{script}
+	for _, kv := range [][2]any{{"dim", s.dim}, {"layers", s.layers}, {"heads", s.heads}, {"kv-heads", s.kvHeads},
+		{"ffn", s.ffn}, {"vocab", s.vocab}, {"ctx", s.ctx}, {"batch", s.batch}, {"steps", steps}, {"warmup", warmup}, {"threads", threads}} {
+		args = append(args, fmt.Sprintf("--%s=%d", kv[0], kv[1]))
+	}
+	cmd := exec.Command(python, args...)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("OMP_NUM_THREADS=%d", threads))
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return result{}, fmt.Errorf("%s: %v\n%s", script, err, errb.String())
+	}
+	var r result
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		return result{}, fmt.Errorf("%s printed %q: %v", script, out.String(), err)
+	}
+	return r, nil
+}
