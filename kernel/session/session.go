@@ -525,9 +525,24 @@ func (s *Session) callHasOneResult(ctx context.Context, call *ast.CallExpr, src 
 	}
 	// A lone error result (display.HTML, os.WriteFile) is shown only when it is not nil.
 	if fv.Type().Out(0) == reflect.TypeOf((*error)(nil)).Elem() {
-		return v.IsValid() && !(v.Kind() == reflect.Interface && v.IsNil())
+		return !nilValue(v)
 	}
 	return true
+}
+
+// nilValue reports whether v holds nil in any of the forms the interpreter returns it
+// (invalid Value, nil interface or pointer, or a wrapper that prints as <nil>).
+func nilValue(v reflect.Value) bool {
+	if !v.IsValid() {
+		return true
+	}
+	switch v.Kind() {
+	case reflect.Interface, reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
+		if v.IsNil() {
+			return true
+		}
+	}
+	return display.Text(v) == "<nil>"
 }
 
 func (s *Session) nameOf(p string) string {

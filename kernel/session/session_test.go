@@ -94,6 +94,8 @@ func TestStateAcrossCellsAndValues(t *testing.T) {
 		{"func main() { fmt.Println(\"main ran\") }", "", "main ran\n"},
 		{"1 + 1", "2", ""}, // main must not run again
 		{"import \"fmt\"\nimport \"strings\"\nstrings.Repeat(\"a\", 3)", `"aaa"`, ""},
+		{"var b bytes.Buffer\nb.WriteString(\"x\")\ndisplay.Text(b.String())", "", ""}, // nil error: no value
+		{"fmt.Errorf(\"bad %d\", 1)", "bad 1", ""},
 	}
 	for _, c := range cases {
 		r, h := run(t, s, c.code)

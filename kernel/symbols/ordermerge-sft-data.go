@@ -4,12 +4,46 @@ package symbols
 
 import (
 	"github.com/ordermerge/ordermerge/sft/data"
+	"go/constant"
+	"go/token"
 	"reflect"
 )
 
 func init() {
 	Symbols["github.com/ordermerge/ordermerge/sft/data/data"] = map[string]reflect.Value{
+		// function, constant and variable definitions
+		"Accuracy":          reflect.ValueOf(data.Accuracy),
+		"DefaultTemplate":   reflect.ValueOf(data.DefaultTemplate),
+		"Embedded":          reflect.ValueOf(data.Embedded),
+		"EmbeddedCorpus":    reflect.ValueOf(data.EmbeddedCorpus),
+		"EmbeddedList":      reflect.ValueOf(data.EmbeddedList),
+		"EmbeddedNames":     reflect.ValueOf(data.EmbeddedNames),
+		"EmbeddedWith":      reflect.ValueOf(data.EmbeddedWith),
+		"FinalAnswer":       reflect.ValueOf(data.FinalAnswer),
+		"KindCode":          reflect.ValueOf(constant.MakeFromLiteral("\"code\"", token.STRING, 0)),
+		"KindInstruction":   reflect.ValueOf(constant.MakeFromLiteral("\"instruction\"", token.STRING, 0)),
+		"KindMath":          reflect.ValueOf(constant.MakeFromLiteral("\"math\"", token.STRING, 0)),
+		"MetricExactMatch":  reflect.ValueOf(constant.MakeFromLiteral("\"exact-match\"", token.STRING, 0)),
+		"MetricFinalAnswer": reflect.ValueOf(constant.MakeFromLiteral("\"final-answer\"", token.STRING, 0)),
+		"MetricPassAt1":     reflect.ValueOf(constant.MakeFromLiteral("\"pass@1\"", token.STRING, 0)),
+		"Normalize":         reflect.ValueOf(data.Normalize),
+		"OverflowError":     reflect.ValueOf(constant.MakeFromLiteral("\"error\"", token.STRING, 0)),
+		"OverflowSkip":      reflect.ValueOf(constant.MakeFromLiteral("\"skip\"", token.STRING, 0)),
+		"OverflowTruncate":  reflect.ValueOf(constant.MakeFromLiteral("\"truncate\"", token.STRING, 0)),
+		"ScoreSample":       reflect.ValueOf(data.ScoreSample),
+		"TemplateByName":    reflect.ValueOf(data.TemplateByName),
+		"TemplateNames":     reflect.ValueOf(data.TemplateNames),
+
 		// type definitions
-		"Example": reflect.ValueOf((*data.Example)(nil)),
+		"Case":          reflect.ValueOf((*data.Case)(nil)),
+		"Dataset":       reflect.ValueOf((*data.Dataset)(nil)),
+		"EncodeOptions": reflect.ValueOf((*data.EncodeOptions)(nil)),
+		"Example":       reflect.ValueOf((*data.Example)(nil)),
+		"Message":       reflect.ValueOf((*data.Message)(nil)),
+		"Sample":        reflect.ValueOf((*data.Sample)(nil)),
+		"Score":         reflect.ValueOf((*data.Score)(nil)),
+		"Task":          reflect.ValueOf((*data.Task)(nil)),
+		"TaskInfo":      reflect.ValueOf((*data.TaskInfo)(nil)),
+		"Template":      reflect.ValueOf((*data.Template)(nil)),
 	}
 }

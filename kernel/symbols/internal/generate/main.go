@@ -77,6 +77,10 @@ func run(out, root string, oursOnly bool) error {
 		}
 		root = r
 	}
+	out, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
 	// Extraction resolves import paths from the working directory's module.
 	if err := os.Chdir(root); err != nil {
 		return err
