@@ -33,6 +33,7 @@ type Model struct {
 	head       view // the embedding when tied
 
 	acts acts
+	inf  infer
 }
 
 // view is a parameter's values and gradient.

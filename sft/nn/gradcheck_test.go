@@ -348,3 +348,55 @@ func TestHeadLossValuesAndGrad(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionCachedMatchesFull feeds sequences to AttentionCached in pieces and compares
+// every row with AttentionForward over the whole sequences.
+func TestAttentionCachedMatchesFull(t *testing.T) {
+	for _, be := range opBackends(t) {
+		rng := NewRNG(11)
+		s := AttentionShape{B: 3, T: 37, Heads: 4, KVHeads: 2, HeadDim: 4}
+		ld, D, kvw := s.QKVWidth(), s.Heads*s.HeadDim, s.KVHeads*s.HeadDim
+		qkv := rng.Normals(s.B*s.T*ld, 1)
+		want, att := make([]float32, s.B*s.T*D), make([]float32, s.ProbsSize())
+		AttentionForward(be, s, want, att, qkv)
+
+		cs := KVCacheShape{Slots: s.B, MaxLen: 40, Heads: s.Heads, KVHeads: s.KVHeads, HeadDim: s.HeadDim}
+		kc, vc := make([]float32, s.B*cs.MaxLen*kvw), make([]float32, s.B*cs.MaxLen*kvw)
+		// Sequences advance by different amounts per call; sequence 2 skips some calls.
+		steps := [][]int{{5, 1, 0}, {1, 30, 0}, {31, 6, 37}, {0, 0, 0}}
+		past := make([]int, s.B)
+		for _, counts := range steps {
+			maxCount, rows := 0, 0
+			var seqs []CachedSeq
+			for b, c := range counts {
+				seqs = append(seqs, CachedSeq{Slot: b, Row: rows, Count: c, Past: past[b]})
+				rows += c
+				maxCount = max(maxCount, c)
+			}
+			pq := make([]float32, rows*ld)
+			for _, q := range seqs {
+				for j := 0; j < q.Count; j++ {
+					src := qkv[(q.Slot*s.T+q.Past+j)*ld : (q.Slot*s.T+q.Past+j+1)*ld]
+					copy(pq[(q.Row+j)*ld:], src)
+					pos := (q.Slot*cs.MaxLen + q.Past + j) * kvw
+					copy(kc[pos:pos+kvw], src[s.Heads*s.HeadDim:])
+					copy(vc[pos:pos+kvw], src[(s.Heads+s.KVHeads)*s.HeadDim:])
+				}
+			}
+			out := make([]float32, max(rows, 1)*D)
+			scratch := make([]float32, cs.CachedScratchSize(be.Threads(), max(maxCount, 1)))
+			AttentionCached(be, cs, out, pq, kc, vc, seqs, scratch, max(maxCount, 1))
+			for _, q := range seqs {
+				for j := 0; j < q.Count; j++ {
+					for c := 0; c < D; c++ {
+						g, w := out[(q.Row+j)*D+c], want[(q.Slot*s.T+q.Past+j)*D+c]
+						if math.Abs(float64(g-w)) > 1e-5 {
+							t.Fatalf("%s: seq %d pos %d col %d: cached %v, full %v", be.Name(), q.Slot, q.Past+j, c, g, w)
+						}
+					}
+				}
+				past[q.Slot] += q.Count
+			}
+		}
+	}
+}
