@@ -30,11 +30,11 @@ const (
 
 // trainFlags are the command line of `ordermerge train`.
 type trainFlags struct {
-	data, split, base, init, tokenizer, template, out string
-	limit, variants                                   int
-	initSeed                                          uint64
-	overwrite, quiet                                  bool
-	cfg                                               sft.Config
+	data, split, format, base, init, tokenizer, template, out string
+	limit, variants                                           int
+	initSeed                                                  uint64
+	skipBad, overwrite, quiet                                 bool
+	cfg                                                       sft.Config
 }
 
 func parseTrainFlags(args []string, stderr io.Writer) (*trainFlags, error) {
@@ -42,7 +42,9 @@ func parseTrainFlags(args []string, stderr io.Writer) (*trainFlags, error) {
 	f := &trainFlags{cfg: sft.DefaultConfig()}
 	c := &f.cfg
 	fs.StringVar(&f.data, "data", "", "training data: embedded:NAME ("+strings.Join(data.EmbeddedNames(), ", ")+") or a dataset file")
-	fs.StringVar(&f.split, "split", "train", "split of an embedded dataset: train or test")
+	fs.StringVar(&f.split, "split", "train", "split of an embedded dataset: train or test (for a file, only recorded)")
+	fs.StringVar(&f.format, "format", "", "format of a dataset file: "+strings.Join(data.Formats(), ", ")+" (default: detected from the first record)")
+	fs.BoolVar(&f.skipBad, "skip-bad", false, "leave malformed records of a dataset file out (counted in train.log) instead of failing")
 	fs.IntVar(&f.limit, "limit", 0, "train on the first N samples only (0: all)")
 	fs.StringVar(&f.base, "base", "", "base model: a Hugging Face Llama checkpoint folder")
 	fs.StringVar(&f.init, "init", "", "instead of --base: a config.json (LlamaConfig keys) for a freshly initialised model")
@@ -260,23 +262,19 @@ func trainModel(f *trainFlags) (*llama.Model, tokenizer.Tokenizer, error) {
 // trainExamples loads the dataset and tokenizes it with the template.
 func trainExamples(f *trainFlags, tok tokenizer.Tokenizer, cfg sft.Config) ([]data.Example, string, error) {
 	var ds *data.Dataset
-	if name, ok := strings.CutPrefix(f.data, "embedded:"); ok {
-		task, err := data.Embedded(name)
-		if err != nil {
+	var err error
+	if strings.HasPrefix(f.data, "embedded:") {
+		if f.format != "" || f.skipBad {
+			return nil, "", usagef("--format and --skip-bad apply to dataset files, not to %s", f.data)
+		}
+		if ds, err = data.Open(f.data, f.split); err != nil {
 			return nil, "", usagef("--data: %v", err)
 		}
-		switch f.split {
-		case "train":
-			ds = task.Train
-		case "test":
-			ds = task.Test
-		default:
-			return nil, "", usagef("--split must be train or test, got %q", f.split)
-		}
 	} else {
-		// sft/data has no loader for dataset files yet (Alpaca, GSM8K, chat, prompt/completion
-		// JSONL are being written); until it lands only the embedded datasets train here.
-		return nil, "", usagef("--data %s: dataset files are not supported by this build yet; use embedded:NAME (%s)", f.data, strings.Join(data.EmbeddedNames(), ", "))
+		ds, err = data.LoadWith(f.data, data.LoadOptions{Format: f.format, SkipBad: f.skipBad, Split: f.split})
+		if err != nil {
+			return nil, "", err
+		}
 	}
 	if f.limit > 0 {
 		ds = ds.Head(f.limit)
@@ -293,7 +291,11 @@ func trainExamples(f *trainFlags, tok tokenizer.Tokenizer, cfg sft.Config) ([]da
 	if err != nil {
 		return nil, "", err
 	}
-	return exs, fmt.Sprintf("%s (%s split, sha256 %.12s)", ds.Source, f.split, ds.Fingerprint()), nil
+	desc := fmt.Sprintf("%s (%s split, sha256 %.12s)", ds.Source, f.split, ds.Fingerprint())
+	if ds.Skipped > 0 {
+		desc += fmt.Sprintf(", %d malformed records skipped (%s)", ds.Skipped, strings.Join(ds.Problems, "; "))
+	}
+	return exs, desc, nil
 }
 
 // prepareOut makes sure OUT can receive this run and puts the tokenizer there (each variant's

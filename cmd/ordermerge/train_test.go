@@ -108,6 +108,37 @@ func TestTrainCommandVariants(t *testing.T) {
 	}
 }
 
+func TestTrainCommandDatasetFile(t *testing.T) {
+	cfg := tinyInitConfig(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tiny_alpaca.jsonl")
+	lines := `{"instruction": "Reverse the word.", "input": "abc", "output": "cba"}
+{"instruction": "Reverse the word.", "input": "dog", "output": "god"}
+{"instruction": "Reverse the word.", "input": "stop", "output": "pots"}
+not json at all
+{"instruction": "Say hi.", "input": "", "output": "hi"}
+`
+	if err := os.WriteFile(path, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "run")
+	args := []string{"train", "--data", path, "--init", cfg, "--epochs", "1", "--batch-size", "2", "--out", out, "--quiet"}
+	if _, stderr, code := runCLI(t, args...); code != 1 || !strings.Contains(stderr, "tiny_alpaca.jsonl:4") {
+		t.Errorf("malformed line: exit %d: %s", code, stderr)
+	}
+	if _, stderr, code := runCLI(t, append(args, "--skip-bad")...); code != 0 {
+		t.Fatalf("--skip-bad: exit %d: %s", code, stderr)
+	}
+	final, err := sft.ReadFinalLosses(filepath.Join(out, sft.FinalLossesFile))
+	if err != nil || len(final) != 4 || final[0].ID != "tiny_alpaca.jsonl:1" {
+		t.Errorf("final losses %+v, err %v", final, err)
+	}
+	logText, _ := os.ReadFile(filepath.Join(out, trainLogFile))
+	if !strings.Contains(string(logText), "1 malformed records skipped") {
+		t.Errorf("train.log does not mention the skipped record:\n%s", logText)
+	}
+}
+
 func TestTrainCommandUsageErrors(t *testing.T) {
 	cfg := tinyInitConfig(t)
 	dir := t.TempDir()
