@@ -84,6 +84,16 @@ func TestTrainCommandWritesCheckpointRecordsAndLog(t *testing.T) {
 	if !bytes.Equal(model1, model2) {
 		t.Error("the same command gave different model bytes")
 	}
+
+	// The output serves as the base of a further fine-tuning (its tokenizer comes along).
+	next := filepath.Join(t.TempDir(), "next")
+	if _, stderr, code := runCLI(t, "train", "--data", "embedded:strings", "--limit", "8", "--base", out, "--epochs", "1", "--batch-size", "4", "--out", next, "--quiet"); code != 0 {
+		t.Fatalf("--base: exit %d: %s", code, stderr)
+	}
+	model3, _ := os.ReadFile(filepath.Join(next, tensor.SingleFile))
+	if len(model3) != len(model1) || bytes.Equal(model3, model1) {
+		t.Error("training from --base did not produce an updated model of the same shape")
+	}
 }
 
 func TestTrainCommandVariants(t *testing.T) {
