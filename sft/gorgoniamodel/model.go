@@ -27,7 +27,8 @@ type ParamSpec struct {
 // b*T+t is position t of sample b.
 type Inputs struct {
 	B, T, Vocab int
-	// X is the one-hot encoding of the input tokens, (B*T, Vocab); padding rows are zero.
+	// X is the one-hot encoding of the input tokens, (B*T, Vocab), padding tokens included;
+	// the rows the adapter adds to round T up (positions >= the batch's own T) are zero.
 	// X times an embedding matrix (Vocab, D) is an embedding lookup.
 	X *G.Node
 	// Y is the one-hot encoding of the targets, (B*T, Vocab); rows without loss are zero.
@@ -231,15 +232,16 @@ func (m *Model) fill(c *compiled, b *nn.Batch, T int, weights []float32) error {
 		for t := 0; t < b.T; t++ {
 			in, tg := b.Inputs[s*b.T+t], b.Targets[s*b.T+t]
 			row := s*T + t
-			if tg < 0 {
-				continue // no loss here; with right padding nothing later reads this row
-			}
 			if in < 0 || int(in) >= V || int(tg) >= V {
 				return fmt.Errorf("gorgonia model: sample %d position %d: token %d or target %d outside the vocabulary of %d", s, t, in, tg, V)
 			}
+			// Every input is visible (prompt tokens are context for later positions); only
+			// positions with a target carry loss.
 			x[row*V+int(in)] = 1
-			y[row*V+int(tg)] = 1
-			nrm[s*b.B*T+row] = 1 / float32(n)
+			if tg >= 0 {
+				y[row*V+int(tg)] = 1
+				nrm[s*b.B*T+row] = 1 / float32(n)
+			}
 		}
 	}
 	w := c.w.Data().([]float32)
