@@ -512,3 +512,32 @@ func TestSelectionMatchesDocumentedDerivation(t *testing.T) {
 		}
 	}
 }
+
+// The table-driven resampling gives exactly the branchy reference, including zero weights.
+func TestResampleTableMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	n := 20_000
+	base := randVec(r, n)
+	for _, w := range [][]float64{{1, 1, 1}, {2, 0, 1}, {0.1, 5, 0.3, 1}, {1}} {
+		b := &Block{Base: base, Out: make([]float32, n), Source: make([]uint8, n)}
+		for range w {
+			b.Models = append(b.Models, finetuned(r, base, 0.4))
+		}
+		p := &Params{model: map[string][]float64{"weight": w}, num: map[string]float64{"resample": 1}, str: map[string]string{"granularity": granElement}}
+		models := make([]int, len(w))
+		kern, err := selection{}.Kernel(TensorInfo{Name: "x", Shape: []int{n}, Numel: n, Models: models, Seed: 5}, p, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := kern.(*selectionKernel)
+		k.mergeResampleTable(b)
+		fast := append([]float32(nil), b.Out...)
+		fastSrc := append([]uint8(nil), b.Source...)
+		k.mergeResample(b)
+		for j := range fast {
+			if fast[j] != b.Out[j] || fastSrc[j] != b.Source[j] {
+				t.Fatalf("weights %v element %d: table %v (%d), reference %v (%d)", w, j, fast[j], fastSrc[j], b.Out[j], b.Source[j])
+			}
+		}
+	}
+}

@@ -87,12 +87,12 @@ func newPicker(w []float64) picker {
 	return picker{thr: thr}
 }
 
-// pick maps u53 to an index.
+// pick maps u53 to an index: the number of thresholds at or below it (they increase, and
+// the last is 2^53 > u53), counted without branches.
 func (p picker) pick(u53 uint64) int {
-	for i, t := range p.thr {
-		if u53 < t {
-			return i
-		}
+	s := 0
+	for _, t := range p.thr[:len(p.thr)-1] {
+		s += int(b2i(u53 >= t))
 	}
-	return len(p.thr) - 1
+	return s
 }

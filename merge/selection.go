@@ -96,7 +96,8 @@ type selectionKernel struct {
 	// differs[u*models+k] says unit u of model k differs from the base somewhere; filled by
 	// the scan pass for resampling at row or tensor granularity.
 	differs []bool
-	elig    []bool // scratch: which models differ from the base at the current element
+	elig    []bool   // scratch: which models differ from the base at the current element
+	table   []uint64 // eligibleTable, built on first use
 }
 
 func (k *selectionKernel) unitResample() bool { return k.resample && k.gran != granElement }
@@ -129,14 +130,111 @@ func (k *selectionKernel) Merge(b *Block) {
 	switch {
 	case k.gran != granElement:
 		k.mergeUnits(b)
+	case k.resample && !k.finite && k.models <= maxTableModels:
+		k.mergeResampleTable(b)
 	case k.resample:
 		k.mergeResample(b)
 	default:
-		for j := range b.Out {
-			s := k.pick.pick(k.first.u53(b.Offset + j))
-			b.Out[j] = b.Models[s][j]
-			b.Source[j] = uint8(s)
+		k.mergePlain(b)
+	}
+}
+
+// mergePlain is the paper's rule, the hot loop of the default merge: the counter advances by
+// the SplitMix64 increment instead of being multiplied out per element.
+func (k *selectionKernel) mergePlain(b *Block) {
+	out, src := b.Out, b.Source[:len(b.Out)]
+	thr := k.pick.thr
+	last := len(thr) - 1
+	ctr := k.first.key + uint64(b.Offset)*golden
+	for j := range out {
+		ctr += golden
+		u := mix64(ctr) >> 11
+		// The thresholds increase, so the pick is the number of them at or below u: counted
+		// without branches, which a random u would mispredict.
+		s := 0
+		for _, t := range thr[:last] {
+			s += int(b2i(u >= t))
 		}
+		out[j] = b.Models[s][j]
+		src[j] = uint8(s)
+	}
+}
+
+// maxTableModels bounds the models for which resampling uses a table per eligibility mask.
+const maxTableModels = 8
+
+// eligibleTable returns, for every mask D of models differing from the base, the thresholds
+// of the draw among them: entry D*K+i is probThreshold of the cumulative share of the eligible
+// weight up to model i (so the count of thresholds at or below u53 is drawAmong's pick), with
+// 2^53 from the last eligible model on. Mask 0 has all thresholds 0: the count is K, the base.
+func (k *selectionKernel) eligibleTable() []uint64 {
+	K := k.models
+	tab := make([]uint64, (1<<K)*K)
+	for d := 1; d < 1<<K; d++ {
+		row := tab[d*K : (d+1)*K]
+		var sum float64
+		last := -1
+		for m, w := range k.w {
+			if w > 0 && d>>m&1 == 1 {
+				sum += w
+				last = m
+			}
+		}
+		if last < 0 { // only zero-weight models differ: keep the base
+			continue
+		}
+		var acc float64
+		for m, w := range k.w {
+			if w > 0 && d>>m&1 == 1 {
+				acc += w
+			}
+			row[m] = probThreshold(acc / sum)
+			if m >= last {
+				row[m] = 1 << 53
+			}
+		}
+	}
+	return tab
+}
+
+// mergeResampleTable is mergeResample without branches on the data: both draws are computed
+// for every element and the eligibility mask chooses, so half the elements equalling the base
+// (usual in bf16) costs no mispredictions. Same results as mergeResample.
+func (k *selectionKernel) mergeResampleTable(b *Block) {
+	if k.table == nil {
+		k.table = k.eligibleTable()
+	}
+	K := k.models
+	var vals [maxTableModels + 1][]float32
+	var code [maxTableModels + 1]uint8
+	for m := 0; m < K; m++ {
+		vals[m], code[m] = b.Models[m], uint8(m)
+	}
+	vals[K], code[K] = b.Base, SourceBase
+	out, src, base := b.Out, b.Source[:len(b.Out)], b.Base[:len(b.Out)]
+	thr := k.pick.thr[:K-1]
+	c0 := k.first.key + uint64(b.Offset)*golden
+	c1 := k.redraw[0].key + uint64(b.Offset)*golden
+	for j, bv := range base {
+		c0 += golden
+		c1 += golden
+		u0, u1 := mix64(c0)>>11, mix64(c1)>>11
+		s0 := 0
+		for _, t := range thr {
+			s0 += int(b2i(u0 >= t))
+		}
+		d := 0
+		for m := 0; m < K; m++ {
+			d |= int(b2i(vals[m][j] != bv)) << m
+		}
+		s1 := 0
+		for _, t := range k.table[d*K : (d+1)*K] {
+			s1 += int(b2i(u1 >= t))
+		}
+		keep := d >> s0 & 1
+		s := s1 + keep*(s0-s1)
+		out[j] = vals[s][j]
+		src[j] = code[s]
 	}
 }
 
