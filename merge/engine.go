@@ -303,7 +303,7 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 	whole := tp.numel <= w.l.chunk
 	outSize := tp.outDType.Size()
 	rawOut := w.outBuf()
-	var blk Block
+	var blk block
 	blk.Models = make([][]float32, len(models))
 	loaded := false
 	for pass := 0; pass <= passes; pass++ {
@@ -447,7 +447,7 @@ func newTensorStats(k int) *tensorStats {
 	return &tensorStats{dist2: make([]float64, k), baseEq: make([]int64, k), taken: make([]int64, k)}
 }
 
-func (s *tensorStats) add(b *Block, selecting bool) {
+func (s *tensorStats) add(b *block, selecting bool) {
 	out := b.Out
 	n := len(out)
 	s.n += int64(n)
@@ -500,7 +500,7 @@ func (s *tensorStats) add(b *Block, selecting bool) {
 		for m := range s.taken {
 			s.taken[m] += h[0][m] + h[1][m] + h[2][m] + h[3][m]
 		}
-		s.keptBase += h[0][SourceBase] + h[1][SourceBase] + h[2][SourceBase] + h[3][SourceBase]
+		s.keptBase += h[0][sourceBase] + h[1][sourceBase] + h[2][sourceBase] + h[3][sourceBase]
 	}
 }
 

@@ -46,8 +46,8 @@ func (o gtaOptions) info() MethodInfo {
 	params = append(params, lambdaParam, normalizeParam(o.normalize, "divide by the sum of the weights (with consensus: of the agreeing weights)"), int8MaskParam)
 	if o.sparsify == sparsifyRandom {
 		params = append(params,
-			ParamSpec{Name: "rescale", Kind: Bool, Default: 1, Fixed: true, Doc: "rescale the kept elements"},
-			ParamSpec{Name: "rescale_mode", Kind: Choice, Fixed: true, DefaultChoice: rescaleInverseDensity,
+			ParamSpec{Name: "rescale", Kind: BoolParam, Default: 1, Fixed: true, Doc: "rescale the kept elements"},
+			ParamSpec{Name: "rescale_mode", Kind: ChoiceParam, Fixed: true, DefaultChoice: rescaleInverseDensity,
 				Choices: []string{rescaleInverseDensity, rescaleL1},
 				Doc:     "inverse_density: divide kept elements by density (DARE paper); l1: match the L1 norm of the unpruned task vector (mergekit)"})
 	}
@@ -81,16 +81,16 @@ func (ties) Info() MethodInfo           { return tiesOpts.info() }
 func (dareLinear) Info() MethodInfo     { return dareLinearOpts.info() }
 func (dareTies) Info() MethodInfo       { return dareTiesOpts.info() }
 
-func (taskArithmetic) Kernel(t TensorInfo, p *Params, hasBase bool) (Kernel, error) {
+func (taskArithmetic) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
 	return newGTAKernel(taskArithmeticOpts, t, p, hasBase)
 }
-func (ties) Kernel(t TensorInfo, p *Params, hasBase bool) (Kernel, error) {
+func (ties) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
 	return newGTAKernel(tiesOpts, t, p, hasBase)
 }
-func (dareLinear) Kernel(t TensorInfo, p *Params, hasBase bool) (Kernel, error) {
+func (dareLinear) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
 	return newGTAKernel(dareLinearOpts, t, p, hasBase)
 }
-func (dareTies) Kernel(t TensorInfo, p *Params, hasBase bool) (Kernel, error) {
+func (dareTies) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
 	return newGTAKernel(dareTiesOpts, t, p, hasBase)
 }
 
@@ -113,7 +113,7 @@ type gtaKernel struct {
 	wd       []float64 // scratch: weighted deltas of one element
 }
 
-func newGTAKernel(o gtaOptions, t TensorInfo, p *Params, hasBase bool) (Kernel, error) {
+func newGTAKernel(o gtaOptions, t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
 	if !hasBase {
 		return nil, fmt.Errorf("%s needs a base model (the task vectors are differences from it)", o.name)
 	}
@@ -170,7 +170,7 @@ func (k *gtaKernel) ScanPasses() int {
 	return 0
 }
 
-func (k *gtaKernel) Scan(pass int, b *Block) {
+func (k *gtaKernel) Scan(pass int, b *block) {
 	if k.l1 {
 		for i, x := range b.Models {
 			var all, kept float64
@@ -210,7 +210,7 @@ func (k *gtaKernel) EndScan(pass int) {
 	}
 }
 
-func (k *gtaKernel) Merge(b *Block) {
+func (k *gtaKernel) Merge(b *block) {
 	for j := range b.Out {
 		base := b.Base[j]
 		idx := b.Offset + j

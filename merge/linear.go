@@ -16,7 +16,7 @@ func (linear) Info() MethodInfo {
 	}
 }
 
-func (linear) Kernel(t TensorInfo, p *Params, hasBase bool) (Kernel, error) {
+func (linear) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
 	sum, err := checkWeightsSum(p, "weight", false)
 	if err != nil {
 		return nil, err
@@ -37,7 +37,7 @@ type linearKernel struct {
 
 // Merge accumulates in float64 and divides by the weight sum (rather than multiplying by its
 // inverse), so K identical models average back to exactly the model.
-func (k *linearKernel) Merge(b *Block) {
+func (k *linearKernel) Merge(b *block) {
 	out := b.Out
 	m0, w0 := b.Models[0], k.w[0]
 	for j := range out {

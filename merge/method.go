@@ -6,17 +6,17 @@ import (
 	"strings"
 )
 
-// SourceBase marks, in Block.Source, an element for which a selecting method kept the base
+// sourceBase marks, in block.Source, an element for which a selecting method kept the base
 // value (resampling found no model whose element differs from the base).
-const SourceBase = 0xff
+const sourceBase = 0xff
 
 // blockElems is the number of elements processed at once: small enough for the decoded
 // float32 buffers to stay in cache, and the unit in which statistics are summed, so sums do
 // not depend on how a tensor is cut into chunks.
 const blockElems = 1 << 16
 
-// Block is a run of consecutive elements of one tensor, decoded to float32.
-type Block struct {
+// block is a run of consecutive elements of one tensor, decoded to float32.
+type block struct {
 	// Offset is the index of the block's first element in the tensor.
 	Offset int
 	// Base holds the base model's elements, or is nil when the merge has none.
@@ -31,10 +31,10 @@ type Block struct {
 }
 
 // Len is the number of elements in the block.
-func (b *Block) Len() int { return len(b.Out) }
+func (b *block) Len() int { return len(b.Out) }
 
-// TensorInfo describes the tensor a kernel merges.
-type TensorInfo struct {
+// tensorInfo describes the tensor a kernel merges.
+type tensorInfo struct {
 	Name  string
 	Shape []int
 	Numel int
@@ -44,14 +44,14 @@ type TensorInfo struct {
 	Seed   uint64
 }
 
-// Kernel merges one tensor. The engine feeds it the tensor's blocks in element order: first
+// kernel merges one tensor. The engine feeds it the tensor's blocks in element order: first
 // ScanPasses() statistics passes (Scan for every block, then EndScan), then the output pass
 // (Merge for every block). A kernel is used by one goroutine only.
-type Kernel interface {
+type kernel interface {
 	ScanPasses() int
-	Scan(pass int, b *Block)
+	Scan(pass int, b *block)
 	EndScan(pass int)
-	Merge(b *Block)
+	Merge(b *block)
 }
 
 // noter is implemented by kernels with something to say about a tensor (slerp's angle, model
@@ -62,7 +62,7 @@ type noter interface{ note() string }
 type noScan struct{}
 
 func (noScan) ScanPasses() int  { return 0 }
-func (noScan) Scan(int, *Block) {}
+func (noScan) Scan(int, *block) {}
 func (noScan) EndScan(pass int) {}
 
 // MethodInfo describes a merge method.
@@ -94,7 +94,7 @@ type method interface {
 	Info() MethodInfo
 	// Kernel validates the parameters for the tensor and returns its kernel. It must be cheap:
 	// it runs for every tensor during validation; large state is allocated on first use.
-	Kernel(t TensorInfo, p *Params, hasBase bool) (Kernel, error)
+	newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error)
 }
 
 // registry maps the mergekit method names to the methods. It is never modified.
@@ -153,27 +153,27 @@ func (mi MethodInfo) spec(name string) (ParamSpec, bool) {
 // Common parameter declarations, shared by several methods.
 var (
 	weightParam = func(doc string) ParamSpec {
-		return ParamSpec{Name: "weight", PerModel: true, Kind: Float, Default: 1, Doc: doc}
+		return ParamSpec{Name: "weight", PerModel: true, Kind: FloatParam, Default: 1, Doc: doc}
 	}
 	densityParam = func(doc string) ParamSpec {
-		return ParamSpec{Name: "density", PerModel: true, Kind: Float, Default: 1, Doc: doc}
+		return ParamSpec{Name: "density", PerModel: true, Kind: FloatParam, Default: 1, Doc: doc}
 	}
 	normalizeParam = func(def bool, doc string) ParamSpec {
 		d := 0.0
 		if def {
 			d = 1
 		}
-		return ParamSpec{Name: "normalize", Kind: Bool, Default: d, Doc: doc}
+		return ParamSpec{Name: "normalize", Kind: BoolParam, Default: d, Doc: doc}
 	}
-	lambdaParam = ParamSpec{Name: "lambda", Kind: Float, Default: 1, Doc: "scale of the merged task vector"}
+	lambdaParam = ParamSpec{Name: "lambda", Kind: FloatParam, Default: 1, Doc: "scale of the merged task vector"}
 	// int8Mask is accepted so mergekit configs load unchanged; it selects a memory saving in
 	// mergekit and has no effect here.
-	int8MaskParam = ParamSpec{Name: "int8_mask", Kind: Bool, Fixed: true, Doc: "accepted for mergekit compatibility; no effect"}
+	int8MaskParam = ParamSpec{Name: "int8_mask", Kind: BoolParam, Fixed: true, Doc: "accepted for mergekit compatibility; no effect"}
 )
 
 // checkWeightsSum returns the sum of a per-model weight parameter, rejecting negative values
 // when nonNegative (probabilities).
-func checkWeightsSum(p *Params, name string, nonNegative bool) (float64, error) {
+func checkWeightsSum(p *tensorParams, name string, nonNegative bool) (float64, error) {
 	var sum float64
 	for k, w := range p.Models(name) {
 		if nonNegative && w < 0 {

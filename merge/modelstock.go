@@ -19,7 +19,7 @@ func (modelStock) Info() MethodInfo {
 	}
 }
 
-func (modelStock) Kernel(ti TensorInfo, p *Params, hasBase bool) (Kernel, error) {
+func (modelStock) newKernel(ti tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
 	if !hasBase {
 		return nil, fmt.Errorf("model_stock needs a base model")
 	}
@@ -40,7 +40,7 @@ type modelStockKernel struct {
 
 func (m *modelStockKernel) ScanPasses() int { return 1 }
 
-func (m *modelStockKernel) Scan(_ int, b *Block) {
+func (m *modelStockKernel) Scan(_ int, b *block) {
 	if m.part == nil {
 		m.part = make([]float64, m.k*m.k)
 	}
@@ -81,7 +81,7 @@ func (m *modelStockKernel) EndScan(int) {
 
 func (m *modelStockKernel) note() string { return fmt.Sprintf("t=%.4g cos=%.4g", m.t, m.cos) }
 
-func (m *modelStockKernel) Merge(b *Block) {
+func (m *modelStockKernel) Merge(b *block) {
 	kf := float64(m.k)
 	for j, base := range b.Base {
 		var s float64

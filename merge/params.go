@@ -12,24 +12,24 @@ import (
 // ParamKind is the type of a method parameter.
 type ParamKind int
 
-// Parameter kinds. Float parameters take every value form (scalar, layer gradient, filter
-// list); Bool, Int and Choice parameters take scalars and filter lists.
+// Parameter kinds. Number parameters take every value form (scalar, layer gradient, filter
+// list); bool, integer and choice parameters take scalars and filter lists.
 const (
-	Float ParamKind = iota
-	Bool
-	Int
-	Choice
+	FloatParam ParamKind = iota
+	BoolParam
+	IntParam
+	ChoiceParam
 )
 
 func (k ParamKind) String() string {
 	switch k {
-	case Float:
+	case FloatParam:
 		return "number"
-	case Bool:
+	case BoolParam:
 		return "bool"
-	case Int:
+	case IntParam:
 		return "integer"
-	case Choice:
+	case ChoiceParam:
 		return "choice"
 	}
 	return "ParamKind(" + strconv.Itoa(int(k)) + ")"
@@ -42,8 +42,8 @@ type ParamSpec struct {
 	// models[i].parameters, falling back to the top-level parameters and then to Default.
 	PerModel bool
 	Kind     ParamKind
-	// Default is the value used when the parameter is not set: a float64 for Float, Bool (0
-	// or 1) and Int, unused for Choice (DefaultChoice).
+	// Default is the value used when the parameter is not set: a float64 for FloatParam,
+	// BoolParam (0 or 1) and IntParam, unused for ChoiceParam (DefaultChoice).
 	Default       float64
 	DefaultChoice string
 	Choices       []string
@@ -92,7 +92,7 @@ func parseValue(spec ParamSpec, v any, where string) (value, error) {
 	case nil:
 		return bad("has no value")
 	case bool:
-		if spec.Kind != Bool {
+		if spec.Kind != BoolParam {
 			return bad("expected a %s, got %v", spec.Kind, x)
 		}
 		out.isBool = true
@@ -101,7 +101,7 @@ func parseValue(spec ParamSpec, v any, where string) (value, error) {
 		}
 		return out, nil
 	case string:
-		if spec.Kind == Choice {
+		if spec.Kind == ChoiceParam {
 			for _, c := range spec.Choices {
 				if x == c {
 					out.isStr, out.str = true, x
@@ -110,7 +110,7 @@ func parseValue(spec ParamSpec, v any, where string) (value, error) {
 			}
 			return bad("%q is not one of %s", x, strings.Join(spec.Choices, ", "))
 		}
-		if spec.Kind == Bool {
+		if spec.Kind == BoolParam {
 			b, err := strconv.ParseBool(x)
 			if err != nil {
 				return bad("expected true or false, got %q", x)
@@ -139,7 +139,7 @@ func parseValue(spec ParamSpec, v any, where string) (value, error) {
 			return bad("is an empty list")
 		}
 		if _, isNum := toFloat(x[0]); isNum {
-			if spec.Fixed || spec.Kind != Float {
+			if spec.Fixed || spec.Kind != FloatParam {
 				return bad("a %s parameter takes a single value, not a list", kindWord(spec))
 			}
 			for i, e := range x {
@@ -183,7 +183,7 @@ func parseValue(spec ParamSpec, v any, where string) (value, error) {
 			default:
 				return bad("entry %d is %v: a list is either numbers (a layer gradient) or {filter, value} entries", i, e)
 			}
-			if _, nested := f.Value.([]any); nested && spec.Kind != Float {
+			if _, nested := f.Value.([]any); nested && spec.Kind != FloatParam {
 				return bad("entry %d: a %s parameter takes a single value", i, kindWord(spec))
 			}
 			inner, err := parseValue(spec, f.Value, fmt.Sprintf("%s[%d].value", where, i))
@@ -202,11 +202,11 @@ func parseValue(spec ParamSpec, v any, where string) (value, error) {
 		return bad("unsupported value %v (%T)", v, v)
 	}
 	switch spec.Kind {
-	case Bool:
+	case BoolParam:
 		return bad("expected true or false, got %v", v)
-	case Choice:
+	case ChoiceParam:
 		return bad("expected one of %s, got %v", strings.Join(spec.Choices, ", "), v)
-	case Int:
+	case IntParam:
 		if f != math.Trunc(f) || math.IsInf(f, 0) {
 			return bad("expected an integer, got %v", v)
 		}
@@ -314,9 +314,9 @@ type settings struct {
 	model  []map[string]value // per model, possibly nil maps
 }
 
-// Params are a method's parameters resolved for one tensor: every parameter has a concrete
+// tensorParams are a method's parameters resolved for one tensor: every parameter has a concrete
 // value (set by the user or the default). Methods read them by name.
-type Params struct {
+type tensorParams struct {
 	tensor string
 	specs  map[string]ParamSpec
 	num    map[string]float64
@@ -328,8 +328,8 @@ type Params struct {
 
 // resolve evaluates every parameter of specs for one tensor, for the models present (indices
 // into settings.model). t is the tensor's position in the layer stack.
-func (s settings) resolve(specs []ParamSpec, tensorName string, t float64, present []int) (*Params, error) {
-	p := &Params{
+func (s settings) resolve(specs []ParamSpec, tensorName string, t float64, present []int) (*tensorParams, error) {
+	p := &tensorParams{
 		tensor: tensorName, specs: map[string]ParamSpec{},
 		num: map[string]float64{}, str: map[string]string{}, where: map[string]string{},
 		model: map[string][]float64{}, mwhere: map[string][]string{},
@@ -384,32 +384,32 @@ func (s settings) lookupGlobal(sp ParamSpec, tensorName string, t float64) (valu
 }
 
 // Float returns a global number parameter.
-func (p *Params) Float(name string) float64 { return p.num[name] }
+func (p *tensorParams) Float(name string) float64 { return p.num[name] }
 
 // Bool returns a global bool parameter.
-func (p *Params) Bool(name string) bool { return p.num[name] != 0 }
+func (p *tensorParams) Bool(name string) bool { return p.num[name] != 0 }
 
 // Int returns a global integer parameter.
-func (p *Params) Int(name string) int64 { return int64(p.num[name]) }
+func (p *tensorParams) Int(name string) int64 { return int64(p.num[name]) }
 
 // Choice returns a global choice parameter.
-func (p *Params) Choice(name string) string { return p.str[name] }
+func (p *tensorParams) Choice(name string) string { return p.str[name] }
 
 // Models returns a per-model parameter, one value per model present for the tensor.
-func (p *Params) Models(name string) []float64 { return p.model[name] }
+func (p *tensorParams) Models(name string) []float64 { return p.model[name] }
 
 // errorf reports a bad value of a global parameter, saying where it was set.
-func (p *Params) errorf(name string, format string, args ...any) error {
+func (p *tensorParams) errorf(name string, format string, args ...any) error {
 	return fmt.Errorf("%s = %v: %s", p.where[name], p.num[name], fmt.Sprintf(format, args...))
 }
 
 // modelErrorf reports a bad value of a per-model parameter for the k-th model present.
-func (p *Params) modelErrorf(name string, k int, format string, args ...any) error {
+func (p *tensorParams) modelErrorf(name string, k int, format string, args ...any) error {
 	return fmt.Errorf("%s = %v: %s", p.mwhere[name][k], p.model[name][k], fmt.Sprintf(format, args...))
 }
 
 // checkModelRange checks that every value of a per-model parameter lies in [lo, hi].
-func (p *Params) checkModelRange(name string, lo, hi float64) error {
+func (p *tensorParams) checkModelRange(name string, lo, hi float64) error {
 	for k, v := range p.model[name] {
 		if v < lo || v > hi {
 			return p.modelErrorf(name, k, "must be in [%g, %g]", lo, hi)

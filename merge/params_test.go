@@ -29,7 +29,7 @@ func TestLayerT(t *testing.T) {
 }
 
 func TestGradientMatchesMergekit(t *testing.T) {
-	v, err := parseValue(ParamSpec{Name: "t", Kind: Float}, []any{0, 0.5, 1.0, 0.2}, "t")
+	v, err := parseValue(ParamSpec{Name: "t", Kind: FloatParam}, []any{0, 0.5, 1.0, 0.2}, "t")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestGradientMatchesMergekit(t *testing.T) {
 }
 
 func TestParseValueForms(t *testing.T) {
-	num := ParamSpec{Name: "weight", Kind: Float}
+	num := ParamSpec{Name: "weight", Kind: FloatParam}
 	for _, tc := range []struct {
 		spec ParamSpec
 		v    any
@@ -58,9 +58,9 @@ func TestParseValueForms(t *testing.T) {
 		{num, []any{map[string]any{"value": []any{map[string]any{"value": 1}}}}, "filter lists cannot nest"},
 		{num, true, "expected a number"},
 		{num, nil, "has no value"},
-		{ParamSpec{Name: "n", Kind: Int, Fixed: true}, 2.5, "expected an integer"},
-		{ParamSpec{Name: "b", Kind: Bool}, []Filter{{Value: []any{1, 2}}}, "takes a single value"},
-		{ParamSpec{Name: "c", Kind: Choice, Choices: []string{"x"}}, 1, "expected one of x"},
+		{ParamSpec{Name: "n", Kind: IntParam, Fixed: true}, 2.5, "expected an integer"},
+		{ParamSpec{Name: "b", Kind: BoolParam}, []Filter{{Value: []any{1, 2}}}, "takes a single value"},
+		{ParamSpec{Name: "c", Kind: ChoiceParam, Choices: []string{"x"}}, 1, "expected one of x"},
 	} {
 		_, err := parseValue(tc.spec, tc.v, "p")
 		switch {

@@ -119,8 +119,8 @@ type tensorPlan struct {
 	baseDType tensor.DType
 	// copyFrom is the model index a copied tensor comes from, or -1 for the base.
 	copyFrom int
-	params   *Params
-	info     TensorInfo
+	params   *tensorParams
+	info     tensorInfo
 	missing  []int // models lacking the tensor
 	note     string
 }
@@ -359,7 +359,7 @@ func (p *plan) prepare(tp *tensorPlan, s settings, numLayers int, allowMissing b
 		return err
 	}
 	tp.params = params
-	tp.info = TensorInfo{Name: tp.name, Shape: tp.shape, Numel: tp.numel, Models: tp.present, Seed: p.seed}
+	tp.info = tensorInfo{Name: tp.name, Shape: tp.shape, Numel: tp.numel, Models: tp.present, Seed: p.seed}
 	partial := len(tp.missing) > 0 || (p.base != nil && !tp.hasBase)
 	if partial && !p.canMerge(tp) {
 		tp.kind = kindCopy
@@ -373,7 +373,7 @@ func (p *plan) prepare(tp *tensorPlan, s settings, numLayers int, allowMissing b
 		tp.note = "not in every input: copied from " + from
 		return nil
 	}
-	if _, err := p.method.Kernel(tp.info, params, tp.hasBase); err != nil {
+	if _, err := p.method.newKernel(tp.info, params, tp.hasBase); err != nil {
 		return err
 	}
 	if partial {
@@ -430,17 +430,17 @@ func checkRequired(info MethodInfo, s settings) error {
 }
 
 // kernel builds the tensor's kernel for the run (validated already by prepare).
-func (p *plan) kernel(tp *tensorPlan) (Kernel, error) {
+func (p *plan) kernel(tp *tensorPlan) (kernel, error) {
 	if tp.kind == kindCopy {
 		return copyKernel{}, nil
 	}
-	return p.method.Kernel(tp.info, tp.params, tp.hasBase)
+	return p.method.newKernel(tp.info, tp.params, tp.hasBase)
 }
 
 // copyKernel passes one input through (the base if present, else the only model given).
 type copyKernel struct{ noScan }
 
-func (copyKernel) Merge(b *Block) {
+func (copyKernel) Merge(b *block) {
 	if b.Base != nil {
 		copy(b.Out, b.Base)
 		return

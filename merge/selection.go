@@ -25,15 +25,15 @@ func (selection) Info() MethodInfo {
 		Passes:     "0; 1 with resample at row or tensor granularity",
 		Params: []ParamSpec{
 			weightParam("relative probability of drawing the model (uniform by default)"),
-			{Name: "resample", Kind: Bool, Fixed: true, Doc: "redraw where the drawn model's element equals the base's (needs a base)"},
-			{Name: "resample_n", Kind: Int, Fixed: true, Doc: "0: redraw once among the models that differ from the base (keep the base only when none does); n > 0: redraw up to n times among all models"},
-			{Name: "granularity", Kind: Choice, Fixed: true, DefaultChoice: granElement, Choices: []string{granElement, granRow, granTensor},
+			{Name: "resample", Kind: BoolParam, Fixed: true, Doc: "redraw where the drawn model's element equals the base's (needs a base)"},
+			{Name: "resample_n", Kind: IntParam, Fixed: true, Doc: "0: redraw once among the models that differ from the base (keep the base only when none does); n > 0: redraw up to n times among all models"},
+			{Name: "granularity", Kind: ChoiceParam, Fixed: true, DefaultChoice: granElement, Choices: []string{granElement, granRow, granTensor},
 				Doc: "unit drawn at once: element (the paper), row (slice along the first dimension; a 1-D tensor is one row) or tensor"},
 		},
 	}
 }
 
-func (selection) Kernel(t TensorInfo, p *Params, hasBase bool) (Kernel, error) {
+func (selection) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
 	w := p.Models("weight")
 	sum, err := checkWeightsSum(p, "weight", true)
 	if err != nil {
@@ -109,7 +109,7 @@ func (k *selectionKernel) ScanPasses() int {
 	return 0
 }
 
-func (k *selectionKernel) Scan(pass int, b *Block) {
+func (k *selectionKernel) Scan(pass int, b *block) {
 	if k.differs == nil {
 		units := (k.numel + k.unitLen - 1) / k.unitLen
 		k.differs = make([]bool, units*k.models)
@@ -126,7 +126,7 @@ func (k *selectionKernel) Scan(pass int, b *Block) {
 
 func (k *selectionKernel) EndScan(int) {}
 
-func (k *selectionKernel) Merge(b *Block) {
+func (k *selectionKernel) Merge(b *block) {
 	switch {
 	case k.gran != granElement:
 		k.mergeUnits(b)
@@ -141,7 +141,7 @@ func (k *selectionKernel) Merge(b *Block) {
 
 // mergePlain is the paper's rule, the hot loop of the default merge: the counter advances by
 // the SplitMix64 increment instead of being multiplied out per element.
-func (k *selectionKernel) mergePlain(b *Block) {
+func (k *selectionKernel) mergePlain(b *block) {
 	out, src := b.Out, b.Source[:len(b.Out)]
 	thr := k.pick.thr
 	last := len(thr) - 1
@@ -200,7 +200,7 @@ func (k *selectionKernel) eligibleTable() []uint64 {
 // mergeResampleTable is mergeResample without branches on the data: both draws are computed
 // for every element and the eligibility mask chooses, so half the elements equalling the base
 // (usual in bf16) costs no mispredictions. Same results as mergeResample.
-func (k *selectionKernel) mergeResampleTable(b *Block) {
+func (k *selectionKernel) mergeResampleTable(b *block) {
 	if k.table == nil {
 		k.table = k.eligibleTable()
 	}
@@ -210,7 +210,7 @@ func (k *selectionKernel) mergeResampleTable(b *Block) {
 	for m := 0; m < K; m++ {
 		vals[m], code[m] = b.Models[m], uint8(m)
 	}
-	vals[K], code[K] = b.Base, SourceBase
+	vals[K], code[K] = b.Base, sourceBase
 	out, src, base := b.Out, b.Source[:len(b.Out)], b.Base[:len(b.Out)]
 	thr := k.pick.thr[:K-1]
 	c0 := k.first.key + uint64(b.Offset)*golden
@@ -239,7 +239,7 @@ func (k *selectionKernel) mergeResampleTable(b *Block) {
 }
 
 // mergeResample draws per element and redraws where the drawn element equals the base's.
-func (k *selectionKernel) mergeResample(b *Block) {
+func (k *selectionKernel) mergeResample(b *block) {
 	for j := range b.Out {
 		idx := b.Offset + j
 		s := k.pick.pick(k.first.u53(idx))
@@ -247,7 +247,7 @@ func (k *selectionKernel) mergeResample(b *Block) {
 		if b.Models[s][j] == base {
 			s = k.redrawElement(b, j, idx)
 		}
-		if s == SourceBase {
+		if s == sourceBase {
 			b.Out[j] = base
 		} else {
 			b.Out[j] = b.Models[s][j]
@@ -256,7 +256,7 @@ func (k *selectionKernel) mergeResample(b *Block) {
 	}
 }
 
-func (k *selectionKernel) redrawElement(b *Block, j, idx int) int {
+func (k *selectionKernel) redrawElement(b *block, j, idx int) int {
 	base := b.Base[j]
 	if k.finite {
 		for _, st := range k.redraw {
@@ -265,7 +265,7 @@ func (k *selectionKernel) redrawElement(b *Block, j, idx int) int {
 				return s
 			}
 		}
-		return SourceBase
+		return sourceBase
 	}
 	for m, x := range b.Models {
 		k.elig[m] = x[j] != base
@@ -286,7 +286,7 @@ func (k *selectionKernel) drawAmong(ok []bool, u53 uint64) int {
 		}
 	}
 	if last < 0 {
-		return SourceBase
+		return sourceBase
 	}
 	u := float64(u53) * 0x1p-53
 	var acc float64
@@ -303,7 +303,7 @@ func (k *selectionKernel) drawAmong(ok []bool, u53 uint64) int {
 
 // mergeUnits draws once per row or per tensor; with resample, a unit whose drawn model equals
 // the base everywhere in that unit is redrawn among the models that differ there.
-func (k *selectionKernel) mergeUnits(b *Block) {
+func (k *selectionKernel) mergeUnits(b *block) {
 	unit, s := -1, 0
 	for j := range b.Out {
 		if u := (b.Offset + j) / k.unitLen; u != unit {
@@ -313,7 +313,7 @@ func (k *selectionKernel) mergeUnits(b *Block) {
 				s = k.redrawUnit(u)
 			}
 		}
-		if s == SourceBase {
+		if s == sourceBase {
 			b.Out[j] = b.Base[j]
 		} else {
 			b.Out[j] = b.Models[s][j]
@@ -330,7 +330,7 @@ func (k *selectionKernel) redrawUnit(u int) int {
 				return s
 			}
 		}
-		return SourceBase
+		return sourceBase
 	}
 	return k.drawAmong(row, k.redraw[0].u53(u))
 }

@@ -22,12 +22,12 @@ func (slerp) Info() MethodInfo {
 		Endpoints: 2,
 		Passes:    "1 (the angle between the endpoints)",
 		Params: []ParamSpec{
-			{Name: "t", Kind: Float, Required: true, Doc: "position between the endpoints: 0 is the first (the base), 1 the second"},
+			{Name: "t", Kind: FloatParam, Required: true, Doc: "position between the endpoints: 0 is the first (the base), 1 the second"},
 		},
 	}
 }
 
-func (slerp) Kernel(ti TensorInfo, p *Params, hasBase bool) (Kernel, error) {
+func (slerp) newKernel(ti tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
 	ends := len(ti.Models)
 	if hasBase {
 		ends++
@@ -50,7 +50,7 @@ type slerpKernel struct {
 	theta, cos  float64
 }
 
-func (k *slerpKernel) ends(b *Block) (v0, v1 []float32) {
+func (k *slerpKernel) ends(b *block) (v0, v1 []float32) {
 	if b.Base != nil {
 		return b.Base, b.Models[0]
 	}
@@ -59,7 +59,7 @@ func (k *slerpKernel) ends(b *Block) (v0, v1 []float32) {
 
 func (k *slerpKernel) ScanPasses() int { return 1 }
 
-func (k *slerpKernel) Scan(_ int, b *Block) {
+func (k *slerpKernel) Scan(_ int, b *block) {
 	v0, v1 := k.ends(b)
 	var dot, n0, n1 float64
 	for j, a := range v0 {
@@ -100,7 +100,7 @@ func (k *slerpKernel) note() string {
 	return fmt.Sprintf("theta=%.4g rad", k.theta)
 }
 
-func (k *slerpKernel) Merge(b *Block) {
+func (k *slerpKernel) Merge(b *block) {
 	v0, v1 := k.ends(b)
 	for j := range b.Out {
 		b.Out[j] = float32(float64(k.s0*float64(v0[j])) + float64(k.s1*float64(v1[j])))
