@@ -12,62 +12,32 @@ import (
 func init() {
 	Symbols["github.com/ordermerge/ordermerge/merge/merge"] = map[string]reflect.Value{
 		// function, constant and variable definitions
-		"Bool":             reflect.ValueOf(merge.Bool),
-		"Choice":           reflect.ValueOf(merge.Choice),
+		"BoolParam":        reflect.ValueOf(merge.BoolParam),
+		"ChoiceParam":      reflect.ValueOf(merge.ChoiceParam),
 		"ConfigFileName":   reflect.ValueOf(constant.MakeFromLiteral("\"merge_config.yaml\"", token.STRING, 0)),
 		"DefaultMaxMemory": reflect.ValueOf(constant.MakeFromLiteral("268435456", token.INT, 0)),
-		"Float":            reflect.ValueOf(merge.Float),
-		"Int":              reflect.ValueOf(merge.Int),
+		"FloatParam":       reflect.ValueOf(merge.FloatParam),
+		"IntParam":         reflect.ValueOf(merge.IntParam),
 		"LoadConfig":       reflect.ValueOf(merge.LoadConfig),
 		"LookupMethod":     reflect.ValueOf(merge.LookupMethod),
 		"Merge":            reflect.ValueOf(merge.Merge),
 		"Methods":          reflect.ValueOf(merge.Methods),
 		"ParseConfig":      reflect.ValueOf(merge.ParseConfig),
 		"Run":              reflect.ValueOf(merge.Run),
-		"SourceBase":       reflect.ValueOf(constant.MakeFromLiteral("255", token.INT, 0)),
 
 		// type definitions
-		"Block":        reflect.ValueOf((*merge.Block)(nil)),
 		"Config":       reflect.ValueOf((*merge.Config)(nil)),
 		"Filter":       reflect.ValueOf((*merge.Filter)(nil)),
 		"Input":        reflect.ValueOf((*merge.Input)(nil)),
-		"Kernel":       reflect.ValueOf((*merge.Kernel)(nil)),
 		"MethodInfo":   reflect.ValueOf((*merge.MethodInfo)(nil)),
 		"Model":        reflect.ValueOf((*merge.Model)(nil)),
 		"Options":      reflect.ValueOf((*merge.Options)(nil)),
 		"ParamKind":    reflect.ValueOf((*merge.ParamKind)(nil)),
 		"ParamSpec":    reflect.ValueOf((*merge.ParamSpec)(nil)),
-		"Params":       reflect.ValueOf((*merge.Params)(nil)),
 		"Progress":     reflect.ValueOf((*merge.Progress)(nil)),
 		"Report":       reflect.ValueOf((*merge.Report)(nil)),
 		"RunOptions":   reflect.ValueOf((*merge.RunOptions)(nil)),
-		"TensorInfo":   reflect.ValueOf((*merge.TensorInfo)(nil)),
 		"TensorReport": reflect.ValueOf((*merge.TensorReport)(nil)),
 		"Values":       reflect.ValueOf((*merge.Values)(nil)),
-
-		// interface wrapper definitions
-		"_Kernel": reflect.ValueOf((*_github_com_ordermerge_ordermerge_merge_Kernel)(nil)),
 	}
-}
-
-// _github_com_ordermerge_ordermerge_merge_Kernel is an interface wrapper for Kernel type
-type _github_com_ordermerge_ordermerge_merge_Kernel struct {
-	IValue      interface{}
-	WEndScan    func(pass int)
-	WMerge      func(b *merge.Block)
-	WScan       func(pass int, b *merge.Block)
-	WScanPasses func() int
-}
-
-func (W _github_com_ordermerge_ordermerge_merge_Kernel) EndScan(pass int) {
-	W.WEndScan(pass)
-}
-func (W _github_com_ordermerge_ordermerge_merge_Kernel) Merge(b *merge.Block) {
-	W.WMerge(b)
-}
-func (W _github_com_ordermerge_ordermerge_merge_Kernel) Scan(pass int, b *merge.Block) {
-	W.WScan(pass, b)
-}
-func (W _github_com_ordermerge_ordermerge_merge_Kernel) ScanPasses() int {
-	return W.WScanPasses()
 }
