@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/ordermerge/ordermerge/tensor"
@@ -146,7 +147,7 @@ func sameModels(t testing.TB, a, b Model) {
 		if !ok {
 			t.Fatalf("tensor %s missing", name)
 		}
-		if x.DType != y.DType || !sameShape(x.Shape, y.Shape) || string(x.Data) != string(y.Data) {
+		if x.DType != y.DType || !slices.Equal(x.Shape, y.Shape) || string(x.Data) != string(y.Data) {
 			t.Fatalf("tensor %s differs", name)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -308,7 +309,7 @@ func (p *plan) planTensor(name string, in planInput, numLayers int) (*tensorPlan
 	}
 	first := entries[0]
 	for _, e := range entries[1:] {
-		if !sameShape(e.e.Shape, first.e.Shape) {
+		if !slices.Equal(e.e.Shape, first.e.Shape) {
 			return nil, problem{problemShape, fmt.Sprintf("%s is %s in %s but %s in %s", name,
 				tensor.FormatShape(first.e.Shape), first.label, tensor.FormatShape(e.e.Shape), e.label)}
 		}
@@ -332,18 +333,6 @@ func (p *plan) planTensor(name string, in planInput, numLayers int) (*tensorPlan
 		tp.outDType = ref
 	}
 	return tp, problem{}
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // prepare resolves the method's parameters for the tensor and checks them by building its

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -157,7 +158,7 @@ func TestRunHFLayoutRoundTrip(t *testing.T) {
 	for _, s := range llamaLike {
 		names = append(names, s.name)
 		e, ok := c.Entry(s.name)
-		if !ok || !sameShape(e.Shape, s.shape) || e.DType != tensor.BF16 {
+		if !ok || !slices.Equal(e.Shape, s.shape) || e.DType != tensor.BF16 {
 			t.Fatalf("tensor %s: %+v", s.name, e)
 		}
 	}
@@ -621,5 +622,52 @@ func TestPythonReader(t *testing.T) {
 	}
 	if string(got) != want.String() {
 		t.Errorf("python read\n%s\nwant\n%s", got, want.String())
+	}
+}
+
+// Single .safetensors files as inputs; an empty tensor, a scalar and a non-float tensor.
+func TestRunOddInputs(t *testing.T) {
+	dir := t.TempDir()
+	ids := &tensor.Tensor{Name: "position_ids", DType: tensor.I64, Shape: []int{2}, Data: []byte{1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0}}
+	var files []Input
+	for i, v := range [][]float32{{1, 2, 3}, {3, 4, 5}} {
+		w, _ := tensor.NewF32("w", []int{3}, v)
+		empty, _ := tensor.NewF32("empty", []int{0, 4}, nil)
+		scalar, _ := tensor.NewF32("scale", nil, []float32{float32(i + 1)})
+		p := filepath.Join(dir, fmt.Sprintf("m%d.safetensors", i))
+		if err := tensor.WriteFile(p, []*tensor.Tensor{w, empty, scalar, ids}, nil); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, Input{Path: p})
+	}
+	out := filepath.Join(dir, "out")
+	for _, gran := range []string{"element", "row", "tensor"} {
+		rep, err := Run(context.Background(), &Config{Method: "parameter_selection", Models: files, Params: map[string]any{"granularity": gran}}, RunOptions{Out: out, Force: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Tensors) != 4 || !strings.Contains(rep.Tensors[3].Note, "I64 tensor copied") {
+			t.Fatalf("%+v", rep.Tensors)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "config.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a merge of single files has no config.json to copy, got %v", err)
+	}
+	c, err := tensor.OpenCheckpoint(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got, err := c.ReadTensor("position_ids")
+	if err != nil || string(got.Data) != string(ids.Data) || got.DType != tensor.I64 {
+		t.Errorf("position_ids %v %v", got, err)
+	}
+	e, _ := c.Entry("empty")
+	if !slices.Equal(e.Shape, []int{0, 4}) {
+		t.Errorf("empty tensor shape %v", e.Shape)
+	}
+	s, _, _ := c.ReadFloat32("scale")
+	if len(s) != 1 || (s[0] != 1 && s[0] != 2) {
+		t.Errorf("scalar %v", s)
 	}
 }

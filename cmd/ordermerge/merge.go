@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -109,6 +110,16 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if opt.MaxMemory, err = parseSize(*maxMemory); err != nil {
 		return usagef("--max-memory: %v", err)
 	}
+	if opt.MaxMemory < 0 {
+		return usagef("--max-memory must not be negative")
+	}
+	// The buffers are allocated once and live for the whole merge; a soft limit a little above
+	// the budget keeps the garbage collector from letting the heap double past it.
+	budget := opt.MaxMemory
+	if budget == 0 {
+		budget = merge.DefaultMaxMemory
+	}
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(budget + 128<<20))
 	if opt.OutShardSize, err = parseSize(*shardSize); err != nil {
 		return usagef("--out-shard-size: %v", err)
 	}
@@ -133,7 +144,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	fmt.Fprint(stdout, rep)
-	fmt.Fprintf(stdout, "wrote %s in %.1fs (%s/s)\n", rep.Output, rep.Elapsed.Seconds(), formatSize(float64(rep.Bytes)/math.Max(rep.Elapsed.Seconds(), 1e-9)))
+	fmt.Fprintf(stdout, "wrote %s in %.1fs (%s/s)\n", rep.Output, rep.Elapsed.Seconds(), humanBytes(int64(float64(rep.Bytes)/math.Max(rep.Elapsed.Seconds(), 1e-9))))
 	return nil
 }
 
@@ -267,19 +278,6 @@ func parseSize(s string) (int64, error) {
 	return int64(v), nil
 }
 
-func formatSize(n float64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	i := 0
-	for n >= 1024 && i < len(units)-1 {
-		n /= 1024
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%.0f %s", n, units[i])
-	}
-	return fmt.Sprintf("%.2f %s", n, units[i])
-}
-
 // progressBar draws a bar redrawn in place on a terminal, or prints a line every 10% when the
 // output is a file or a pipe (logs of batch jobs).
 type progressBar struct {
@@ -307,7 +305,7 @@ func (b *progressBar) update(p merge.Progress) {
 		}
 		b.lastStep = step
 		fmt.Fprintf(b.w, "merge: %3.0f%%  %s / %s  %s/s  tensors %d/%d\n", 100*frac,
-			formatSize(float64(p.Done)), formatSize(float64(p.Total)), formatSize(p.Rate()), p.Tensors, p.TensorsTotal)
+			humanBytes(p.Done), humanBytes(p.Total), humanBytes(int64(p.Rate())), p.Tensors, p.TensorsTotal)
 		return
 	}
 	if time.Since(b.last) < 100*time.Millisecond && p.Done < p.Total {
@@ -321,7 +319,7 @@ func (b *progressBar) update(p merge.Progress) {
 		eta = fmt.Sprintf("  eta %s", time.Duration(float64(p.Total-p.Done)/r*float64(time.Second)).Round(time.Second))
 	}
 	fmt.Fprintf(b.w, "\r[%s%s] %5.1f%%  %s / %s  %s/s%s   ", strings.Repeat("=", filled), strings.Repeat(" ", width-filled),
-		100*frac, formatSize(float64(p.Done)), formatSize(float64(p.Total)), formatSize(p.Rate()), eta)
+		100*frac, humanBytes(p.Done), humanBytes(p.Total), humanBytes(int64(p.Rate())), eta)
 	b.drawn = true
 }
 
