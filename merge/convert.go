@@ -40,6 +40,19 @@ func decodeBlock(dst []float32, src []byte, dt tensor.DType) error {
 	return tensor.DecodeFloat32(dst, src, dt)
 }
 
+// encodeExact writes v as dtype dt when every value is known to be representable in dt (a
+// selecting method copying elements of inputs stored in dt): BF16 then needs no rounding.
+func encodeExact(dst []byte, v []float32, dt tensor.DType) {
+	if dt == tensor.BF16 && littleEndian && aligned2(dst) {
+		w := words(dst)[:len(v)]
+		for i, x := range v {
+			w[i] = uint16(math.Float32bits(x) >> 16)
+		}
+		return
+	}
+	encodeRounded(dst, v, dt)
+}
+
 // encodeRounded writes v as dtype dt into dst and replaces each value by its rounded, stored
 // value, so the report describes the tensor as written.
 func encodeRounded(dst []byte, v []float32, dt tensor.DType) {

@@ -54,3 +54,20 @@ func TestConversionsMatchTensor(t *testing.T) {
 		}
 	}
 }
+
+// encodeExact stores values that came from bf16 words back as the same words.
+func TestEncodeExactRoundTrips(t *testing.T) {
+	raw := make([]byte, 2*65536)
+	for i := range 65536 {
+		raw[2*i], raw[2*i+1] = byte(i), byte(i>>8)
+	}
+	v := make([]float32, 65536)
+	if err := decodeBlock(v, raw, tensor.BF16); err != nil {
+		t.Fatal(err)
+	}
+	back := make([]byte, len(raw))
+	encodeExact(back, v, tensor.BF16)
+	if string(back) != string(raw) {
+		t.Fatal("bf16 words changed")
+	}
+}

@@ -299,6 +299,12 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 		all = append(append([]input(nil), models...), *base)
 	}
 	st := newTensorStats(len(models))
+	// A selecting method only copies input values: when every input is stored in the output
+	// dtype, they need no rounding.
+	exact := p.info.Selecting || tp.kind == kindCopy
+	for _, in := range all {
+		exact = exact && in.dtype == tp.outDType
+	}
 	passes := kern.ScanPasses()
 	whole := tp.numel <= w.l.chunk
 	outSize := tp.outDType.Size()
@@ -358,7 +364,11 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 				}
 				blk.Out, blk.Source = w.outF32[:bn], w.src[:bn]
 				kern.Merge(&blk)
-				encodeRounded(rawOut[b0*outSize:(b0+bn)*outSize], blk.Out, tp.outDType)
+				if exact {
+					encodeExact(rawOut[b0*outSize:(b0+bn)*outSize], blk.Out, tp.outDType)
+				} else {
+					encodeRounded(rawOut[b0*outSize:(b0+bn)*outSize], blk.Out, tp.outDType)
+				}
 				if w.checkFinite {
 					if j := firstNonFinite(blk.Out); j >= 0 {
 						return TensorReport{}, fmt.Errorf("tensor %s: the merged value at element %d is %v (out of range for %s?)", tp.name, blk.Offset+j, blk.Out[j], tp.outDType)
