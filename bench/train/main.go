@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -179,6 +180,7 @@ func (s shape) config() *tensor.Config {
 
 // runGo trains the shape for warmup+steps steps and times the last steps.
 func runGo(s shape, be nn.Backend, steps, warmup int) (result, error) {
+	resetPeakRSS()
 	m, err := llama.New(s.config(), 1, llama.Options{Backend: be})
 	if err != nil {
 		return result{}, err
@@ -238,6 +240,14 @@ func cpuSeconds() float64 {
 		return math.NaN()
 	}
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// resetPeakRSS frees what earlier runs left and restarts the resident-set high-water mark
+// (Linux: writing 5 to /proc/self/clear_refs), so each run reports its own peak.
+func resetPeakRSS() {
+	runtime.GC()
+	debug.FreeOSMemory()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 }
 
 // peakRSSMB reads this process's resident-set high-water mark (VmHWM).
