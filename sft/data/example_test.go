@@ -78,3 +78,26 @@ func ExampleScoreSample() {
 	// true 2 2
 	// true 4.0
 }
+
+func ExampleOpen() {
+	// The command line's way of naming data: an embedded dataset and split, or a file.
+	test, err := data.Open("embedded:code", "test")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(test.Source, test.Split, test.Metric, len(test.Samples[0].Tests), "hidden tests")
+	chat, err := data.Open("testdata/chat.jsonl", "")
+	fmt.Println(chat.Format, chat.Len(), err)
+	// Output:
+	// embedded:code test pass@1 4 hidden tests
+	// chat 3 <nil>
+}
+
+func ExampleTemplateByName() {
+	tmpl, _ := data.TemplateByName("alpaca")
+	tok := tokenizer.ByteLevel()
+	ids, err := tmpl.EncodePrompt(tok, data.Sample{Prompt: "Name a prime."})
+	fmt.Printf("%q %v\n", tok.Decode(ids), err)
+	// Output: "<|bos|>### Instruction:\nName a prime.\n\n### Response:\n" <nil>
+}

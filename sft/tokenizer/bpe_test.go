@@ -247,3 +247,18 @@ func checkEncode(t *testing.T, tok Tokenizer, cases []encodeCase) {
 		}
 	}
 }
+
+// BenchmarkBPEEncode measures encoding English-like text with the small test vocabulary
+// (the cost is dominated by pre-tokenization and the merge loop, not by vocabulary size).
+func BenchmarkBPEEncode(b *testing.B) {
+	tok, err := ParseBPE(gpt2Style(b), nil, "gpt2.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := strings.Repeat("hello the world, it's 12345 lll\n", 32)
+	b.SetBytes(int64(len(text)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tok.Encode(text)
+	}
+}
