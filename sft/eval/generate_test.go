@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -47,7 +48,7 @@ func TestCachedEqualsUncached(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range prompts {
-			if !equal(cached[i].Tokens, plain[i].Tokens) || cached[i].Stopped != plain[i].Stopped {
+			if !slices.Equal(cached[i].Tokens, plain[i].Tokens) || cached[i].Stopped != plain[i].Stopped {
 				t.Fatalf("%+v prompt %d: cached %v, uncached %v", opt, i, cached[i], plain[i])
 			}
 			if !cached[i].Stopped && len(cached[i].Tokens) != opt.MaxNewTokens {
@@ -71,26 +72,26 @@ func TestSamplingSeededAndBatchIndependent(t *testing.T) {
 	a, _ := Generate(context.Background(), m, prompts, opt)
 	b, _ := Generate(context.Background(), m, prompts, opt)
 	for i := range a {
-		if !equal(a[i].Tokens, b[i].Tokens) {
+		if !slices.Equal(a[i].Tokens, b[i].Tokens) {
 			t.Fatal("same seed, different samples")
 		}
 	}
 	// The first prompt alone gives what it gave in the batch (its own generator, seed and index 0).
 	alone, _ := Generate(context.Background(), m, prompts[:1], opt)
-	if !equal(alone[0].Tokens, a[0].Tokens) {
+	if !slices.Equal(alone[0].Tokens, a[0].Tokens) {
 		t.Fatalf("alone %v, in a batch %v", alone[0].Tokens, a[0].Tokens)
 	}
 	opt.Seed = 10
 	c, _ := Generate(context.Background(), m, prompts, opt)
 	same := true
 	for i := range a {
-		same = same && equal(a[i].Tokens, c[i].Tokens)
+		same = same && slices.Equal(a[i].Tokens, c[i].Tokens)
 	}
 	if same {
 		t.Fatal("another seed gave the same samples")
 	}
 	g, _ := Generate(context.Background(), m, prompts, GenerateOptions{MaxNewTokens: 15})
-	if equal(g[0].Tokens, a[0].Tokens) && equal(g[2].Tokens, a[2].Tokens) {
+	if slices.Equal(g[0].Tokens, a[0].Tokens) && slices.Equal(g[2].Tokens, a[2].Tokens) {
 		t.Fatal("sampling at temperature 1 gave the greedy tokens")
 	}
 }
@@ -142,18 +143,6 @@ func TestGenerateLimitsAndErrors(t *testing.T) {
 	if _, err := Generate(ctx, m, prompts, GenerateOptions{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: %v", err)
 	}
-}
-
-func equal(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func BenchmarkGenerate(b *testing.B) {

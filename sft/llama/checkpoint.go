@@ -2,6 +2,7 @@ package llama
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ordermerge/ordermerge/tensor"
@@ -116,7 +117,7 @@ func (m *Model) readWeights(ck *tensor.Checkpoint, path string) error {
 		if !ok {
 			return fmt.Errorf("llama: load %s: missing tensor %q", path, p.Name)
 		}
-		if !sameShape(e.Shape, p.Shape) {
+		if !slices.Equal(e.Shape, p.Shape) {
 			return fmt.Errorf("llama: load %s: tensor %q has shape %s, the config needs %s", path, p.Name, tensor.FormatShape(e.Shape), tensor.FormatShape(p.Shape))
 		}
 		vals, _, err := ck.ReadFloat32(p.Name)
@@ -126,16 +127,4 @@ func (m *Model) readWeights(ck *tensor.Checkpoint, path string) error {
 		copy(p.Data, vals)
 	}
 	return nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

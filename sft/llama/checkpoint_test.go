@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -26,11 +27,11 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		}
 		names := ck.Names()
 		ck.Close()
-		if hasHead := contains(names, "lm_head.weight"); hasHead == tie {
+		if hasHead := slices.Contains(names, "lm_head.weight"); hasHead == tie {
 			t.Fatalf("tie=%v: lm_head.weight stored = %v", tie, hasHead)
 		}
 		for _, want := range []string{"model.embed_tokens.weight", "model.layers.1.self_attn.k_proj.weight", "model.layers.0.mlp.up_proj.weight", "model.layers.1.post_attention_layernorm.weight", "model.norm.weight"} {
-			if !contains(names, want) {
+			if !slices.Contains(names, want) {
 				t.Fatalf("checkpoint lacks %s: %v", want, names)
 			}
 		}
@@ -66,15 +67,6 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func TestSaveBF16AndShards(t *testing.T) {

@@ -8,28 +8,7 @@ import "sync"
 // output element inside one chunk (or reduce per chunk in a fixed order) so results are
 // bit-identical run to run.
 func For(workers, n int, fn func(lo, hi int)) {
-	if n <= 0 {
-		return
-	}
-	if workers > n {
-		workers = n
-	}
-	if workers <= 1 {
-		fn(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	wg.Add(workers - 1)
-	for w := 1; w < workers; w++ {
-		lo, hi := chunk(n, workers, w)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
-	}
-	lo, hi := chunk(n, workers, 0)
-	fn(lo, hi)
-	wg.Wait()
+	ForWorker(workers, n, func(_, lo, hi int) { fn(lo, hi) })
 }
 
 // ForWorker is For, also passing the chunk's index in [0, workers), so each chunk can use

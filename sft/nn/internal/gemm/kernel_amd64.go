@@ -13,6 +13,8 @@ var haveFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 //go:noescape
 func kernel6x16FMA(k int, a, b, c *float32, ldc int)
 
+//go:generate go run asm_gen.go
+
 // kernelTile is the fastest tile kernel this CPU runs.
 func kernelTile(k int, a, b, c []float32, ldc int) {
 	if !haveFMA || k == 0 {

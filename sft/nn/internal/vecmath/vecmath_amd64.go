@@ -4,6 +4,8 @@ package vecmath
 
 import "golang.org/x/sys/cpu"
 
+//go:generate go run asm_gen.go
+
 // useAsm is fixed at start-up by the CPU.
 var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
