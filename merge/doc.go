@@ -74,9 +74,10 @@
 // tensor's streaming writer at precomputed offsets: no tensor file, input or output, is ever
 // held whole. Memory is bounded by the budget (RunOptions.MaxMemory, DefaultMaxMemory): each
 // of W workers (one tensor each, W = GOMAXPROCS or fewer) holds raw buffers for `chunk`
-// elements of every input and of the output, plus float32 blocks of 65536 elements per
-// input; chunk = budget/W divided by the bytes per element of all inputs and the output.
-// Element-wise methods process any tensor in chunks in one pass. Methods that need statistics
+// elements of every input and two of the output (one is written by the worker's writer
+// goroutine while the next is computed, so computing overlaps the disk), plus float32 blocks
+// of 65536 elements per input; chunk = budget/W divided by the bytes per element of all
+// inputs and two outputs. Element-wise methods process any tensor in chunks in one pass. Methods that need statistics
 // of a whole tensor first make statistics passes over it — ties 2 (an exact top-k by a
 // two-level radix count of the magnitudes' float bits), slerp 1, model_stock 1, DARE with l1
 // rescaling 1, parameter_selection with resampling at row/tensor granularity 1 — then the

@@ -82,7 +82,8 @@ func (p *plan) layout(maxMemory int64, workers int) (layout, error) {
 			l.slotSize[p.baseSlot()] = max(l.slotSize[p.baseSlot()], tp.baseDType.Size())
 		}
 	}
-	l.perElem = l.outSize
+	// Two output chunks: one is written to disk while the next is computed.
+	l.perElem = 2 * l.outSize
 	for _, s := range l.slotSize {
 		l.perElem += s
 	}
@@ -131,23 +132,27 @@ func (p *plan) execute(ctx context.Context, out sink, opt runOptions) ([]TensorR
 		mu       sync.Mutex
 		firstErr error
 	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+		cancel()
+	}
 	for range l.workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := newWorker(p, l, opt.checkFinite, out, prog)
+			w := newWorker(ctx, p, l, opt.checkFinite, out, prog, fail)
+			defer w.close()
 			for i := range jobs {
 				if ctx.Err() != nil {
 					continue
 				}
 				rep, err := w.process(ctx, p.tensors[i])
 				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					cancel()
+					fail(err)
 					continue
 				}
 				reports[i] = rep
@@ -229,25 +234,63 @@ type input struct {
 	label string
 }
 
-// worker owns one set of buffers and merges one tensor at a time.
+// worker owns one set of buffers and merges one tensor at a time. Its output chunks go to a
+// writer goroutine of its own, so that computing the next chunk overlaps writing this one
+// (writes block when the kernel throttles a process with many dirty pages).
 type worker struct {
 	p           *plan
 	l           layout
 	checkFinite bool
-	out         sink
 	prog        *progressState
-	raw         [][]byte // per slot
-	rawOut      []byte
+	raw         [][]byte    // per slot
 	f32         [][]float32 // per slot, one block
 	outF32      []float32
 	src         []uint8
+	// write-behind: outBufs are handed to the writer and come back on free.
+	outBufs [2][]byte
+	free    chan int
+	writes  chan writeJob
+	done    chan struct{}
 }
 
-func newWorker(p *plan, l layout, checkFinite bool, out sink, prog *progressState) *worker {
-	w := &worker{p: p, l: l, checkFinite: checkFinite, out: out, prog: prog}
+type writeJob struct {
+	name       string
+	off        int64
+	buf        int // index into outBufs
+	n          int // bytes
+	progress   int64
+	tensorDone bool
+}
+
+func newWorker(ctx context.Context, p *plan, l layout, checkFinite bool, out sink, prog *progressState, fail func(error)) *worker {
+	w := &worker{p: p, l: l, checkFinite: checkFinite, prog: prog,
+		free: make(chan int, 2), writes: make(chan writeJob, 2), done: make(chan struct{})}
 	w.raw = make([][]byte, len(l.slotSize))
 	w.f32 = make([][]float32, len(l.slotSize))
+	w.free <- 0
+	w.free <- 1
+	go func() {
+		defer close(w.done)
+		failed := false
+		for j := range w.writes {
+			if !failed && ctx.Err() == nil {
+				if err := out.writeChunk(j.name, j.off, w.outBufs[j.buf][:j.n]); err != nil {
+					failed = true
+					fail(err)
+				} else {
+					prog.add(j.progress, j.tensorDone)
+				}
+			}
+			w.free <- j.buf
+		}
+	}()
 	return w
+}
+
+// close waits for the writes in flight.
+func (w *worker) close() {
+	close(w.writes)
+	<-w.done
 }
 
 // buffers are allocated on first use, so slots that never take part cost nothing.
@@ -265,11 +308,17 @@ func (w *worker) f32Buf(slot int) []float32 {
 	return w.f32[slot]
 }
 
-func (w *worker) outBuf() []byte {
-	if w.rawOut == nil {
-		w.rawOut = make([]byte, w.l.chunk*w.l.outSize)
+// nextOut returns a free output chunk buffer, waiting for one to come back from the writer.
+func (w *worker) nextOut(ctx context.Context) (int, []byte, error) {
+	select {
+	case i := <-w.free:
+		if w.outBufs[i] == nil {
+			w.outBufs[i] = make([]byte, w.l.chunk*w.l.outSize)
+		}
+		return i, w.outBufs[i], nil
+	case <-ctx.Done():
+		return 0, nil, ctx.Err()
 	}
-	return w.rawOut
 }
 
 func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, error) {
@@ -308,9 +357,61 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 	passes := kern.ScanPasses()
 	whole := tp.numel <= w.l.chunk
 	outSize := tp.outDType.Size()
-	rawOut := w.outBuf()
 	var blk block
 	blk.Models = make([][]float32, len(models))
+	selecting := p.info.Selecting && tp.kind == kindMerge
+	// blocks decodes one chunk block by block and scans or merges it; merged blocks are
+	// encoded into rawOut.
+	blocks := func(pass, c0, n int, rawOut []byte) error {
+		output := rawOut != nil
+		for b0 := 0; b0 < n; b0 += blockElems {
+			bn := min(blockElems, n-b0)
+			blk.Offset = c0 + b0
+			for i, in := range all {
+				size := in.dtype.Size()
+				dst := w.f32Buf(in.slot)[:bn]
+				if err := decodeBlock(dst, w.raw[in.slot][b0*size:(b0+bn)*size], in.dtype); err != nil {
+					return fmt.Errorf("tensor %s: %s: %w", tp.name, in.label, err)
+				}
+				if i < len(models) {
+					blk.Models[i] = dst
+				} else {
+					blk.Base = dst
+				}
+				if w.checkFinite && pass == 0 {
+					if j := firstNonFinite(dst); j >= 0 {
+						return fmt.Errorf("tensor %s: %s has %v at element %d (non-finite values are not allowed)", tp.name, in.label, dst[j], blk.Offset+j)
+					}
+				}
+			}
+			if base == nil {
+				blk.Base = nil
+			}
+			if !output {
+				blk.Out, blk.Source = nil, nil
+				kern.Scan(pass, &blk)
+				continue
+			}
+			if w.outF32 == nil {
+				w.outF32, w.src = make([]float32, blockElems), make([]uint8, blockElems)
+			}
+			blk.Out, blk.Source = w.outF32[:bn], w.src[:bn]
+			kern.Merge(&blk)
+			dst := rawOut[b0*outSize : (b0+bn)*outSize]
+			if exact {
+				encodeExact(dst, blk.Out, tp.outDType)
+			} else {
+				encodeRounded(dst, blk.Out, tp.outDType)
+			}
+			if w.checkFinite {
+				if j := firstNonFinite(blk.Out); j >= 0 {
+					return fmt.Errorf("tensor %s: the merged value at element %d is %v (out of range for %s?)", tp.name, blk.Offset+j, blk.Out[j], tp.outDType)
+				}
+			}
+			st.add(&blk, selecting)
+		}
+		return nil
+	}
 	loaded := false
 	for pass := 0; pass <= passes; pass++ {
 		output := pass == passes
@@ -331,57 +432,22 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 				}
 			}
 			loaded = true
-			for b0 := 0; b0 < n; b0 += blockElems {
-				bn := min(blockElems, n-b0)
-				blk.Offset = c0 + b0
-				for i, in := range all {
-					size := in.dtype.Size()
-					dst := w.f32Buf(in.slot)[:bn]
-					if err := decodeBlock(dst, w.raw[in.slot][b0*size:(b0+bn)*size], in.dtype); err != nil {
-						return TensorReport{}, fmt.Errorf("tensor %s: %s: %w", tp.name, in.label, err)
-					}
-					if i < len(models) {
-						blk.Models[i] = dst
-					} else {
-						blk.Base = dst
-					}
-					if w.checkFinite && pass == 0 {
-						if j := firstNonFinite(dst); j >= 0 {
-							return TensorReport{}, fmt.Errorf("tensor %s: %s has %v at element %d (non-finite values are not allowed)", tp.name, in.label, dst[j], blk.Offset+j)
-						}
-					}
-				}
-				if base == nil {
-					blk.Base = nil
-				}
-				if !output {
-					blk.Out, blk.Source = nil, nil
-					kern.Scan(pass, &blk)
-					continue
-				}
-				if w.outF32 == nil {
-					w.outF32, w.src = make([]float32, blockElems), make([]uint8, blockElems)
-				}
-				blk.Out, blk.Source = w.outF32[:bn], w.src[:bn]
-				kern.Merge(&blk)
-				if exact {
-					encodeExact(rawOut[b0*outSize:(b0+bn)*outSize], blk.Out, tp.outDType)
-				} else {
-					encodeRounded(rawOut[b0*outSize:(b0+bn)*outSize], blk.Out, tp.outDType)
-				}
-				if w.checkFinite {
-					if j := firstNonFinite(blk.Out); j >= 0 {
-						return TensorReport{}, fmt.Errorf("tensor %s: the merged value at element %d is %v (out of range for %s?)", tp.name, blk.Offset+j, blk.Out[j], tp.outDType)
-					}
-				}
-				st.add(&blk, p.info.Selecting && tp.kind == kindMerge)
-			}
-			if output {
-				if err := w.out.writeChunk(tp.name, int64(c0)*int64(outSize), rawOut[:n*outSize]); err != nil {
+			if !output {
+				if err := blocks(pass, c0, n, nil); err != nil {
 					return TensorReport{}, err
 				}
-				w.prog.add(chunkBytes+int64(n*outSize), c0+n == tp.numel)
+				continue
 			}
+			outIdx, rawOut, err := w.nextOut(ctx)
+			if err != nil {
+				return TensorReport{}, err
+			}
+			if err := blocks(pass, c0, n, rawOut); err != nil {
+				w.free <- outIdx
+				return TensorReport{}, err
+			}
+			w.writes <- writeJob{name: tp.name, off: int64(c0) * int64(outSize), buf: outIdx, n: n * outSize,
+				progress: chunkBytes + int64(n*outSize), tensorDone: c0+n == tp.numel}
 		}
 		if !output {
 			kern.EndScan(pass)
@@ -390,7 +456,7 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 	if tp.numel == 0 {
 		w.prog.add(0, true)
 	}
-	rep := st.report(tp, len(p.models), models, base != nil, p.info.Selecting && tp.kind == kindMerge)
+	rep := st.report(tp, len(p.models), models, base != nil, selecting)
 	if n, ok := kern.(noter); ok && tp.numel > 0 {
 		rep.Note = joinNote(rep.Note, n.note())
 	}
@@ -414,19 +480,21 @@ func (w *worker) copyRaw(ctx context.Context, tp *tensorPlan) (TensorReport, err
 		src = w.p.models[tp.copyFrom]
 	}
 	size, _ := tensor.ByteSize(tp.outDType, tp.shape)
-	buf := w.outBuf()
-	for off := int64(0); off < size; off += int64(len(buf)) {
+	step := int64(w.l.chunk * w.l.outSize)
+	for off := int64(0); off < size; off += step {
 		if err := ctx.Err(); err != nil {
 			return TensorReport{}, err
 		}
-		n := min(int64(len(buf)), size-off)
+		n := min(step, size-off)
+		idx, buf, err := w.nextOut(ctx)
+		if err != nil {
+			return TensorReport{}, err
+		}
 		if err := src.readAt(tp.name, buf[:n], off); err != nil {
+			w.free <- idx
 			return TensorReport{}, err
 		}
-		if err := w.out.writeChunk(tp.name, off, buf[:n]); err != nil {
-			return TensorReport{}, err
-		}
-		w.prog.add(2*n, off+n == size)
+		w.writes <- writeJob{name: tp.name, off: off, buf: idx, n: int(n), progress: 2 * n, tensorDone: off+n == size}
 	}
 	if size == 0 {
 		w.prog.add(0, true)

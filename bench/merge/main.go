@@ -46,6 +46,7 @@ func main() {
 	k := flag.Int("k", 3, "number of models merged")
 	reps := flag.Int("reps", 3, "repetitions of each timed step (median reported)")
 	cold := flag.Bool("cold", false, "evict the inputs from the page cache before every timed step")
+	keep := flag.Bool("keep", false, "keep the generated checkpoints (their folder is printed) instead of removing them")
 	extra := flag.String("args", "", "extra flags for ordermerge merge, space-separated (e.g. \"--max-memory 512MiB\")")
 	flag.Parse()
 	size, err := parseSize(*sizeFlag)
@@ -56,7 +57,11 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	defer os.RemoveAll(work)
+	if *keep {
+		defer fmt.Printf("kept the checkpoints under %s\n", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
 	load0 := loadAvg()
 	fmt.Printf("ordermerge merge benchmark: %d x %s per input, %d CPUs, load average %s, %s cache, median of %d\n\n",
 		*k, *sizeFlag, runtime.NumCPU(), load0, map[bool]string{true: "cold", false: "warm"}[*cold], *reps)
@@ -121,7 +126,9 @@ func main() {
 			t := median(merge[m])
 			fmt.Printf("| %s | %s | merge %s | %.2f | %.0f%% | %s | %s |\n", dt, human(total), m, t, 100*bound/t, mb(t), human(rss[m]))
 		}
-		os.RemoveAll(dtDir)
+		if !*keep {
+			os.RemoveAll(dtDir)
+		}
 	}
 	fmt.Printf("\nload average at the end: %s\n", loadAvg())
 }
@@ -300,7 +307,10 @@ func writePlain(path string, n int64) (float64, error) {
 
 // runMerge runs one merge in a child process and returns its wall time and max RSS in bytes.
 func runMerge(bin, method string, models []string, out string, extra []string) (float64, int64, error) {
-	args := []string{"merge", "--method", method, "--models", strings.Join(models, ","), "--seed", "1", "--out", out, "--quiet", "--force"}
+	args := []string{"merge", "--method", method, "--models", strings.Join(models, ","), "--out", out, "--quiet", "--force"}
+	if method != "linear" {
+		args = append(args, "--seed", "1")
+	}
 	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
