@@ -3,6 +3,8 @@ package nn
 import (
 	"fmt"
 	"math"
+	"slices"
+	"sync"
 	"testing"
 )
 
@@ -127,4 +129,42 @@ func openBLASOrNil() []Backend {
 		return nil
 	}
 	return []Backend{be}
+}
+
+// TestGemmConcurrentCalls runs many products at once from several goroutines (as MatMul and
+// parallel training runs do) and checks every result against the same product run alone.
+func TestGemmConcurrentCalls(t *testing.T) {
+	for _, be := range testBackends(t) {
+		rng := NewRNG(3)
+		const jobs = 16
+		m, n, k := 37, 45, 130
+		var as, bs, want [jobs][]float32
+		for j := range as {
+			as[j], bs[j] = rng.Normals(m*k, 1), rng.Normals(k*n, 1)
+			want[j] = make([]float32, m*n)
+			be.Gemm(false, false, m, n, k, 1, as[j], k, bs[j], n, 0, want[j], n)
+		}
+		bad := make(chan int, jobs*20)
+		var wg sync.WaitGroup
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := make([]float32, m*n)
+				for j := w; j < jobs; j += 8 {
+					for rep := 0; rep < 20; rep++ {
+						be.Gemm(false, false, m, n, k, 1, as[j], k, bs[j], n, 0, c, n)
+						if !slices.Equal(c, want[j]) {
+							bad <- j
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(bad)
+		for j := range bad {
+			t.Fatalf("%s: product %d gave other bits when run concurrently", be.Name(), j)
+		}
+	}
 }
