@@ -11,6 +11,10 @@ import (
 	"github.com/ordermerge/ordermerge/tensor"
 )
 
+// streamChunk caps the chunk, in elements, of single-pass merges: large enough that system
+// calls cost nothing, small enough that a chunk read is still in cache when it is decoded.
+const streamChunk = 1 << 20
+
 // DefaultMaxMemory is the default budget for the buffers of a merge. It keeps the peak RSS of a
 // merge of any size well under 512 MiB; a larger budget lets whole-tensor methods (TIES,
 // slerp, model stock, DARE with l1 rescaling) hold bigger tensors whole instead of re-reading
@@ -355,7 +359,13 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 		exact = exact && in.dtype == tp.outDType
 	}
 	passes := kern.ScanPasses()
-	whole := tp.numel <= w.l.chunk
+	// One pass needs no whole tensor in memory: small chunks then keep the read buffers in
+	// cache between the read and the decode.
+	chunk := w.l.chunk
+	if passes == 0 {
+		chunk = min(chunk, streamChunk)
+	}
+	whole := tp.numel <= chunk
 	outSize := tp.outDType.Size()
 	var blk block
 	blk.Models = make([][]float32, len(models))
@@ -415,11 +425,11 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 	loaded := false
 	for pass := 0; pass <= passes; pass++ {
 		output := pass == passes
-		for c0 := 0; c0 < tp.numel; c0 += w.l.chunk {
+		for c0 := 0; c0 < tp.numel; c0 += chunk {
 			if err := ctx.Err(); err != nil {
 				return TensorReport{}, err
 			}
-			n := min(w.l.chunk, tp.numel-c0)
+			n := min(chunk, tp.numel-c0)
 			var chunkBytes int64
 			for _, in := range all {
 				size := in.dtype.Size()
@@ -480,7 +490,7 @@ func (w *worker) copyRaw(ctx context.Context, tp *tensorPlan) (TensorReport, err
 		src = w.p.models[tp.copyFrom]
 	}
 	size, _ := tensor.ByteSize(tp.outDType, tp.shape)
-	step := int64(w.l.chunk * w.l.outSize)
+	step := int64(min(w.l.chunk, streamChunk) * w.l.outSize)
 	for off := int64(0); off < size; off += step {
 		if err := ctx.Err(); err != nil {
 			return TensorReport{}, err

@@ -25,29 +25,30 @@ func (linear) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, er
 	if normalize && sum == 0 {
 		return nil, p.modelErrorf("weight", 0, "the weights sum to 0, so they cannot be normalised")
 	}
-	return &linearKernel{w: p.Models("weight"), sum: sum, normalize: normalize}, nil
+	scale := 1.0
+	if normalize {
+		scale = 1 / sum
+	}
+	return &linearKernel{w: p.Models("weight"), scale: scale}, nil
 }
 
 type linearKernel struct {
 	noScan
-	w         []float64
-	sum       float64
-	normalize bool
+	w     []float64
+	scale float64 // 1/sum(w) with normalize, else 1
 }
 
-// Merge accumulates in float64 and divides by the weight sum (rather than multiplying by its
-// inverse), so K identical models average back to exactly the model.
+// Merge accumulates in float64 and scales by the float64 reciprocal of the weight sum: the
+// result is within a few 2^-53 of the exact weighted mean, so K identical models (or any
+// weights) round back to exactly the model in float32.
 func (k *linearKernel) Merge(b *block) {
 	out := b.Out
-	m0, w0 := b.Models[0], k.w[0]
+	m0, w0 := b.Models[0][:len(out)], k.w[0]
 	for j := range out {
 		s := w0 * float64(m0[j])
 		for i := 1; i < len(b.Models); i++ {
 			s += k.w[i] * float64(b.Models[i][j])
 		}
-		if k.normalize {
-			s /= k.sum
-		}
-		out[j] = float32(s)
+		out[j] = float32(s * k.scale)
 	}
 }
