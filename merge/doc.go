@@ -77,7 +77,9 @@
 // elements of every input and two of the output (one is written by the worker's writer
 // goroutine while the next is computed, so computing overlaps the disk), plus float32 blocks
 // of 65536 elements per input; chunk = budget/W divided by the bytes per element of all
-// inputs and two outputs. Element-wise methods process any tensor in chunks in one pass. Methods that need statistics
+// inputs and two outputs. Element-wise methods process any tensor in one pass, in chunks of
+// at most 2^20 elements (so the buffers stay in cache; their memory use is far below the
+// budget). Methods that need statistics
 // of a whole tensor first make statistics passes over it — ties 2 (an exact top-k by a
 // two-level radix count of the magnitudes' float bits), slerp 1, model_stock 1, DARE with l1
 // rescaling 1, parameter_selection with resampling at row/tensor granularity 1 — then the
