@@ -3,9 +3,11 @@ package nn
 import "math"
 
 // RNG is a small deterministic random number generator (xoshiro256** seeded through
-// splitmix64) with a fixed, documented output stream: the same seed gives the same numbers on
-// every machine and Go version, which model initialisation and sampling rely on. It never
-// reads the clock. The zero value is not useful; use NewRNG.
+// splitmix64) with a fixed, documented output stream, which model initialisation and sampling
+// rely on: the integer and uniform outputs are the same for a seed everywhere; Normal goes
+// through math.Log and math.Cos, so it repeats exactly on one platform (run to run, machine to
+// machine) but may differ in the last bit between CPU architectures. It never reads the
+// clock. The zero value is not useful; use NewRNG.
 type RNG struct{ s [4]uint64 }
 
 // NewRNG returns a generator seeded with seed.
