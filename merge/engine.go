@@ -54,6 +54,7 @@ type runOptions struct {
 	maxMemory   int64
 	workers     int
 	checkFinite bool
+	keepSources bool
 	progress    func(Progress)
 }
 
@@ -149,6 +150,7 @@ func (p *plan) execute(ctx context.Context, out sink, opt runOptions) ([]TensorR
 		go func() {
 			defer wg.Done()
 			w := newWorker(ctx, p, l, opt.checkFinite, out, prog, fail)
+			w.keepSources = opt.keepSources
 			defer w.close()
 			for i := range jobs {
 				if ctx.Err() != nil {
@@ -245,6 +247,7 @@ type worker struct {
 	p           *plan
 	l           layout
 	checkFinite bool
+	keepSources bool
 	prog        *progressState
 	raw         [][]byte    // per slot
 	f32         [][]float32 // per slot, one block
@@ -370,6 +373,9 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 	var blk block
 	blk.Models = make([][]float32, len(models))
 	selecting := p.info.Selecting && tp.kind == kindMerge
+	if selecting && w.keepSources {
+		st.sources = make([]uint8, tp.numel)
+	}
 	// blocks decodes one chunk block by block and scans or merges it; merged blocks are
 	// encoded into rawOut.
 	blocks := func(pass, c0, n int, rawOut []byte) error {
@@ -419,6 +425,9 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 				}
 			}
 			st.add(&blk, selecting)
+			if st.sources != nil {
+				copy(st.sources[blk.Offset:], blk.Source)
+			}
 		}
 		return nil
 	}
@@ -524,6 +533,7 @@ func firstNonFinite(v []float32) int {
 
 // tensorStats accumulates the report's numbers for one tensor over its blocks, in order.
 type tensorStats struct {
+	sources  []uint8 // per element, when kept
 	dist2    []float64
 	baseEq   []int64
 	taken    []int64

@@ -43,6 +43,9 @@ type Options struct {
 	CheckFinite  bool
 	// Workers is the number of tensors merged at once (0: GOMAXPROCS).
 	Workers int
+	// KeepSources keeps, for selecting methods, which model every element came from, in
+	// TensorReport.Source (one byte per element).
+	KeepSources bool
 }
 
 // Merge merges in-memory models with one call and returns the merged model and a report. The
@@ -102,7 +105,7 @@ func Merge(ctx context.Context, opt Options) (Model, *Report, error) {
 		size, _ := tensor.ByteSize(tp.outDType, tp.shape)
 		out[tp.name] = &tensor.Tensor{Name: tp.name, DType: tp.outDType, Shape: append([]int(nil), tp.shape...), Data: make([]byte, size)}
 	}
-	reports, err := pl.execute(ctx, out, runOptions{maxMemory: DefaultMaxMemory, workers: opt.Workers, checkFinite: opt.CheckFinite})
+	reports, err := pl.execute(ctx, out, runOptions{maxMemory: DefaultMaxMemory, workers: opt.Workers, checkFinite: opt.CheckFinite, keepSources: opt.KeepSources})
 	if err != nil {
 		return nil, nil, err
 	}

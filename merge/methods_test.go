@@ -400,14 +400,21 @@ func TestSelectionGranularity(t *testing.T) {
 		}
 		return -1
 	}
-	out, rep, err := Merge(context.Background(), Options{Method: "parameter_selection", Models: models, Seed: 2, Params: map[string]any{"granularity": "row"}})
+	out, rep, err := Merge(context.Background(), Options{Method: "parameter_selection", Models: models, Seed: 2, Params: map[string]any{"granularity": "row"}, KeepSources: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	o := mustFloat32(t, out["w"])
 	perRow := make([]int, 3)
+	srcMap := rep.Tensors[0].Source
+	if len(srcMap) != rows*cols {
+		t.Fatalf("kept %d sources for %d elements", len(srcMap), rows*cols)
+	}
 	for row := 0; row < rows; row++ {
 		s := source(o, row*cols)
+		if int(srcMap[row*cols]) != s {
+			t.Fatalf("row %d: kept source %d, values from model %d", row, srcMap[row*cols], s)
+		}
 		for c := 1; c < cols; c++ {
 			if source(o, row*cols+c) != s {
 				t.Fatalf("row %d mixes models", row)

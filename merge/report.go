@@ -79,6 +79,10 @@ type TensorReport struct {
 	Distance Values `json:"distance"`
 	// Note says anything special: a copied tensor, slerp's angle, model stock's ratio.
 	Note string `json:"note,omitempty"`
+	// Source, kept only when Options.KeepSources asks for it (selecting methods, in-memory
+	// merges), gives for every element the index of the model it was taken from, or 255 where
+	// the base value was kept: the data of a selection map.
+	Source []uint8 `json:"-"`
 }
 
 // Report describes a merge: per tensor, and Total over all merged elements (fractions
@@ -97,7 +101,7 @@ type Report struct {
 }
 
 func (s *tensorStats) report(tp *tensorPlan, k int, models []input, hasBase, selecting bool) TensorReport {
-	r := TensorReport{Name: tp.name, Shape: tp.shape, DType: tp.outDType.String(), Elements: int64(tp.numel), Note: tp.note}
+	r := TensorReport{Name: tp.name, Shape: tp.shape, DType: tp.outDType.String(), Elements: int64(tp.numel), Note: tp.note, Source: s.sources}
 	nan := func() Values {
 		v := make(Values, k)
 		for i := range v {
