@@ -57,16 +57,17 @@
 //	              (offset 14695981039346656037, prime 1099511628211)
 //	tensorKey   = mix(mix(seed) ^ h)
 //	streamKey_s = mix(tensorKey + (s+1)·γ)
-//	x_s(j)      = mix(streamKey_s + (j+1)·γ)   (the (j+1)-th SplitMix64 output from streamKey_s)
-//	u_s(j)      = (x_s(j) >> 11) · 2^-53       (uniform in [0, 1))
+//	x_s(c)      = mix(streamKey_s + (c+1)·γ)   (the (c+1)-th SplitMix64 output from streamKey_s)
+//	u_s(j)      = x_s(j/2) >> 32 for even j, x_s(j/2) & (2^32-1) for odd j (j/2 rounded down)
 //
+// so each output serves two counters, and u_s(j) / 2^32 is uniform in [0, 1).
 // parameter_selection draws with stream 0 at counter j = the element index (row index at
 // row granularity, 0 at tensor granularity): it takes the first model i whose cumulative
-// share (w_1 + ... + w_i) / sum w, computed in float64 left to right, exceeds u_0(j).
+// share (w_1 + ... + w_i) / sum w, computed in float64 left to right, exceeds u_0(j) / 2^32.
 // Resampling with resample_n 0 uses u_1(j) over the eligible models the same way (their
 // cumulative share of the eligible weight); with resample_n n, attempt a uses u_a(j) over all
 // models. DARE keeps element j of model m (m = the model's 0-based position in the models
-// list) when u_m(j) < density.
+// list) when u_m(j) / 2^32 < density.
 //
 // # Streaming
 //

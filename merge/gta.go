@@ -110,7 +110,20 @@ type gtaKernel struct {
 	sumAbs   []float64 // l1 rescale: sum |d| over all elements, and over kept ones
 	sumKept  []float64
 	rescaled bool
-	wd       []float64 // scratch: weighted deltas of one element
+	wd       []float64  // scratch: weighted deltas of one element
+	scratch  [][]uint32 // DARE: one block of draws per model
+	us       [][]uint32 // the current block's draws
+}
+
+// draws returns scratch buffer i for n draws.
+func (k *gtaKernel) draws(i, n int) []uint32 {
+	for len(k.scratch) <= i {
+		k.scratch = append(k.scratch, nil)
+	}
+	if k.scratch[i] == nil {
+		k.scratch[i] = make([]uint32, blockElems)
+	}
+	return k.scratch[i][:n]
 }
 
 func newGTAKernel(o gtaOptions, t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
@@ -172,12 +185,14 @@ func (k *gtaKernel) ScanPasses() int {
 
 func (k *gtaKernel) Scan(pass int, b *block) {
 	if k.l1 {
+		us := k.draws(0, len(b.Base))
 		for i, x := range b.Models {
+			k.streams[i].fill(us, b.Offset)
 			var all, kept float64
 			for j, base := range b.Base {
 				d := math.Abs(float64(x[j] - base))
 				all += d
-				if k.streams[i].u53(b.Offset+j) < k.keepThr[i] {
+				if uint64(us[j]) < k.keepThr[i] {
 					kept += d
 				}
 			}
@@ -211,9 +226,16 @@ func (k *gtaKernel) EndScan(pass int) {
 }
 
 func (k *gtaKernel) Merge(b *block) {
+	if k.o.sparsify == sparsifyRandom {
+		k.us = k.us[:0]
+		for i := range b.Models {
+			k.us = append(k.us, k.draws(i, len(b.Out)))
+			k.streams[i].fill(k.us[i], b.Offset)
+		}
+	}
+	us := k.us
 	for j := range b.Out {
 		base := b.Base[j]
-		idx := b.Offset + j
 		for i, x := range b.Models {
 			d := x[j] - base
 			switch k.o.sparsify {
@@ -222,7 +244,7 @@ func (k *gtaKernel) Merge(b *block) {
 					d = 0
 				}
 			case sparsifyRandom:
-				if k.streams[i].u53(idx) >= k.keepThr[i] {
+				if uint64(us[i][j]) >= k.keepThr[i] {
 					d = 0
 				}
 			}

@@ -32,37 +32,62 @@ func tensorKey(seed uint64, name string) uint64 {
 	return mix64(mix64(seed) ^ fnv1a64(name))
 }
 
-// stream is the random stream number s of one tensor: Uint64(j) is the (j+1)-th output of a
-// SplitMix64 generator whose state starts at the stream key, computed directly.
+// stream is the random stream number s of one tensor. Its words are SplitMix64's outputs from
+// the stream key, computed directly: word(c) is output number c+1. Each word gives two 32-bit
+// draws, so one multiply-heavy mix serves two elements: draw j is the high half of word(j/2)
+// for even j and the low half for odd j.
 type stream struct{ key uint64 }
 
 func newStream(seed uint64, name string, s uint64) stream {
 	return stream{key: mix64(tensorKey(seed, name) + (s+1)*golden)}
 }
 
-// Uint64 returns the number for counter j (an element or unit index).
-func (r stream) Uint64(j int) uint64 { return mix64(r.key + uint64(j+1)*golden) }
+// uOne is 2^32: a draw u is an integer in [0, 2^32), read as the fraction u / 2^32.
+const uOne = 1 << 32
 
-// u53 returns the top 53 bits of the number for counter j: u53 * 2^-53 is uniform in [0, 1).
-func (r stream) u53(j int) uint64 { return r.Uint64(j) >> 11 }
+// word returns output number c+1 of the stream.
+func (r stream) word(c int) uint64 { return mix64(r.key + uint64(c+1)*golden) }
+
+// u returns draw j.
+func (r stream) u(j int) uint64 {
+	x := r.word(j >> 1)
+	if j&1 == 0 {
+		return x >> 32
+	}
+	return x & (uOne - 1)
+}
+
+// fill writes draws offset, offset+1, ... into dst; offset must be even.
+func (r stream) fill(dst []uint32, offset int) {
+	c := r.key + uint64(offset/2)*golden
+	j := 0
+	for ; j+1 < len(dst); j += 2 {
+		c += golden
+		x := mix64(c)
+		dst[j], dst[j+1] = uint32(x>>32), uint32(x)
+	}
+	if j < len(dst) {
+		dst[j] = uint32(mix64(c+golden) >> 32)
+	}
+}
 
 // probThreshold turns a probability p in [0, 1] into the integer bound T with
-// u53 < T  <=>  u53 * 2^-53 < p, so comparisons need no floating point in the hot loops.
+// u < T  <=>  u / 2^32 < p, so comparisons need no floating point in the hot loops.
 func probThreshold(p float64) uint64 {
 	if p <= 0 {
 		return 0
 	}
 	if p >= 1 {
-		return 1 << 53
+		return uOne
 	}
-	return uint64(math.Ceil(p * (1 << 53)))
+	return uint64(math.Ceil(p * uOne))
 }
 
 // picker draws an index i in [0, n) with probability w_i / sum(w): the first i whose
 // cumulative share (w_0 + ... + w_i) / sum(w), computed in float64 left to right, exceeds
-// u53 * 2^-53.
+// u / 2^32.
 type picker struct {
-	thr []uint64 // thr[i] = probThreshold(cumulative share up to i); the last is 2^53
+	thr []uint64 // thr[i] = probThreshold(cumulative share up to i); the last is 2^32
 }
 
 func newPicker(w []float64) picker {
@@ -79,7 +104,7 @@ func newPicker(w []float64) picker {
 	// Rounding may leave the last share a hair under 1: the last model with a positive weight
 	// takes everything above, so a zero-weight model is never drawn.
 	for i := len(w) - 1; i >= 0; i-- {
-		thr[i] = 1 << 53
+		thr[i] = uOne
 		if w[i] > 0 {
 			break
 		}
@@ -87,12 +112,12 @@ func newPicker(w []float64) picker {
 	return picker{thr: thr}
 }
 
-// pick maps u53 to an index: the number of thresholds at or below it (they increase, and
-// the last is 2^53 > u53), counted without branches.
-func (p picker) pick(u53 uint64) int {
+// pick maps a draw u to an index: the number of thresholds at or below it (they increase,
+// and the last is 2^32 > u), counted without branches.
+func (p picker) pick(u uint64) int {
 	s := 0
 	for _, t := range p.thr[:len(p.thr)-1] {
-		s += int(b2i(u53 >= t))
+		s += int(b2i(u >= t))
 	}
 	return s
 }

@@ -96,8 +96,9 @@ type selectionKernel struct {
 	// differs[u*models+k] says unit u of model k differs from the base somewhere; filled by
 	// the scan pass for resampling at row or tensor granularity.
 	differs []bool
-	elig    []bool   // scratch: which models differ from the base at the current element
-	table   []uint64 // eligibleTable, built on first use
+	elig    []bool      // scratch: which models differ from the base at the current element
+	table   []uint64    // eligibleTable, built on first use
+	scratch [2][]uint32 // draws of one block (first draw, redraw)
 }
 
 func (k *selectionKernel) unitResample() bool { return k.resample && k.gran != granElement }
@@ -139,16 +140,15 @@ func (k *selectionKernel) Merge(b *block) {
 	}
 }
 
-// mergePlain is the paper's rule, the hot loop of the default merge: the counter advances by
-// the SplitMix64 increment instead of being multiplied out per element.
+// mergePlain is the paper's rule, the hot loop of the default merge.
 func (k *selectionKernel) mergePlain(b *block) {
 	out, src := b.Out, b.Source[:len(b.Out)]
+	us := k.draws(0, len(out))
+	k.first.fill(us, b.Offset)
 	thr := k.pick.thr
 	last := len(thr) - 1
-	ctr := k.first.key + uint64(b.Offset)*golden
-	for j := range out {
-		ctr += golden
-		u := mix64(ctr) >> 11
+	for j, u32 := range us {
+		u := uint64(u32)
 		// The thresholds increase, so the pick is the number of them at or below u: counted
 		// without branches, which a random u would mispredict.
 		s := 0
@@ -160,13 +160,21 @@ func (k *selectionKernel) mergePlain(b *block) {
 	}
 }
 
+// draws returns scratch buffer i for n draws.
+func (k *selectionKernel) draws(i, n int) []uint32 {
+	if k.scratch[i] == nil {
+		k.scratch[i] = make([]uint32, blockElems)
+	}
+	return k.scratch[i][:n]
+}
+
 // maxTableModels bounds the models for which resampling uses a table per eligibility mask.
 const maxTableModels = 8
 
 // eligibleTable returns, for every mask D of models differing from the base, the thresholds
 // of the draw among them: entry D*K+i is probThreshold of the cumulative share of the eligible
-// weight up to model i (so the count of thresholds at or below u53 is drawAmong's pick), with
-// 2^53 from the last eligible model on. Mask 0 has all thresholds 0: the count is K, the base.
+// weight up to model i (so the count of thresholds at or below u is drawAmong's pick), with
+// 2^32 from the last eligible model on. Mask 0 has all thresholds 0: the count is K, the base.
 func (k *selectionKernel) eligibleTable() []uint64 {
 	K := k.models
 	tab := make([]uint64, (1<<K)*K)
@@ -190,7 +198,7 @@ func (k *selectionKernel) eligibleTable() []uint64 {
 			}
 			row[m] = probThreshold(acc / sum)
 			if m >= last {
-				row[m] = 1 << 53
+				row[m] = uOne
 			}
 		}
 	}
@@ -213,12 +221,11 @@ func (k *selectionKernel) mergeResampleTable(b *block) {
 	vals[K], code[K] = b.Base, sourceBase
 	out, src, base := b.Out, b.Source[:len(b.Out)], b.Base[:len(b.Out)]
 	thr := k.pick.thr[:K-1]
-	c0 := k.first.key + uint64(b.Offset)*golden
-	c1 := k.redraw[0].key + uint64(b.Offset)*golden
+	us0, us1 := k.draws(0, len(out)), k.draws(1, len(out))
+	k.first.fill(us0, b.Offset)
+	k.redraw[0].fill(us1, b.Offset)
 	for j, bv := range base {
-		c0 += golden
-		c1 += golden
-		u0, u1 := mix64(c0)>>11, mix64(c1)>>11
+		u0, u1 := uint64(us0[j]), uint64(us1[j])
 		s0 := 0
 		for _, t := range thr {
 			s0 += int(b2i(u0 >= t))
@@ -242,7 +249,7 @@ func (k *selectionKernel) mergeResampleTable(b *block) {
 func (k *selectionKernel) mergeResample(b *block) {
 	for j := range b.Out {
 		idx := b.Offset + j
-		s := k.pick.pick(k.first.u53(idx))
+		s := k.pick.pick(k.first.u(idx))
 		base := b.Base[j]
 		if b.Models[s][j] == base {
 			s = k.redrawElement(b, j, idx)
@@ -260,7 +267,7 @@ func (k *selectionKernel) redrawElement(b *block, j, idx int) int {
 	base := b.Base[j]
 	if k.finite {
 		for _, st := range k.redraw {
-			s := k.pick.pick(st.u53(idx))
+			s := k.pick.pick(st.u(idx))
 			if b.Models[s][j] != base {
 				return s
 			}
@@ -270,13 +277,13 @@ func (k *selectionKernel) redrawElement(b *block, j, idx int) int {
 	for m, x := range b.Models {
 		k.elig[m] = x[j] != base
 	}
-	return k.drawAmong(k.elig, k.redraw[0].u53(idx))
+	return k.drawAmong(k.elig, k.redraw[0].u(idx))
 }
 
 // drawAmong draws among the eligible models whose weight is positive, with probability
 // proportional to weight: the first model m (in model order) whose cumulative share of the
-// eligible weight exceeds u53 * 2^-53. SourceBase when none is eligible.
-func (k *selectionKernel) drawAmong(ok []bool, u53 uint64) int {
+// eligible weight exceeds u / 2^32. sourceBase when none is eligible.
+func (k *selectionKernel) drawAmong(ok []bool, u32 uint64) int {
 	var sum float64
 	last := -1
 	for m, w := range k.w {
@@ -288,7 +295,7 @@ func (k *selectionKernel) drawAmong(ok []bool, u53 uint64) int {
 	if last < 0 {
 		return sourceBase
 	}
-	u := float64(u53) * 0x1p-53
+	u := float64(u32) * 0x1p-32
 	var acc float64
 	for m, w := range k.w {
 		if w > 0 && ok[m] {
@@ -308,7 +315,7 @@ func (k *selectionKernel) mergeUnits(b *block) {
 	for j := range b.Out {
 		if u := (b.Offset + j) / k.unitLen; u != unit {
 			unit = u
-			s = k.pick.pick(k.first.u53(u))
+			s = k.pick.pick(k.first.u(u))
 			if k.resample && !k.differs[u*k.models+s] {
 				s = k.redrawUnit(u)
 			}
@@ -326,11 +333,11 @@ func (k *selectionKernel) redrawUnit(u int) int {
 	row := k.differs[u*k.models : (u+1)*k.models]
 	if k.finite {
 		for _, st := range k.redraw {
-			if s := k.pick.pick(st.u53(u)); row[s] {
+			if s := k.pick.pick(st.u(u)); row[s] {
 				return s
 			}
 		}
 		return sourceBase
 	}
-	return k.drawAmong(row, k.redraw[0].u53(u))
+	return k.drawAmong(row, k.redraw[0].u(u))
 }
