@@ -99,6 +99,7 @@ type selectionKernel struct {
 	elig    []bool      // scratch: which models differ from the base at the current element
 	table   []uint64    // eligibleTable, built on first use
 	scratch [2][]uint32 // draws of one block (first draw, redraw)
+	small   [3][]uint8  // resampling: first picks, masks, final picks of one block
 }
 
 func (k *selectionKernel) unitResample() bool { return k.resample && k.gran != granElement }
@@ -205,43 +206,55 @@ func (k *selectionKernel) eligibleTable() []uint64 {
 	return tab
 }
 
-// mergeResampleTable is mergeResample without branches on the data: both draws are computed
+// mergeResampleTable is mergeResample without branches on the data: both draws are made
 // for every element and the eligibility mask chooses, so half the elements equalling the base
-// (usual in bf16) costs no mispredictions. Same results as mergeResample.
+// (usual in bf16) costs no mispredictions. It works in simple passes over the block (first
+// picks, masks, redraws, then the copy), each a tight loop. Same results as mergeResample.
 func (k *selectionKernel) mergeResampleTable(b *block) {
 	if k.table == nil {
 		k.table = k.eligibleTable()
+		k.small = [3][]uint8{make([]uint8, blockElems), make([]uint8, blockElems), make([]uint8, blockElems)}
 	}
 	K := k.models
-	var vals [maxTableModels + 1][]float32
-	var code [maxTableModels + 1]uint8
-	for m := 0; m < K; m++ {
-		vals[m], code[m] = b.Models[m], uint8(m)
-	}
-	vals[K], code[K] = b.Base, sourceBase
-	out, src, base := b.Out, b.Source[:len(b.Out)], b.Base[:len(b.Out)]
-	thr := k.pick.thr[:K-1]
-	us0, us1 := k.draws(0, len(out)), k.draws(1, len(out))
+	n := len(b.Out)
+	out, src, base := b.Out, b.Source[:n], b.Base[:n]
+	us0, us1 := k.draws(0, n), k.draws(1, n)
 	k.first.fill(us0, b.Offset)
 	k.redraw[0].fill(us1, b.Offset)
-	for j, bv := range base {
-		u0, u1 := uint64(us0[j]), uint64(us1[j])
-		s0 := 0
-		for _, t := range thr {
-			s0 += int(b2i(u0 >= t))
+	s0, mask, s1 := k.small[0][:n], k.small[1][:n], k.small[2][:n]
+	clear(s0)
+	clear(mask)
+	for _, t := range k.pick.thr[:K-1] {
+		for j, u := range us0 {
+			s0[j] += uint8(b2i(uint64(u) >= t))
 		}
-		d := 0
-		for m := 0; m < K; m++ {
-			d |= int(b2i(vals[m][j] != bv)) << m
+	}
+	for m := 0; m < K; m++ {
+		x := b.Models[m][:n]
+		for j, bv := range base {
+			mask[j] |= uint8(b2i(x[j] != bv)) << m
 		}
-		s1 := 0
-		for _, t := range k.table[d*K : (d+1)*K] {
-			s1 += int(b2i(u1 >= t))
+	}
+	tab := k.table
+	for j, u := range us1 {
+		row := tab[int(mask[j])*K : int(mask[j])*K+K]
+		c := 0
+		for _, t := range row {
+			c += int(b2i(uint64(u) >= t))
 		}
-		keep := d >> s0 & 1
-		s := s1 + keep*(s0-s1)
+		// Keep the first pick when that model differs from the base, else the redraw (K:
+		// the base, when none differs).
+		keep := int(mask[j]>>s0[j]) & 1
+		s1[j] = uint8(c + keep*(int(s0[j])-c))
+	}
+	var vals [maxTableModels + 1][]float32
+	for m := 0; m < K; m++ {
+		vals[m] = b.Models[m][:n]
+	}
+	vals[K] = base
+	for j, s := range s1 {
 		out[j] = vals[s][j]
-		src[j] = code[s]
+		src[j] = s | uint8(b2i(int(s) == K))*sourceBase
 	}
 }
 
