@@ -300,12 +300,15 @@ func (w *worker) close() {
 	<-w.done
 }
 
-// buffers are allocated on first use, so slots that never take part cost nothing.
-func (w *worker) rawBuf(slot int) []byte {
-	if w.raw[slot] == nil {
-		w.raw[slot] = make([]byte, w.l.chunk*w.l.slotSize[slot])
+// Buffers are allocated on first use and grown when a tensor needs more (a whole tensor for
+// statistics passes), so slots that never take part cost nothing and single-pass merges
+// stay far below the budget.
+func (w *worker) rawBuf(slot, n int) []byte {
+	size := n * w.l.slotSize[slot]
+	if len(w.raw[slot]) < size {
+		w.raw[slot] = make([]byte, size)
 	}
-	return w.raw[slot]
+	return w.raw[slot][:size]
 }
 
 func (w *worker) f32Buf(slot int) []float32 {
@@ -315,12 +318,13 @@ func (w *worker) f32Buf(slot int) []float32 {
 	return w.f32[slot]
 }
 
-// nextOut returns a free output chunk buffer, waiting for one to come back from the writer.
-func (w *worker) nextOut(ctx context.Context) (int, []byte, error) {
+// nextOut returns a free output chunk buffer of at least size bytes, waiting for one to come
+// back from the writer.
+func (w *worker) nextOut(ctx context.Context, size int) (int, []byte, error) {
 	select {
 	case i := <-w.free:
-		if w.outBufs[i] == nil {
-			w.outBufs[i] = make([]byte, w.l.chunk*w.l.outSize)
+		if len(w.outBufs[i]) < size {
+			w.outBufs[i] = make([]byte, size)
 		}
 		return i, w.outBufs[i], nil
 	case <-ctx.Done():
@@ -446,7 +450,7 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 				if whole && loaded {
 					continue
 				}
-				if err := in.src.readAt(tp.name, w.rawBuf(in.slot)[:n*size], int64(c0)*int64(size)); err != nil {
+				if err := in.src.readAt(tp.name, w.rawBuf(in.slot, min(chunk, tp.numel))[:n*size], int64(c0)*int64(size)); err != nil {
 					return TensorReport{}, err
 				}
 			}
@@ -457,7 +461,7 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 				}
 				continue
 			}
-			outIdx, rawOut, err := w.nextOut(ctx)
+			outIdx, rawOut, err := w.nextOut(ctx, n*outSize)
 			if err != nil {
 				return TensorReport{}, err
 			}
@@ -505,7 +509,7 @@ func (w *worker) copyRaw(ctx context.Context, tp *tensorPlan) (TensorReport, err
 			return TensorReport{}, err
 		}
 		n := min(step, size-off)
-		idx, buf, err := w.nextOut(ctx)
+		idx, buf, err := w.nextOut(ctx, int(n))
 		if err != nil {
 			return TensorReport{}, err
 		}
