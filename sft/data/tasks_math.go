@@ -93,36 +93,34 @@ func genWordMath(r *rng) Sample {
 	return Sample{Prompt: q, Response: a}
 }
 
-// genArith writes an expression of three or four numbers joined by +, - and *, sometimes with
-// one bracketed pair, and works it out in the order of operations: the bracket, then products
-// left to right, then sums and differences left to right. Draws with a negative or
-// above-200 intermediate result are redrawn, so every step stays small.
+// genArith writes an expression of three single-digit numbers joined by +, - and * (a
+// quarter of them with four numbers, a quarter with one bracketed pair) and works it out in
+// the order of operations: the bracket, then products left to right, then sums and
+// differences left to right. Draws with a negative or above-99 intermediate result are
+// redrawn, so every step is one of a few hundred small facts a tiny model can learn.
 func genArith(r *rng) Sample {
 	for {
-		k := r.between(2, 3) // operators
+		k := 2 // operators
+		if r.intn(4) == 0 {
+			k = 3
+		}
 		ops := make([]byte, k)
 		nums := make([]int, k+1)
 		for i := range ops {
 			ops[i] = "+-*"[r.intn(3)]
 		}
 		for i := range nums {
-			big := (i > 0 && ops[i-1] == '*') || (i < k && ops[i] == '*')
-			if big {
-				nums[i] = r.between(2, 9)
-			} else {
-				nums[i] = r.between(1, 20)
-			}
+			nums[i] = r.between(1, 9)
 		}
 		br := -1 // brackets around nums[br] ops[br] nums[br+1]
-		if r.intn(3) == 0 {
+		if r.intn(4) == 0 {
 			br = r.intn(k)
 		}
-		text := arithText(nums, ops, br)
 		steps, v, ok := arithSteps(nums, ops, br)
 		if !ok {
 			continue
 		}
-		return Sample{Prompt: "What is " + text + "?", Response: worked(steps, v)}
+		return Sample{Prompt: "What is " + arithText(nums, ops, br) + "?", Response: worked(steps, v)}
 	}
 }
 
@@ -160,7 +158,7 @@ func arithSteps(nums []int, ops []byte, br int) ([]string, int, bool) {
 	var steps []string
 	collapse := func(i int) bool {
 		v := applyOp(nums[i], ops[i], nums[i+1])
-		if v < 0 || v > 200 {
+		if v < 0 || v > 99 {
 			return false
 		}
 		steps = append(steps, step(nums[i], ops[i], nums[i+1], v))

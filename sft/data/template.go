@@ -205,6 +205,10 @@ type EncodeOptions struct {
 	// or OverflowSkip. A sample whose prompt alone leaves no room for a response token is an
 	// error under every policy but skip.
 	Overflow string
+	// LossOnPrompt gives every token a loss (PromptLen 0): plain language modelling, for
+	// pre-training a base on the same samples. Predicting the prompt too teaches a small
+	// model to read and copy from its context, which fine-tuning alone barely does.
+	LossOnPrompt bool
 }
 
 // Encode turns every sample into an Example, in order. With OverflowSkip, the examples left
@@ -234,6 +238,9 @@ func (d *Dataset) Encode(tok tokenizer.Tokenizer, opts EncodeOptions) ([]Example
 			default:
 				return nil, fmt.Errorf("%s: sample %s is %d tokens (prompt %d); MaxLen is %d", d.Source, s.ID, len(ex.Tokens), ex.PromptLen, opts.MaxLen)
 			}
+		}
+		if opts.LossOnPrompt {
+			ex.PromptLen = 0
 		}
 		out = append(out, ex)
 	}

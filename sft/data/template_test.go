@@ -84,6 +84,10 @@ func TestDatasetEncodeOverflow(t *testing.T) {
 	if _, err := d.Encode(tok, EncodeOptions{MaxLen: 4, Overflow: OverflowTruncate}); err == nil {
 		t.Error("truncate left no response token but did not fail")
 	}
+	exs, err = d.Encode(tok, EncodeOptions{LossOnPrompt: true})
+	if err != nil || exs[0].PromptLen != 0 || len(exs[0].Tokens) != 8 {
+		t.Errorf("LossOnPrompt: %v %v", exs, err)
+	}
 	if _, err := d.Encode(tok, EncodeOptions{Overflow: "drop"}); err == nil {
 		t.Error("unknown policy accepted")
 	}

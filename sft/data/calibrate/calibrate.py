@@ -37,7 +37,9 @@ class Block(nn.Module):
             k, v = torch.cat([past[0], k], 2), torch.cat([past[1], v], 2)
         s.kv = (k, v)
         att = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
-        a = att.masked_fill(~mask, float("-inf")).softmax(-1) @ v
+        # A large finite value, not -inf: a left-padding query sees only masked keys, and an
+        # all -inf row would turn into NaN and reach real tokens through 0 * NaN.
+        a = att.masked_fill(~mask, -1e9).softmax(-1) @ v
         x = x + s.o(a.transpose(1, 2).reshape(B, T, D))
         y = s.n2(x)
         return x + s.down(F.silu(s.gate(y)) * s.up(y))
@@ -193,6 +195,7 @@ def write_gen(path, ids, gens):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
+    ap.add_argument("--tag", default="", help="suffix of the gen-*.jsonl files, to keep several runs")
     ap.add_argument("--dim", type=int, default=192)
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--heads", type=int, default=4)
@@ -201,7 +204,9 @@ def main():
     ap.add_argument("--base-lr", type=float, default=2e-3)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--bs", type=int, default=16)
+    ap.add_argument("--bs", type=int, default=16, help="base batch size")
+    ap.add_argument("--sft-bs", type=int, default=8)
+    ap.add_argument("--base-full-loss", action="store_true", help="base: loss on prompt tokens too (plain language modelling)")
     ap.add_argument("--max-new", type=int, default=48)
     ap.add_argument("--tasks", default="")
     ap.add_argument("--test-n", type=int, default=200)
@@ -213,10 +218,17 @@ def main():
     model = Model(V, a.dim, a.layers, a.heads, 128)
     print(f"params {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M threads {torch.get_num_threads()}", flush=True)
     untrained = {k: v.clone() for k, v in model.state_dict().items()}
-    if a.base_steps > 0:
+    base_file = os.path.join(a.dir, f"base-d{a.dim}-l{a.layers}-s{a.base_steps}-lr{a.base_lr}-bs{a.bs}{'-full' if a.base_full_loss else ''}.pt")
+    if a.base_steps > 0 and os.path.exists(base_file):
+        model.load_state_dict(torch.load(base_file))
+        print(f"base: loaded {base_file}", flush=True)
+    elif a.base_steps > 0:
         corpus = [r for t in meta["tasks"] for r in load(os.path.join(a.dir, t, "corpus.jsonl"))]
+        if a.base_full_loss:
+            corpus = [dict(r, prompt_len=1) for r in corpus]
         steps, secs, toks = train(model, corpus, pad, a.base_steps, a.base_lr, a.bs, 1, seconds=a.base_seconds, log="base")
         print(f"base: {steps} steps {secs:.0f}s {toks / secs:.0f} tok/s", flush=True)
+        torch.save(model.state_dict(), base_file)
     base = {k: v.clone() for k, v in model.state_dict().items()}
     for t in tasks:
         d = os.path.join(a.dir, t)
@@ -224,15 +236,15 @@ def main():
         prompts, ids = [r["prompt"] for r in test], [r["id"] for r in test]
         model.load_state_dict(untrained)
         t0 = time.time()
-        write_gen(os.path.join(d, "gen-untrained.jsonl"), ids, generate(model, prompts, eos, pad, a.max_new))
+        write_gen(os.path.join(d, f"gen-untrained{a.tag}.jsonl"), ids, generate(model, prompts, eos, pad, a.max_new))
         gen_s = time.time() - t0
         if a.base_steps > 0:
             model.load_state_dict(base)
-            write_gen(os.path.join(d, "gen-base.jsonl"), ids, generate(model, prompts, eos, pad, a.max_new))
+            write_gen(os.path.join(d, f"gen-base{a.tag}.jsonl"), ids, generate(model, prompts, eos, pad, a.max_new))
         model.load_state_dict(base)
         train_rows = load(os.path.join(d, "train.jsonl"))
-        steps, secs, toks = train(model, train_rows, pad, 0, a.lr, a.bs, 2, epochs=a.epochs, log=t)
-        write_gen(os.path.join(d, "gen-sft.jsonl"), ids, generate(model, prompts, eos, pad, a.max_new))
+        steps, secs, toks = train(model, train_rows, pad, 0, a.lr, a.sft_bs, 2, epochs=a.epochs, log=t)
+        write_gen(os.path.join(d, f"gen-sft{a.tag}.jsonl"), ids, generate(model, prompts, eos, pad, a.max_new))
         print(f"{t}: sft {steps} steps {secs:.0f}s {toks / secs:.0f} tok/s; untrained gen {gen_s:.0f}s", flush=True)
 
 
