@@ -300,15 +300,25 @@ func (w *worker) close() {
 	<-w.done
 }
 
-// Buffers are allocated on first use and grown when a tensor needs more (a whole tensor for
-// statistics passes), so slots that never take part cost nothing and single-pass merges
-// stay far below the budget.
+// Buffers are allocated on first use, at the single-pass size, and grown once to the full
+// chunk when a tensor needs more (statistics passes over a whole tensor): slots that never
+// take part cost nothing, single-pass merges stay far below the budget, and growing never
+// leaves a trail of garbage.
 func (w *worker) rawBuf(slot, n int) []byte {
 	size := n * w.l.slotSize[slot]
 	if len(w.raw[slot]) < size {
-		w.raw[slot] = make([]byte, size)
+		w.raw[slot] = nil // let the smaller one go before taking the larger
+		w.raw[slot] = make([]byte, w.bufElems(n)*w.l.slotSize[slot])
 	}
 	return w.raw[slot][:size]
+}
+
+// bufElems is the capacity, in elements, of a buffer that must hold n.
+func (w *worker) bufElems(n int) int {
+	if small := min(w.l.chunk, streamChunk); n <= small {
+		return small
+	}
+	return w.l.chunk
 }
 
 func (w *worker) f32Buf(slot int) []float32 {
@@ -324,7 +334,8 @@ func (w *worker) nextOut(ctx context.Context, size int) (int, []byte, error) {
 	select {
 	case i := <-w.free:
 		if len(w.outBufs[i]) < size {
-			w.outBufs[i] = make([]byte, size)
+			w.outBufs[i] = nil
+			w.outBufs[i] = make([]byte, w.bufElems((size+w.l.outSize-1)/w.l.outSize)*w.l.outSize)
 		}
 		return i, w.outBufs[i], nil
 	case <-ctx.Done():

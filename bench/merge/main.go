@@ -34,6 +34,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ordermerge/ordermerge/merge"
 	"github.com/ordermerge/ordermerge/tensor"
 )
 
@@ -42,7 +43,8 @@ func main() {
 	dir := flag.String("dir", os.TempDir(), "folder for the generated checkpoints")
 	sizeFlag := flag.String("size", "1GiB", "size of each input checkpoint")
 	dtypes := flag.String("dtypes", "bf16,f32", "dtypes to measure")
-	methods := flag.String("methods", "linear,parameter_selection", "merge methods to time")
+	methods := flag.String("methods", "linear,parameter_selection", "merges to time, comma-separated; each a method and optional flags (\"parameter_selection --resample\")")
+	withBase := flag.Bool("base", false, "also write the base checkpoint and pass it to every merge (--base)")
 	k := flag.Int("k", 3, "number of models merged")
 	reps := flag.Int("reps", 3, "repetitions of each timed step (median reported)")
 	cold := flag.Bool("cold", false, "evict the inputs from the page cache before every timed step")
@@ -73,12 +75,19 @@ func main() {
 			fail(err)
 		}
 		dtDir := filepath.Join(work, dt.String())
-		models, total, err := generate(dtDir, dt, size, *k)
+		models, total, err := generate(dtDir, dt, size, *k, *withBase)
 		if err != nil {
 			fail(err)
 		}
+		var basePath string
+		if *withBase {
+			basePath, models = models[0], models[1:]
+		}
 		var files []string
-		for _, m := range models {
+		for _, m := range append([]string{basePath}, models...) {
+			if m == "" {
+				continue
+			}
 			fs, _ := filepath.Glob(filepath.Join(m, "*.safetensors"))
 			files = append(files, fs...)
 		}
@@ -109,7 +118,7 @@ func main() {
 			timesRead, timesWrite, timesBound = append(timesRead, rd), append(timesWrite, wr), append(timesBound, rd+wr)
 			for _, m := range strings.Split(*methods, ",") {
 				prime()
-				secs, maxRSS, err := runMerge(*bin, m, models, filepath.Join(dtDir, "merged"), strings.Fields(*extra))
+				secs, maxRSS, err := runMerge(*bin, m, basePath, models, filepath.Join(dtDir, "merged"), strings.Fields(*extra))
 				if err != nil {
 					fail(err)
 				}
@@ -138,9 +147,9 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-// generate writes k checkpoints of about size bytes each and returns their folders and total
-// tensor bytes.
-func generate(dir string, dt tensor.DType, size int64, k int) ([]string, int64, error) {
+// generate writes k checkpoints of about size bytes each (preceded by the base when withBase)
+// and returns their folders and the models' total tensor bytes.
+func generate(dir string, dt tensor.DType, size int64, k int, withBase bool) ([]string, int64, error) {
 	const hidden, inter, vocab = 2048, 5632, 32000
 	perLayer := int64(4*hidden*hidden + 3*hidden*inter + 2*hidden)
 	outer := int64(2*vocab*hidden + hidden)
@@ -172,9 +181,20 @@ func generate(dir string, dt tensor.DType, size int64, k int) ([]string, int64, 
 	cfg.TorchDType = dt.TorchName()
 	var paths []string
 	var total int64
-	writers := make([]*tensor.CheckpointWriter, k)
+	nw := k
+	if withBase {
+		nw++
+	}
+	writers := make([]*tensor.CheckpointWriter, nw)
 	for i := range writers {
-		p := filepath.Join(dir, fmt.Sprintf("order%d", i+1))
+		name := fmt.Sprintf("order%d", i+1)
+		if withBase {
+			name = fmt.Sprintf("order%d", i)
+			if i == 0 {
+				name = "base"
+			}
+		}
+		p := filepath.Join(dir, name)
 		w, err := tensor.CreateCheckpoint(p, specs, tensor.CheckpointOptions{MaxShardSize: 2 << 30})
 		if err != nil {
 			return nil, 0, err
@@ -191,7 +211,7 @@ func generate(dir string, dt tensor.DType, size int64, k int) ([]string, int64, 
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				errs <- genTensor(writers, specs[i], uint64(i))
+				errs <- genTensor(writers, specs[i], uint64(i), withBase)
 			}
 		}()
 	}
@@ -221,7 +241,7 @@ func generate(dir string, dt tensor.DType, size int64, k int) ([]string, int64, 
 	return paths, total, nil
 }
 
-func genTensor(writers []*tensor.CheckpointWriter, s tensor.Spec, seed uint64) error {
+func genTensor(writers []*tensor.CheckpointWriter, s tensor.Spec, seed uint64, withBase bool) error {
 	numel, _ := tensor.Numel(s.Shape)
 	const chunk = 1 << 22
 	r := rand.New(rand.NewPCG(seed, 7))
@@ -233,10 +253,10 @@ func genTensor(writers []*tensor.CheckpointWriter, s tensor.Spec, seed uint64) e
 		for j := range base[:n] {
 			base[j] = float32(r.NormFloat64()) * 0.02
 		}
-		for _, w := range writers {
+		for i, w := range writers {
 			copy(v, base[:n])
 			for j := range v[:n] {
-				if r.Uint64()&1 == 0 { // half of the elements move
+				if (i > 0 || !withBase) && r.Uint64()&1 == 0 { // half of the elements move
 					v[j] += float32(r.NormFloat64()) * 0.002
 				}
 			}
@@ -306,23 +326,43 @@ func writePlain(path string, n int64) (float64, error) {
 }
 
 // runMerge runs one merge in a child process and returns its wall time and max RSS in bytes.
-func runMerge(bin, method string, models []string, out string, extra []string) (float64, int64, error) {
+// The RSS comes from /usr/bin/time: the rusage of a child forked by this (large) process would
+// include this process's own RSS at the fork.
+func runMerge(bin, spec, base string, models []string, out string, extra []string) (float64, int64, error) {
+	f := strings.Fields(spec)
+	method := f[0]
 	args := []string{"merge", "--method", method, "--models", strings.Join(models, ","), "--out", out, "--quiet", "--force"}
-	if method != "linear" {
+	if base != "" {
+		args = append(args, "--base", base)
+	}
+	if info, ok := merge.LookupMethod(method); ok && info.Randomised {
 		args = append(args, "--seed", "1")
 	}
+	args = append(args, f[1:]...)
 	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
-	cmd.Stderr = os.Stderr
+	timed := false
+	if _, err := os.Stat("/usr/bin/time"); err == nil {
+		cmd = exec.Command("/usr/bin/time", append([]string{"-f", "maxrss-kib %M", bin}, args...)...)
+		timed = true
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
-		return 0, 0, fmt.Errorf("%s %s: %w", bin, strings.Join(args, " "), err)
+		return 0, 0, fmt.Errorf("%s %s: %w\n%s", bin, strings.Join(args, " "), err, stderr.String())
 	}
 	secs := time.Since(start).Seconds()
-	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	var rss int64
-	if ru != nil {
-		rss = ru.Maxrss << 10 // KiB on Linux
+	if timed {
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			if v, ok := strings.CutPrefix(line, "maxrss-kib "); ok {
+				kib, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				rss = kib << 10
+			}
+		}
+	} else if ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage); ru != nil {
+		rss = ru.Maxrss << 10 // KiB on Linux; an upper bound (includes this process at the fork)
 	}
 	if err := os.RemoveAll(out); err != nil {
 		return 0, 0, err
