@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/ordermerge/ordermerge/sft/data"
+	"github.com/ordermerge/ordermerge/sft/eval"
+	"github.com/ordermerge/ordermerge/sft/llama"
+	"github.com/ordermerge/ordermerge/sft/tokenizer"
+	"github.com/ordermerge/ordermerge/tensor"
+)
+
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("eval", stderr)
+	model := fs.String("model", "", "model: a Llama checkpoint folder (required)")
+	dataSpec := fs.String("data", "", "dataset(s), comma-separated: an embedded name ("+strings.Join(data.EmbeddedNames(), ", ")+"), embedded:NAME, or a dataset file; \"all\" = every embedded dataset")
+	split := fs.String("split", "test", "split of an embedded dataset: test or train")
+	tokPath := fs.String("tokenizer", "", "tokenizer.json file or folder (default: the model's, else the byte-level tokenizer)")
+	tmplName := fs.String("template", "default", "prompt template the model was trained with: "+strings.Join(data.TemplateNames(), ", "))
+	limit := fs.Int("limit", 0, "evaluate the first N samples of each dataset only (0: all)")
+	batch := fs.Int("batch-size", 32, "prompts generated together")
+	maxNew := fs.Int("max-new-tokens", 0, "longest answer generated (0: twice the longest reference, plus 8)")
+	losses := fs.Bool("losses", true, "also compute each sample's loss on its reference answer")
+	asJSON := fs.Bool("json", false, "print the scores as JSON instead of a table")
+	results := fs.String("results", "", "write every sample's verdict as JSONL here (default: eval-DATASET-SPLIT.jsonl in the current folder; \"-\" for none)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: ordermerge eval --model DIR --data NAME|PATH[,...] [--split test] [--json]")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *model == "" || *dataSpec == "" {
+		return usagef("--model and --data are required")
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	tmpl, err := data.TemplateByName(*tmplName)
+	if err != nil {
+		return usagef("--template: %v", err)
+	}
+	m, err := llama.Load(*model, llama.Options{})
+	if err != nil {
+		return err
+	}
+	tok, err := evalTokenizer(*tokPath, *model)
+	if err != nil {
+		return err
+	}
+	specs := strings.Split(*dataSpec, ",")
+	if *dataSpec == "all" {
+		specs = data.EmbeddedNames()
+	}
+	var all []*eval.Result
+	for _, spec := range specs {
+		ds, err := openEvalData(strings.TrimSpace(spec), *split)
+		if err != nil {
+			return err
+		}
+		res, err := eval.Evaluate(ctx, m, tok, ds, eval.Options{Template: tmpl, Limit: *limit, BatchSize: *batch, MaxNewTokens: *maxNew, Losses: *losses,
+			Progress: func(done, total int) {
+				if !*asJSON {
+					fmt.Fprintf(stderr, "\r%s: %d/%d", ds.Name, done, total)
+					if done == total {
+						fmt.Fprintln(stderr)
+					}
+				}
+			}})
+		if err != nil {
+			return err
+		}
+		if res.Split == "" {
+			res.Split = *split
+		}
+		if *results != "-" {
+			path := *results
+			if path == "" {
+				path = fmt.Sprintf("eval-%s-%s.jsonl", ds.Name, res.Split)
+			} else if len(specs) > 1 {
+				ext := filepath.Ext(path)
+				path = strings.TrimSuffix(path, ext) + "-" + ds.Name + ext
+			}
+			if err := writeEvalResults(path, res); err != nil {
+				return err
+			}
+		}
+		all = append(all, res)
+	}
+	if *asJSON {
+		type row struct {
+			Dataset  string  `json:"dataset"`
+			Split    string  `json:"split"`
+			Metric   string  `json:"metric"`
+			N        int     `json:"n"`
+			Correct  int     `json:"correct"`
+			Accuracy float64 `json:"accuracy"`
+			MeanLoss float64 `json:"mean_loss"`
+			Seconds  float64 `json:"seconds"`
+		}
+		var rows []row
+		for _, r := range all {
+			rows = append(rows, row{r.Dataset, r.Split, r.Metric, r.N, r.Correct, r.Accuracy, r.MeanLoss, r.Elapsed.Seconds()})
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DATASET\tSPLIT\tMETRIC\tSCORE\tCORRECT\tMEAN LOSS\tTIME")
+	for _, r := range all {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f%%\t%d/%d\t%.4f\t%.1fs\n", r.Dataset, r.Split, r.Metric, 100*r.Accuracy, r.Correct, r.N, r.MeanLoss, r.Elapsed.Seconds())
+	}
+	return tw.Flush()
+}
+
+// openEvalData accepts a bare embedded name as well as embedded:NAME and file paths.
+func openEvalData(spec, split string) (*data.Dataset, error) {
+	if !strings.HasPrefix(spec, "embedded:") {
+		if _, err := os.Stat(spec); err != nil {
+			for _, n := range data.EmbeddedNames() {
+				if n == spec {
+					return data.Open("embedded:"+n, split)
+				}
+			}
+			return nil, fmt.Errorf("--data %s: no such file, and not an embedded dataset (%s)", spec, strings.Join(data.EmbeddedNames(), ", "))
+		}
+	}
+	return data.Open(spec, split)
+}
+
+func evalTokenizer(path, model string) (tokenizer.Tokenizer, error) {
+	if path != "" {
+		return tokenizer.Load(path)
+	}
+	if _, err := os.Stat(filepath.Join(model, tokenizer.FileName)); err == nil {
+		return tokenizer.Load(model)
+	}
+	return tokenizer.ByteLevel(), nil
+}
+
+// writeEvalResults writes one JSON object per sample, atomically.
+func writeEvalResults(path string, res *eval.Result) error {
+	f, err := tensor.CreateAtomic(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	for _, s := range res.Samples {
+		if err := enc.Encode(s); err != nil {
+			f.Abort()
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Abort()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return f.Commit()
+}
