@@ -113,6 +113,7 @@ type gtaKernel struct {
 	wd       []float64  // scratch: weighted deltas of one element
 	scratch  [][]uint32 // DARE: one block of draws per model
 	us       [][]uint32 // the current block's draws
+	wdBuf    [][]float64 // weighted deltas of one run of gtaSub elements, per model
 }
 
 // draws returns scratch buffer i for n draws.
@@ -142,7 +143,11 @@ func newGTAKernel(o gtaOptions, t tensorInfo, p *tensorParams, hasBase bool) (ke
 			if d < 1 {
 				keep = int(math.Floor(d * float64(t.Numel)))
 			}
-			k.topk = append(k.topk, topK{keep: keep, all: keep >= t.Numel})
+			tk := topK{keep: keep, all: keep >= t.Numel}
+			if tk.all {
+				tk.cut = -1 // every key is above: keep everything
+			}
+			k.topk = append(k.topk, tk)
 		}
 	case sparsifyRandom:
 		dens := p.Models("density")
@@ -225,64 +230,94 @@ func (k *gtaKernel) EndScan(pass int) {
 	}
 }
 
+// gtaSub is how many elements Merge handles per step: the weighted deltas of all models for
+// that many elements stay in cache.
+const gtaSub = 4096
+
+// Merge works in two steps per run of gtaSub elements: each model's weighted, sparsified
+// deltas (a loop per model, in element order, as top-k's tie counting needs), then the
+// combination. Pruning and the sign election use masks instead of branches, since both are
+// coin flips on real data; skipped terms contribute exactly +0, so the sums are the same as
+// adding only the kept terms.
 func (k *gtaKernel) Merge(b *block) {
+	n := len(b.Out)
 	if k.o.sparsify == sparsifyRandom {
 		k.us = k.us[:0]
 		for i := range b.Models {
-			k.us = append(k.us, k.draws(i, len(b.Out)))
+			k.us = append(k.us, k.draws(i, n))
 			k.streams[i].fill(k.us[i], b.Offset)
 		}
 	}
-	us := k.us
-	for j := range b.Out {
-		base := b.Base[j]
+	if k.wdBuf == nil {
+		k.wdBuf = make([][]float64, len(b.Models))
+		for i := range k.wdBuf {
+			k.wdBuf[i] = make([]float64, gtaSub)
+		}
+	}
+	// Without consensus every term counts: the divisor is the same for every element.
+	var sumW float64
+	for _, w := range k.w {
+		sumW += w
+	}
+	if math.Abs(sumW) < 1e-8 {
+		sumW = 1
+	}
+	for s0 := 0; s0 < n; s0 += gtaSub {
+		m := min(gtaSub, n-s0)
+		base := b.Base[s0 : s0+m]
 		for i, x := range b.Models {
-			d := x[j] - base
+			x := x[s0 : s0+m]
+			wd := k.wdBuf[i][:m]
+			w, scale := k.w[i], 1.0
+			if k.scale != nil {
+				scale = k.scale[i]
+			}
 			switch k.o.sparsify {
 			case sparsifyMagnitude:
-				if !k.topk[i].keepNext(d) {
-					d = 0
+				t := &k.topk[i]
+				for j, bv := range base {
+					d := x[j] - bv
+					d = math.Float32frombits(math.Float32bits(d) & t.keepMask(magKey(d)))
+					wd[j] = w * float64(d) * scale
 				}
 			case sparsifyRandom:
-				if uint64(us[i][j]) >= k.keepThr[i] {
-					d = 0
+				us, thr := k.us[i][s0:s0+m], k.keepThr[i]
+				for j, bv := range base {
+					d := x[j] - bv
+					keep := -uint32(b2i(uint64(us[j]) < thr))
+					d = math.Float32frombits(math.Float32bits(d) & keep)
+					wd[j] = w * float64(d) * scale
+				}
+			default:
+				for j, bv := range base {
+					wd[j] = w * float64(x[j]-bv) * scale
 				}
 			}
-			wd := k.w[i] * float64(d)
-			if k.scale != nil {
-				wd *= k.scale[i]
-			}
-			k.wd[i] = wd
 		}
-		var mixed, div float64
-		if k.o.consensus {
-			var s float64
-			for _, wd := range k.wd {
-				s += wd
+		out := b.Out[s0 : s0+m]
+		for j, bv := range base {
+			var sum float64
+			for i := range k.wdBuf {
+				sum += k.wdBuf[i][j]
 			}
-			positive := s >= 0
-			for i, wd := range k.wd {
-				if (positive && wd > 0) || (!positive && wd < 0) {
-					mixed += wd
-					div += k.w[i]
+			mixed, div := sum, sumW
+			if k.o.consensus {
+				positive := b2i(sum >= 0)
+				mixed, div = 0, 0
+				for i, buf := range k.wdBuf {
+					wd := buf[j]
+					agree := (b2i(wd > 0) & positive) | (b2i(wd < 0) &^ positive)
+					mask := -uint64(agree)
+					mixed += math.Float64frombits(math.Float64bits(wd) & mask)
+					div += math.Float64frombits(math.Float64bits(k.w[i]) & mask)
 				}
+				div += float64(b2i(div == 0)) // 0 becomes 1, branch-free
 			}
-			if div == 0 {
-				div = 1
+			if k.normalize {
+				mixed /= div
 			}
-		} else {
-			for i, wd := range k.wd {
-				mixed += wd
-				div += k.w[i]
-			}
-			if math.Abs(div) < 1e-8 {
-				div = 1
-			}
+			out[j] = float32(float64(bv) + k.lambda*mixed)
 		}
-		if k.normalize {
-			mixed /= div
-		}
-		b.Out[j] = float32(float64(base) + k.lambda*mixed)
 	}
 }
 
@@ -299,8 +334,8 @@ type topK struct {
 	// found by the passes
 	hiBucket uint32
 	above    int64 // elements strictly above the current candidate range
-	thr      uint32
-	eqKeep   int64 // elements equal to thr still to keep
+	cut      int64 // keys above are kept (-1: all; 2^40: none)
+	eqKeep   int64 // elements whose key equals cut still to keep
 	none     bool
 }
 
@@ -331,7 +366,7 @@ func (t *topK) scan(pass int, x, base []float32) {
 
 func (t *topK) endScan(pass int, numel int) {
 	if t.keep <= 0 {
-		t.none = true
+		t.none, t.cut = true, 1<<40
 		return
 	}
 	if pass == 0 {
@@ -349,7 +384,7 @@ func (t *topK) endScan(pass int, numel int) {
 	acc := t.above
 	for l := len(t.lo) - 1; l >= 0; l-- {
 		if acc+t.lo[l] >= int64(t.keep) {
-			t.thr = t.hiBucket<<16 | uint32(l)
+			t.cut = int64(t.hiBucket<<16 | uint32(l))
 			t.eqKeep = int64(t.keep) - acc
 			break
 		}
@@ -358,21 +393,12 @@ func (t *topK) endScan(pass int, numel int) {
 	t.lo = nil
 }
 
-// keepNext says whether the next element (in element order) of the task vector is kept.
-func (t *topK) keepNext(d float32) bool {
-	if t.all {
-		return true
-	}
-	if t.none {
-		return false
-	}
-	key := magKey(d)
-	switch {
-	case key > t.thr:
-		return true
-	case key == t.thr && t.eqKeep > 0:
-		t.eqKeep--
-		return true
-	}
-	return false
+// keepMask returns all ones if the next element (in element order) of the task vector is
+// kept, else zero, without branches: which elements pass is a coin flip on real data.
+func (t *topK) keepMask(key uint32) uint32 {
+	k := int64(key)
+	gt := b2i(k > t.cut)
+	eq := b2i(k == t.cut) & b2i(t.eqKeep > 0)
+	t.eqKeep -= eq
+	return -uint32(gt | eq)
 }

@@ -33,28 +33,26 @@ func (modelStock) newKernel(ti tensorInfo, p *tensorParams, hasBase bool) (kerne
 type modelStockKernel struct {
 	k    int
 	dots []float64 // dots[i*k+j], j >= i: sum d_i d_j over the tensor
-	part []float64 // scratch for one block
 	t    float64
 	cos  float64
 }
 
 func (m *modelStockKernel) ScanPasses() int { return 1 }
 
+// Scan adds the block's products d_i.d_l to the pair sums: one loop per pair with its own
+// accumulator (element order, as before any chunking), so no sum waits on memory.
 func (m *modelStockKernel) Scan(_ int, b *block) {
-	if m.part == nil {
-		m.part = make([]float64, m.k*m.k)
-	}
-	clear(m.part)
-	for j, base := range b.Base {
-		for i := 0; i < m.k; i++ {
-			di := float64(b.Models[i][j] - base)
-			for l := i; l < m.k; l++ {
-				m.part[i*m.k+l] += di * float64(b.Models[l][j]-base)
+	base := b.Base
+	for i := 0; i < m.k; i++ {
+		xi := b.Models[i][:len(base)]
+		for l := i; l < m.k; l++ {
+			xl := b.Models[l][:len(base)]
+			var acc float64
+			for j, bv := range base {
+				acc += float64(xi[j]-bv) * float64(xl[j]-bv)
 			}
+			m.dots[i*m.k+l] += acc
 		}
-	}
-	for i, v := range m.part {
-		m.dots[i] += v
 	}
 }
 
