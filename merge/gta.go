@@ -110,9 +110,9 @@ type gtaKernel struct {
 	sumAbs   []float64 // l1 rescale: sum |d| over all elements, and over kept ones
 	sumKept  []float64
 	rescaled bool
-	wd       []float64  // scratch: weighted deltas of one element
-	scratch  [][]uint32 // DARE: one block of draws per model
-	us       [][]uint32 // the current block's draws
+	wd       []float64   // scratch: weighted deltas of one element
+	scratch  [][]uint32  // DARE: one block of draws per model
+	us       [][]uint32  // the current block's draws
 	wdBuf    [][]float64 // weighted deltas of one run of gtaSub elements, per model
 }
 
