@@ -103,17 +103,15 @@ type gtaKernel struct {
 	// magnitude pruning: keep[i] elements of model i, by the radix search below
 	topk []topK
 	// random pruning
-	keepThr  []uint64
-	streams  []stream
-	scale    []float64
-	l1       bool
-	sumAbs   []float64 // l1 rescale: sum |d| over all elements, and over kept ones
-	sumKept  []float64
-	rescaled bool
-	wd       []float64   // scratch: weighted deltas of one element
-	scratch  [][]uint32  // DARE: one block of draws per model
-	us       [][]uint32  // the current block's draws
-	wdBuf    [][]float64 // weighted deltas of one run of gtaSub elements, per model
+	keepThr []uint64
+	streams []stream
+	scale   []float64
+	l1      bool
+	sumAbs  []float64 // l1 rescale: sum |d| over all elements, and over kept ones
+	sumKept []float64
+	scratch [][]uint32  // DARE: one block of draws per model
+	us      [][]uint32  // the current block's draws
+	wdBuf   [][]float64 // weighted deltas of one run of gtaSub elements, per model
 }
 
 // draws returns scratch buffer i for n draws.
@@ -132,7 +130,6 @@ func newGTAKernel(o gtaOptions, t tensorInfo, p *tensorParams, hasBase bool) (ke
 		return nil, fmt.Errorf("%s needs a base model (the task vectors are differences from it)", o.name)
 	}
 	k := &gtaKernel{o: o, w: p.Models("weight"), lambda: p.Float("lambda"), normalize: p.Bool("normalize"), numel: t.Numel}
-	k.wd = make([]float64, len(k.w))
 	switch o.sparsify {
 	case sparsifyMagnitude:
 		if err := p.checkModelRange("density", 0, 1); err != nil {
