@@ -31,6 +31,7 @@ func commands() []command {
 		{name: "kernel", summary: "run the Jupyter kernel (Jupyter starts it via the kernelspec)", ownSignals: true, run: runKernel},
 		{name: "merge", summary: "merge checkpoints (parameter selection, linear, TIES, DARE, SLERP, ...) under a memory budget", run: runMerge},
 		{name: "eval", summary: "score a model on a dataset's test split (generation + metric)", run: runEval},
+		{name: "repro", summary: "run the paper's study on the embedded datasets and write a report", run: runRepro},
 		{name: "inspect", summary: "list the tensors of a safetensors file or checkpoint directory", run: runInspect},
 		{name: "train", summary: "fine-tune a model (or K order variants) with a seeded data order and per-sample loss records", run: runTrain},
 	}

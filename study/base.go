@@ -1,0 +1,133 @@
+package study
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ordermerge/ordermerge/sft"
+	"github.com/ordermerge/ordermerge/sft/data"
+	"github.com/ordermerge/ordermerge/sft/llama"
+	"github.com/ordermerge/ordermerge/sft/tokenizer"
+	"github.com/ordermerge/ordermerge/tensor"
+)
+
+// baseFormat changes whenever the way a base is built changes, so stale caches are not reused.
+const baseFormat = 1
+
+// BaseResult describes the base model of a study.
+type BaseResult struct {
+	Dir      string  `json:"dir"`
+	Cached   bool    `json:"cached"`
+	Params   int     `json:"params"`
+	Samples  int     `json:"samples"`
+	Steps    int     `json:"steps"`
+	Loss     float64 `json:"final_loss"`
+	Seconds  float64 `json:"seconds"`
+	CacheKey string  `json:"cache_key"`
+}
+
+// modelConfig returns the study's architecture with the tokenizer's vocabulary.
+func modelConfig(c Config, tok tokenizer.Tokenizer) *tensor.Config {
+	m := c.Model.Clone()
+	m.VocabSize = tok.VocabSize()
+	return m
+}
+
+// baseKey hashes everything that shapes the base model.
+func baseKey(c Config, tok tokenizer.Tokenizer) (string, error) {
+	b, err := json.Marshal(struct {
+		Format   int
+		Model    *tensor.Config
+		Base     BaseConfig
+		Datasets []string
+		Vocab    int
+	}{baseFormat, modelConfig(c, tok), c.Base, c.Datasets, tok.VocabSize()})
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:6]), nil
+}
+
+// BaseModel returns the study's base model: loaded from the cache when an identical one was
+// built before, else pre-trained on fresh draws of the study's tasks (loss on every token)
+// and cached.
+func BaseModel(ctx context.Context, c Config, tok tokenizer.Tokenizer) (*llama.Model, BaseResult, error) {
+	c, err := c.withDefaults()
+	if err != nil {
+		return nil, BaseResult{}, err
+	}
+	key, err := baseKey(c, tok)
+	if err != nil {
+		return nil, BaseResult{}, fmt.Errorf("base model: %w", err)
+	}
+	dir := filepath.Join(c.CacheDir, "base-"+key)
+	if m, err := llama.Load(dir, llama.Options{}); err == nil {
+		var res BaseResult
+		if b, err := os.ReadFile(filepath.Join(dir, "base.json")); err == nil && json.Unmarshal(b, &res) == nil {
+			res.Dir, res.Cached = dir, true
+			c.emit(Event{Stage: "base", Message: fmt.Sprintf("base model from cache %s", dir)})
+			return m, res, nil
+		}
+	}
+	start := time.Now()
+	cfg := modelConfig(c, tok)
+	m, err := llama.New(cfg, c.Base.InitSeed, llama.Options{})
+	if err != nil {
+		return nil, BaseResult{}, fmt.Errorf("base model: %w", err)
+	}
+	var examples []data.Example
+	for _, name := range c.Datasets {
+		ds, err := data.EmbeddedCorpus(name, c.Base.CorpusSeed, c.Base.CorpusPerTask)
+		if err != nil {
+			return nil, BaseResult{}, fmt.Errorf("base corpus: %w", err)
+		}
+		exs, err := ds.Encode(tok, data.EncodeOptions{MaxLen: cfg.MaxPositionEmbeddings + 1, Overflow: data.OverflowSkip, LossOnPrompt: true})
+		if err != nil {
+			return nil, BaseResult{}, fmt.Errorf("base corpus %s: %w", name, err)
+		}
+		examples = append(examples, exs...)
+	}
+	pad, _ := tok.Special(tokenizer.PAD)
+	tc := sft.Config{Epochs: c.Base.Epochs, BatchSize: c.Base.BatchSize, LR: c.Base.LR, MinLR: c.Base.LR / 10,
+		WarmupRatio: 0.05, Schedule: sft.ScheduleCosine, PadID: pad, OrderSeed: uint64(c.Base.CorpusSeed), LogEvery: 20,
+		Progress: func(p sft.Progress) {
+			if p.Phase == "train" {
+				c.emit(Event{Stage: "base", Message: "pre-training the base model: " + p.String(), Done: p.Step, Total: p.TotalSteps})
+			}
+		}}
+	c.emit(Event{Stage: "base", Message: fmt.Sprintf("pre-training a %d-parameter base model on %d corpus samples (cached in %s)", m.NumParams(), len(examples), dir)})
+	res, err := sft.Train(ctx, m, examples, tc)
+	if err != nil {
+		return nil, BaseResult{}, fmt.Errorf("base model: %w", err)
+	}
+	br := BaseResult{Dir: dir, Params: m.NumParams(), Samples: len(examples), Steps: res.Steps, Seconds: time.Since(start).Seconds(), CacheKey: key}
+	if n := len(res.StepLosses); n > 0 {
+		// The mean of the last tenth of the steps: the base's loss at the end, smoothed.
+		tail := res.StepLosses[n-max(1, n/10):]
+		for _, s := range tail {
+			br.Loss += s.Loss
+		}
+		br.Loss /= float64(len(tail))
+	}
+	if err := os.MkdirAll(c.CacheDir, 0o755); err != nil {
+		return nil, BaseResult{}, fmt.Errorf("base model cache: %w", err)
+	}
+	if err := m.Save(dir, llama.SaveOptions{Overwrite: true}); err != nil {
+		return nil, BaseResult{}, fmt.Errorf("caching the base model: %w", err)
+	}
+	b, _ := json.MarshalIndent(br, "", "  ")
+	if err := tensor.WriteFileAtomic(filepath.Join(dir, "base.json"), b); err != nil {
+		return nil, BaseResult{}, err
+	}
+	if err := tokenizer.Save(dir, tok); err != nil {
+		return nil, BaseResult{}, err
+	}
+	return m, br, nil
+}
