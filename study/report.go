@@ -201,7 +201,7 @@ func (r *Results) document(figs map[string]string, command string) document {
 		dsNames = append(dsNames, d.Name)
 	}
 	run := fmt.Sprintf("Study of Ju et al. (EMNLP 2024, arXiv 2410.03743) on the embedded datasets %s: from one base model (%d parameters, %s), K = %d variants per dataset fine-tuned with order seeds %d..%d (order mode %s, %d epochs, batch %d, peak learning rate %g, %s schedule), merged with %d methods (randomised ones with %d seeds, precision %s), every model evaluated on the test split (%s). Run time %.0f s on %s.",
-			strings.Join(dsNames, ", "), r.Base.Params, baseWhere(r.Base), c.K, c.FirstOrderSeed, c.FirstOrderSeed+uint64(c.K)-1,
+		strings.Join(dsNames, ", "), r.Base.Params, baseWhere(r.Base), c.K, c.FirstOrderSeed, c.FirstOrderSeed+uint64(c.K)-1,
 		orderMode(c.Train.OrderMode), c.Train.Epochs, c.Train.BatchSize, c.Train.LR, c.Train.Schedule,
 		len(c.Methods), c.MergeSeeds, c.MergePrecision, testSizes(r), r.Seconds, r.Machine)
 	if command != "" {
