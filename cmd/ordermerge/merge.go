@@ -315,10 +315,11 @@ func (b *progressBar) update(p merge.Progress) {
 	const width = 30
 	filled := int(frac * width)
 	eta := ""
-	if r := p.Rate(); r > 0 && p.Done < p.Total {
+	if r := p.Rate(); r > 0 && p.Done < p.Total && p.Elapsed > time.Second {
 		eta = fmt.Sprintf("  eta %s", time.Duration(float64(p.Total-p.Done)/r*float64(time.Second)).Round(time.Second))
 	}
-	fmt.Fprintf(b.w, "\r[%s%s] %5.1f%%  %s / %s  %s/s%s   ", strings.Repeat("=", filled), strings.Repeat(" ", width-filled),
+	// \x1b[K clears what a longer previous line left behind.
+	fmt.Fprintf(b.w, "\r[%s%s] %5.1f%%  %s / %s  %s/s%s\x1b[K", strings.Repeat("=", filled), strings.Repeat(" ", width-filled),
 		100*frac, humanBytes(p.Done), humanBytes(p.Total), humanBytes(int64(p.Rate())), eta)
 	b.drawn = true
 }
