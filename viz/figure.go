@@ -263,3 +263,13 @@ func minMax(vs []float64) (lo, hi float64) {
 	}
 	return lo, hi
 }
+
+// MIMEBundle is what the ordermerge Jupyter kernel shows for a figure: the PNG (light enough
+// to keep in a saved notebook) and a text description. Use SVG() for a vector copy.
+func (f *Figure) MIMEBundle() map[string]any {
+	b, err := f.PNG()
+	if err != nil {
+		return map[string]any{"text/plain": "figure error: " + err.Error()}
+	}
+	return map[string]any{"image/png": b, "text/plain": f.String()}
+}
