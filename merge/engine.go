@@ -92,8 +92,11 @@ func (p *plan) layout(maxMemory int64, workers int) (layout, error) {
 	for _, s := range l.slotSize {
 		l.perElem += s
 	}
-	// Decoded float32 blocks for every slot and the output, plus the source indices.
-	fixed := int64((len(l.slotSize)+1)*blockElems*4 + blockElems)
+	// Decoded float32 blocks for every slot and the output, the source indices, and the
+	// kernels' scratch: a block of 32-bit draws per model and two more, and top-k's two
+	// histograms (768 KiB) per model.
+	k := len(p.models)
+	fixed := int64((len(l.slotSize)+1)*blockElems*4 + blockElems + (k+2)*blockElems*4 + k*(3<<18))
 	need := fixed + int64(blockElems*l.perElem)
 	if maxMemory <= 0 {
 		maxMemory = DefaultMaxMemory

@@ -316,7 +316,7 @@ func TestDeterminism(t *testing.T) {
 		for i, run := range []struct {
 			procs, workers int
 			mem            int64
-		}{{1, 1, 0}, {4, 3, 0}, {2, 0, 3 << 20}, {3, 2, 4 << 20}} {
+		}{{1, 1, 0}, {4, 3, 0}, {2, 0, 8 << 20}, {3, 2, 9 << 20}} {
 			runtime.GOMAXPROCS(run.procs)
 			out := filepath.Join(dir, fmt.Sprintf("out-%s-%d", tc.method, i))
 			if _, err := Run(context.Background(), cfg, RunOptions{Out: out, Workers: run.workers, MaxMemory: run.mem, Force: true}); err != nil {
@@ -358,7 +358,7 @@ func TestStreamingMatchesMemoryWithChunks(t *testing.T) {
 		cfg.Models = append(cfg.Models, Input{Path: p, Params: map[string]any{"density": 0.3}})
 	}
 	out := filepath.Join(dir, "out")
-	if _, err := Run(context.Background(), cfg, RunOptions{Out: out, MaxMemory: 3 << 20}); err != nil {
+	if _, err := Run(context.Background(), cfg, RunOptions{Out: out, MaxMemory: 8 << 20}); err != nil {
 		t.Fatal(err)
 	}
 	mem, _, err := Merge(context.Background(), Options{Method: "ties", Base: base, Models: models, Densities: []float64{0.3, 0.3, 0.3}, Params: map[string]any{"lambda": 1.2}})
@@ -575,7 +575,7 @@ func TestCancelLeavesNothing(t *testing.T) {
 	before := treeHash(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	_, err := Run(ctx, &Config{Method: "linear", Models: paths}, RunOptions{
-		Out: filepath.Join(dir, "out"), MaxMemory: 3 << 20, Workers: 1,
+		Out: filepath.Join(dir, "out"), MaxMemory: 8 << 20, Workers: 1,
 		Progress: func(p Progress) {
 			if p.Done > 0 {
 				cancel()
@@ -669,5 +669,49 @@ func TestRunOddInputs(t *testing.T) {
 	s, _, _ := c.ReadFloat32("scale")
 	if len(s) != 1 || (s[0] != 1 && s[0] != 2) {
 		t.Errorf("scalar %v", s)
+	}
+}
+
+// TestLayoutFitsBudget: the buffers the layout plans fit the budget, and the small budgets the
+// tests above use really cut their tensors into several chunks.
+func TestLayoutFitsBudget(t *testing.T) {
+	base, models := family(t, 90, bigShapes, tensor.F32, 3, 0.5)
+	in := planInput{method: "ties", settings: settings{global: map[string]value{}}}
+	var err error
+	if in.base, err = newMemorySource("base", base); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range models {
+		src, err := newMemorySource(fmt.Sprint("m", i), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.models = append(in.models, src)
+		in.labels = append(in.labels, fmt.Sprint("m", i))
+	}
+	p, err := buildPlan(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		budget  int64
+		workers int
+	}{{8 << 20, 1}, {9 << 20, 2}, {256 << 20, 2}, {64 << 20, 8}} {
+		l, err := p.layout(tc.budget, tc.workers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := len(p.models)
+		fixed := int64((len(l.slotSize)+1)*blockElems*4 + blockElems + (k+2)*blockElems*4 + k*(3<<18))
+		used := int64(l.workers) * (fixed + int64(l.chunk*l.perElem))
+		if used > tc.budget {
+			t.Errorf("budget %d: %d workers x chunk %d use %d bytes", tc.budget, l.workers, l.chunk, used)
+		}
+		if tc.budget <= 9<<20 && l.chunk >= 300_000 {
+			t.Errorf("budget %d: chunk %d does not cut the 300000-element tensors", tc.budget, l.chunk)
+		}
+	}
+	if _, err := p.layout(2<<20, 1); err == nil || !strings.Contains(err.Error(), "too small") {
+		t.Errorf("a 2 MiB budget: %v", err)
 	}
 }
