@@ -15,7 +15,8 @@ import (
 
 // Config describes a merge of checkpoint folders: the mergekit YAML schema for the methods
 // ordermerge shares with mergekit, plus its own methods and parameters. It can be read from
-// YAML (ParseConfig, LoadConfig) or built in code.
+// YAML (ParseConfig, LoadConfig) or built in code. Paths are local folders (or single
+// .safetensors files); relative ones are relative to the working directory, as in mergekit.
 type Config struct {
 	// Method is a registered method name (merge_method).
 	Method string
