@@ -30,9 +30,6 @@ type block struct {
 	Source []uint8
 }
 
-// Len is the number of elements in the block.
-func (b *block) Len() int { return len(b.Out) }
-
 // tensorInfo describes the tensor a kernel merges.
 type tensorInfo struct {
 	Name  string

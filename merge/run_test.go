@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -713,5 +714,48 @@ func TestLayoutFitsBudget(t *testing.T) {
 	}
 	if _, err := p.layout(2<<20, 1); err == nil || !strings.Contains(err.Error(), "too small") {
 		t.Errorf("a 2 MiB budget: %v", err)
+	}
+}
+
+func TestReportJSONAndTokenizerSource(t *testing.T) {
+	dir := t.TempDir()
+	base, models := family(t, 95, llamaLike, tensor.BF16, 2, 0.5)
+	b, ms := writeHFFamily(t, dir, base, models, 0)
+	// A tokenizer of its own in the second model.
+	if err := os.WriteFile(filepath.Join(ms[1], "tokenizer.json"), []byte(`{"second":true}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &Config{Method: "parameter_selection", Base: b, Models: []Input{{Path: ms[0]}, {Path: ms[1]}}, TokenizerSource: ms[1]}
+	out := filepath.Join(dir, "out")
+	rep, err := Run(context.Background(), cfg, RunOptions{Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(out, "tokenizer.json"))
+	if string(got) != `{"second":true}` {
+		t.Errorf("tokenizer.json from the named source: %s", got)
+	}
+	if _, err := os.Stat(filepath.Join(out, "tokenizer_config.json")); err == nil {
+		t.Error("files the tokenizer source lacks must not come from elsewhere")
+	}
+	// JSON: NaN (a model lacking a tensor) is written as null and read back as NaN.
+	rep.Tensors[0].Distance[1] = math.NaN()
+	js, err := rep.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(js), "null") {
+		t.Errorf("NaN not written as null")
+	}
+	var back Report
+	if err := json.Unmarshal(js, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !math.IsNaN(back.Tensors[0].Distance[1]) || back.Tensors[0].Distance[0] != rep.Tensors[0].Distance[0] || back.Method != rep.Method {
+		t.Errorf("round trip: %+v", back.Tensors[0])
+	}
+	for src, want := range map[string]string{"union": "union is not supported", filepath.Join(dir, "elsewhere"): "is not one of the merged models"} {
+		cfg.TokenizerSource = src
+		expectFailure(t, dir, cfg, RunOptions{Out: filepath.Join(dir, "out2")}, want)
 	}
 }
