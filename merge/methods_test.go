@@ -554,3 +554,26 @@ func TestResampleTableMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// Inputs of different float dtypes merge in float32; the output takes the base's dtype, or
+// OutDType.
+func TestMixedDTypes(t *testing.T) {
+	v := []float32{1, 2.5, -3, 0.125}
+	w := []float32{3, 0.5, -1, 0.375}
+	a := shapedModel(t, "w", []int{4}, v, tensor.BF16)
+	b := shapedModel(t, "w", []int{4}, w, tensor.F32)
+	c := shapedModel(t, "w", []int{4}, w, tensor.F16)
+	out, _, err := Merge(context.Background(), Options{Method: "linear", Models: []Model{a, b, c}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out["w"].DType != tensor.BF16 {
+		t.Errorf("dtype %s, want the first model's BF16", out["w"].DType)
+	}
+	approxEqual(t, mustFloat32(t, out["w"]), []float32{7.0 / 3, 1.1666666, -5.0 / 3, 0.2916666}, 0.02)
+	out, _, err = Merge(context.Background(), Options{Method: "linear", Models: []Model{a, b, c}, OutDType: "f32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	approxEqual(t, mustFloat32(t, out["w"]), []float32{7.0 / 3, 3.5 / 3, -5.0 / 3, 0.875 / 3}, 1e-6)
+}
