@@ -26,7 +26,7 @@ type block struct {
 	// Out receives the merged elements (output pass only).
 	Out []float32
 	// Source receives, for selecting methods, the index of the model each element was taken
-	// from, or SourceBase.
+	// from, or sourceBase.
 	Source []uint8
 }
 
@@ -66,8 +66,9 @@ func (noScan) EndScan(pass int) {}
 type MethodInfo struct {
 	Name    string
 	Summary string
-	// Base says whether the method needs a base model (NeedsBase), can use one (UsesBase:
-	// resampling, the report's base statistics), or ignores it.
+	// NeedsBase methods work on task vectors. The others use a base when given one: slerp
+	// as its first endpoint, parameter selection for resampling, all for the report's
+	// base statistics.
 	NeedsBase bool
 	MinModels int
 	// MaxModels is 0 for no limit.
@@ -85,12 +86,12 @@ type MethodInfo struct {
 	Params []ParamSpec
 }
 
-// method is one merge rule. Check runs for every tensor before any data is read; Kernel makes
-// the per-tensor merger from the same resolved parameters.
+// method is one merge rule, behind the one interface every method implements.
 type method interface {
 	Info() MethodInfo
-	// Kernel validates the parameters for the tensor and returns its kernel. It must be cheap:
-	// it runs for every tensor during validation; large state is allocated on first use.
+	// newKernel validates the parameters resolved for one tensor and returns its kernel. It
+	// runs for every tensor during validation, before any data is read, and again when the
+	// tensor is merged, so it must be cheap: large state is allocated on first use.
 	newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error)
 }
 
