@@ -80,11 +80,10 @@
 // of 65536 elements per input; chunk = budget/W divided by the bytes per element of all
 // inputs and two outputs. Element-wise methods process any tensor in one pass, in chunks of
 // at most 2^20 elements (so the buffers stay in cache; their memory use is far below the
-// budget). Methods that need statistics
-// of a whole tensor first make statistics passes over it — ties 2 (an exact top-k by a
-// two-level radix count of the magnitudes' float bits), slerp 1, model_stock 1, DARE with l1
-// rescaling 1, parameter_selection with resampling at row/tensor granularity 1 — then the
-// output pass. A tensor that fits in one chunk is read once and the passes run over memory; a
+// budget). Methods that need statistics of a whole tensor first make statistics passes over
+// it — ties 2 (an exact top-k by a two-level radix count of the magnitudes' float bits),
+// slerp 1, model_stock 1, DARE with l1 rescaling 1, parameter_selection with resampling at
+// row/tensor granularity 1 — then the output pass. A tensor that fits in one chunk is read once and the passes run over memory; a
 // larger one is re-read from disk for each pass. Statistics are summed per 65536-element block
 // in element order, so results do not depend on the budget.
 //
@@ -94,6 +93,21 @@
 // other key kept), generation_config.json and the tokenizer files are copied from the base (or
 // the first model; tokenizer_source can name another input), and merge_config.yaml records the
 // merge for reproduction.
+//
+// # Configuration
+//
+// Config follows mergekit's YAML schema: merge_method, base_model, models[].model,
+// models[].parameters, parameters, dtype, out_dtype, tokenizer_source; seed goes under
+// parameters. Parsing is strict: an unknown key or parameter is an error naming it, its path
+// and its line. A model entry naming the base's folder is the base (mergekit configs often
+// list it). A per-model parameter (weight, density) is looked up in the model's parameters,
+// then the top-level ones, then its default. A value is a scalar; a list of numbers, a
+// gradient over the layers, interpolated piecewise-linearly at t = layer/(L-1) (L from
+// config.json's num_hidden_layers, else the tensor names; embeddings at t = 0, other
+// tensors outside the layers at t = 1); or a list of {filter, value}: the first entry whose
+// filter is a substring of the tensor name applies, an entry without filter matches all, and
+// when none matches the next level is used. dtype only sets the output dtype when out_dtype
+// is absent: the arithmetic is always float32.
 //
 // # Missing tensors and non-float tensors
 //
@@ -109,5 +123,7 @@
 // Every merge returns a Report: per tensor, the fraction of elements taken from each model
 // (selecting methods), the fraction of each model's elements equal to the base's (where
 // resampling acts), each model's L2 distance to the stored result, and totals. It renders
-// itself in a notebook (HTML, Markdown) and as text (String), and writes JSON.
+// itself in a notebook (HTML, Markdown) and as text (String), and writes JSON. In-memory
+// merges can also keep, per element, which model it came from (Options.KeepSources), the
+// data of a selection map.
 package merge
