@@ -88,7 +88,9 @@ func splitCell(src string) ([]chunk, error) {
 	for _, sg := range segs {
 		decl := false
 		switch sg.first {
-		case token.IMPORT, token.TYPE, token.VAR, token.CONST:
+		case token.IMPORT, token.TYPE, token.CONST:
+			// A var declaration runs as a statement: yaegi's declaration mode cannot initialise
+			// a variable from a variable of an earlier cell ("variable definition loop").
 			decl = true
 		case token.FUNC:
 			// func name(...) is a declaration; func (r T) M() and a func literal both start

@@ -20,6 +20,10 @@ var panicLineRE = regexp.MustCompile(`^(?:_\.go:)?(\d+):(\d+): panic`)
 
 // toError turns an evaluation error into the cell's error output.
 func (s *Session) toError(err error, code string) *Error {
+	var ke *Error
+	if errors.As(err, &ke) {
+		return ke
+	}
 	var se *SyntaxError
 	if errors.As(err, &se) {
 		return compileError(se.Line, se.Col, se.Msg, code)

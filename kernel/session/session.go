@@ -7,6 +7,7 @@ import (
 	"go/ast"
 	"go/token"
 	"io"
+	"os"
 	"path"
 	"reflect"
 	"sort"
@@ -66,6 +67,7 @@ type Session struct {
 	running int // number of the running cell, 0 when none
 	cancel  context.CancelCauseFunc
 	seq     int
+	defers  []func() // the running cell's top-level defers (see deferCall)
 
 	// Interpreter state, touched only by Execute/Complete/Inspect (one at a time).
 	it           *interp.Interpreter
@@ -76,7 +78,16 @@ type Session struct {
 	types        map[string]string // user types -> declaration source
 	history      []string
 	lastPanicPos string
-	stdinBuf     []byte // the rest of the last input line, for byte-wise readers such as fmt.Scan
+	// varTypes are the compiled types of variables that cells defined at the top level, as
+	// far as the typer could tell them (see typer).
+	varTypes map[string]reflect.Type
+	// hookSyms are the symbols of the hook package; identities and typeNames name the
+	// identity functions and types added to it for the rewrites (see fixes.go).
+	hookSyms   map[string]reflect.Value
+	identities map[reflect.Type]string
+	typeNames  map[reflect.Type]string
+	resyncs    int // padding variables declared by resync
+	stdinBuf   []byte // the rest of the last input line, for byte-wise readers such as fmt.Scan
 }
 
 // New creates a session with a fresh interpreter.
@@ -102,6 +113,11 @@ func (f publisherFunc) PublishDisplay(data, metadata map[string]any, id string, 
 // reset (re)creates the interpreter and forgets every cell.
 func (s *Session) reset() error {
 	env := s.opts.Env
+	if env == nil {
+		// yaegi gives cells an empty environment when Env is nil; cells must see the
+		// kernel's (ORDERMERGE_QUICK, HOME, ...).
+		env = os.Environ()
+	}
 	it := interp.New(interp.Options{
 		Stdin:  readerFunc(s.readStdin),
 		Stdout: writerFunc(s.writeStdout),
@@ -133,7 +149,11 @@ func (s *Session) reset() error {
 	for k, v := range syms {
 		s.members[k] = v
 	}
-	hook := interp.Exports{hookPath + "/kernelhook": {"GoPanic": reflect.ValueOf(s.goPanic)}}
+	s.hookSyms = s.hookSymbols()
+	s.identities = map[reflect.Type]string{}
+	s.typeNames = map[reflect.Type]string{}
+	s.varTypes = map[string]reflect.Type{}
+	hook := interp.Exports{hookPath + "/kernelhook": s.hookSyms}
 	if err := it.Use(hook); err != nil {
 		return fmt.Errorf("load kernel hook: %w", err)
 	}
@@ -294,6 +314,7 @@ func (s *Session) Execute(ctx context.Context, code string, host Host) Result {
 	s.seq++
 	cell := s.seq
 	s.host, s.cellCtx, s.running, s.cancel = host, cellCtx, cell, cancel
+	s.defers = nil
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -322,6 +343,10 @@ func (s *Session) Execute(ctx context.Context, code string, host Host) Result {
 		}()
 	}
 	data, err := s.run(cellCtx, code, cell, host)
+	if derr := s.runDefers(); derr != nil && err == nil {
+		res.Err = &Error{Name: "panic", Value: derr.Error(), Traceback: []string{derr.Error()}}
+		return res
+	}
 	if err != nil {
 		if cause := context.Cause(cellCtx); cause != nil && errors.As(cause, new(goroutinePanic)) {
 			res.Err = &Error{Name: "GoroutinePanic", Value: fmt.Sprint(cause.(goroutinePanic).value),
@@ -380,7 +405,7 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 	if err != nil {
 		return reflect.Value{}, false, firstSyntaxError(err)
 	}
-	edits := goStmtEdits(fset, f, base, src, cell)
+	var edits []edit
 	off := func(p token.Pos) int { return fset.Position(p).Offset - base }
 	var newImports [][2]string
 	var runMain bool
@@ -460,19 +485,22 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 			s.imported[name] = p
 		}
 	}
-	evalSrc := applyEdits(src, edits)
-	if !c.decl {
-		evalSrc = ";" + evalSrc // a statement chunk starting with "func(" must not look like a declaration
-	}
-	v, err := s.it.EvalWithContext(ctx, evalSrc)
+	prog, fixed, err := s.compileChunk(src, edits, c.decl, cell, fset, f)
 	if err != nil {
-		// A failed compile can leave symbols registered without room in the global frame;
-		// a successful no-op evaluation resizes it (else Globals would index past its end).
-		s.it.Eval(";")
-		if ctx.Err() == nil {
-			if se := s.undefinedName(fset, f); se != nil {
-				return reflect.Value{}, false, se // clearer than what yaegi says about it
-			}
+		return reflect.Value{}, false, err
+	}
+	// The compile has (re)declared the chunk's globals, whether or not the run succeeds.
+	for name, t := range fixed.types {
+		if t == nil {
+			delete(s.varTypes, name)
+		} else {
+			s.varTypes[name] = t
+		}
+	}
+	v, err := s.it.ExecuteWithContext(ctx, prog)
+	if err != nil {
+		if s.lastPanicPos != "" {
+			s.lastPanicPos = fixed.mapPanicPos(s.lastPanicPos)
 		}
 		return reflect.Value{}, false, err
 	}
@@ -604,7 +632,7 @@ func (s *Session) undefinedName(fset *token.FileSet, f *ast.File) *SyntaxError {
 			continue
 		}
 		pos := fset.Position(id.Pos())
-		return &SyntaxError{pos.Line - 1, pos.Column, "undefined: " + n}
+		return &SyntaxError{pos.Line - 1, pos.Column, advice("undefined: " + n)}
 	}
 	return nil
 }

@@ -1,0 +1,281 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A small compiled package standing in for sft and merge in the tests of the rewrites: what
+// matters to the interpreter is that its values have compiled (not interpreted) types.
+
+type labRecord struct {
+	ID   string
+	Loss float64
+}
+
+type labResult struct {
+	Steps   int
+	Records []labRecord
+	ByID    map[string]*labRecord
+	Names   []string
+}
+
+func (r *labResult) Bump() { r.Steps++ }
+
+func (r *labResult) Best() (labRecord, error) {
+	if len(r.Records) == 0 {
+		return labRecord{}, errors.New("no records")
+	}
+	return r.Records[0], nil
+}
+
+type labConfig struct {
+	Steps    int
+	Progress func(step int, loss float64)
+	Params   map[string]any
+}
+
+func labRun(k int) ([]*labResult, error) {
+	out := make([]*labResult, k)
+	for i := range out {
+		r := &labResult{Steps: 10 * (i + 1), ByID: map[string]*labRecord{}}
+		for j, id := range []string{"a", "b", "c"} {
+			r.Records = append(r.Records, labRecord{ID: id, Loss: float64(i + j)})
+		}
+		for j := range r.Records {
+			r.ByID[r.Records[j].ID] = &r.Records[j]
+		}
+		r.Names = []string{"x", "y"}
+		out[i] = r
+	}
+	return out, nil
+}
+
+func labTrain(ctx context.Context, cfg labConfig) (*labResult, error) {
+	r := &labResult{}
+	for s := 1; s <= cfg.Steps; s++ {
+		if err := ctx.Err(); err != nil {
+			return r, err
+		}
+		r.Steps = s
+		if cfg.Progress != nil {
+			cfg.Progress(s, 1/float64(s))
+		}
+	}
+	return r, nil
+}
+
+var labSymbols = map[string]map[string]reflect.Value{
+	"lab.test/lab/lab": {
+		"Run":    reflect.ValueOf(labRun),
+		"Train":  reflect.ValueOf(labTrain),
+		"Result": reflect.ValueOf((*labResult)(nil)),
+		"Record": reflect.ValueOf((*labRecord)(nil)),
+		"Config": reflect.ValueOf((*labConfig)(nil)),
+	},
+}
+
+func newLabSession(t *testing.T) *Session {
+	t.Helper()
+	s, err := New(Options{Symbols: []map[string]map[string]reflect.Value{labSymbols}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// cellCase is one cell and what it must show: its value (text/plain), its stdout, or, when
+// err is set, an error whose value contains err.
+type cellCase struct {
+	code, value, stdout, err string
+}
+
+func runCases(t *testing.T, s *Session, cases []cellCase) {
+	t.Helper()
+	for _, c := range cases {
+		r, h := run(t, s, c.code)
+		if c.err != "" {
+			if r.Err == nil || !strings.Contains(r.Err.Value, c.err) {
+				t.Errorf("%q: error %+v, want one containing %q", c.code, r.Err, c.err)
+			}
+			continue
+		}
+		if r.Err != nil {
+			t.Errorf("%q: error %v\n%s", c.code, r.Err, strings.Join(r.Err.Traceback, "\n"))
+			continue
+		}
+		if got := text(r); got != c.value {
+			t.Errorf("%q: value %q, want %q", c.code, got, c.value)
+		}
+		if got := h.out.String(); got != c.stdout {
+			t.Errorf("%q: stdout %q, want %q", c.code, got, c.stdout)
+		}
+	}
+}
+
+// The reported bug: after results, err := f() with f compiled and returning ([]*T, error),
+// results[0].Steps worked but rx := results[1] failed with "constant definition loop".
+func TestIndexOfCompiledSliceInLaterCell(t *testing.T) {
+	s := newLabSession(t)
+	runCases(t, s, []cellCase{
+		{code: "k := 2\nresults, err := lab.Run(k)\nfmt.Println(len(results), err)", stdout: "2 <nil>\n"},
+		{code: "results[0].Steps", value: "10"},
+		{code: "rx := results[1]\nrx.Steps", value: "20"},
+		{code: "r0 := results[0].Records[1]\nr0.ID", value: `"b"`},
+		{code: "recs := results[1].Records\nfirst := recs[2]\nfirst.Loss", value: "3"},
+		{code: "w := results[0].ByID[\"c\"]\nw.Loss", value: "2"},
+		{code: "n := len(results[0].Records) + 1\nn", value: "4"},
+		{code: "p := &results[0].Records[0]\np.Loss = 9\nresults[0].ByID[\"a\"].Loss", value: "9"},
+		{code: "best, err := results[1].Best()\nbest.ID", value: `"a"`},
+		{code: "f := results[1].Best\nb2, _ := f()\nb2.Loss", value: "1"},
+		{code: "var v = results[1].Names[1]\nv", value: `"y"`},
+		{code: "fields := strings.Fields(\"a b c\")\nfz := fields[2]\nfz", value: `"c"`},
+		{code: "parts := strings.Split(\"a,b\", \",\")\np0, p1 := parts[0], parts[1]\np0 + p1", value: `"ab"`},
+		// Typed from its value after a first failure (the kernel cannot type a + b itself).
+		{code: "joined := strings.ToUpper(\"ab\") + strings.ToLower(\"CD\")", value: ""},
+		{code: "c := joined[0]\nc", value: "65"},
+		// A redefinition forgets the recorded type.
+		{code: "rx := 5\nrx + 1", value: "6"},
+	})
+}
+
+func TestTopLevelCommaOK(t *testing.T) {
+	s := newLabSession(t)
+	runCases(t, s, []cellCase{
+		{code: "results, _ := lab.Run(1)\nm := map[string]int{\"a\": 1}\nvar anyv any = results[0]\nch := make(chan string, 1)\nch <- \"msg\""},
+		{code: "v, ok := m[\"a\"]\nfmt.Println(v, ok)", stdout: "1 true\n"},
+		{code: "keys := []string{\"zz\"}\nv2, ok2 := m[keys[0]]\nfmt.Println(v2, ok2)", stdout: "0 false\n"},
+		{code: "rec, found := results[0].ByID[\"b\"]\nfmt.Println(rec.ID, found)", stdout: "b true\n"},
+		{code: "r, isResult := anyv.(*lab.Result)\nfmt.Println(r.Steps, isResult)", stdout: "10 true\n"},
+		{code: "_, isInt := anyv.(int)\nisInt", value: "false"},
+		{code: "msg, open := <-ch\nfmt.Println(msg, open)", stdout: "msg true\n"},
+		{code: "v, ok = m[\"zz\"]\nok", value: "false"}, // plain assignment, untouched
+	})
+}
+
+func TestTopLevelCompoundStatements(t *testing.T) {
+	s := newLabSession(t)
+	runCases(t, s, []cellCase{
+		{code: "results, _ := lab.Run(2)\nm := map[string]int{\"a\": 1}\nvar anyv any = 3"},
+		// Multi-value := inside a loop body was "undefined".
+		{code: "for _, r := range results {\n\tbest, err := r.Best()\n\tfmt.Println(best.ID, err)\n}", stdout: "a <nil>\na <nil>\n"},
+		{code: "for _, k := range []string{\"a\", \"b\"} { if v, ok := m[k]; ok { fmt.Println(k, v) } }", stdout: "a 1\n"},
+		{code: "switch x := anyv.(type) {\ncase int:\n\tfmt.Println(\"int\", x)\n}", stdout: "int 3\n"},
+		{code: "{ a, b, _ := strings.Cut(\"p,q\", \",\"); fmt.Println(a, b) }", stdout: "p q\n"},
+		{code: "for i := 0; i < 2; i++ {}\ni", err: "undefined: i"}, // loop variables stay in the loop
+		{code: "outer:\nfor i := 0; i < 3; i++ {\n\tfor j := 0; j < 3; j++ {\n\t\tif j == 1 { continue outer }\n\t\tif i == 2 { break outer }\n\t\tfmt.Print(i, j, \" \")\n\t}\n}", stdout: "0 0 1 0 "},
+		{code: "total := 0\nfor _, r := range results { total += r.Steps }\ntotal", value: "30"},
+	})
+}
+
+func TestTopLevelDeferRunsOnceAtCellEnd(t *testing.T) {
+	s := newLabSession(t)
+	runCases(t, s, []cellCase{
+		{code: "xs := []int{1}\ndefer fmt.Println(\"d1\", len(xs))\ndefer func() { fmt.Println(\"d2\") }()\nxs = append(xs, 2)\nfmt.Println(\"body\", len(xs))",
+			stdout: "body 2\nd2\nd1 1\n"},
+		{code: "fmt.Println(\"next\")", stdout: "next\n"}, // the defers do not run again
+		{code: "defer panic(\"late\")\nfmt.Println(\"ran\")", err: "late"},
+	})
+}
+
+func TestNewerGoFeatures(t *testing.T) {
+	s := newLabSession(t)
+	runCases(t, s, []cellCase{
+		{code: "for i := range 3 { fmt.Print(i) }", stdout: "012"},
+		{code: "n := 2\nfor range n { fmt.Print(\"x\") }", stdout: "xx"},
+		{code: "var n64 int64 = 3\nsum := 0\nfor i := range n64 { sum += i }\nsum", value: "3"},
+		{code: "results, _ := lab.Run(1)\nfor i := range results[0].Steps { _ = i }\n\"ok\"", value: `"ok"`},
+		{code: "func squares(k int) []int {\n\tout := []int{}\n\tfor i := range k { out = append(out, i*i) }\n\treturn out\n}\nsquares(4)", value: "[0 1 4 9]"},
+		{code: "min(3, 1, 2)", value: "1"},
+		{code: "f := 0.5\nmax(f, 2)", value: "2"},
+		{code: "min(2.5, 1)", value: "1"},
+		{code: "max(\"a\", \"b\")", value: `"b"`},
+		{code: "math.Signbit(min(0.0, math.Copysign(0, -1)))", value: "true"},
+		{code: "math.IsNaN(max(1, math.NaN()))", value: "true"},
+		{code: "m := map[string]int{\"a\": 1}\nclear(m)\nlen(m)", value: "0"},
+		{code: "zs := []int{1, 2}\nclear(zs)\nzs", value: "[0 0]"},
+		{code: "type pt struct{ X int }\nps := []pt{{1}, {2}}\nclear(ps)\nps[1].X", value: "0"},
+	})
+}
+
+func TestVarFromEarlierCell(t *testing.T) {
+	s := newLabSession(t)
+	runCases(t, s, []cellCase{
+		{code: "xs := strings.Fields(\"a b\")\nn := 3"},
+		{code: "var anyv any = xs\nvar m = n + 1\nfmt.Println(anyv, m)", stdout: "[a b] 4\n"},
+		{code: "var (\n\tq1 = n\n\tq2 = q1 * 2\n)\nq2", value: "6"},
+		{code: "var counter int\nfunc inc() { counter++ }\ninc()\ncounter", value: "1"},
+	})
+}
+
+func TestCallbacksAndCompiledLiterals(t *testing.T) {
+	s := newLabSession(t)
+	runCases(t, s, []cellCase{
+		{code: "steps := 0\nlast := 0.0\ncfg := lab.Config{Steps: 4, Params: map[string]any{\"t\": 0.5, \"names\": []string{\"a\"}}}\n" +
+			"cfg.Progress = func(step int, loss float64) { steps++; last = loss }\n" +
+			"res, err := lab.Train(context.Background(), cfg)\nfmt.Println(res.Steps, err, steps, last)", stdout: "4 <nil> 4 0.25\n"},
+		{code: "cfg.Params[\"t\"]", value: "0.5"},
+		{code: "byName := map[string]*lab.Result{}\nbyName[\"r\"] = res\nbyName[\"r\"].Bump()\nres.Steps", value: "5"},
+		{code: "all := []*lab.Result{}\nall = append(all, res, res)\nlen(all)", value: "2"},
+		{code: "bump := res.Bump\nbump()\nres.Steps", value: "6"},
+	})
+}
+
+// Errors in rewritten code still point at the cell's own line and column.
+func TestErrorPositionsAfterRewrites(t *testing.T) {
+	s := newLabSession(t)
+	run(t, s, "results, _ := lab.Run(2)\nm := map[string]int{}")
+	cases := []struct{ code, want string }{
+		{"for _, r := range results {\n\tx := r.Steps + \"s\"\n}", "2:7"},
+		{"v, ok := m[\"a\"]\nw := v + \"s\"", "2:6"},
+		{"rx := results[1]\ny := rx.Nope", "2:6"},
+		{"for i := range 3 { fmt.Println(undefinedName) }", "1:32"},
+	}
+	for _, c := range cases {
+		r, _ := run(t, s, c.code)
+		if r.Err == nil {
+			t.Fatalf("%q: no error", c.code)
+		}
+		if !strings.HasPrefix(r.Err.Value, c.want+":") {
+			t.Errorf("%q: error %q, want position %s", c.code, r.Err.Value, c.want)
+		}
+	}
+}
+
+// Compiled calls passed display.Context() (here the cell's context through a compiled
+// training loop) stop when the cell is interrupted, also from inside a rewritten loop.
+func TestInterruptInsideRewrittenLoop(t *testing.T) {
+	s := newLabSession(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(100 * time.Millisecond); cancel() }()
+	start := time.Now()
+	r := s.Execute(ctx, "n := 0\nfor _, k := range []int{1} { for { n += k } }", &memHost{})
+	if !r.Interrupted {
+		t.Fatalf("not interrupted: %+v", r)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("interrupt took %v", d)
+	}
+	if r2, _ := run(t, s, "n > 0"); text(r2) != "true" {
+		t.Fatalf("state lost after interrupt: %q %+v", text(r2), r2.Err)
+	}
+}
+
+func TestSrcMapOrig(t *testing.T) {
+	src := "abcdef"
+	out, sorted := applyEdits(src, []edit{{2, 2, "XY"}, {4, 5, "Q"}})
+	if out != "abXYcdQf" {
+		t.Fatalf("applyEdits: %q", out)
+	}
+	var m srcMap
+	m.add(sorted)
+	for o, want := range map[int]int{0: 0, 1: 1, 2: 2, 3: 2, 4: 2, 5: 3, 6: 4, 7: 5} {
+		if got := m.orig(o); got != want {
+			t.Errorf("orig(%d) = %d, want %d", o, got, want)
+		}
+	}
+}
