@@ -86,7 +86,7 @@ type Session struct {
 	hookSyms   map[string]reflect.Value
 	identities map[reflect.Type]string
 	typeNames  map[reflect.Type]string
-	resyncs    int // padding variables declared by resync
+	resyncs    int    // padding variables declared by resync
 	stdinBuf   []byte // the rest of the last input line, for byte-wise readers such as fmt.Scan
 }
 
