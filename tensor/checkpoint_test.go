@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,5 +137,29 @@ func TestCheckpointBadIndex(t *testing.T) {
 	_, err := OpenCheckpoint(dir)
 	if err == nil || !strings.Contains(err.Error(), "model-00002-of-00004.safetensors") || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("missing shard: %v", err)
+	}
+}
+
+// A config that is not a Llama one keeps its own keys: rewriting adds no typed key it lacked.
+func TestConfigRewriteKeepsForeignConfigs(t *testing.T) {
+	var c Config
+	if err := json.Unmarshal([]byte(`{"model_type": "mlp", "hidden_dims": [4, 4], "vocab_size": 0}`), &c); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back) != 3 || back["model_type"] != "mlp" || back["vocab_size"] != 0.0 || back["hidden_dims"] == nil {
+		t.Fatalf("rewritten as %s", b)
+	}
+	c.HiddenSize = 8 // a typed key set after reading is written
+	b, _ = json.Marshal(&c)
+	if !strings.Contains(string(b), `"hidden_size":8`) {
+		t.Fatalf("set key lost: %s", b)
 	}
 }

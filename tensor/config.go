@@ -26,6 +26,11 @@ type Config struct {
 	TorchDType            string   `json:"torch_dtype,omitempty"`
 
 	extra map[string]json.RawMessage
+	// read lists the typed keys the file had, so a config that is not a Llama one (no
+	// hidden_size, say) is written back without typed keys it never had; filled holds the
+	// defaults given to the keys it lacked, as JSON.
+	read   map[string]bool
+	filled map[string]json.RawMessage
 }
 
 // configKeys are the keys held in typed fields.
@@ -67,9 +72,26 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	}
 	*c = Config(p)
 	c.extra = make(map[string]json.RawMessage)
+	c.read = make(map[string]bool)
 	for k, v := range raw {
-		if !configKeys[k] {
+		if configKeys[k] {
+			c.read[k] = true
+		} else {
 			c.extra[k] = v
+		}
+	}
+	typed, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(typed, &all); err != nil {
+		return err
+	}
+	c.filled = make(map[string]json.RawMessage)
+	for k, v := range all {
+		if !c.read[k] {
+			c.filled[k] = v
 		}
 	}
 	return nil
@@ -86,10 +108,26 @@ func (c *Config) MarshalJSON() ([]byte, error) {
 	if err := json.Unmarshal(typed, &all); err != nil {
 		return nil, err
 	}
+	if c.read != nil {
+		// A config read from a file keeps its own set of typed keys, plus any set since.
+		for k, v := range all {
+			if !c.read[k] && (isZeroJSON(v) || string(v) == string(c.filled[k])) {
+				delete(all, k)
+			}
+		}
+	}
 	for k, v := range c.extra {
 		all[k] = v
 	}
 	return json.Marshal(all) // map keys come out sorted: stable files
+}
+
+func isZeroJSON(v json.RawMessage) bool {
+	switch string(v) {
+	case "0", "false", `""`, "null", "[]":
+		return true
+	}
+	return false
 }
 
 // Extra returns the raw JSON of a key the typed fields do not hold.
@@ -131,6 +169,16 @@ func (c *Config) Clone() *Config {
 	d.extra = make(map[string]json.RawMessage, len(c.extra))
 	for k, v := range c.extra {
 		d.extra[k] = append(json.RawMessage(nil), v...)
+	}
+	if c.read != nil {
+		d.read = make(map[string]bool, len(c.read))
+		for k := range c.read {
+			d.read[k] = true
+		}
+		d.filled = make(map[string]json.RawMessage, len(c.filled))
+		for k, v := range c.filled {
+			d.filled[k] = v
+		}
 	}
 	return &d
 }
