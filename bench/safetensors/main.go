@@ -20,7 +20,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ordermerge/ordermerge/tensor"
@@ -41,9 +40,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		var ru syscall.Rusage
-		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-		fmt.Printf("%f %d\n", secs, ru.Maxrss) // Maxrss is in KiB on Linux
+		fmt.Printf("%f %d\n", secs, peakRSSKiB())
 		return
 	}
 	defer os.Remove(ours)
@@ -186,6 +183,26 @@ func runMode(mode string, specs []tensor.Spec, ours, plain string) (float64, err
 		return 0, fmt.Errorf("unknown mode %q", mode)
 	}
 	return time.Since(start).Seconds(), nil
+}
+
+// peakRSSKiB reads VmHWM (the process's own peak resident set) from /proc/self/status.
+// getrusage's maxrss is not used: on Linux a child's maxrss includes the parent's resident set
+// at the fork.
+func peakRSSKiB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				n, _ := strconv.ParseInt(f[1], 10, 64)
+				return n
+			}
+		}
+	}
+	return -1
 }
 
 // onlyReader and discard hide WriterTo and ReaderFrom (io.Discard has one, with an 8 KiB
