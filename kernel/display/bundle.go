@@ -76,6 +76,9 @@ func Bundle(v any) (data map[string]any, err error) {
 		data[MIMEPNG] = base64.StdEncoding.EncodeToString(buf.Bytes())
 	}
 	if _, ok := data[MIMEText]; !ok {
+		if w, ok := v.(interface{ wrapped() any }); ok {
+			v = w.wrapped()
+		}
 		data[MIMEText] = Text(v)
 	}
 	return data, nil

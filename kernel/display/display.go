@@ -339,3 +339,11 @@ func (w wrapHTMLer) HTML() string                    { return w.WHTML() }
 func (w wrapMarkdowner) Markdown() string            { return w.WMarkdown() }
 func (w wrapSVGer) SVG() ([]byte, error)             { return w.WSVG() }
 func (w wrapPNGer) PNG() ([]byte, error)             { return w.WPNG() }
+
+// wrapped returns the interpreted value inside a wrapper, whose text/plain form is the
+// value's own (not the wrapper's fields).
+func (w wrapMIMEBundler) wrapped() any { return w.IValue }
+func (w wrapHTMLer) wrapped() any      { return w.IValue }
+func (w wrapMarkdowner) wrapped() any  { return w.IValue }
+func (w wrapSVGer) wrapped() any       { return w.IValue }
+func (w wrapPNGer) wrapped() any       { return w.IValue }

@@ -279,3 +279,17 @@ func TestSrcMapOrig(t *testing.T) {
 		}
 	}
 }
+
+// A final variable of a type declared in a cell is shown through its methods (yaegi's value
+// of it has none).
+func TestInterpretedValueShownWithItsMethods(t *testing.T) {
+	s := newLabSession(t)
+	runCases(t, s, []cellCase{
+		{code: "type model struct{ name string }\nfunc (m model) String() string { return \"model \" + m.name }\nmm := model{\"a\"}\nmm", value: "model a"},
+		{code: "type plain struct{ A int }\npl := plain{4}\npl", value: "{4}"},
+	})
+	r, _ := run(t, s, "type tbl struct{ rows int }\nfunc (t *tbl) HTML() string { return fmt.Sprint(\"<table>\", t.rows, \"</table>\") }\ntb := &tbl{3}\ntb")
+	if r.Err != nil || r.Data["text/html"] != "<table>3</table>" || r.Data["text/plain"] != "&{3}" {
+		t.Fatalf("HTML value: %v %+v", r.Data, r.Err)
+	}
+}

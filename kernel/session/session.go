@@ -61,13 +61,14 @@ type Session struct {
 	opts    Options
 	display *display.Display
 
-	mu      sync.Mutex // guards the fields below, which a running cell's goroutines touch
-	host    Host
-	cellCtx context.Context
-	running int // number of the running cell, 0 when none
-	cancel  context.CancelCauseFunc
-	seq     int
-	defers  []func() // the running cell's top-level defers (see deferCall)
+	mu       sync.Mutex // guards the fields below, which a running cell's goroutines touch
+	host     Host
+	cellCtx  context.Context
+	running  int // number of the running cell, 0 when none
+	cancel   context.CancelCauseFunc
+	seq      int
+	defers   []func() // the running cell's top-level defers (see deferCall)
+	captured any      // the value Capture received
 
 	// Interpreter state, touched only by Execute/Complete/Inspect (one at a time).
 	it           *interp.Interpreter
@@ -150,6 +151,16 @@ func (s *Session) reset() error {
 		s.members[k] = v
 	}
 	s.hookSyms = s.hookSymbols()
+	// Capture receives a cell's final value of an interpreted type wrapped with its methods
+	// (String, HTML, ...), as display.Show does.
+	capture := reflect.ValueOf(s.capture)
+	s.hookSyms["Capture"] = capture
+	for _, ifaces := range mapTypes {
+		if err := it.Use(interp.Exports{".": {"MapTypes": reflect.ValueOf(map[reflect.Value][]reflect.Type{capture: ifaces})}}); err != nil {
+			return fmt.Errorf("load capture type map: %w", err)
+		}
+		break
+	}
 	s.identities = map[reflect.Type]string{}
 	s.typeNames = map[reflect.Type]string{}
 	s.varTypes = map[string]reflect.Type{}
@@ -522,10 +533,43 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 	if call, ok := x.(*ast.CallExpr); ok {
 		return v, s.callHasOneResult(ctx, call, src, base, fset, v), nil
 	}
+	if w, ok := s.withMethods(ctx, x, src, base, fset, v); ok {
+		return w, true, nil
+	}
 	return v, true, nil
 }
 
 const mainName = "ordermergeCellMain"
+
+// withMethods returns the value of a final expression of an interpreted type with the
+// methods that decide how it is shown (String, HTML, Markdown, ...): the value yaegi returns
+// has a reflect type without them. The expression is evaluated again, as the argument of the
+// hook's Capture, so only side-effect-free ones (identifiers and selectors) are.
+func (s *Session) withMethods(ctx context.Context, x ast.Expr, src string, base int, fset *token.FileSet, v reflect.Value) (reflect.Value, bool) {
+	if len(s.types) == 0 || !pureFunc(x) || !v.IsValid() || v.Type().NumMethod() > 0 {
+		return reflect.Value{}, false
+	}
+	off := func(p token.Pos) int { return fset.Position(p).Offset - base }
+	s.mu.Lock()
+	s.captured = nil
+	s.mu.Unlock()
+	if _, err := s.it.EvalWithContext(ctx, fmt.Sprintf(";%s.Capture(%s)", hookName, src[off(x.Pos()):off(x.End())])); err != nil {
+		return reflect.Value{}, false
+	}
+	s.mu.Lock()
+	c := s.captured
+	s.mu.Unlock()
+	if c == nil {
+		return reflect.Value{}, false
+	}
+	return reflect.ValueOf(c), true
+}
+
+func (s *Session) capture(v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.captured = v
+}
 
 // callHasOneResult decides whether a final call expression shows its value: only calls of
 // functions with exactly one result do (so fmt.Println shows nothing). Conversions and
