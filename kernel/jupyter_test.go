@@ -43,7 +43,8 @@ func installForJupyter(t *testing.T) string {
 // TestWithJupyterClient runs testdata/jupyter_client_check.py: start through the installed
 // kernelspec, execute, display (HTML, Markdown, a gonum plot), complete, inspect, is_complete,
 // input via stdin, interrupt, restart, shutdown. It then executes testdata/plot.ipynb with
-// `jupyter nbconvert --execute`.
+// `jupyter nbconvert --execute`, and types into `jupyter console` in a pseudo-terminal
+// (testdata/jupyter_console_check.py).
 func TestWithJupyterClient(t *testing.T) {
 	jp := installForJupyter(t)
 	env := append(os.Environ(), "JUPYTER_PATH="+jp, "JUPYTER_RUNTIME_DIR="+t.TempDir())
@@ -95,4 +96,18 @@ func TestWithJupyterClient(t *testing.T) {
 	if !png || !fifty {
 		t.Errorf("executed notebook lacks the plot (%v) or the value 50 (%v)", png, fifty)
 	}
+
+	// jupyter console, typed into as a person does (multi-line input through is_complete).
+	t.Run("console", func(t *testing.T) {
+		if err := exec.Command(jupyterPython, "-c", "import pexpect, jupyter_console").Run(); err != nil {
+			t.Skipf("skipping: %s lacks pexpect or jupyter_console (Debian: python3-pexpect, jupyter-console): %v", jupyterPython, err)
+		}
+		cmd := exec.Command(jupyterPython, "testdata/jupyter_console_check.py")
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		t.Logf("jupyter console checks:\n%s", out)
+		if err != nil {
+			t.Fatalf("jupyter console checks failed: %v", err)
+		}
+	})
 }

@@ -58,6 +58,11 @@ func TestExecuteMessagesAndCounts(t *testing.T) {
 	if s := content(io[2]); s["name"] != "stdout" || s["text"] != "hi\n" {
 		t.Errorf("stream %v", s)
 	}
+	// exit asks a terminal front end to end the session, as ipykernel's exit does.
+	reply, _ = c.execute("exit", nil)
+	if p, _ := reply["payload"].([]any); reply["status"] != "ok" || len(p) != 1 || p[0].(map[string]any)["source"] != "ask_exit" {
+		t.Errorf("exit: %v", reply)
+	}
 }
 
 func TestErrorsAndStopOnError(t *testing.T) {

@@ -76,8 +76,13 @@ func (k *Kernel) execute(m *wire.Message) {
 		}
 		return
 	}
+	payload := []any{}
+	if res.Exit {
+		// What ipykernel sends for exit: terminal front ends end the session (and the kernel).
+		payload = append(payload, map[string]any{"source": "ask_exit", "keepkernel": false})
+	}
 	k.reply(k.sockets.Shell, m, "execute_reply", map[string]any{"status": "ok", "execution_count": count,
-		"user_expressions": map[string]any{}, "payload": []any{}})
+		"user_expressions": map[string]any{}, "payload": payload})
 }
 
 // abortQueued answers the execute_requests already waiting with status "aborted" instead of

@@ -67,6 +67,10 @@ func splitCell(src string) ([]chunk, error) {
 			depth++
 		case token.RPAREN, token.RBRACK, token.RBRACE:
 			depth--
+			if depth < 0 {
+				p := fset.Position(pos)
+				return nil, &SyntaxError{p.Line, p.Column, "unexpected " + tok.String()}
+			}
 		}
 		if cur.count == 0 {
 			cur.start, cur.first = off, tok
@@ -78,7 +82,7 @@ func splitCell(src string) ([]chunk, error) {
 		if n == 0 || tok == token.SEMICOLON {
 			n = len(tok.String())
 		}
-		cur.end = off + n
+		cur.end = min(off+n, len(src)) // an automatic semicolon at the end has no text
 	}
 	flush()
 	if scanErr != nil {

@@ -314,6 +314,9 @@ type Result struct {
 	// Err is set when the cell failed; Interrupted when it was cancelled.
 	Err         *Error
 	Interrupted bool
+	// Exit is set for a cell that is just exit or quit (a terminal front end such as jupyter
+	// console then ends the session; the kernel tells it with the ask_exit payload).
+	Exit bool
 }
 
 // Execute runs one cell. Output goes to host while it runs; cancelling ctx interrupts it.
@@ -335,6 +338,10 @@ func (s *Session) Execute(ctx context.Context, code string, host Host) Result {
 	s.history = append(s.history, code)
 	res := Result{Cell: cell}
 	code, magics := parseMagics(code)
+	if w := strings.TrimSuffix(strings.TrimSpace(code), "()"); (w == "exit" || w == "quit") && len(magics) == 0 && !s.isGlobal(w) {
+		res.Exit = true
+		return res
+	}
 	var timer *time.Time
 	for _, m := range magics {
 		switch m.name {
@@ -353,7 +360,7 @@ func (s *Session) Execute(ctx context.Context, code string, host Host) Result {
 			fmt.Fprintf(host.Stdout(), "wall time: %v\n", time.Since(*timer).Round(time.Microsecond))
 		}()
 	}
-	data, err := s.run(cellCtx, code, cell, host)
+	data, err := s.runGuarded(cellCtx, code, cell, host)
 	if derr := s.runDefers(); derr != nil && err == nil {
 		res.Err = &Error{Name: "panic", Value: derr.Error(), Traceback: []string{derr.Error()}}
 		return res
@@ -375,6 +382,18 @@ func (s *Session) Execute(ctx context.Context, code string, host Host) Result {
 	}
 	res.Data = data
 	return res
+}
+
+// runGuarded is run, with a panic of the kernel's own code (a bug) turned into the cell's
+// error rather than the end of the kernel process.
+func (s *Session) runGuarded(ctx context.Context, code string, cell int, host Host) (data map[string]any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			data, err = nil, &Error{Name: "KernelError", Value: fmt.Sprintf("internal error of the kernel: %v", r),
+				Traceback: []string{fmt.Sprintf("internal error of the kernel (please report it with the cell): %v", r)}}
+		}
+	}()
+	return s.run(ctx, code, cell, host)
 }
 
 // run evaluates the chunks of one cell and returns the bundle of its value, if any.

@@ -291,3 +291,30 @@ func TestMagics(t *testing.T) {
 		t.Errorf("unknown magic: %+v", r.Err)
 	}
 }
+
+// Unbalanced closing brackets are a syntax error, not a crash (jupyter console sends a lone
+// "}" as its own cell when a multi-line function is typed line by line).
+func TestUnbalancedClosingBracket(t *testing.T) {
+	s := newSession(t)
+	for _, code := range []string{"}", "  )\n", "x := 1\n}", "]"} {
+		r, _ := run(t, s, code)
+		if r.Err == nil || r.Err.Name != "CompileError" {
+			t.Errorf("%q: %+v", code, r.Err)
+		}
+	}
+	if r, _ := run(t, s, "1 + 1"); text(r) != "2" {
+		t.Fatalf("session unusable: %+v", r)
+	}
+}
+
+func TestExitCell(t *testing.T) {
+	s := newSession(t)
+	for _, code := range []string{"exit", " quit\n", "exit()"} {
+		if r, _ := run(t, s, code); !r.Exit || r.Err != nil {
+			t.Errorf("%q: %+v", code, r)
+		}
+	}
+	if r, _ := run(t, s, "exit := 3\nexit"); r.Exit || text(r) != "3" {
+		t.Errorf("a variable named exit: %+v", r)
+	}
+}

@@ -1,0 +1,154 @@
+package kernel
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ordermerge/ordermerge/kernel/session"
+)
+
+// recHost records a cell's output for tests of the real kernel session.
+type recHost struct {
+	mu  sync.Mutex
+	out bytes.Buffer
+}
+
+type lockedWriter struct {
+	mu  *sync.Mutex
+	buf *bytes.Buffer
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (h *recHost) Stdout() io.Writer                                          { return lockedWriter{&h.mu, &h.out} }
+func (h *recHost) Stderr() io.Writer                                          { return lockedWriter{&h.mu, &h.out} }
+func (h *recHost) PublishDisplay(_, _ map[string]any, _ string, _ bool) error { return nil }
+func (h *recHost) Input(string, bool) (string, error)                         { return "", io.EOF }
+
+func (h *recHost) text() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.out.String()
+}
+
+func realSession(t *testing.T) *session.Session {
+	t.Helper()
+	opts, err := SessionOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := session.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func mustRun(t *testing.T, s *session.Session, code string) (session.Result, string) {
+	t.Helper()
+	h := &recHost{}
+	r := s.Execute(context.Background(), code, h)
+	if r.Err != nil {
+		t.Fatalf("%s\n%s: %s\n%s", code, r.Err.Name, r.Err.Value, strings.Join(r.Err.Traceback, "\n"))
+	}
+	return r, h.text()
+}
+
+// TestInterruptRealTrainingWithinOneStep runs sft.Train on a tiny Llama model through the
+// kernel's session with the real symbol tables, interrupts the cell (as interrupt_request
+// does: the cell's context is cancelled) once the first steps have reported progress, and
+// checks that the training returned at the next step boundary (the checkpoint it writes on
+// cancellation holds at most one step more than had been reported) and that the session and
+// its variables are still usable.
+func TestInterruptRealTrainingWithinOneStep(t *testing.T) {
+	s := realSession(t)
+	dir := t.TempDir()
+	mustRun(t, s, fmt.Sprintf(`cfgModel := tensor.NewLlamaConfig(32, 64, 2, 4, 4, 40, 64)
+model, err := llama.New(cfgModel, 1, llama.Options{})
+if err != nil {
+	panic(err)
+}
+rng := sft.NewRNG(3)
+examples := []data.Example{}
+for i := range 64 {
+	toks := []int32{1}
+	for j := 0; j < 24; j++ {
+		toks = append(toks, int32(2+rng.Intn(38)))
+	}
+	examples = append(examples, data.Example{ID: fmt.Sprintf("ex-%%03d", i), Tokens: toks, PromptLen: 4})
+}
+cfg := sft.Config{Epochs: 1000, BatchSize: 4, LR: 1e-3, LogEvery: 1, CheckpointDir: %q}
+cfg.Progress = func(p sft.Progress) { fmt.Println("step", p.Step) }
+len(examples)`, filepath.Join(dir, "run")))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := &recHost{}
+	done := make(chan session.Result, 1)
+	go func() { done <- s.Execute(ctx, "res, err := sft.Train(display.Context(), model, examples, cfg)", h) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(h.text(), "step 2\n") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress from training: %q", h.text())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	reported := strings.Count(h.text(), "step ")
+	start := time.Now()
+	var r session.Result
+	select {
+	case r = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the interrupted cell did not return")
+	}
+	if !r.Interrupted {
+		t.Fatalf("cell not interrupted: %+v", r.Err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("interrupt took %v", d)
+	}
+
+	// The trainer saves a checkpoint when it sees the cancellation, then returns.
+	state := filepath.Join(dir, "run", "trainer_state.json")
+	var saved struct {
+		Step int `json:"step"`
+	}
+	for {
+		b, err := os.ReadFile(state)
+		if err == nil && json.Unmarshal(b, &saved) == nil {
+			break
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("no checkpoint after the interrupt: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	after := strings.Count(h.text(), "step ")
+	t.Logf("reported %d steps at the interrupt, %d in all; checkpoint at step %d", reported, after, saved.Step)
+	if saved.Step < 2 || saved.Step > reported+1 {
+		t.Errorf("training stopped after step %d; %d steps were reported at the interrupt (want at most one more)", saved.Step, reported)
+	}
+	if after > reported+1 {
+		t.Errorf("%d steps reported after the interrupt", after-reported)
+	}
+
+	// The kernel keeps its variables and runs the next cell.
+	r2, _ := mustRun(t, s, "len(examples) + cfg.Epochs")
+	if r2.Data["text/plain"] != "1064" {
+		t.Errorf("after the interrupt: %v", r2.Data)
+	}
+}
