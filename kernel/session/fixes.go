@@ -37,8 +37,9 @@ import (
 //     the session, which runs it when the cell ends, as a function's defer would.
 //
 // Features of newer Go that yaegi lacks: range over an integer (Go 1.22) becomes a range
-// over make([]struct{}, n); the min, max and clear builtins (Go 1.21) become calls of
-// compiled helpers chosen by the arguments' kind.
+// over make([]struct{}, n); loop variables captured by closures get a copy per iteration
+// (Go 1.22); the min, max and clear builtins (Go 1.21) become calls of compiled helpers
+// chosen by the arguments' kind.
 
 // rewritten is the source yaegi compiles for one chunk, with what to record on success.
 type rewritten struct {
@@ -113,9 +114,62 @@ func (s *Session) builtinEdits(ed *editor, t *typer, f *ast.File) {
 			if k, _, ok := t.kindOf(x.X); ok && isIntegerKind(k) {
 				ed.wrap(x.X, "make([]struct{}, ", ")")
 			}
+			if x.Tok == token.DEFINE {
+				loopVarCopies(ed, x.Body, []ast.Expr{x.Key, x.Value}, false)
+			}
+		case *ast.ForStmt:
+			if as, ok := x.Init.(*ast.AssignStmt); ok && as.Tok == token.DEFINE {
+				loopVarCopies(ed, x.Body, as.Lhs, true)
+			}
 		}
 		return true
 	})
+}
+
+// loopVarCopies gives each iteration of a loop its own copy of the loop variables, as Go
+// 1.22 does and yaegi does not: a closure created in the body (a goroutine, a callback)
+// would otherwise see the variable's last value. Only loops whose body has a function
+// literal are touched. A three-clause loop whose body changes its variable (i++ to skip,
+// &i) is left alone, since a copy would hide the change from the post statement.
+func loopVarCopies(ed *editor, body *ast.BlockStmt, vars []ast.Expr, threeClause bool) {
+	objs := map[*ast.Object]bool{}
+	var names []string
+	for _, v := range vars {
+		if id, ok := v.(*ast.Ident); ok && id.Name != "_" && id.Obj != nil {
+			objs[id.Obj] = true
+			names = append(names, id.Name)
+		}
+	}
+	if len(names) == 0 || body == nil {
+		return
+	}
+	closure, changed := false, false
+	isVar := func(e ast.Expr) bool {
+		id, ok := e.(*ast.Ident)
+		return ok && objs[id.Obj]
+	}
+	ast.Inspect(body, func(n ast.Node) bool {
+		switch x := n.(type) {
+		case *ast.FuncLit:
+			closure = true
+		case *ast.AssignStmt:
+			for _, l := range x.Lhs {
+				changed = changed || isVar(l)
+			}
+		case *ast.IncDecStmt:
+			changed = changed || isVar(x.X)
+		case *ast.UnaryExpr:
+			changed = changed || (x.Op == token.AND && isVar(x.X))
+		case *ast.RangeStmt:
+			changed = changed || (x.Tok == token.ASSIGN && (isVar(x.Key) || isVar(x.Value)))
+		}
+		return true
+	})
+	if !closure || (threeClause && changed) {
+		return
+	}
+	list := strings.Join(names, ", ")
+	ed.insert(ed.off(body.Lbrace)+1, fmt.Sprintf(" %s := %s;", list, list))
 }
 
 // orderedKind is the kind the arguments of min or max share: the kind of the typed ones, or
@@ -294,6 +348,43 @@ func childExprs(e ast.Expr) []ast.Expr {
 	return nil
 }
 
+// splitTypedVars turns var x T = v into var x T; x = v. yaegi initialises a global declared
+// with a type and a value through a path that, for a call of a generic function, silently
+// yields the zero value; a plain assignment is compiled like any statement. The values keep
+// their place in the source, so errors in them point at the cell's own columns.
+func splitTypedVars(ed *editor, d *ast.GenDecl) {
+	if d.Tok != token.VAR {
+		return
+	}
+	split := false
+	for _, sp := range d.Specs {
+		vs := sp.(*ast.ValueSpec)
+		split = split || (vs.Type != nil && len(vs.Values) > 0)
+	}
+	if !split {
+		return
+	}
+	if d.Lparen.IsValid() {
+		// var ( a T = 1; b = 2 ) becomes var a T; a = 1; var b = 2.
+		ed.replace(ed.off(d.Pos()), ed.off(d.Lparen)+1, "")
+		ed.replace(ed.off(d.Rparen), ed.off(d.Rparen)+1, "")
+	}
+	for _, sp := range d.Specs {
+		vs := sp.(*ast.ValueSpec)
+		if d.Lparen.IsValid() {
+			ed.insert(ed.off(vs.Pos()), "var ")
+		}
+		if vs.Type == nil || len(vs.Values) == 0 {
+			continue
+		}
+		names := make([]string, len(vs.Names))
+		for i, n := range vs.Names {
+			names[i] = n.Name
+		}
+		ed.replace(ed.off(vs.Type.End()), ed.off(vs.Values[0].Pos()), "; "+strings.Join(names, ", ")+" = ")
+	}
+}
+
 // isCommaOK reports whether a := is one of the two-value forms v, ok := m[k], x.(T), <-ch.
 func isCommaOK(as *ast.AssignStmt) bool {
 	if len(as.Lhs) != 2 || len(as.Rhs) != 1 {
@@ -325,6 +416,7 @@ func (s *Session) stmtEdits(ed *editor, t *typer, st ast.Stmt, i int, types map[
 	case *ast.DeclStmt:
 		if d, ok := x.Decl.(*ast.GenDecl); ok {
 			s.varEdits(ed, t, d, types)
+			splitTypedVars(ed, d)
 		}
 	case *ast.AssignStmt:
 		if x.Tok != token.DEFINE {
@@ -553,7 +645,8 @@ func (r rewritten) explain(err error) error {
 		if v := fmt.Sprint(cp.value); strings.HasPrefix(v, "nil type") || strings.HasPrefix(v, "nil reflect type") {
 			msg += "; known causes: `for i := range n` over an integer the kernel could not type " +
 				"(write `for i := 0; i < n; i++`), `v, ok := <-ch` at the top level (declare v with its " +
-				"type first: `var v T; v, ok = <-ch`), a generic function called at the top level"
+				"type first: `var v T; v, ok = <-ch`), `x := f(...)` with f a generic function declared " +
+				"in a cell (declare x first: `var x T; x = f(...)`)"
 		}
 		msg += "; moving the code into a function (func f() { ... }) usually avoids it"
 		return &Error{Name: "CompileError", Value: msg, Traceback: []string{msg}}
@@ -579,6 +672,9 @@ func advice(msg string) string {
 	case msg == "undefined: min" || msg == "undefined: max":
 		return msg + " (the interpreter lacks Go 1.21's min and max; the kernel provides them when it can " +
 			"tell the arguments' type: convert one argument, e.g. min(float64(a), b), or use math.Min)"
+	case strings.HasPrefix(msg, "not a generic type"):
+		return msg + " (the interpreter cannot type the result of a generic function in a top-level := " +
+			"or var: declare the variable first, `var x T; x = f[...](...)`, or call it inside a function)"
 	case msg == "undefined: clear":
 		return msg + " (the interpreter lacks Go 1.21's clear; the kernel provides it for one map or slice argument)"
 	}

@@ -293,3 +293,28 @@ func TestInterpretedValueShownWithItsMethods(t *testing.T) {
 		t.Fatalf("HTML value: %v %+v", r.Data, r.Err)
 	}
 }
+
+// Closures created in a loop see that iteration's variable (Go 1.22), also in goroutines.
+func TestLoopVariablePerIteration(t *testing.T) {
+	s := newLabSession(t)
+	runCases(t, s, []cellCase{
+		{code: "fns := []func() int{}\nfor i := 0; i < 3; i++ { fns = append(fns, func() int { return i }) }\nfmt.Println(fns[0](), fns[1](), fns[2]())", stdout: "0 1 2\n"},
+		{code: "fs := []func() int{}\nfor _, v := range []int{7, 8} { fs = append(fs, func() int { return v }) }\nfmt.Println(fs[0](), fs[1]())", stdout: "7 8\n"},
+		{code: "var wg sync.WaitGroup\nsq := make([]int, 4)\nfor i := 0; i < 4; i++ {\n\twg.Add(1)\n\tgo func() { defer wg.Done(); sq[i] = i * i }()\n}\nwg.Wait()\nsq", value: "[0 1 4 9]"},
+		// A body that moves the loop variable keeps doing so.
+		{code: "seen := []int{}\nfor i := 0; i < 6; i++ { if i == 2 { i++ }; f := func() {}; f(); seen = append(seen, i) }\nseen", value: "[0 1 3 4 5]"},
+		{code: "func mk(n int) []func() int {\n\tout := []func() int{}\n\tfor i := range n { out = append(out, func() int { return 10 * i }) }\n\treturn out\n}\nmk(3)[2]()", value: "20"},
+	})
+}
+
+// Results of generic functions declared in cells: a typed var works (it was silently zero),
+// an untyped one says what to do.
+func TestGenericResultsAtTopLevel(t *testing.T) {
+	s := newLabSession(t)
+	runCases(t, s, []cellCase{
+		{code: "func Map[T, U any](xs []T, f func(T) U) []U {\n\tout := make([]U, 0, len(xs))\n\tfor _, x := range xs { out = append(out, f(x)) }\n\treturn out\n}"},
+		{code: "var sq []float64 = Map[float64, float64]([]float64{1, 2}, func(x float64) float64 { return x * x })\nsq", value: "[1 4]"},
+		{code: "var (\n\ta, b int = 1, 2\n\tc = []string{\"p\"}\n\td string = c[0]\n)\nfmt.Println(a, b, c, d)", stdout: "1 2 [p] p\n"},
+		{code: "var e = Map[float64, float64]([]float64{1}, func(x float64) float64 { return x })", err: "declare the variable first"},
+	})
+}
