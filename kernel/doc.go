@@ -36,8 +36,44 @@
 //
 // The first that matches, in that order, wins; an image.Image becomes a PNG; text/plain is
 // always added (the String method if there is one, else fmt's %v). For an interpreted type
-// (declared in a cell) the methods are seen by display.Show; as a cell's final value it is
-// shown as text.
+// (declared in a cell) the methods are seen by display.Show, and by a cell's final value when
+// that is a variable or a field (the kernel evaluates it again as the argument of a function
+// that receives the methods); the result of a call of such a type is shown as plain text.
+//
+// # Go as the interpreter runs it
+//
+// yaegi v0.16.1 compiles a cell's top-level statements as the body of a main function whose
+// variables are globals, typed by an analysis that runs before anything else and that has
+// bugs notebook code meets at once. package session rewrites each cell's syntax before the
+// interpreter sees it (session/fixes.go; one test per pattern in session/fixes_test.go), so
+// that these behave as Go:
+//
+//   - indexing values of compiled types in a top-level := or var (rx := results[1] after
+//     results, err := sft.TrainVariants(...), r := res.Records[0]): yaegi failed with
+//     "constant definition loop" or crashed. The kernel types the expression by reflection
+//     (types of compiled calls, fields, package variables, and of variables earlier cells
+//     defined from them) and wraps it in an identity function of that type;
+//   - v, ok := m[k], v, ok := x.(T), v, ok := <-ch at the top level (yaegi crashed): v and
+//     ok are declared with their types, then assigned;
+//   - for, if, switch, select and blocks at the top level run inside a function literal: a
+//     multi-value := in a loop body was "undefined", a type switch binding crashed, and init
+//     statements leaked their variables into the globals;
+//   - a top-level defer runs once, when the cell ends (yaegi ran it again at every later
+//     evaluation);
+//   - var declarations run as statements, in order: yaegi could not initialise a variable
+//     from a variable of an earlier cell ("variable definition loop"); var x T = v is run as
+//     var x T; x = v (a call of a generic function was silently zero);
+//   - newer Go: range over an integer, min, max and clear, one loop variable per iteration
+//     for closures (goroutines in a loop see their own i).
+//
+// Compile errors point at the cell's own line and column through these rewrites. What is
+// left, with what to write instead (also in %help): generic functions declared in cells need
+// explicit type arguments, and their results a declared variable (var x T; x = f[T](...));
+// compiled packages' generic functions are not available and the standard library is Go
+// 1.22's; a type cannot be redefined; compiled package variables cannot be assigned; a
+// compiled call that ignores its context runs on after an interrupt; when the interpreter
+// itself fails to compile a cell, the error says so and moving the code into a function
+// usually avoids it. A cell that is just exit or quit ends a jupyter console session.
 //
 // # Output and interrupts
 //

@@ -12,11 +12,13 @@ import (
 // HelpText is what %help prints.
 const HelpText = `ordermerge Go kernel (yaegi interpreter; compiled packages preloaded)
 
-Cells are Go: declarations (import, func, type, var, const) and statements in any order.
-Variables, functions and types stay defined for later cells. A cell whose last line is an
-expression with one value shows that value. Preloaded packages can be used without an import
-(fmt, strings, math, ..., plot, plotter, vg, draw, gorgonia, and the project's tensor, sft,
-merge, viz when built in); other third-party packages cannot be imported.
+Cells are Go: declarations (import, func, type, const, var) and statements in any order;
+var declarations run in order, as statements do. Variables, functions and types stay
+defined for later cells. A cell whose last line is an expression with one value shows that
+value. Preloaded packages can be used without an import: the standard library, plot,
+plotter, vg, draw, gorgonia, and the project's tensor, sft, llama (sft/llama), data,
+tokenizer, eval, nn, gorgoniamodel, merge, viz and study; other third-party packages cannot
+be imported.
 
 Package display (github.com/ordermerge/ordermerge/kernel/display), usable as display.X:
   display.Show(v)            show v richly (MIMEBundle/HTML/Markdown/SVG/PNG methods,
@@ -40,10 +42,22 @@ Magics (on the first lines of a cell):
   %who               list the variables, functions and types defined by cells
   %reset             forget every variable, function, type and import
 
-Known limits of the interpreter: no min/max/clear builtins, no range-over-func, some generic
-type inference fails (write type arguments explicitly), a type cannot be redefined (use a new
-name or %reset), and a compiled call that ignores its context keeps running after an
-interrupt.`
+Go as the interpreter (yaegi) runs it. The kernel rewrites cells around the interpreter's
+bugs, so these work as in Go: indexing results of compiled calls at the top level
+(rx := results[1]), v, ok := m[k] / x.(T) / <-ch, multi-value := inside loops, type
+switches, defer, for i := range n, min/max/clear, one loop variable per iteration. What
+remains, and what to write instead:
+  - generic functions declared in a cell: write the type arguments (Map[int, string](...));
+    to keep a result in a variable declare it first: var x []T; x = Map[...](...)
+  - generic functions of compiled packages are not available, and the standard library is
+    Go 1.22's (no range over functions, no maps.Keys): use the non-generic APIs
+  - a type cannot be redefined (use a new name, or %reset); a redefined func is not seen
+    by funcs declared before it until they are declared again
+  - compiled package variables cannot be assigned (use the package's setters)
+  - a compiled call that ignores its context keeps running after an interrupt: pass
+    display.Context() to every long call (training, merging, evaluation)
+  - when a cell's error says "the interpreter failed compiling", moving the code into a
+    function (func f() { ... }; f()) usually avoids it`
 
 type magic struct {
 	name, arg string
