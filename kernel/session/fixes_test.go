@@ -318,3 +318,24 @@ func TestGenericResultsAtTopLevel(t *testing.T) {
 		{code: "var e = Map[float64, float64]([]float64{1}, func(x float64) float64 { return x })", err: "declare the variable first"},
 	})
 }
+
+// A cell that fails to compile leaves the earlier variables usable and listed, and is not
+// reported as using undefined names that are defined.
+func TestStateAfterCompileErrors(t *testing.T) {
+	s := newLabSession(t)
+	run(t, s, "results, _ := lab.Run(2)\nm := map[string]int{\"a\": 1}")
+	for _, code := range []string{"v, ok := m[\"a\"]\nw := v + \"s\"", "rx := results[1]\ny := rx.Nope", "for _, r := range results { r.Steps = \"x\" }"} {
+		r, _ := run(t, s, code)
+		if r.Err == nil || strings.Contains(r.Err.Value, "undefined: m") || strings.Contains(r.Err.Value, "undefined: results") {
+			t.Errorf("%q: %+v", code, r.Err)
+		}
+	}
+	_, h := run(t, s, "%who")
+	if !strings.Contains(h.out.String(), "results") || !strings.Contains(h.out.String(), "m ") {
+		t.Errorf("%%who after errors: %q", h.out.String())
+	}
+	if m, _, _ := s.Complete("resu", 4); len(m) != 1 || m[0] != "results" {
+		t.Errorf("completion after errors: %v", m)
+	}
+	runCases(t, s, []cellCase{{code: "rx := results[1]\nrx.Steps + m[\"a\"]", value: "21"}})
+}

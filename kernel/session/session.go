@@ -679,6 +679,9 @@ func (s *Session) globals() (g map[string]reflect.Value) {
 // undefinedName finds the first identifier of a failed chunk that nothing defines. yaegi
 // reports some of these as "constant definition loop" or at the wrong place.
 func (s *Session) undefinedName(fset *token.FileSet, f *ast.File) *SyntaxError {
+	if !s.globalsOK() {
+		return nil // without the globals, a defined variable would be called undefined
+	}
 	universe := map[string]bool{"_": true}
 	for _, n := range goBuiltins {
 		universe[n] = true
