@@ -37,7 +37,8 @@ import (
 //     the session, which runs it when the cell ends, as a function's defer would.
 //
 // Features of newer Go that yaegi lacks: range over an integer (Go 1.22) becomes a range
-// over make([]struct{}, n); loop variables captured by closures get a copy per iteration
+// over make([]struct{}, n); for i := range s over a string gets the byte offsets of its runes
+// (yaegi counts runes); loop variables captured by closures get a copy per iteration
 // (Go 1.22); the min, max and clear builtins (Go 1.21) become calls of compiled helpers
 // chosen by the arguments' kind.
 
@@ -111,8 +112,13 @@ func (s *Session) builtinEdits(ed *editor, t *typer, f *ast.File) {
 				}
 			}
 		case *ast.RangeStmt:
-			if k, _, ok := t.kindOf(x.X); ok && isIntegerKind(k) {
+			k, _, ok := t.kindOf(x.X)
+			if ok && isIntegerKind(k) {
 				ed.wrap(x.X, "make([]struct{}, ", ")")
+			}
+			if ok && k == reflect.String && x.Key != nil && x.Value == nil {
+				// yaegi counts runes for the key alone; with a value it gives byte offsets.
+				ed.insert(ed.off(x.Key.End()), ", _")
 			}
 			if x.Tok == token.DEFINE {
 				loopVarCopies(ed, x.Body, []ast.Expr{x.Key, x.Value}, false)
