@@ -115,6 +115,13 @@ func (s *Session) builtinEdits(ed *editor, t *typer, f *ast.File) {
 			k, _, ok := t.kindOf(x.X)
 			if ok && isIntegerKind(k) {
 				ed.wrap(x.X, "make([]struct{}, ", ")")
+				// The key of a range over n has n's type, the slice's index is an int.
+				if id, isID := x.Key.(*ast.Ident); isID && x.Tok == token.DEFINE && id.Name != "_" {
+					if name := s.intTypeName(ed, t, x.X, k); name != "" {
+						ed.insert(ed.off(x.Body.Lbrace)+1, fmt.Sprintf(" %s := %s(%s);", id.Name, name, id.Name))
+						return true // the conversion is already a variable per iteration
+					}
+				}
 			}
 			if ok && k == reflect.String && x.Key != nil && x.Value == nil {
 				// yaegi counts runes for the key alone; with a value it gives byte offsets.
@@ -176,6 +183,35 @@ func loopVarCopies(ed *editor, body *ast.BlockStmt, vars []ast.Expr, threeClause
 	}
 	list := strings.Join(names, ", ")
 	ed.insert(ed.off(body.Lbrace)+1, fmt.Sprintf(" %s := %s;", list, list))
+}
+
+// intTypeName names the type of an integer range expression for converting the loop key,
+// or "" when it is int (no conversion) or cannot be named.
+func (s *Session) intTypeName(ed *editor, t *typer, e ast.Expr, k reflect.Kind) string {
+	if ty, ok := t.typeOf(e); ok {
+		switch {
+		case ty == basicTypes["int"]:
+			return ""
+		case ty.PkgPath() == "" && basicTypes[ty.Name()] == ty:
+			return ty.Name()
+		case ty.PkgPath() != "":
+			return hookName + "." + s.namedType(ty)
+		}
+	}
+	if id, ok := e.(*ast.Ident); ok && id.Obj != nil {
+		switch d := id.Obj.Decl.(type) {
+		case *ast.Field:
+			return ed.text(d.Type)
+		case *ast.ValueSpec:
+			if d.Type != nil {
+				return ed.text(d.Type)
+			}
+		}
+	}
+	if k == reflect.Int {
+		return ""
+	}
+	return orderedKinds[k].Name()
 }
 
 // orderedKind is the kind the arguments of min or max share: the kind of the typed ones, or

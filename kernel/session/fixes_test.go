@@ -187,7 +187,9 @@ func TestNewerGoFeatures(t *testing.T) {
 	runCases(t, s, []cellCase{
 		{code: "for i := range 3 { fmt.Print(i) }", stdout: "012"},
 		{code: "n := 2\nfor range n { fmt.Print(\"x\") }", stdout: "xx"},
-		{code: "var n64 int64 = 3\nsum := 0\nfor i := range n64 { sum += i }\nsum", value: "3"},
+		// The key has the type of the range expression, as in Go.
+		{code: "var n64 int64 = 3\nvar sum int64\nfor i := range n64 { sum += i }\nsum", value: "3"},
+		{code: "func count(n uint8) (c uint8) {\n\tfor i := range n { c += i }\n\treturn c\n}\ncount(4)", value: "6"},
 		{code: "results, _ := lab.Run(1)\nfor i := range results[0].Steps { _ = i }\n\"ok\"", value: `"ok"`},
 		{code: "func squares(k int) []int {\n\tout := []int{}\n\tfor i := range k { out = append(out, i*i) }\n\treturn out\n}\nsquares(4)", value: "[0 1 4 9]"},
 		{code: "word := \"héllo\"\nfor i := range word { fmt.Print(i, \" \") }", stdout: "0 1 3 4 5 "},
