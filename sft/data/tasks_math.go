@@ -17,17 +17,19 @@ func worked(steps []string, answer int) string {
 	return strings.Join(steps, "\n") + "\n#### " + strconv.Itoa(answer)
 }
 
-// wordProblems are the story templates of the wordmath task, each two or three steps, with
-// numbers kept small enough that every intermediate result has at most three digits.
+// wordProblems are the story templates of the wordmath task, each two or three steps. The
+// numbers are small (products of numbers up to 6, results up to 50) so that the arithmetic
+// facts involved are few: a model of a few million parameters learns the reasoning format
+// quickly, and the facts are what it learns slowly.
 var wordProblems = []func(r *rng, n, m, it string) (string, string){
 	func(r *rng, n, _, it string) (string, string) {
-		a, b, c := r.between(2, 20), r.between(2, 5), r.between(2, 9)
+		a, b, c := r.between(2, 9), r.between(2, 4), r.between(2, 5)
 		p := b * c
 		return fmt.Sprintf("%s has %d %s and buys %d packs of %d. How many %s does %s have?", n, a, it, b, c, it, n),
 			worked([]string{step(b, '*', c, p), step(a, '+', p, a+p)}, a+p)
 	},
 	func(r *rng, n, _, it string) (string, string) {
-		a := r.between(10, 40)
+		a := r.between(10, 30)
 		b := r.between(1, a-2)
 		if (a-b)%2 == 1 {
 			b++
@@ -36,31 +38,31 @@ var wordProblems = []func(r *rng, n, m, it string) (string, string){
 			worked([]string{step(a, '-', b, a-b), step(a-b, '/', 2, (a-b)/2)}, (a-b)/2)
 	},
 	func(r *rng, n, _, it string) (string, string) {
-		a, b := r.between(2, 9), r.between(2, 9)
+		a, b := r.between(2, 6), r.between(2, 5)
 		c := r.between(1, a*b-1)
 		return fmt.Sprintf("A box holds %d %s. %s has %d boxes and loses %d %s. How many are left?", a, it, n, b, c, it),
 			worked([]string{step(a, '*', b, a*b), step(a*b, '-', c, a*b-c)}, a*b-c)
 	},
 	func(r *rng, n, _, _ string) (string, string) {
-		a, b := r.between(2, 12), r.between(2, 7)
+		a, b := r.between(2, 6), r.between(2, 5)
 		c := r.between(1, a*b-1)
 		return fmt.Sprintf("%s earns %d dollars a day for %d days and spends %d. How much is left?", n, a, b, c),
 			worked([]string{step(a, '*', b, a*b), step(a*b, '-', c, a*b-c)}, a*b-c)
 	},
 	func(r *rng, n, _, _ string) (string, string) {
-		a, c := r.between(2, 9), r.between(2, 6)
-		b := r.between(a*c+1, 99)
+		a, c := r.between(2, 5), r.between(2, 4)
+		b := r.between(a*c+1, 40)
 		return fmt.Sprintf("%s reads %d pages a day of a %d-page book. How many pages are left after %d days?", n, a, b, c),
 			worked([]string{step(a, '*', c, a*c), step(b, '-', a*c, b-a*c)}, b-a*c)
 	},
 	func(r *rng, n, m, it string) (string, string) {
-		a, b := r.between(2, 30), r.between(1, 20)
+		a, b := r.between(2, 15), r.between(1, 9)
 		return fmt.Sprintf("%s has %d %s. %s has %d more than %s. How many do they have together?", n, a, it, m, b, n),
 			worked([]string{step(a, '+', b, a+b), step(a, '+', a+b, 2*a+b)}, 2*a+b)
 	},
 	func(r *rng, n, _, it string) (string, string) {
-		a, b := r.between(2, 9), r.between(2, 9)
-		c := []int{20, 50, 100}[r.intn(3)]
+		a, b := r.between(2, 5), r.between(2, 5)
+		c := []int{20, 30, 50}[r.intn(3)]
 		for c <= a*b {
 			c *= 2
 		}
@@ -68,16 +70,16 @@ var wordProblems = []func(r *rng, n, m, it string) (string, string){
 			worked([]string{step(a, '*', b, a*b), step(c, '-', a*b, c-a*b)}, c-a*b)
 	},
 	func(r *rng, n, _, it string) (string, string) {
-		c, e := r.between(2, 6), r.between(2, 9)
+		c, e := r.between(2, 4), r.between(2, 6)
 		s := c * e
 		a := r.between(1, s-1)
 		return fmt.Sprintf("%s has %d %s, gets %d more, and splits them among %d friends. How many each?", n, a, it, s-a, c),
 			worked([]string{step(a, '+', s-a, s), step(s, '/', c, e)}, e)
 	},
 	func(r *rng, n, _, it string) (string, string) {
-		a, b := r.between(2, 5), r.between(2, 9)
+		a, b := r.between(2, 4), r.between(2, 5)
 		c := r.between(1, a*b-1)
-		d := r.between(1, 20)
+		d := r.between(1, 9)
 		return fmt.Sprintf("%s buys %d bags of %d %s, loses %d, then buys %d more. How many %s now?", n, a, b, it, c, d, it),
 			worked([]string{step(a, '*', b, a*b), step(a*b, '-', c, a*b-c), step(a*b-c, '+', d, a*b-c+d)}, a*b-c+d)
 	},
@@ -94,10 +96,11 @@ func genWordMath(r *rng) Sample {
 }
 
 // genArith writes an expression of three single-digit numbers joined by +, - and * (a
-// quarter of them with four numbers, a quarter with one bracketed pair) and works it out in
-// the order of operations: the bracket, then products left to right, then sums and
-// differences left to right. Draws with a negative or above-99 intermediate result are
-// redrawn, so every step is one of a few hundred small facts a tiny model can learn.
+// quarter of them with four numbers, a quarter with one bracketed pair; factors at most 5)
+// and works it out in the order of operations: the bracket, then products left to right,
+// then sums and differences left to right. Draws with a negative or above-50 intermediate
+// result are redrawn, so every step is one of a few hundred small facts a tiny model can
+// learn.
 func genArith(r *rng) Sample {
 	for {
 		k := 2 // operators
@@ -110,7 +113,11 @@ func genArith(r *rng) Sample {
 			ops[i] = "+-*"[r.intn(3)]
 		}
 		for i := range nums {
-			nums[i] = r.between(1, 9)
+			if (i > 0 && ops[i-1] == '*') || (i < k && ops[i] == '*') {
+				nums[i] = r.between(1, 5)
+			} else {
+				nums[i] = r.between(1, 9)
+			}
 		}
 		br := -1 // brackets around nums[br] ops[br] nums[br+1]
 		if r.intn(4) == 0 {
@@ -158,7 +165,7 @@ func arithSteps(nums []int, ops []byte, br int) ([]string, int, bool) {
 	var steps []string
 	collapse := func(i int) bool {
 		v := applyOp(nums[i], ops[i], nums[i+1])
-		if v < 0 || v > 99 {
+		if v < 0 || v > 50 {
 			return false
 		}
 		steps = append(steps, step(nums[i], ops[i], nums[i+1], v))

@@ -74,7 +74,7 @@ func stats() error {
 }
 
 // export writes, per task, train.jsonl ({"id", "tokens", "prompt_len"}), test.jsonl
-// ({"id", "prompt"}: prompt tokens) and corpus.jsonl (pre-training samples, like train), plus
+// ({"id", "prompt": prompt tokens, "prompt_text", "response": the reference, for reading) and corpus.jsonl (pre-training samples, like train), plus
 // meta.json with the special token ids.
 func export(dir string) error {
 	tok := tokenizer.ByteLevel()
@@ -111,7 +111,7 @@ func export(dir string) error {
 			if err != nil {
 				return err
 			}
-			rows = append(rows, map[string]any{"id": s.ID, "prompt": p})
+			rows = append(rows, map[string]any{"id": s.ID, "prompt": p, "prompt_text": s.Prompt, "response": s.Response})
 		}
 		if err := writeJSONL(filepath.Join(d, "test.jsonl"), rows); err != nil {
 			return err
