@@ -131,3 +131,11 @@ func BaseModel(ctx context.Context, c Config, tok tokenizer.Tokenizer) (*llama.M
 	}
 	return m, br, nil
 }
+
+// String says where the base came from and what it is.
+func (b BaseResult) String() string {
+	if b.Cached {
+		return fmt.Sprintf("base model (%d parameters) loaded from the cache %s", b.Params, b.Dir)
+	}
+	return fmt.Sprintf("base model (%d parameters) pre-trained on %d samples in %d steps (%.0f s), final loss %.3f; cached in %s", b.Params, b.Samples, b.Steps, b.Seconds, b.Loss, b.Dir)
+}

@@ -449,3 +449,39 @@ func WriteReport(dir string, r *Results, command string) error {
 	}
 	return tensor.WriteFileAtomic(filepath.Join(dir, ReportHTML), []byte(doc.HTML("ordermerge study")))
 }
+
+// summary is the part of the report a notebook shows for a Results value: verdicts and the
+// main table.
+func (r *Results) summary() document {
+	doc := r.document(nil, "")
+	var out document
+	keep := false
+	for _, b := range doc {
+		if h, ok := b.(heading); ok && h.level == 2 {
+			keep = h.text == "Verdict" || h.text == "Results"
+		}
+		if keep {
+			if _, isFig := b.(figure); !isFig {
+				out = append(out, b)
+			}
+		}
+	}
+	return out
+}
+
+// Markdown renders the verdicts and the results table (what a notebook shows for a Results).
+func (r *Results) Markdown() string { return r.summary().Markdown() }
+
+// HTML renders the same as Markdown, as an HTML fragment.
+func (r *Results) HTML() string {
+	var sb strings.Builder
+	for _, b := range r.summary() {
+		b.html(&sb)
+	}
+	return sb.String()
+}
+
+// String is a one-line description.
+func (r *Results) String() string {
+	return fmt.Sprintf("study of %d datasets, K = %d, %d merges, %.0f s", len(r.Datasets), r.Config.K, len(r.Config.Methods), r.Seconds)
+}

@@ -140,23 +140,13 @@ func runDataset(ctx context.Context, c Config, tok tokenizer.Tokenizer, base *ll
 		}
 		dr.Variants = append(dr.Variants, vr)
 	}
-	baseM := toMergeModel(baseEval, c.MergePrecision)
-	models := make([]merge.Model, len(variants))
-	names := make([]string, len(variants))
-	for i, v := range variants {
-		models[i] = toMergeModel(v, c.MergePrecision)
-		names[i] = fmt.Sprintf("variant %d", i+1)
-	}
-	mergeEval := func(spec MethodSpec, ms []merge.Model, seed uint64) (Score, *merge.Report, error) {
-		merged, rep, err := merge.Merge(ctx, merge.Options{Method: spec.Method, Base: baseM, Models: ms, Names: names[:len(ms)], Seed: seed, Params: spec.Params})
+	mergeEval := func(spec MethodSpec, vs []*llama.Model, seed uint64) (Score, *merge.Report, error) {
+		// The variants are already rounded when the precision is bf16; rounding again is exact.
+		m, rep, err := MergeVariants(ctx, baseEval, vs, spec, seed, c.MergePrecision)
 		if err != nil {
-			return Score{}, nil, fmt.Errorf("%s: merge %s: %w", name, spec.Name, err)
+			return Score{}, nil, fmt.Errorf("%s: %w", name, err)
 		}
-		m, err := fromMerged(base, merged)
-		if err != nil {
-			return Score{}, nil, fmt.Errorf("%s: merge %s: %w", name, spec.Name, err)
-		}
-		s, err := evaluate(fmt.Sprintf("%s (seed %d, %d variants)", spec.Name, seed, len(ms)), m)
+		s, err := evaluate(fmt.Sprintf("%s (seed %d, %d variants)", spec.Name, seed, len(vs)), m)
 		return s, rep, err
 	}
 	for _, spec := range c.Methods {
@@ -172,7 +162,7 @@ func runDataset(ctx context.Context, c Config, tok tokenizer.Tokenizer, base *ll
 		for s := 0; s < n; s++ {
 			seed := uint64(s + 1)
 			c.emit(Event{Stage: "merge", Dataset: name, Message: fmt.Sprintf("%s: merging with %s (seed %d)", name, spec.Name, seed)})
-			score, rep, err := mergeEval(spec, models, seed)
+			score, rep, err := mergeEval(spec, variants, seed)
 			if err != nil {
 				return nil, err
 			}
@@ -201,7 +191,7 @@ func runDataset(ctx context.Context, c Config, tok tokenizer.Tokenizer, base *ll
 				p.Runs = mr.Accuracies()
 			default:
 				for _, seed := range mr.Seeds {
-					s, _, err := mergeEval(spec, models[:k], seed)
+					s, _, err := mergeEval(spec, variants[:k], seed)
 					if err != nil {
 						return nil, err
 					}

@@ -1,0 +1,102 @@
+package study
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ordermerge/ordermerge/merge"
+	"github.com/ordermerge/ordermerge/sft"
+	"github.com/ordermerge/ordermerge/sft/llama"
+	"github.com/ordermerge/ordermerge/viz"
+)
+
+// The functions in this file are the study's steps as plain calls, for notebooks: they take
+// and return the trainer's and the model's own types, so a cell can go from sft.TrainVariants
+// to a merged, evaluated model and its figures in a few lines.
+
+// Models returns the Llama models trained by sft.Train or sft.TrainVariants.
+func Models(results []*sft.Result) ([]*llama.Model, error) {
+	out := make([]*llama.Model, len(results))
+	for i, r := range results {
+		m, ok := r.Model.(*llama.Model)
+		if !ok {
+			return nil, fmt.Errorf("result %d holds a %T, not a Llama model", i, r.Model)
+		}
+		out[i] = m
+	}
+	return out, nil
+}
+
+// MergeVariants merges fine-tuned variants of base with one method (spec) and seed, and
+// returns the merged model (a new model; nothing passed in is changed) with the merge's
+// report. precision is "f32" or "bf16" (the variants and the base are rounded to bf16 first,
+// as if trained and saved in bf16; the merge is then computed in float32 and stored in
+// bf16).
+func MergeVariants(ctx context.Context, base *llama.Model, variants []*llama.Model, spec MethodSpec, seed uint64, precision string) (*llama.Model, *merge.Report, error) {
+	if len(variants) == 0 {
+		return nil, nil, fmt.Errorf("merge %s: no variants", spec.Name)
+	}
+	if precision == "" {
+		precision = "f32"
+	}
+	if precision != "f32" && precision != "bf16" {
+		return nil, nil, fmt.Errorf("merge %s: precision %q is not f32 or bf16", spec.Name, precision)
+	}
+	names := make([]string, len(variants))
+	models := make([]merge.Model, len(variants))
+	for i, v := range variants {
+		models[i] = toMergeModel(v, precision)
+		names[i] = fmt.Sprintf("variant %d", i+1)
+	}
+	opt := merge.Options{Method: spec.Method, Base: toMergeModel(base, precision), Models: models, Names: names, Seed: seed, Params: spec.Params}
+	merged, rep, err := merge.Merge(ctx, opt)
+	if err != nil {
+		return nil, nil, fmt.Errorf("merge %s: %w", spec.Name, err)
+	}
+	m, err := fromMerged(base, merged)
+	if err != nil {
+		return nil, nil, fmt.Errorf("merge %s: %w", spec.Name, err)
+	}
+	return m, rep, nil
+}
+
+// ImbalanceSeries turns training results into the imbalance figure's series: each sample's
+// first-epoch position and final loss, one series per result, labelled by order seed.
+func ImbalanceSeries(results []*sft.Result) []viz.ImbalanceSeries {
+	var out []viz.ImbalanceSeries
+	for _, r := range results {
+		s := viz.ImbalanceSeries{Name: fmt.Sprintf("order seed %d", r.Config.OrderSeed)}
+		for _, f := range r.Final {
+			s.Positions = append(s.Positions, f.FirstPosition)
+			s.Losses = append(s.Losses, f.Loss)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// CurveSeries turns training results into the training-curve figure's series.
+func CurveSeries(results []*sft.Result) []viz.CurveSeries {
+	var out []viz.CurveSeries
+	for _, r := range results {
+		s := viz.CurveSeries{Name: fmt.Sprintf("order seed %d", r.Config.OrderSeed)}
+		for _, l := range r.StepLosses {
+			s.Steps = append(s.Steps, l.Step)
+			s.Losses = append(s.Losses, l.Loss)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// SelectionShares turns a merge report into the selection map's per-tensor shares.
+func SelectionShares(rep *merge.Report) []viz.TensorShare {
+	var out []viz.TensorShare
+	for _, t := range rep.Tensors {
+		if len(t.Taken) == 0 {
+			continue
+		}
+		out = append(out, viz.TensorShare{Name: t.Name, Numel: int(t.Elements), FromModel: t.Taken, EqualBase: t.BaseEqual})
+	}
+	return out
+}
