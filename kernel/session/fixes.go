@@ -123,6 +123,10 @@ func (s *Session) builtinEdits(ed *editor, t *typer, f *ast.File) {
 					}
 				}
 			}
+			if xt, known := t.typeOf(x.X); known && xt.Kind() == reflect.Pointer && xt.Elem().Kind() == reflect.Array {
+				// yaegi fails ranging over a pointer to an array; a slice of it shares the array.
+				ed.insert(ed.off(x.X.End()), "[:]")
+			}
 			if ok && k == reflect.String && x.Key != nil && x.Value == nil {
 				// yaegi counts runes for the key alone; with a value it gives byte offsets.
 				ed.insert(ed.off(x.Key.End()), ", _")

@@ -194,6 +194,7 @@ func TestNewerGoFeatures(t *testing.T) {
 		{code: "func squares(k int) []int {\n\tout := []int{}\n\tfor i := range k { out = append(out, i*i) }\n\treturn out\n}\nsquares(4)", value: "[0 1 4 9]"},
 		{code: "word := \"héllo\"\nfor i := range word { fmt.Print(i, \" \") }", stdout: "0 1 3 4 5 "},
 		{code: "for i := range \"aé\" + \"b\" { fmt.Print(i) }", stdout: "013"},
+		{code: "var arr [3]int\npa := &arr\nfor i := range pa { pa[i] = i + 1 }\nfor _, v := range pa { fmt.Print(v) }", stdout: "123"},
 		{code: "min(3, 1, 2)", value: "1"},
 		{code: "f := 0.5\nmax(f, 2)", value: "2"},
 		{code: "min(2.5, 1)", value: "1"},
