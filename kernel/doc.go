@@ -71,8 +71,8 @@
 // explicit type arguments, and their results a declared variable (var x T; x = f[T](...));
 // compiled packages' generic functions are not available and the standard library is Go
 // 1.22's; a type cannot be redefined; compiled package variables cannot be assigned;
-// compiled code does not see the methods of types declared in cells (errors.As with such a
-// target fails); a method value of a value receiver is not a copy; a compiled call that
+// compiled code sees the methods of types declared in cells only through the interfaces it
+// takes (errors.As with such a target fails); a method value of a value receiver is not a copy; a compiled call that
 // ignores its context runs on after an interrupt; when the interpreter
 // itself fails to compile a cell, the error says so and moving the code into a function
 // usually avoids it. A cell that is just exit or quit ends a jupyter console session.

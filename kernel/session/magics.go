@@ -54,9 +54,9 @@ remains, and what to write instead:
   - a type cannot be redefined (use a new name, or %reset); a redefined func is not seen
     by funcs declared before it until they are declared again
   - compiled package variables cannot be assigned (use the package's setters)
-  - compiled code does not see the methods of types declared in cells: errors.As with a
-    target of such a type fails (use a type switch or errors.Is), sort.Sort and friends
-    work for the standard interfaces only
+  - compiled code sees the methods of a type declared in a cell only through an interface
+    it takes (fmt.Stringer, sort.Interface, nn.Model, ...): errors.As with a target of such
+    a type fails (use a type switch, or errors.Is with a sentinel)
   - a method value (f := v.M) of a value receiver sees later changes of v (Go copies v)
   - a compiled call that ignores its context keeps running after an interrupt: pass
     display.Context() to every long call (training, merging, evaluation)
