@@ -18,6 +18,7 @@ func init() {
 		"New":         reflect.ValueOf(llama.New),
 
 		// type definitions
+		"KVCache":     reflect.ValueOf((*llama.KVCache)(nil)),
 		"Model":       reflect.ValueOf((*llama.Model)(nil)),
 		"Options":     reflect.ValueOf((*llama.Options)(nil)),
 		"SaveOptions": reflect.ValueOf((*llama.SaveOptions)(nil)),

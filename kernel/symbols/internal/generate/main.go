@@ -50,8 +50,10 @@ var ours = []string{
 	"sft/data",
 	"sft/tokenizer",
 	"sft/eval",
+	"sft/gorgoniamodel",
 	"merge",
 	"viz",
+	"study",
 }
 
 // docOnly are packages whose doc comments are indexed but whose symbols are registered by
