@@ -79,6 +79,7 @@ func stats() error {
 func export(dir string) error {
 	tok := tokenizer.ByteLevel()
 	tmpl := data.DefaultTemplate()
+	testPrints := map[string]string{}
 	for _, name := range data.EmbeddedNames() {
 		t, err := data.Embedded(name)
 		if err != nil {
@@ -116,10 +117,11 @@ func export(dir string) error {
 		if err := writeJSONL(filepath.Join(d, "test.jsonl"), rows); err != nil {
 			return err
 		}
+		testPrints[name] = t.Test.Fingerprint()
 	}
 	eos, _ := tok.Special(tokenizer.EOS)
 	pad, _ := tok.Special(tokenizer.PAD)
-	meta, _ := json.Marshal(map[string]any{"vocab_size": tok.VocabSize(), "eos": eos, "pad": pad, "tasks": data.EmbeddedNames()})
+	meta, _ := json.Marshal(map[string]any{"vocab_size": tok.VocabSize(), "eos": eos, "pad": pad, "tasks": data.EmbeddedNames(), "test_fingerprints": testPrints})
 	return os.WriteFile(filepath.Join(dir, "meta.json"), meta, 0o644)
 }
 
@@ -145,8 +147,21 @@ func writeJSONL(path string, rows []any) error {
 
 // score reads DIR/NAME/gen-*.jsonl ({"id", "tokens"}: generated ids, stop token excluded) and
 // prints the metric of each file.
+//
+// It refuses to score against test splits other than the exported ones: after a generator
+// changes, the same IDs name different samples, and scores would be silently wrong.
 func score(dir string) error {
 	tok := tokenizer.ByteLevel()
+	var meta struct {
+		TestFingerprints map[string]string `json:"test_fingerprints"`
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "meta.json"))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, &meta); err != nil {
+		return fmt.Errorf("%s/meta.json: %w", dir, err)
+	}
 	files, err := filepath.Glob(filepath.Join(dir, "*", "gen-*.jsonl"))
 	if err != nil {
 		return err
@@ -157,6 +172,9 @@ func score(dir string) error {
 		t, err := data.Embedded(name)
 		if err != nil {
 			return err
+		}
+		if got, want := t.Test.Fingerprint(), meta.TestFingerprints[name]; got != want {
+			return fmt.Errorf("%s: exported test split has fingerprint %q, the generator now gives %q: score with the source the export came from", name, want, got)
 		}
 		byID := map[string]data.Sample{}
 		for _, s := range t.Test.Samples {
