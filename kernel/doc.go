@@ -60,9 +60,9 @@
 //     statements leaked their variables into the globals;
 //   - a top-level defer runs once, when the cell ends (yaegi ran it again at every later
 //     evaluation);
-//   - var declarations run as statements, in order: yaegi could not initialise a variable
-//     from a variable of an earlier cell ("variable definition loop"); var x T = v is run as
-//     var x T; x = v (a call of a generic function was silently zero);
+//   - var declarations with values run as statements, in order: yaegi could not initialise
+//     a variable from a variable of an earlier cell ("variable definition loop"); var x T = v
+//     is run as var x T; x = v (a call of a generic function was silently zero);
 //   - newer Go: range over an integer, min, max and clear, one loop variable per iteration
 //     for closures (goroutines in a loop see their own i).
 //

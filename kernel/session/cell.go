@@ -42,6 +42,7 @@ func splitCell(src string) ([]chunk, error) {
 		first      token.Token
 		second     token.Token
 		count      int
+		assign     bool // has an = (a var with values)
 	}
 	var segs []seg
 	var cur seg
@@ -72,6 +73,9 @@ func splitCell(src string) ([]chunk, error) {
 				return nil, &SyntaxError{p.Line, p.Column, "unexpected " + tok.String()}
 			}
 		}
+		if tok == token.ASSIGN {
+			cur.assign = true
+		}
 		if cur.count == 0 {
 			cur.start, cur.first = off, tok
 		} else if cur.count == 1 {
@@ -93,9 +97,12 @@ func splitCell(src string) ([]chunk, error) {
 		decl := false
 		switch sg.first {
 		case token.IMPORT, token.TYPE, token.CONST:
-			// A var declaration runs as a statement: yaegi's declaration mode cannot initialise
-			// a variable from a variable of an earlier cell ("variable definition loop").
 			decl = true
+		case token.VAR:
+			// A var with values runs as a statement: yaegi's declaration mode cannot initialise
+			// a variable from a variable of an earlier cell ("variable definition loop"). One
+			// without values stays a declaration, which functions of the cell may use before it.
+			decl = !sg.assign
 		case token.FUNC:
 			// func name(...) is a declaration; func (r T) M() and a func literal both start
 			// with "func (": only a parse tells them apart.

@@ -344,3 +344,12 @@ func TestStateAfterCompileErrors(t *testing.T) {
 	}
 	runCases(t, s, []cellCase{{code: "rx := results[1]\nrx.Steps + m[\"a\"]", value: "21"}})
 }
+
+// A var without a value is a declaration: a function earlier in the cell may use it.
+func TestVarDeclarationAfterItsUser(t *testing.T) {
+	s := newLabSession(t)
+	runCases(t, s, []cellCase{
+		{code: "func inc() { counter++ }\nvar counter int\ninc()\ninc()\ncounter", value: "2"},
+		{code: "results, _ := lab.Run(1)\nvar res *lab.Result\nres = results[0]\nres.Steps", value: "10"},
+	})
+}

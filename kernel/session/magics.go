@@ -13,7 +13,7 @@ import (
 const HelpText = `ordermerge Go kernel (yaegi interpreter; compiled packages preloaded)
 
 Cells are Go: declarations (import, func, type, const, var) and statements in any order;
-var declarations run in order, as statements do. Variables, functions and types stay
+a var with a value runs where it stands, as a statement does. Variables, functions and types stay
 defined for later cells. A cell whose last line is an expression with one value shows that
 value. Preloaded packages can be used without an import: the standard library, plot,
 plotter, vg, draw, gorgonia, and the project's tensor, sft, llama (sft/llama), data,
