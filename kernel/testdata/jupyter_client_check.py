@@ -3,8 +3,12 @@
 Run by kernel/jupyter_test.go with JUPYTER_PATH pointing at a temporary kernelspec. Prints one
 line per check and a final "N passed, M failed" line; exits non-zero on any failure.
 """
+import json
+import os
 import queue
+import shutil
 import sys
+import tempfile
 import time
 
 from jupyter_client.manager import KernelManager
@@ -98,6 +102,64 @@ dt = time.time() - t1
 check("interrupt for{} within 1s", reply["content"]["status"] == "error" and dt < 1.0, (reply["content"].get("ename"), dt))
 reply, outs = run(kc, "n > 0")
 check("state survives interrupt", [o[1]["data"]["text/plain"] for o in outs if o[0] == "execute_result"] == ["true"], outs)
+
+# interrupt of a real training call: sft.Train on a tiny Llama model, interrupted once it has
+# reported progress (printed by the interpreted callback, streamed from the kernel). The
+# trainer stops at its next step boundary and writes a checkpoint saying where it stopped.
+ckpt = tempfile.mkdtemp()
+reply, outs = run(kc, """cfgModel := tensor.NewLlamaConfig(32, 64, 2, 4, 4, 40, 64)
+model, err := llama.New(cfgModel, 1, llama.Options{})
+if err != nil {
+	panic(err)
+}
+rng := sft.NewRNG(3)
+examples := []data.Example{}
+for i := range 64 {
+	toks := []int32{1}
+	for j := 0; j < 24; j++ {
+		toks = append(toks, int32(2+rng.Intn(38)))
+	}
+	examples = append(examples, data.Example{ID: fmt.Sprintf("ex-%%03d", i), Tokens: toks, PromptLen: 4})
+}
+tc := sft.Config{Epochs: 1000, BatchSize: 4, LR: 1e-3, LogEvery: 1, CheckpointDir: %s}
+tc.Progress = func(p sft.Progress) { fmt.Println("step", p.Step) }""" % json.dumps(ckpt + "/run"), timeout=60)
+check("training setup", reply["status"] == "ok", (reply, outs))
+msg_id = kc.execute("res, err := sft.Train(display.Context(), model, examples, tc)")
+printed = ""
+deadline = time.time() + 60
+while "step 2\n" not in printed and time.time() < deadline:
+    try:
+        m = kc.get_iopub_msg(timeout=1)
+    except queue.Empty:
+        continue
+    if m["parent_header"].get("msg_id") == msg_id and m["msg_type"] == "stream":
+        printed += m["content"]["text"]
+t1 = time.time()
+km.interrupt_kernel()
+reply = kc.get_shell_msg(timeout=10)
+dt = time.time() - t1
+while True:  # the rest of the cell's output, up to idle
+    m = kc.get_iopub_msg(timeout=10)
+    if m["parent_header"].get("msg_id") == msg_id:
+        if m["msg_type"] == "stream":
+            printed += m["content"]["text"]
+        if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
+            break
+check("interrupt of sft.Train answers", reply["content"].get("ename") == "Interrupted" and dt < 1.0, (reply["content"].get("ename"), dt))
+state = ckpt + "/run/trainer_state.json"
+deadline = time.time() + 30
+while not os.path.exists(state) and time.time() < deadline:
+    time.sleep(0.01)
+time.sleep(0.2)
+reported = printed.count("step ")
+try:
+    stopped = json.load(open(state))["step"]
+except (OSError, ValueError) as e:
+    stopped = e
+check("sft.Train stopped within one step", isinstance(stopped, int) and 2 <= stopped <= reported + 1, (stopped, reported))
+reply, outs = run(kc, "len(examples) + tc.Epochs")
+check("variables survive the interrupt", [o[1]["data"]["text/plain"] for o in outs if o[0] == "execute_result"] == ["1064"], outs)
+shutil.rmtree(ckpt, ignore_errors=True)
 
 # restart: state is gone, kernel answers
 km.restart_kernel(now=False)
