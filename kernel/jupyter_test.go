@@ -42,9 +42,9 @@ func installForJupyter(t *testing.T) string {
 
 // TestWithJupyterClient runs testdata/jupyter_client_check.py: start through the installed
 // kernelspec, execute, display (HTML, Markdown, a gonum plot), complete, inspect, is_complete,
-// input via stdin, interrupt, restart, shutdown. It then executes testdata/plot.ipynb with
-// `jupyter nbconvert --execute`, and types into `jupyter console` in a pseudo-terminal
-// (testdata/jupyter_console_check.py).
+// input via stdin, interrupt (of for {} and of a real sft.Train), restart, shutdown. It then
+// executes testdata/plot.ipynb with `jupyter nbconvert --execute`, and types into `jupyter
+// console` in a pseudo-terminal (testdata/jupyter_console_check.py).
 func TestWithJupyterClient(t *testing.T) {
 	jp := installForJupyter(t)
 	env := append(os.Environ(), "JUPYTER_PATH="+jp, "JUPYTER_RUNTIME_DIR="+t.TempDir())
