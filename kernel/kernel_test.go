@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -76,29 +76,17 @@ func mustRun(t *testing.T, s *session.Session, code string) (session.Result, str
 func TestInterruptRealTrainingWithinOneStep(t *testing.T) {
 	s := realSession(t)
 	dir := t.TempDir()
-	mustRun(t, s, fmt.Sprintf(`cfgModel := tensor.NewLlamaConfig(32, 64, 2, 4, 4, 40, 64)
-model, err := llama.New(cfgModel, 1, llama.Options{})
-if err != nil {
-	panic(err)
-}
-rng := sft.NewRNG(3)
-examples := []data.Example{}
-for i := range 64 {
-	toks := []int32{1}
-	for j := 0; j < 24; j++ {
-		toks = append(toks, int32(2+rng.Intn(38)))
+	setup, err := os.ReadFile("testdata/train_setup.cell")
+	if err != nil {
+		t.Fatal(err)
 	}
-	examples = append(examples, data.Example{ID: fmt.Sprintf("ex-%%03d", i), Tokens: toks, PromptLen: 4})
-}
-cfg := sft.Config{Epochs: 1000, BatchSize: 4, LR: 1e-3, LogEvery: 1, CheckpointDir: %q}
-cfg.Progress = func(p sft.Progress) { fmt.Println("step", p.Step) }
-len(examples)`, filepath.Join(dir, "run")))
+	mustRun(t, s, strings.ReplaceAll(string(setup), "CHECKPOINT_DIR", strconv.Quote(filepath.Join(dir, "run"))))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	h := &recHost{}
 	done := make(chan session.Result, 1)
-	go func() { done <- s.Execute(ctx, "res, err := sft.Train(display.Context(), model, examples, cfg)", h) }()
+	go func() { done <- s.Execute(ctx, "res, err := sft.Train(display.Context(), model, examples, tc)", h) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(h.text(), "step 2\n") {
 		if time.Now().After(deadline) {
@@ -147,7 +135,7 @@ len(examples)`, filepath.Join(dir, "run")))
 	}
 
 	// The kernel keeps its variables and runs the next cell.
-	r2, _ := mustRun(t, s, "len(examples) + cfg.Epochs")
+	r2, _ := mustRun(t, s, "len(examples) + tc.Epochs")
 	if r2.Data["text/plain"] != "1064" {
 		t.Errorf("after the interrupt: %v", r2.Data)
 	}

@@ -234,21 +234,13 @@ func TestCallbacksAndCompiledLiterals(t *testing.T) {
 func TestErrorPositionsAfterRewrites(t *testing.T) {
 	s := newLabSession(t)
 	run(t, s, "results, _ := lab.Run(2)\nm := map[string]int{}")
-	cases := []struct{ code, want string }{
+	checkErrorPositions(t, s, [][2]string{
 		{"for _, r := range results {\n\tx := r.Steps + \"s\"\n}", "2:7"},
 		{"v, ok := m[\"a\"]\nw := v + \"s\"", "2:6"},
 		{"rx := results[1]\ny := rx.Nope", "2:6"},
 		{"for i := range 3 { fmt.Println(undefinedName) }", "1:32"},
-	}
-	for _, c := range cases {
-		r, _ := run(t, s, c.code)
-		if r.Err == nil {
-			t.Fatalf("%q: no error", c.code)
-		}
-		if !strings.HasPrefix(r.Err.Value, c.want+":") {
-			t.Errorf("%q: error %q, want position %s", c.code, r.Err.Value, c.want)
-		}
-	}
+		{"var (\n\ta int = 1\n\tb string = a\n)", "3:13"},
+	})
 }
 
 // Compiled calls passed display.Context() (here the cell's context through a compiled

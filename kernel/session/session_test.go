@@ -112,21 +112,26 @@ func TestStateAcrossCellsAndValues(t *testing.T) {
 }
 
 func TestErrorsCarryCellPositions(t *testing.T) {
-	s := newSession(t)
-	cases := []struct{ code, want string }{
+	checkErrorPositions(t, newSession(t), [][2]string{
 		{"a := 1\n\nb := a +\n", "4:1"},
 		{"x := 1\ny := undefinedName + 1", "2:6"},
 		{"var q int = \"s\"", "1:13"},
 		{"import \"no/such/pkg\"", "1:8"},
 		{"\n\n  var zz string = 3", "3:19"},
-	}
+	})
+}
+
+// checkErrorPositions runs each cell (code, "line:col") and checks that it fails at that
+// position of the cell.
+func checkErrorPositions(t *testing.T, s *Session, cases [][2]string) {
+	t.Helper()
 	for _, c := range cases {
-		r, _ := run(t, s, c.code)
+		r, _ := run(t, s, c[0])
 		if r.Err == nil {
-			t.Fatalf("%q: no error", c.code)
+			t.Fatalf("%q: no error", c[0])
 		}
-		if !strings.HasPrefix(r.Err.Value, c.want+":") {
-			t.Errorf("%q: error %q, want position %s", c.code, r.Err.Value, c.want)
+		if !strings.HasPrefix(r.Err.Value, c[1]+":") {
+			t.Errorf("%q: error %q, want position %s", c[0], r.Err.Value, c[1])
 		}
 	}
 }

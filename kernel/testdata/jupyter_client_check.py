@@ -107,22 +107,8 @@ check("state survives interrupt", [o[1]["data"]["text/plain"] for o in outs if o
 # reported progress (printed by the interpreted callback, streamed from the kernel). The
 # trainer stops at its next step boundary and writes a checkpoint saying where it stopped.
 ckpt = tempfile.mkdtemp()
-reply, outs = run(kc, """cfgModel := tensor.NewLlamaConfig(32, 64, 2, 4, 4, 40, 64)
-model, err := llama.New(cfgModel, 1, llama.Options{})
-if err != nil {
-	panic(err)
-}
-rng := sft.NewRNG(3)
-examples := []data.Example{}
-for i := range 64 {
-	toks := []int32{1}
-	for j := 0; j < 24; j++ {
-		toks = append(toks, int32(2+rng.Intn(38)))
-	}
-	examples = append(examples, data.Example{ID: fmt.Sprintf("ex-%%03d", i), Tokens: toks, PromptLen: 4})
-}
-tc := sft.Config{Epochs: 1000, BatchSize: 4, LR: 1e-3, LogEvery: 1, CheckpointDir: %s}
-tc.Progress = func(p sft.Progress) { fmt.Println("step", p.Step) }""" % json.dumps(ckpt + "/run"), timeout=60)
+setup = open(os.path.join(os.path.dirname(__file__), "train_setup.cell")).read()
+reply, outs = run(kc, setup.replace("CHECKPOINT_DIR", json.dumps(ckpt + "/run")), timeout=60)
 check("training setup", reply["status"] == "ok", (reply, outs))
 msg_id = kc.execute("res, err := sft.Train(display.Context(), model, examples, tc)")
 printed = ""
