@@ -24,23 +24,28 @@ import (
 //   - It cannot type an index into a value of a compiled type: after
 //     `results, err := sft.TrainVariants(...)`, `rx := results[1]` fails with "constant
 //     definition loop" and `r := results[0].Records` crashes the compiler. indexEdits wraps
-//     such an index in an identity function of the element's type (found by reflection,
-//     see typer), which the analysis can type.
+//     the largest such part of the value in an identity function of its type (found by
+//     reflection, see typer), whose call the analysis can type.
 //   - `v, ok := m[k]`, `v, ok := x.(T)` and `v, ok := <-ch` at the top level crash it ("nil
 //     type"). commaOK declares v and ok with their types and assigns them instead.
 //   - Compound statements (for, if, switch, select, blocks) at the top level are compiled
 //     in the global scope: a multi-value := inside their bodies (`st, err := r.Imbalance()`
 //     in a for loop) is "undefined", a type switch binding crashes the compiler, and their
-//     init statements leak variables into the globals. compound runs each such statement
+//     init statements leak variables into the globals. stmtEdits runs each such statement
 //     inside a function literal, where yaegi compiles it like any function body.
-//   - A top-level defer runs again at every later evaluation. deferStmt registers it with
-//     the session, which runs it when the cell ends, as a function's defer would.
+//   - A top-level defer runs again at every later evaluation. stmtEdits hands it to the
+//     session (deferCall), which runs it when the cell ends, as a function's defer would.
+//   - var x T = v of a generic function's result is silently zero: splitTypedVars makes it
+//     a declaration and an assignment. (A var with a value runs as a statement at all, see
+//     splitCell, because yaegi's declaration mode cannot initialise it from a variable of an
+//     earlier cell.)
 //
-// Features of newer Go that yaegi lacks: range over an integer (Go 1.22) becomes a range
-// over make([]struct{}, n); for i := range s over a string gets the byte offsets of its runes
-// (yaegi counts runes); loop variables captured by closures get a copy per iteration
-// (Go 1.22); the min, max and clear builtins (Go 1.21) become calls of compiled helpers
-// chosen by the arguments' kind.
+// Features of newer Go that yaegi lacks or gets wrong, fixed by builtinEdits: range over an
+// integer (Go 1.22) becomes a range over make([]struct{}, n) with the key converted to n's
+// type; for i := range s over a string gets the byte offsets of its runes (yaegi counts
+// runes); a range over a pointer to an array ranges over a slice of it (yaegi fails); loop
+// variables captured by closures get a copy per iteration (Go 1.22); the min, max and
+// clear builtins (Go 1.21) become calls of compiled helpers chosen by the arguments' kind.
 
 // rewritten is the source yaegi compiles for one chunk, with what to record on success.
 type rewritten struct {
@@ -98,7 +103,7 @@ func (s *Session) builtinEdits(ed *editor, t *typer, f *ast.File) {
 		switch x := n.(type) {
 		case *ast.CallExpr:
 			id, ok := x.Fun.(*ast.Ident)
-			if !ok || id.Obj != nil || s.isGlobal(id.Name) {
+			if !ok || id.Obj != nil || (id.Name != "min" && id.Name != "max" && id.Name != "clear") || s.isGlobal(id.Name) {
 				return true
 			}
 			switch id.Name {
@@ -246,7 +251,7 @@ func (t *typer) orderedKind(args []ast.Expr) (reflect.Kind, bool) {
 	return k, ok
 }
 
-// declEdits handles a declaration chunk: top-level var declarations (which cells normally
+// declEdits handles a declaration chunk: var declarations without values (those with values
 // run as statements, see splitCell) and the names functions take over.
 func (s *Session) declEdits(ed *editor, t *typer, f *ast.File, types map[string]reflect.Type) {
 	for _, d := range f.Decls {
