@@ -154,6 +154,29 @@ func EmbeddedCorpus(name string, seed int64, n int) (*Dataset, error) {
 	return s.dataset("corpus", samples), nil
 }
 
+// EmbeddedMixture concatenates EmbeddedCorpus(name, seed, perTask) of every embedded task, in
+// EmbeddedNames order: the pre-training material for a base model on the whole task family,
+// as the calibration (sft/data/calibrate) used it with perTask 4000, encoded with
+// EncodeOptions.LossOnPrompt and shuffled by the trainer. It has no single metric (Metric is
+// empty): it is for training, not evaluation.
+func EmbeddedMixture(seed int64, perTask int) (*Dataset, error) {
+	mix := &Dataset{
+		Name:        "mixture",
+		Source:      "embedded:mixture",
+		Format:      "embedded",
+		Split:       "corpus",
+		Description: "Fresh samples of every embedded task (none in a pinned train or test split), for pre-training a base.",
+	}
+	for _, name := range EmbeddedNames() {
+		c, err := EmbeddedCorpus(name, seed, perTask)
+		if err != nil {
+			return nil, err
+		}
+		mix.Samples = append(mix.Samples, c.Samples...)
+	}
+	return mix, nil
+}
+
 // draw generates n samples with prompts not in seen, adding them to seen.
 func draw(s taskSpec, r *rng, seen map[string]bool, n int) ([]Sample, error) {
 	out := make([]Sample, 0, n)

@@ -104,6 +104,13 @@ func TestEmbeddedDeterministicAndSeeded(t *testing.T) {
 	if corpus.Len() != 300 || corpus.Samples[0].ID != "table/corpus/0000" {
 		t.Errorf("corpus: %d samples, first ID %s", corpus.Len(), corpus.Samples[0].ID)
 	}
+	mix, err := EmbeddedMixture(3, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mix.Len() != 200 || mix.Samples[40].ID != "table/corpus/0000" || mix.Samples[40].Prompt != corpus.Samples[0].Prompt {
+		t.Errorf("mixture: %d samples, sample 40 = %+v", mix.Len(), mix.Samples[40])
+	}
 }
 
 var stepLine = regexp.MustCompile(`^(\d+)([-+*/])(\d+)=(\d+)$`)

@@ -101,3 +101,15 @@ func ExampleTemplateByName() {
 	fmt.Printf("%q %v\n", tok.Decode(ids), err)
 	// Output: "<|bos|>### Instruction:\nName a prime.\n\n### Response:\n" <nil>
 }
+
+func ExampleEmbeddedMixture() {
+	// Pre-training material for a base: fresh samples of all five tasks, loss on every token.
+	mix, err := data.EmbeddedMixture(7, 100)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	exs, err := mix.Encode(tokenizer.ByteLevel(), data.EncodeOptions{MaxLen: 129, LossOnPrompt: true})
+	fmt.Println(mix.Len(), len(exs), exs[0].PromptLen, err)
+	// Output: 500 500 0 <nil>
+}
