@@ -17,6 +17,7 @@ func init() {
 		"Embedded":               reflect.ValueOf(data.Embedded),
 		"EmbeddedCorpus":         reflect.ValueOf(data.EmbeddedCorpus),
 		"EmbeddedList":           reflect.ValueOf(data.EmbeddedList),
+		"EmbeddedMixture":        reflect.ValueOf(data.EmbeddedMixture),
 		"EmbeddedNames":          reflect.ValueOf(data.EmbeddedNames),
 		"EmbeddedWith":           reflect.ValueOf(data.EmbeddedWith),
 		"FinalAnswer":            reflect.ValueOf(data.FinalAnswer),
