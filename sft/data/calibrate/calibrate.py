@@ -210,15 +210,16 @@ def main():
     ap.add_argument("--max-new", type=int, default=48)
     ap.add_argument("--tasks", default="")
     ap.add_argument("--test-n", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=0, help="seeds the initialisation and both data orders")
     a = ap.parse_args()
-    torch.manual_seed(0)
+    torch.manual_seed(a.seed)
     meta = json.load(open(os.path.join(a.dir, "meta.json")))
     eos, pad, V = meta["eos"], meta["pad"], meta["vocab_size"]
     tasks = a.tasks.split(",") if a.tasks else meta["tasks"]
     model = Model(V, a.dim, a.layers, a.heads, 128)
     print(f"params {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M threads {torch.get_num_threads()}", flush=True)
     untrained = {k: v.clone() for k, v in model.state_dict().items()}
-    base_file = os.path.join(a.dir, f"base-d{a.dim}-l{a.layers}-s{a.base_steps}-lr{a.base_lr}-bs{a.bs}{'-full' if a.base_full_loss else ''}.pt")
+    base_file = os.path.join(a.dir, f"base-d{a.dim}-l{a.layers}-s{a.base_steps}-lr{a.base_lr}-bs{a.bs}{'-full' if a.base_full_loss else ''}{f'-seed{a.seed}' if a.seed else ''}.pt")
     if a.base_steps > 0 and os.path.exists(base_file):
         model.load_state_dict(torch.load(base_file))
         print(f"base: loaded {base_file}", flush=True)
@@ -226,7 +227,7 @@ def main():
         corpus = [r for t in meta["tasks"] for r in load(os.path.join(a.dir, t, "corpus.jsonl"))]
         if a.base_full_loss:
             corpus = [dict(r, prompt_len=1) for r in corpus]
-        steps, secs, toks = train(model, corpus, pad, a.base_steps, a.base_lr, a.bs, 1, seconds=a.base_seconds, log="base")
+        steps, secs, toks = train(model, corpus, pad, a.base_steps, a.base_lr, a.bs, 1 + 10 * a.seed, seconds=a.base_seconds, log="base")
         print(f"base: {steps} steps {secs:.0f}s {toks / secs:.0f} tok/s", flush=True)
         torch.save(model.state_dict(), base_file)
     base = {k: v.clone() for k, v in model.state_dict().items()}
@@ -243,7 +244,7 @@ def main():
             write_gen(os.path.join(d, f"gen-base{a.tag}.jsonl"), ids, generate(model, prompts, eos, pad, a.max_new))
         model.load_state_dict(base)
         train_rows = load(os.path.join(d, "train.jsonl"))
-        steps, secs, toks = train(model, train_rows, pad, 0, a.lr, a.sft_bs, 2, epochs=a.epochs, log=t)
+        steps, secs, toks = train(model, train_rows, pad, 0, a.lr, a.sft_bs, 2 + 10 * a.seed, epochs=a.epochs, log=t)
         write_gen(os.path.join(d, f"gen-sft{a.tag}.jsonl"), ids, generate(model, prompts, eos, pad, a.max_new))
         print(f"{t}: sft {steps} steps {secs:.0f}s {toks / secs:.0f} tok/s; untrained gen {gen_s:.0f}s", flush=True)
 
