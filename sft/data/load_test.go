@@ -161,3 +161,35 @@ func TestOpen(t *testing.T) {
 		t.Errorf("Open file: %v", err)
 	}
 }
+
+// FuzzLoad feeds arbitrary file contents to the loader: it must return samples or an error
+// naming the file, never panic.
+func FuzzLoad(f *testing.F) {
+	for _, name := range []string{"alpaca.json", "alpaca.jsonl", "gsm8k.jsonl", "chat.jsonl", "prompt_completion.jsonl"} {
+		raw, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw, false)
+	}
+	f.Add([]byte("[{\"messages\": [{\"role\": \"user\"}]}, 3]"), true)
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, raw []byte, skipBad bool) {
+		p := filepath.Join(dir, "in.jsonl")
+		if err := os.WriteFile(p, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d, err := LoadWith(p, LoadOptions{SkipBad: skipBad})
+		if err != nil {
+			if !strings.Contains(err.Error(), p) {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		for _, s := range d.Samples {
+			if !strings.HasPrefix(s.ID, "in.jsonl:") {
+				t.Fatalf("bad ID %q", s.ID)
+			}
+		}
+	})
+}
