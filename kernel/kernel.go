@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
+	"os"
 	"reflect"
+	"regexp"
 	"runtime/debug"
 
 	"github.com/ordermerge/ordermerge/kernel/dispatch"
@@ -62,7 +65,24 @@ func Start(ctx context.Context, connectionFile string, cfg Config) (*dispatch.Ke
 	if err != nil {
 		return nil, err
 	}
+	// yaegi's compiler reports some of its internal failures with log.Panic, which also prints
+	// the message through the standard logger, that is into the running cell's stderr. The
+	// panic itself becomes the cell's one error output, so the printed line is dropped.
+	log.SetOutput(yaegiLogFilter{os.Stderr})
 	return dispatch.New(ctx, dispatch.Config{Conn: ci, Session: opts, Log: cfg.Log, CaptureFDs: cfg.CaptureFDs, Version: Version()})
+}
+
+// yaegiLogLine matches what log.Panic prints for yaegi's internal compile failures.
+var yaegiLogLine = regexp.MustCompile(`^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d )?(nil type|nil reflect type|\d+:\d+: compositeGenerator not implemented for type kind: \w+)\n$`)
+
+// yaegiLogFilter passes the standard logger's lines on, except yaegi's (see Start).
+type yaegiLogFilter struct{ w io.Writer }
+
+func (f yaegiLogFilter) Write(p []byte) (int, error) {
+	if yaegiLogLine.Match(p) {
+		return len(p), nil
+	}
+	return f.w.Write(p)
 }
 
 // Version is the module version the binary was built from ("devel" for a source build).

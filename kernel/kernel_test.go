@@ -140,3 +140,16 @@ func TestInterruptRealTrainingWithinOneStep(t *testing.T) {
 		t.Errorf("after the interrupt: %v", r2.Data)
 	}
 }
+
+func TestYaegiLogFilter(t *testing.T) {
+	var b bytes.Buffer
+	f := yaegiLogFilter{&b}
+	for _, line := range []string{"2026/11/29 16:32:50 nil type\n", "nil reflect type\n", "2026/11/29 16:32:50 kept\n", "nil type and more\n"} {
+		if n, err := f.Write([]byte(line)); n != len(line) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v", line, n, err)
+		}
+	}
+	if b.String() != "2026/11/29 16:32:50 kept\nnil type and more\n" {
+		t.Errorf("passed on %q", b.String())
+	}
+}

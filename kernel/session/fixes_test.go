@@ -345,3 +345,18 @@ func TestVarDeclarationAfterItsUser(t *testing.T) {
 		{code: "results, _ := lab.Run(1)\nvar res *lab.Result\nres = results[0]\nres.Steps", value: "10"},
 	})
 }
+
+// A variable of a type declared in a cell keeps that type (and its fields and methods) when
+// the kernel retries a cell with types taken from the current values.
+func TestRetryKeepsInterpretedTypes(t *testing.T) {
+	s := newLabSession(t)
+	run(t, s, "type q struct{ a int }\nfunc (x q) twice() int { return 2 * x.a }\nch := make(chan q, 1)\nch <- q{1}")
+	r, _ := run(t, s, "v, ok := <-ch\nfmt.Println(v.a, v.twice(), ok)")
+	if r.Err == nil || !strings.Contains(r.Err.Value, "declare v with its type first") {
+		t.Errorf("receive of an interpreted type: %+v", r.Err)
+	}
+	runCases(t, s, []cellCase{{code: "var v q\nvar ok bool\nv, ok = <-ch\nv.twice()", value: "2"}})
+	if !compiledClean(reflect.TypeOf(map[string][]*labResult{}), 0) || compiledClean(reflect.TypeOf([]struct{ A int }{}), 0) {
+		t.Error("compiledClean")
+	}
+}

@@ -305,11 +305,44 @@ func (t *typer) ident(id *ast.Ident) (reflect.Type, bool) {
 		return ty, true
 	}
 	if t.useGlobals {
-		if v, ok := t.s.globals()[id.Name]; ok && v.IsValid() {
+		if v, ok := t.s.globals()[id.Name]; ok && v.IsValid() && compiledClean(v.Type(), 0) {
 			return v.Type(), true
 		}
 	}
 	return nil, false
+}
+
+// compiledClean reports whether t is built only from compiled types, as far as reflection
+// tells: yaegi gives the values of types declared in cells unnamed struct (or interface)
+// stand-ins, which must not become the declared type of a variable.
+func compiledClean(t reflect.Type, depth int) bool {
+	if depth > 8 {
+		return false
+	}
+	if t.Name() != "" {
+		return t.PkgPath() != "" || basicTypes[t.Name()] == t
+	}
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Chan:
+		return compiledClean(t.Elem(), depth+1)
+	case reflect.Map:
+		return compiledClean(t.Key(), depth+1) && compiledClean(t.Elem(), depth+1)
+	case reflect.Func:
+		for i := 0; i < t.NumIn(); i++ {
+			if !compiledClean(t.In(i), depth+1) {
+				return false
+			}
+		}
+		for i := 0; i < t.NumOut(); i++ {
+			if !compiledClean(t.Out(i), depth+1) {
+				return false
+			}
+		}
+		return true
+	case reflect.Interface:
+		return t.NumMethod() == 0
+	}
+	return false // an unnamed struct
 }
 
 // selectType is the type of x.name for x of type xt: a field (through pointers and embedded
