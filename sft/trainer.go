@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"time"
 
 	"github.com/ordermerge/ordermerge/sft/data"
@@ -82,6 +83,16 @@ func (r *Result) ImbalanceAt(epoch int) (ImbalanceStats, error) {
 	return Imbalance(r.Final, r.Records, epoch, StatsOptions{Seed: r.Config.OrderSeed})
 }
 
+// isNilModel reports a missing model, also a typed nil pointer inside the interface (a
+// notebook's `var m *llama.Model` passed before it was set).
+func isNilModel(m nn.Model) bool {
+	if m == nil {
+		return true
+	}
+	v := reflect.ValueOf(m)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}
+
 // Trainer trains one model on one dataset under one configuration. Run may be called again
 // after a cancellation to continue; Save writes a checkpoint that Resume continues exactly.
 type Trainer struct {
@@ -126,7 +137,7 @@ func Train(ctx context.Context, model nn.Model, examples []data.Example, cfg Con
 
 // NewTrainer checks the configuration and the data and plans the run; nothing is trained yet.
 func NewTrainer(model nn.Model, examples []data.Example, cfg Config) (*Trainer, error) {
-	if model == nil {
+	if isNilModel(model) {
 		return nil, fmt.Errorf("no model to train")
 	}
 	cfg.fillDefaults()

@@ -40,6 +40,9 @@ func VariantDir(dir string, i int) string {
 // On error or cancellation it returns the results so far (the interrupted variant's partial
 // result last) with the error.
 func TrainVariants(ctx context.Context, base nn.Model, examples []data.Example, cfg Config, orderSeeds []uint64, outDir string) ([]*Result, error) {
+	if isNilModel(base) {
+		return nil, fmt.Errorf("no base model to train variants of")
+	}
 	if len(orderSeeds) == 0 {
 		return nil, fmt.Errorf("no order seeds: nothing to train")
 	}

@@ -75,3 +75,13 @@ func TestTrainVariantsDifferOnlyInOrder(t *testing.T) {
 		t.Errorf("cancelled: %d results, err %v", len(part), err)
 	}
 }
+
+func TestNilModelIsAnError(t *testing.T) {
+	var typedNil *TinyModel
+	if _, err := TrainVariants(context.Background(), typedNil, nil, Config{}, []uint64{1}, ""); err == nil {
+		t.Error("TrainVariants accepted a nil base")
+	}
+	if _, err := Train(context.Background(), nil, nil, Config{}); err == nil {
+		t.Error("Train accepted a nil model")
+	}
+}
