@@ -18,7 +18,7 @@ import (
 )
 
 // baseFormat changes whenever the way a base is built changes, so stale caches are not reused.
-const baseFormat = 1
+const baseFormat = 2
 
 // BaseResult describes the base model of a study.
 type BaseResult struct {
@@ -45,9 +45,9 @@ func baseKey(c Config, tok tokenizer.Tokenizer) (string, error) {
 		Format   int
 		Model    *tensor.Config
 		Base     BaseConfig
-		Datasets []string
+		Tasks    []string
 		Vocab    int
-	}{baseFormat, modelConfig(c, tok), c.Base, c.Datasets, tok.VocabSize()})
+	}{baseFormat, modelConfig(c, tok), c.Base, data.EmbeddedNames(), tok.VocabSize()})
 	if err != nil {
 		return "", err
 	}
@@ -82,17 +82,16 @@ func BaseModel(ctx context.Context, c Config, tok tokenizer.Tokenizer) (*llama.M
 	if err != nil {
 		return nil, BaseResult{}, fmt.Errorf("base model: %w", err)
 	}
-	var examples []data.Example
-	for _, name := range c.Datasets {
-		ds, err := data.EmbeddedCorpus(name, c.Base.CorpusSeed, c.Base.CorpusPerTask)
-		if err != nil {
-			return nil, BaseResult{}, fmt.Errorf("base corpus: %w", err)
-		}
-		exs, err := ds.Encode(tok, data.EncodeOptions{MaxLen: cfg.MaxPositionEmbeddings + 1, Overflow: data.OverflowSkip, LossOnPrompt: true})
-		if err != nil {
-			return nil, BaseResult{}, fmt.Errorf("base corpus %s: %w", name, err)
-		}
-		examples = append(examples, exs...)
+	// The base always learns the whole task family (all five tasks), whichever datasets the
+	// study fine-tunes on, so every study and notebook with the same base settings shares one
+	// cached base.
+	mix, err := data.EmbeddedMixture(c.Base.CorpusSeed, c.Base.CorpusPerTask)
+	if err != nil {
+		return nil, BaseResult{}, fmt.Errorf("base corpus: %w", err)
+	}
+	examples, err := mix.Encode(tok, data.EncodeOptions{MaxLen: cfg.MaxPositionEmbeddings + 1, Overflow: data.OverflowSkip, LossOnPrompt: true})
+	if err != nil {
+		return nil, BaseResult{}, fmt.Errorf("base corpus: %w", err)
 	}
 	pad, _ := tok.Special(tokenizer.PAD)
 	tc := sft.Config{Epochs: c.Base.Epochs, BatchSize: c.Base.BatchSize, LR: c.Base.LR, MinLR: c.Base.LR / 10,

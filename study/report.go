@@ -105,6 +105,31 @@ func TableAverage(row ResultRow) []float64 {
 	return out
 }
 
+// meanBaseEqual returns, from the resampling merges' reports, the share of a variant's elements
+// equal to the base (averaged over variants and datasets) and the share of elements equal to
+// the base in every variant (resampling keeps the base there). NaN when none was recorded.
+func meanBaseEqual(r *Results) (equal, kept float64) {
+	var n int
+	for _, d := range r.Datasets {
+		for _, m := range d.Merges {
+			if m.Method != "parameter_selection" || len(m.BaseEqual) == 0 || m.Params["resample"] != true {
+				continue
+			}
+			var e float64
+			for _, v := range m.BaseEqual {
+				e += v
+			}
+			equal += e / float64(len(m.BaseEqual))
+			kept += m.KeptBase
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN(), math.NaN()
+	}
+	return equal / float64(n), kept / float64(n)
+}
+
 func methodRandomised(method string) bool {
 	switch method {
 	case "parameter_selection", "dare_linear", "dare_ties":
@@ -180,15 +205,27 @@ func (r *Results) Verdicts() []string {
 		"Merged vs the best single: "+vsBest.summary("Parameter selection", "the best of the single models (chosen on the test set, so an optimistic bar)"),
 		"Parameter selection vs weighted average: "+vsLin.summary("Parameter selection", "the weighted average"))
 	if resamp.n > 0 {
-		out = append(out, "Resampling: "+resamp.summary("Parameter selection with resampling", "plain parameter selection"))
+		line := "Resampling: " + resamp.summary("Parameter selection with resampling", "plain parameter selection")
+		if eq, kept := meanBaseEqual(r); !math.IsNaN(eq) {
+			line += fmt.Sprintf(" Resampling only acts where the drawn variant left an element equal to the base: %.2f%% of each variant's elements here (precision %s), and %.2f%% of all elements are equal to the base in every variant, where there is nothing to redraw.", 100*eq, r.Config.MergePrecision, 100*kept)
+			if eq-kept < 0.001 {
+				line += " So it cannot change the result here; in bf16 (`--precision bf16`, the paper's setting) small updates round away and it has work to do."
+			}
+		}
+		out = append(out, line)
 	}
 	names := make([]string, 0, len(others))
 	for n := range others {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	var parts []string
 	for _, n := range names {
-		out = append(out, fmt.Sprintf("%s vs single: %s", n, others[n].summary(n, "the mean single model")))
+		t := others[n]
+		parts = append(parts, fmt.Sprintf("%s %+.1f points (higher on %d of %d datasets, clearly on %d; clearly lower on %d)", n, 100*t.meanDiff/float64(max(1, t.n)), t.wins, t.n, t.clearWins, t.clearLosses))
+	}
+	if len(parts) > 0 {
+		out = append(out, "The other merges against the mean single model: "+strings.Join(parts, "; ")+".")
 	}
 	return out
 }

@@ -28,6 +28,7 @@ func runRepro(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	trainSize := fs.Int("train-size", -1, "training samples per dataset (default: the whole split; 160 with --quick)")
 	testSize := fs.Int("test-size", -1, "test samples per dataset (default: the whole split; 40 with --quick)")
 	cache := fs.String("cache", "", "folder for the cached base model (default: the user cache folder)")
+	from := fs.String("from", "", "write the report from an existing results.json instead of running the study")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: ordermerge repro [--quick] [--data a,b] [--k K] --out DIR")
 		fmt.Fprintln(stderr, "Runs the paper's study on the embedded datasets and writes DIR/report.md (and .html, results.json, figures).")
@@ -38,6 +39,17 @@ func runRepro(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if *from != "" {
+		res, err := study.ReadResults(*from)
+		if err != nil {
+			return err
+		}
+		if err := study.WriteReport(*out, res, ""); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "report: %s\n", filepath.Join(*out, study.ReportMarkdown))
+		return nil
 	}
 	cfg := study.DefaultConfig()
 	if *quick {
