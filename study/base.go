@@ -42,11 +42,11 @@ func modelConfig(c Config, tok tokenizer.Tokenizer) *tensor.Config {
 // baseKey hashes everything that shapes the base model.
 func baseKey(c Config, tok tokenizer.Tokenizer) (string, error) {
 	b, err := json.Marshal(struct {
-		Format   int
-		Model    *tensor.Config
-		Base     BaseConfig
-		Tasks    []string
-		Vocab    int
+		Format int
+		Model  *tensor.Config
+		Base   BaseConfig
+		Tasks  []string
+		Vocab  int
 	}{baseFormat, modelConfig(c, tok), c.Base, data.EmbeddedNames(), tok.VocabSize()})
 	if err != nil {
 		return "", err
