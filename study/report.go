@@ -290,7 +290,7 @@ func (r *Results) document(figs map[string]string, command string) document {
 	doc = append(doc, it)
 	for _, d := range r.Datasets {
 		if p, ok := figs["imbalance-"+d.Name]; ok {
-			doc = append(doc, figure{p, fmt.Sprintf("%s: final loss by first-epoch position (deciles, mean ± std per bin), one line per order variant.", d.Name)})
+			doc = append(doc, figure{p, fmt.Sprintf("%s: final loss by first-epoch position (deciles: mean ± standard error of the mean per bin), one line per order variant.", d.Name)})
 		}
 	}
 	doc = append(doc, heading{2, "Training curves"})
@@ -363,7 +363,7 @@ func (r *Results) Figures() (map[string]*viz.Figure, error) {
 			}
 			curves = append(curves, cs)
 		}
-		f, err := viz.Imbalance(imb, viz.ImbalanceOptions{Title: d.Name + ": final loss by first-epoch position"})
+		f, err := viz.Imbalance(imb, viz.ImbalanceOptions{Title: d.Name + ": final loss by first-epoch position", Spread: "sem"})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.Name, err)
 		}
