@@ -309,7 +309,7 @@ func (r *Reader) ReadTensor(name string) (*Tensor, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: no tensor %q", r.path, name)
 	}
-	t := &Tensor{Name: name, DType: e.DType, Shape: append([]int(nil), e.Shape...), Data: make([]byte, e.Size)}
+	t := &Tensor{Name: name, DType: e.DType, Shape: append([]int(nil), e.Shape...), Data: AlignedFor(nil, e.Offset, int(e.Size))}
 	if err := r.ReadInto(name, t.Data); err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 // Files under testdata were written by make_testdata.py, an independent stdlib-only writer that
@@ -319,4 +320,22 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func TestAlignedFor(t *testing.T) {
+	for _, off := range []int64{0, 8, 13, 64, 4104} {
+		for _, n := range []int{0, 1, 100} {
+			b := AlignedFor(nil, off, n)
+			if len(b) != n {
+				t.Fatalf("len %d, want %d", len(b), n)
+			}
+			if n > 0 && int64(uintptr(unsafe.Pointer(&b[0]))%64) != off%64 {
+				t.Errorf("offset %d: address %% 64 = %d", off, uintptr(unsafe.Pointer(&b[0]))%64)
+			}
+		}
+	}
+	backing := make([]byte, 200)
+	if b := AlignedFor(backing, 8, 100); &b[:cap(b)][cap(b)-1] != &backing[:cap(backing)][cap(backing)-1] {
+		t.Error("a large enough backing was not reused")
+	}
 }
