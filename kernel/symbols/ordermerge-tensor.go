@@ -12,6 +12,7 @@ import (
 func init() {
 	Symbols["github.com/ordermerge/ordermerge/tensor/tensor"] = map[string]reflect.Value{
 		// function, constant and variable definitions
+		"AlignedFor":       reflect.ValueOf(tensor.AlignedFor),
 		"BF16":             reflect.ValueOf(tensor.BF16),
 		"BF16FromFloat32":  reflect.ValueOf(tensor.BF16FromFloat32),
 		"BOOL":             reflect.ValueOf(tensor.BOOL),
