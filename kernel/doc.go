@@ -63,6 +63,14 @@
 //   - var declarations with values run as statements, in order: yaegi could not initialise
 //     a variable from a variable of an earlier cell ("variable definition loop"); var x T = v
 //     is run as var x T; x = v (a call of a generic function was silently zero);
+//   - a top-level multi-value definition (base, _, err := study.BaseModel(...), var a, b =
+//     f()): yaegi gave its variables slots relative to the top level's frame, so a function
+//     declared in a cell read a wrong slot when called from another function or from a
+//     top-level loop ("reflect: Call using zero Value argument", or a silently wrong
+//     value). Temporaries receive the values and each variable is defined from its own;
+//   - named results start at their zero values at every call (yaegi reused the caller's
+//     variables as result slots without zeroing them: sums accumulated across calls in a
+//     loop, an error came back from an earlier call);
 //   - newer Go: range over an integer, min, max and clear, one loop variable per iteration
 //     for closures (goroutines in a loop see their own i).
 //
@@ -72,7 +80,9 @@
 // compiled packages' generic functions are not available and the standard library is Go
 // 1.22's; a type cannot be redefined; compiled package variables cannot be assigned;
 // compiled code sees the methods of types declared in cells only through the interfaces it
-// takes (errors.As with such a target fails); a method value of a value receiver is not a copy; a compiled call that
+// takes (errors.As with such a target fails); a method value of a value receiver is not a copy;
+// a named result of a struct type declared in a cell loses whole-value assignments (return
+// the values instead); a compiled call that
 // ignores its context runs on after an interrupt; when the interpreter
 // itself fails to compile a cell, the error says so and moving the code into a function
 // usually avoids it. A cell that is just exit or quit ends a jupyter console session.

@@ -35,10 +35,22 @@ import (
 //     inside a function literal, where yaegi compiles it like any function body.
 //   - A top-level defer runs again at every later evaluation. stmtEdits hands it to the
 //     session (deferCall), which runs it when the cell ends, as a function's defer would.
+//   - A top-level multi-value definition (`base, _, err := study.BaseModel(...)`, also
+//     `var a, b = f()`) gives its variables frame-relative slots instead of global ones.
+//     A function declared in a cell reads such a variable one frame up, which is the global
+//     frame only when the function is called from the top level: called from another
+//     function (or from the function literal a top-level loop runs in), it reads a slot of
+//     its caller's frame, giving a wrong value or a panic such as "reflect: Call using
+//     zero Value argument". multiDefine lets temporaries receive the values, and each
+//     variable is defined from its temporary with a single-value definition, whose
+//     variables are global.
 //   - var x T = v of a generic function's result is silently zero: splitTypedVars makes it
 //     a declaration and an assignment. (A var with a value runs as a statement at all, see
 //     splitCell, because yaegi's declaration mode cannot initialise it from a variable of an
 //     earlier cell.)
+//
+// Named results do not start at zero when yaegi calls a function with its caller's variables
+// as the result slots; builtinEdits zeroes them at the start of the body (zeroNamedResults).
 //
 // Features of newer Go that yaegi lacks or gets wrong, fixed by builtinEdits: range over an
 // integer (Go 1.22) becomes a range over make([]struct{}, n) with the key converted to n's
@@ -143,9 +155,38 @@ func (s *Session) builtinEdits(ed *editor, t *typer, f *ast.File) {
 			if as, ok := x.Init.(*ast.AssignStmt); ok && as.Tok == token.DEFINE {
 				loopVarCopies(ed, x.Body, as.Lhs, true)
 			}
+		case *ast.FuncDecl:
+			zeroNamedResults(ed, x.Type, x.Body)
+		case *ast.FuncLit:
+			zeroNamedResults(ed, x.Type, x.Body)
 		}
 		return true
 	})
+}
+
+// zeroNamedResults sets a function's named results to their zero values when its body
+// starts. yaegi lets a call whose results go straight into variables of the caller (v :=
+// f(), xs = append(xs, f()), s += f()) use those variables as the callee's result slots
+// without zeroing them: in a loop, a named result starts at what the previous call
+// returned (sum += ... accumulates across calls; an err never assigned returns the last
+// error).
+func zeroNamedResults(ed *editor, ft *ast.FuncType, body *ast.BlockStmt) {
+	if ft.Results == nil || body == nil {
+		return
+	}
+	var b strings.Builder
+	for _, f := range ft.Results.List {
+		typ := ed.src[ed.off(f.Type.Pos()):ed.off(f.Type.End())]
+		for _, n := range f.Names {
+			if n.Name != "_" {
+				// One assignment each: yaegi gets some parallel assignments wrong.
+				fmt.Fprintf(&b, " %s = *new(%s);", n.Name, typ)
+			}
+		}
+	}
+	if b.Len() > 0 {
+		ed.insert(ed.off(body.Lbrace)+1, b.String())
+	}
 }
 
 // loopVarCopies gives each iteration of a loop its own copy of the loop variables, as Go
@@ -283,10 +324,19 @@ func (s *Session) varEdits(ed *editor, t *typer, d *ast.GenDecl, types map[strin
 				s.indexEdits(ed, t, v)
 			}
 		}
+		var outs []reflect.Type // the results of var a, b = f()
+		if call, isCall := unparen(vs.Values).(*ast.CallExpr); isCall && vs.Type == nil && multiValue(len(vs.Names), vs.Values) {
+			if rs, ok := t.results(call); ok && len(rs) == len(vs.Names) {
+				outs = rs
+			}
+		}
 		for i, n := range vs.Names {
 			ty, ok := declared, typed
-			if vs.Type == nil && len(vs.Values) == len(vs.Names) {
+			switch {
+			case vs.Type == nil && len(vs.Values) == len(vs.Names):
 				ty, ok = t.typeOf(vs.Values[i])
+			case outs != nil:
+				ty, ok = outs[i], true
 			}
 			s.note(t, types, n, ty, ok)
 		}
@@ -403,9 +453,10 @@ func childExprs(e ast.Expr) []ast.Expr {
 // with a type and a value through a path that, for a call of a generic function, silently
 // yields the zero value; a plain assignment is compiled like any statement. The values keep
 // their place in the source, so errors in them point at the cell's own columns.
-func splitTypedVars(ed *editor, d *ast.GenDecl) {
+// It reports whether it did, which removes the parentheses of a group.
+func splitTypedVars(ed *editor, d *ast.GenDecl) bool {
 	if d.Tok != token.VAR {
-		return
+		return false
 	}
 	split := false
 	for _, sp := range d.Specs {
@@ -413,7 +464,7 @@ func splitTypedVars(ed *editor, d *ast.GenDecl) {
 		split = split || (vs.Type != nil && len(vs.Values) > 0)
 	}
 	if !split {
-		return
+		return false
 	}
 	if d.Lparen.IsValid() {
 		// var ( a T = 1; b = 2 ) becomes var a T; a = 1; var b = 2.
@@ -434,7 +485,64 @@ func splitTypedVars(ed *editor, d *ast.GenDecl) {
 		}
 		ed.replace(ed.off(vs.Type.End()), ed.off(vs.Values[0].Pos()), "; "+strings.Join(names, ", ")+" = ")
 	}
+	return true
 }
+
+// multiDefine renames the variables of a top-level definition of several variables from
+// one multi-valued expression (a, b := f() or var a, b = f(), the i-th statement of the
+// chunk, its spec-th spec) to temporaries, which receive the values; the caller defines each
+// variable from its temporary with a single-value definition, so that the variables are
+// globals (see the comment at the top of the file). For base, _, err := f() with err already
+// defined in the chunk:
+//
+//	__mv3_0_0, _, __mv3_0_2 := f(); base := __mv3_0_0; err = __mv3_0_2; __kernel.Forget(&__mv3_0_0, &__mv3_0_2)
+//
+// defines reports whether the statement defines a name (Go's := assigns to a variable the
+// same scope already has). It returns the defined names with their temporaries, and the
+// statements to run after the definitions: the assignments and the call of Forget, which
+// zeroes the temporaries so that they keep nothing alive. The right-hand side keeps its
+// place, so errors in it keep their positions.
+func multiDefine(ed *editor, names []*ast.Ident, defines func(*ast.Ident) bool, i, spec int) (defs [][2]string, after string) {
+	var stmts, refs []string
+	for k, id := range names {
+		if id.Name == "_" {
+			continue
+		}
+		temp := fmt.Sprintf("__mv%d_%d_%d", i, spec, k)
+		if defines(id) {
+			defs = append(defs, [2]string{id.Name, temp})
+		} else {
+			stmts = append(stmts, fmt.Sprintf("%s = %s", id.Name, temp))
+		}
+		refs = append(refs, "&"+temp)
+		ed.replace(ed.off(id.Pos()), ed.off(id.End()), temp)
+	}
+	stmts = append(stmts, fmt.Sprintf("%s.Forget(%s)", hookName, strings.Join(refs, ", ")))
+	return defs, strings.Join(stmts, "; ")
+}
+
+// joinDefs renders definitions of names from temporaries in the form format gives
+// ("%s := %s", "var %s = %s" or, inside var ( ... ), "%s = %s"), each after a semicolon.
+func joinDefs(defs [][2]string, format string) string {
+	var b strings.Builder
+	for _, d := range defs {
+		b.WriteString("; ")
+		fmt.Fprintf(&b, format, d[0], d[1])
+	}
+	return b.String()
+}
+
+// unparen returns the only expression of values without parentheses, or nil.
+func unparen(values []ast.Expr) ast.Expr {
+	if len(values) != 1 {
+		return nil
+	}
+	return ast.Unparen(values[0])
+}
+
+// multiValue reports whether a definition of names from values takes several variables from
+// one expression.
+func multiValue(names int, values []ast.Expr) bool { return names > 1 && len(values) == 1 }
 
 // isCommaOK reports whether a := is one of the two-value forms v, ok := m[k], x.(T), <-ch.
 func isCommaOK(as *ast.AssignStmt) bool {
@@ -465,9 +573,26 @@ func (s *Session) stmtEdits(ed *editor, t *typer, st ast.Stmt, i int, types map[
 			return fmt.Sprintf("%s.Defer(func() { %s })", hookName, call)
 		}))
 	case *ast.DeclStmt:
-		if d, ok := x.Decl.(*ast.GenDecl); ok {
-			s.varEdits(ed, t, d, types)
-			splitTypedVars(ed, d)
+		d, ok := x.Decl.(*ast.GenDecl)
+		if !ok || d.Tok != token.VAR {
+			return
+		}
+		s.varEdits(ed, t, d, types)
+		split := splitTypedVars(ed, d)
+		format := "var %s = %s"
+		if d.Lparen.IsValid() && !split {
+			format = "%s = %s" // a spec of the group
+		}
+		var after []string // statements, so after the group
+		for j, sp := range d.Specs {
+			if vs := sp.(*ast.ValueSpec); vs.Type == nil && multiValue(len(vs.Names), vs.Values) {
+				defs, stmts := multiDefine(ed, vs.Names, func(*ast.Ident) bool { return true }, i, j)
+				ed.insert(ed.off(vs.End()), joinDefs(defs, format))
+				after = append(after, stmts)
+			}
+		}
+		if len(after) > 0 {
+			ed.insert(ed.off(d.End()), "; "+strings.Join(after, "; "))
 		}
 	case *ast.AssignStmt:
 		if x.Tok != token.DEFINE {
@@ -481,6 +606,29 @@ func (s *Session) stmtEdits(ed *editor, t *typer, st ast.Stmt, i int, types map[
 			s.indexEdits(ed, t, r)
 		}
 		s.noteDefine(t, x, types)
+		if multiValue(len(x.Lhs), x.Rhs) {
+			s.globalMultiDefine(ed, x, i)
+		}
+	}
+}
+
+// globalMultiDefine applies multiDefine to a top-level a, b := f() that defines at least one
+// variable (one that defines none is left for the interpreter to reject).
+func (s *Session) globalMultiDefine(ed *editor, as *ast.AssignStmt, i int) {
+	defines := func(id *ast.Ident) bool { return id.Obj == nil || id.Obj.Decl == as }
+	names := make([]*ast.Ident, 0, len(as.Lhs))
+	newVar := false
+	for _, l := range as.Lhs {
+		id, ok := l.(*ast.Ident)
+		if !ok {
+			return
+		}
+		names = append(names, id)
+		newVar = newVar || (id.Name != "_" && defines(id))
+	}
+	if newVar {
+		defs, after := multiDefine(ed, names, defines, i, 0)
+		ed.insert(ed.off(as.End()), joinDefs(defs, "%s := %s")+"; "+after)
 	}
 }
 

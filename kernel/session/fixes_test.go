@@ -240,6 +240,9 @@ func TestErrorPositionsAfterRewrites(t *testing.T) {
 		{"rx := results[1]\ny := rx.Nope", "2:6"},
 		{"for i := range 3 { fmt.Println(undefinedName) }", "1:32"},
 		{"var (\n\ta int = 1\n\tb string = a\n)", "3:13"},
+		{"n, err := strconv.Atoi(5)", "1:24"},
+		{"var (\n\tq, r = strconv.Atoi(\"1\")\n\tz = q + \"s\"\n)", "3:6"},
+		{"best, err := results[0].Best()\nbest.ID + 1", "2:1"},
 	})
 }
 
@@ -301,6 +304,59 @@ func TestLoopVariablePerIteration(t *testing.T) {
 		// A body that moves the loop variable keeps doing so.
 		{code: "seen := []int{}\nfor i := 0; i < 6; i++ { if i == 2 { i++ }; f := func() {}; f(); seen = append(seen, i) }\nseen", value: "[0 1 3 4 5]"},
 		{code: "func mk(n int) []func() int {\n\tout := []func() int{}\n\tfor i := range n { out = append(out, func() int { return 10 * i }) }\n\treturn out\n}\nmk(3)[2]()", value: "20"},
+	})
+}
+
+// A variable that a top-level multi-value definition (a, b := f() or var a, b = f()) defines
+// is read right by a function declared in a cell also when that function is called from
+// another function, here the function literal a top-level loop runs in. yaegi gave such
+// variables slots relative to the frame of the top level, which a nested call does not run
+// in: notebook 04's loop over mergedAccuracy (a function reading base, from base, _, err :=
+// study.BaseModel(...)) failed with "reflect: Call using zero Value argument", and the
+// interpreted case below returned 0.
+func TestMultiValueDefinitionsSeenFromNestedCalls(t *testing.T) {
+	s := newLabSession(t)
+	runCases(t, s, []cellCase{
+		{code: "results, err := lab.Run(3)\nfunc steps(i int) int { return results[i].Steps }\n" +
+			"func total(n int) int {\n\tsum := 0\n\tfor i := 0; i < n; i++ { sum += steps(i) }\n\treturn sum\n}"},
+		{code: "var sums []int\nfor n := 1; n <= 3; n++ {\n\tsums = append(sums, total(n))\n}\nsums", value: "[10 30 60]"},
+		{code: "func() { t := total(2); fmt.Println(t) }()", stdout: "30\n"},
+		{code: "func two() (int, error) { return 5, nil }\nbase, err := two()\nfunc get() int { return base }\nfunc viaGet() int { return get() }\nviaGet()", value: "5"},
+		// A variable the chunk already has is assigned, as Go's := does.
+		{code: "n1, err := strconv.Atoi(\"1\")\nn2, err := strconv.Atoi(\"x\")\nfunc lastErr() error { return err }\n" +
+			"func report() string { return fmt.Sprint(n1, n2, lastErr() != nil) }\nreport()", value: `"1 0 true"`},
+		{code: "var (\n\tq1, q2 = strconv.Atoi(\"12\")\n\tq3 = 3\n)\nvar r1, _ = strconv.Atoi(\"13\")\n" +
+			"var (\n\tt1, t2 = strconv.Atoi(\"20\")\n\tt4 int = 4\n)\n" +
+			"func qs() int { return q1 + q3 + r1 + t1 + t4 }\nfunc viaQs() int { return qs() }\nviaQs()", value: "52"},
+		{code: "_, perr := strconv.Atoi(\"zz\")\nfunc perrOf() error { return perr }\nfunc viaPerr() bool { return perrOf() != nil }\nviaPerr()", value: "true"},
+		// The kernel still knows the variables' compiled types (rx := results[2] needs them).
+		{code: "rx := results[2]\nrx.Steps", value: "30"},
+	})
+	// The temporaries that received the values do not keep them alive.
+	for name, v := range s.globals() {
+		if strings.HasPrefix(name, "__mv") && v.IsValid() && !v.IsZero() {
+			t.Errorf("temporary %s still holds %v", name, v)
+		}
+	}
+}
+
+// Named results start at their zero values at every call. yaegi used the caller's variables
+// as the result slots of a call whose results go straight into them, without zeroing them:
+// in a loop, a sum accumulated across calls and an error came back from an earlier call.
+func TestNamedResultsStartAtZero(t *testing.T) {
+	s := newLabSession(t)
+	runCases(t, s, []cellCase{
+		{code: "func tot(n int) (sum int) {\n\tfor i := 1; i <= n; i++ { sum += i }\n\treturn\n}\n" +
+			"func sums() (xs []int) {\n\tfor n := 1; n <= 3; n++ { v := tot(n); xs = append(xs, v, tot(n)) }\n\treturn\n}\nsums()", value: "[1 1 3 3 6 6]"},
+		{code: "func load(fail bool) (v int, err error) {\n\tdefer func() { if r := recover(); r != nil { err = fmt.Errorf(\"recovered: %v\", r) } }()\n" +
+			"\tif fail { panic(\"boom\") }\n\tv = 1\n\treturn\n}\n" +
+			"func loads() (out string) {\n\tfor _, fail := range []bool{true, false} { v, err := load(fail); out += fmt.Sprint(v, err, \";\") }\n\treturn\n}\nloads()",
+			value: `"0 recovered: boom;1 <nil>;"`},
+		{code: "type pt struct{ X int }\nfunc some(k int) (p pt, m map[string]int, q *lab.Result, arr [2]int) {\n" +
+			"\tif k == 0 { p.X = 3; m = map[string]int{\"a\": 5}; q = &lab.Result{Steps: 7}; arr[1] = 8 }\n\treturn\n}\n" +
+			"for k := 0; k < 2; k++ { p, m, q, arr := some(k); fmt.Print(p, m, q == nil, arr, \"|\") }", stdout: "{3} map[a:5] false [0 8]|{0} map[] true [0 0]|"},
+		{code: "func Count[T any](xs []T) (n int) {\n\tfor range xs { n++ }\n\treturn\n}\n" +
+			"func counts() (cs []int) {\n\tfor k := 1; k <= 3; k++ { c := Count[int](make([]int, k)); cs = append(cs, c) }\n\treturn\n}\ncounts()", value: "[1 2 3]"},
 	})
 }
 

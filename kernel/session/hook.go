@@ -10,7 +10,8 @@ import (
 
 // The hook package ("__kernel" in every interpreter) holds what the rewritten cells call:
 // GoPanic for goroutines, Defer for top-level defers, Clear, Min*/Max* for the builtins yaegi
-// lacks, and the identity functions and type names of fixes.go (added on demand).
+// lacks, Forget for the temporaries of multi-value definitions, and the identity functions and
+// type names of fixes.go (added on demand).
 
 // orderedKinds are the kinds min and max accept, with their types.
 var orderedKinds = map[reflect.Kind]reflect.Type{
@@ -34,6 +35,7 @@ func (s *Session) hookSymbols() map[string]reflect.Value {
 		"GoPanic": reflect.ValueOf(s.goPanic),
 		"Defer":   reflect.ValueOf(s.deferCall),
 		"Clear":   reflect.ValueOf(clearValue),
+		"Forget":  reflect.ValueOf(forget),
 	}
 	for k, t := range orderedKinds {
 		for _, b := range []string{"min", "max"} {
@@ -87,6 +89,17 @@ func clearValue(x any) {
 		v.Clear()
 	default:
 		panic(fmt.Sprintf("invalid argument: clear(%v): argument must be a map or slice, not %T", x, x))
+	}
+}
+
+// forget sets the variables its arguments point to to their zero values. The kernel's
+// rewrite of a top-level multi-value definition calls it on the temporaries that received the
+// values (see multiDefine), so that they do not keep what the cell's variables held alive.
+func forget(ptrs ...any) {
+	for _, p := range ptrs {
+		if v := reflect.ValueOf(p); v.Kind() == reflect.Pointer && !v.IsNil() && v.Elem().CanSet() {
+			v.Elem().SetZero()
+		}
 	}
 }
 

@@ -45,8 +45,9 @@ Magics (on the first lines of a cell):
 Go as the interpreter (yaegi) runs it. The kernel rewrites cells around the interpreter's
 bugs, so these work as in Go: indexing results of compiled calls at the top level
 (rx := results[1]), v, ok := m[k] / x.(T) / <-ch, multi-value := inside loops, type
-switches, defer, for i := range n, min/max/clear, one loop variable per iteration. What
-remains, and what to write instead:
+switches, defer, for i := range n, min/max/clear, one loop variable per iteration,
+functions reading variables of a top-level a, b := f() from any depth of calls, named
+results starting at zero at every call. What remains, and what to write instead:
   - generic functions declared in a cell: write the type arguments (Map[int, string](...));
     to keep a result in a variable declare it first: var x []T; x = Map[...](...)
   - generic functions of compiled packages are not available, and the standard library is
@@ -58,6 +59,8 @@ remains, and what to write instead:
     it takes (fmt.Stringer, sort.Interface, nn.Model, ...): errors.As with a target of such
     a type fails (use a type switch, or errors.Is with a sentinel)
   - a method value (f := v.M) of a value receiver sees later changes of v (Go copies v)
+  - a named result of a struct type declared in a cell loses whole-value assignments
+    (p = pt{3}; p, n = pt{3}, 4): return the values (return pt{3}, 4) or set its fields
   - a compiled call that ignores its context keeps running after an interrupt: pass
     display.Context() to every long call (training, merging, evaluation)
   - when a cell's error says "the interpreter failed compiling", moving the code into a
