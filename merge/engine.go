@@ -102,7 +102,7 @@ func (p *plan) layout(maxMemory int64, workers int) (layout, error) {
 		maxMemory = DefaultMaxMemory
 	}
 	if maxMemory < need {
-		return l, fmt.Errorf("memory budget of %s is too small for %d inputs: at least %s is needed", formatBytes(maxMemory), len(p.models)+boolInt(p.base != nil), formatBytes(need))
+		return l, fmt.Errorf("memory budget of %s is too small for %d inputs: at least %s is needed", tensor.FormatBytes(maxMemory), len(p.models)+boolInt(p.base != nil), tensor.FormatBytes(need))
 	}
 	w := workers
 	if w <= 0 {

@@ -288,7 +288,7 @@ func (r *Report) headline() string {
 	if r.Base != "" {
 		s += " on base " + r.Base
 	}
-	s += fmt.Sprintf(": %d tensors, %d elements, %s", len(r.Tensors), r.Total.Elements, formatBytes(r.Bytes))
+	s += fmt.Sprintf(": %d tensors, %d elements, %s", len(r.Tensors), r.Total.Elements, tensor.FormatBytes(r.Bytes))
 	if r.Seed != 0 || r.Selected {
 		s += fmt.Sprintf(", seed %d", r.Seed)
 	}
@@ -427,18 +427,4 @@ func htmlTable(b *strings.Builder, header []string, rows [][]string) {
 		b.WriteString("</tr>")
 	}
 	b.WriteString("</tbody></table>")
-}
-
-// formatBytes writes a byte count with a binary unit.
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -161,13 +161,13 @@ func printInspect(w io.Writer, rep *inspectReport, withStats bool) {
 	for _, t := range rep.Tensors {
 		if withStats && t.Stats != nil {
 			s := t.Stats
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.4g\t%.4g\t%.4g\t%.4g\t%d/%d\n", t.Name, t.DType, tensor.FormatShape(t.Shape), humanBytes(t.Bytes), s.Min, s.Max, s.Mean, s.Std, s.NaN, s.Inf)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.4g\t%.4g\t%.4g\t%.4g\t%d/%d\n", t.Name, t.DType, tensor.FormatShape(t.Shape), tensor.FormatBytes(t.Bytes), s.Min, s.Max, s.Mean, s.Std, s.NaN, s.Inf)
 		} else {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, t.DType, tensor.FormatShape(t.Shape), humanBytes(t.Bytes), t.File)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, t.DType, tensor.FormatShape(t.Shape), tensor.FormatBytes(t.Bytes), t.File)
 		}
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\ntotal: %d parameters, %s", rep.TotalParams, humanBytes(rep.TotalBytes))
+	fmt.Fprintf(w, "\ntotal: %d parameters, %s", rep.TotalParams, tensor.FormatBytes(rep.TotalBytes))
 	dts := make([]string, 0, len(rep.ByDType))
 	for d := range rep.ByDType {
 		dts = append(dts, d)
@@ -205,17 +205,4 @@ func printInspect(w io.Writer, rep *inspectReport, withStats bool) {
 		fmt.Fprintf(w, "config: %s, hidden %d, intermediate %d, layers %d, heads %d (kv %d), vocab %d, context %d, tied %v\n",
 			c.ModelType, c.HiddenSize, c.IntermediateSize, c.NumHiddenLayers, c.NumAttentionHeads, c.NumKeyValueHeads, c.VocabSize, c.MaxPositionEmbeddings, c.TieWordEmbeddings)
 	}
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ordermerge/ordermerge/merge"
+	"github.com/ordermerge/ordermerge/tensor"
 )
 
 const mergeUsage = `usage:
@@ -144,7 +145,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	fmt.Fprint(stdout, rep)
-	fmt.Fprintf(stdout, "wrote %s in %.1fs (%s/s)\n", rep.Output, rep.Elapsed.Seconds(), humanBytes(int64(float64(rep.Bytes)/math.Max(rep.Elapsed.Seconds(), 1e-9))))
+	fmt.Fprintf(stdout, "wrote %s in %.1fs (%s/s)\n", rep.Output, rep.Elapsed.Seconds(), tensor.FormatBytes(int64(float64(rep.Bytes)/math.Max(rep.Elapsed.Seconds(), 1e-9))))
 	return nil
 }
 
@@ -305,7 +306,7 @@ func (b *progressBar) update(p merge.Progress) {
 		}
 		b.lastStep = step
 		fmt.Fprintf(b.w, "merge: %3.0f%%  %s / %s  %s/s  tensors %d/%d\n", 100*frac,
-			humanBytes(p.Done), humanBytes(p.Total), humanBytes(int64(p.Rate())), p.Tensors, p.TensorsTotal)
+			tensor.FormatBytes(p.Done), tensor.FormatBytes(p.Total), tensor.FormatBytes(int64(p.Rate())), p.Tensors, p.TensorsTotal)
 		return
 	}
 	if time.Since(b.last) < 100*time.Millisecond && p.Done < p.Total {
@@ -320,7 +321,7 @@ func (b *progressBar) update(p merge.Progress) {
 	}
 	// \x1b[K clears what a longer previous line left behind.
 	fmt.Fprintf(b.w, "\r[%s%s] %5.1f%%  %s / %s  %s/s%s\x1b[K", strings.Repeat("=", filled), strings.Repeat(" ", width-filled),
-		100*frac, humanBytes(p.Done), humanBytes(p.Total), humanBytes(int64(p.Rate())), eta)
+		100*frac, tensor.FormatBytes(p.Done), tensor.FormatBytes(p.Total), tensor.FormatBytes(int64(p.Rate())), eta)
 	b.drawn = true
 }
 

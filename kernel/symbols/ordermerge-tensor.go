@@ -38,6 +38,7 @@ func init() {
 		"F8E8M0":           reflect.ValueOf(tensor.F8E8M0),
 		"Float32FromBF16":  reflect.ValueOf(tensor.Float32FromBF16),
 		"Float32FromF16":   reflect.ValueOf(tensor.Float32FromF16),
+		"FormatBytes":      reflect.ValueOf(tensor.FormatBytes),
 		"FormatShape":      reflect.ValueOf(tensor.FormatShape),
 		"FromFloat32":      reflect.ValueOf(tensor.FromFloat32),
 		"I16":              reflect.ValueOf(tensor.I16),
