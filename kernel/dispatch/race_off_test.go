@@ -1,0 +1,7 @@
+//go:build !race
+
+package dispatch
+
+const raceEnabled = false
+
+const raceSkip = ""

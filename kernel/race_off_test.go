@@ -1,0 +1,7 @@
+//go:build !race
+
+package kernel
+
+const raceEnabled = false
+
+const raceSkip = ""

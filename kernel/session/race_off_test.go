@@ -1,0 +1,7 @@
+//go:build !race
+
+package session
+
+const raceEnabled = false
+
+const raceSkip = ""
