@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/term"
 
 	"github.com/ordermerge/ordermerge/merge"
 	"github.com/ordermerge/ordermerge/tensor"
@@ -282,52 +279,37 @@ func parseSize(s string) (int64, error) {
 // progressBar draws a bar redrawn in place on a terminal, or prints a line every 10% when the
 // output is a file or a pipe (logs of batch jobs).
 type progressBar struct {
-	w        io.Writer
-	tty      bool
+	status   *statusLine
 	last     time.Time
 	lastStep int
-	drawn    bool
 }
 
 func newProgressBar(w io.Writer) *progressBar {
-	b := &progressBar{w: w, lastStep: -1}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		b.tty = true
-	}
-	return b
+	return &progressBar{status: newStatusLine(w), lastStep: -1}
 }
 
 func (b *progressBar) update(p merge.Progress) {
 	frac := p.Fraction()
-	if !b.tty {
+	amounts := fmt.Sprintf("%s / %s  %s/s", tensor.FormatBytes(p.Done), tensor.FormatBytes(p.Total), tensor.FormatBytes(int64(p.Rate())))
+	if !b.status.tty {
 		step := int(frac * 10)
 		if step == b.lastStep {
 			return
 		}
 		b.lastStep = step
-		fmt.Fprintf(b.w, "merge: %3.0f%%  %s / %s  %s/s  tensors %d/%d\n", 100*frac,
-			tensor.FormatBytes(p.Done), tensor.FormatBytes(p.Total), tensor.FormatBytes(int64(p.Rate())), p.Tensors, p.TensorsTotal)
+		b.status.println(fmt.Sprintf("merge: %3.0f%%  %s  tensors %d/%d", 100*frac, amounts, p.Tensors, p.TensorsTotal))
 		return
 	}
 	if time.Since(b.last) < 100*time.Millisecond && p.Done < p.Total {
 		return
 	}
 	b.last = time.Now()
-	const width = 30
-	filled := int(frac * width)
 	eta := ""
 	if r := p.Rate(); r > 0 && p.Done < p.Total && p.Elapsed > time.Second {
 		eta = fmt.Sprintf("  eta %s", time.Duration(float64(p.Total-p.Done)/r*float64(time.Second)).Round(time.Second))
 	}
-	// \x1b[K clears what a longer previous line left behind.
-	fmt.Fprintf(b.w, "\r[%s%s] %5.1f%%  %s / %s  %s/s%s\x1b[K", strings.Repeat("=", filled), strings.Repeat(" ", width-filled),
-		100*frac, tensor.FormatBytes(p.Done), tensor.FormatBytes(p.Total), tensor.FormatBytes(int64(p.Rate())), eta)
-	b.drawn = true
+	b.status.redraw(fmt.Sprintf("%s %5.1f%%  %s%s", bar(frac, 30, "="), 100*frac, amounts, eta))
 }
 
 // finish ends the bar's line so that what follows starts on a fresh one.
-func (b *progressBar) finish() {
-	if b.tty && b.drawn {
-		fmt.Fprintln(b.w)
-	}
-}
+func (b *progressBar) finish() { b.status.finish() }

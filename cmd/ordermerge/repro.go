@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
-
-	"golang.org/x/term"
 
 	"github.com/ordermerge/ordermerge/sft"
 	"github.com/ordermerge/ordermerge/study"
@@ -105,41 +102,25 @@ func runRepro(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // studyProgress shows the study's events: step counts redrawn on one line on a terminal, plain
 // lines at most every few seconds otherwise; stage changes always get a line.
 type studyProgress struct {
-	w        io.Writer
-	terminal bool
-	last     time.Time
-	open     bool // a redrawn line is on screen
+	status *statusLine
+	last   time.Time
 }
 
 func newStudyProgress(w io.Writer) *studyProgress {
-	p := &studyProgress{w: w}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.terminal = true
-	}
-	return p
+	return &studyProgress{status: newStatusLine(w)}
 }
 
 func (p *studyProgress) event(e study.Event) {
 	stepping := e.Total > 0 && (e.Stage == "train" || e.Stage == "base")
-	if !stepping {
-		p.finish()
-		fmt.Fprintln(p.w, e.Message)
-		return
-	}
-	if p.terminal {
-		fmt.Fprintf(p.w, "\r\033[K%s", e.Message)
-		p.open = true
-		return
-	}
-	if time.Since(p.last) >= 5*time.Second || e.Done == e.Total {
-		fmt.Fprintln(p.w, e.Message)
+	switch {
+	case !stepping:
+		p.status.println(e.Message)
+	case p.status.tty:
+		p.status.redraw(e.Message)
+	case time.Since(p.last) >= 5*time.Second || e.Done == e.Total:
+		p.status.println(e.Message)
 		p.last = time.Now()
 	}
 }
 
-func (p *studyProgress) finish() {
-	if p.open {
-		fmt.Fprintln(p.w)
-		p.open = false
-	}
-}
+func (p *studyProgress) finish() { p.status.finish() }

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/term"
-
 	"github.com/ordermerge/ordermerge/sft"
 	"github.com/ordermerge/ordermerge/sft/data"
 	"github.com/ordermerge/ordermerge/sft/llama"
@@ -401,22 +399,13 @@ func writeJSON(path string, v any) error {
 // for each line: checkpoints replace the output folder, carrying train.log over, so a handle
 // kept open would point at the replaced file.
 type trainLog struct {
-	path  string
-	out   io.Writer
-	tty   bool
-	quiet bool
-	width int
-	open  bool // a progress line is on screen without its newline
+	path   string
+	quiet  bool
+	status *statusLine
 }
 
 func newTrainLog(path string, stderr io.Writer, quiet bool) (*trainLog, error) {
-	l := &trainLog{path: path, out: stderr, quiet: quiet, width: 100}
-	if file, ok := stderr.(*os.File); ok && term.IsTerminal(int(file.Fd())) {
-		l.tty = true
-		if w, _, err := term.GetSize(int(file.Fd())); err == nil && w > 20 {
-			l.width = w
-		}
-	}
+	l := &trainLog{path: path, quiet: quiet, status: newStatusLine(stderr)}
 	// Check now that the log can be written, rather than at the first step.
 	if err := l.appendLine(""); err != nil {
 		return nil, err
@@ -445,11 +434,7 @@ func (l *trainLog) printf(format string, args ...any) {
 	if l.quiet {
 		return
 	}
-	if l.open {
-		fmt.Fprintln(l.out)
-		l.open = false
-	}
-	fmt.Fprintln(l.out, strings.TrimRight(line, "\n"))
+	l.status.println(line)
 }
 
 // progress is the trainer's callback.
@@ -461,9 +446,9 @@ func (l *trainLog) progress(p sft.Progress) {
 	if l.quiet {
 		return
 	}
-	if !l.tty {
+	if !l.status.tty {
 		if p.Phase == "train" {
-			fmt.Fprintln(l.out, line)
+			l.status.println(line)
 		}
 		return
 	}
@@ -471,20 +456,7 @@ func (l *trainLog) progress(p sft.Progress) {
 	if p.TotalSteps > 0 {
 		frac = float64(p.Step) / float64(p.TotalSteps)
 	}
-	const barWidth = 20
-	n := int(frac * barWidth)
-	bar := "[" + strings.Repeat("#", n) + strings.Repeat(".", barWidth-n) + "] "
-	text := bar + line
-	if len(text) > l.width-1 {
-		text = text[:l.width-1]
-	}
-	fmt.Fprintf(l.out, "\r%s\x1b[K", text)
-	l.open = true
+	l.status.redraw(bar(frac, 20, "#") + " " + line)
 }
 
-func (l *trainLog) finish() {
-	if l.open && !l.quiet {
-		fmt.Fprintln(l.out)
-		l.open = false
-	}
-}
+func (l *trainLog) finish() { l.status.finish() }
