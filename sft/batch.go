@@ -2,9 +2,9 @@ package sft
 
 import (
 	"fmt"
+	"github.com/ordermerge/ordermerge/compute"
 
-	"github.com/ordermerge/ordermerge/sft/data"
-	"github.com/ordermerge/ordermerge/sft/nn"
+	"github.com/ordermerge/ordermerge/data"
 )
 
 // PrepareExamples checks examples before training and applies the length policy. Every
@@ -64,18 +64,18 @@ func responseTokens(ex data.Example) int { return len(ex.Tokens) - max(ex.Prompt
 // positions: input t is Tokens[t], its target is Tokens[t+1] when that is a response token,
 // -1 otherwise; padding positions get input padID and target -1. T is the longest sample's
 // L-1, so no position is wasted beyond the batch's own longest sample.
-func PackBatch(examples []data.Example, padID int32) *nn.Batch {
+func PackBatch(examples []data.Example, padID int32) *compute.Batch {
 	t := 0
 	for _, ex := range examples {
 		t = max(t, len(ex.Tokens)-1)
 	}
-	b := &nn.Batch{B: len(examples), T: t, Inputs: make([]int32, len(examples)*t), Targets: make([]int32, len(examples)*t)}
+	b := &compute.Batch{B: len(examples), T: t, Inputs: make([]int32, len(examples)*t), Targets: make([]int32, len(examples)*t)}
 	packInto(b, examples, padID)
 	return b
 }
 
 // packInto fills b (already sized for examples) in place.
-func packInto(b *nn.Batch, examples []data.Example, padID int32) {
+func packInto(b *compute.Batch, examples []data.Example, padID int32) {
 	for i, ex := range examples {
 		in := b.Inputs[i*b.T : (i+1)*b.T]
 		tg := b.Targets[i*b.T : (i+1)*b.T]
@@ -97,15 +97,15 @@ func packInto(b *nn.Batch, examples []data.Example, padID int32) {
 
 // batcher packs micro-batches into one reused buffer (llm.c's habit: allocate once, reuse
 // every step), growing it only when a larger batch comes. A model must not keep a batch after
-// its call returns (nn.Model's calls are synchronous).
+// its call returns (compute.Model's calls are synchronous).
 type batcher struct {
 	padID   int32
-	batch   nn.Batch
+	batch   compute.Batch
 	inputs  []int32
 	targets []int32
 }
 
-func (bt *batcher) pack(examples []data.Example) *nn.Batch {
+func (bt *batcher) pack(examples []data.Example) *compute.Batch {
 	t := 0
 	for _, ex := range examples {
 		t = max(t, len(ex.Tokens)-1)
@@ -114,7 +114,7 @@ func (bt *batcher) pack(examples []data.Example) *nn.Batch {
 	if cap(bt.inputs) < n {
 		bt.inputs, bt.targets = make([]int32, n), make([]int32, n)
 	}
-	bt.batch = nn.Batch{B: len(examples), T: t, Inputs: bt.inputs[:n], Targets: bt.targets[:n]}
+	bt.batch = compute.Batch{B: len(examples), T: t, Inputs: bt.inputs[:n], Targets: bt.targets[:n]}
 	packInto(&bt.batch, examples, bt.padID)
 	return &bt.batch
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ordermerge/ordermerge/sft/data"
+	"github.com/ordermerge/ordermerge/data"
 )
 
 func TestPackBatchPadsAndMasks(t *testing.T) {

@@ -5,14 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ordermerge/ordermerge/compute"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 
-	"github.com/ordermerge/ordermerge/sft/data"
-	"github.com/ordermerge/ordermerge/sft/nn"
+	"github.com/ordermerge/ordermerge/data"
 	"github.com/ordermerge/ordermerge/tensor"
 )
 
@@ -105,7 +105,7 @@ func checkReplaceable(dir string, keep []string) error {
 }
 
 // createModelCheckpoint starts a checkpoint with the model's tensors (F32) and config.
-func createModelCheckpoint(dir string, model nn.Model) (*tensor.CheckpointWriter, error) {
+func createModelCheckpoint(dir string, model compute.Model) (*tensor.CheckpointWriter, error) {
 	params := model.Params()
 	specs := make([]tensor.Spec, len(params))
 	for i, p := range params {
@@ -140,7 +140,7 @@ func f32Bytes(v []float32) []byte {
 
 // SaveModel writes only the model (Hugging Face layout, F32, config.json when the model has
 // one) to dir, atomically. An existing dir is an error unless overwrite is set.
-func SaveModel(dir string, model nn.Model, overwrite bool) error {
+func SaveModel(dir string, model compute.Model, overwrite bool) error {
 	if _, err := os.Stat(dir); err == nil && !overwrite {
 		return fmt.Errorf("%s already exists (choose another folder or allow overwriting)", dir)
 	}
@@ -154,7 +154,7 @@ func SaveModel(dir string, model nn.Model, overwrite bool) error {
 // LoadParams reads every parameter of model, by name, from the checkpoint at path (a folder
 // or a .safetensors file); F16 and BF16 are widened to float32. A missing tensor or a shape
 // mismatch is an error naming it; tensors the model does not have are ignored.
-func LoadParams(path string, model nn.Model) error {
+func LoadParams(path string, model compute.Model) error {
 	ck, err := tensor.OpenCheckpoint(path)
 	if err != nil {
 		return err
@@ -163,7 +163,7 @@ func LoadParams(path string, model nn.Model) error {
 	return loadInto(ck, path, model.Params(), "")
 }
 
-func loadInto(ck *tensor.Checkpoint, path string, params []*nn.Param, prefix string) error {
+func loadInto(ck *tensor.Checkpoint, path string, params []*compute.Param, prefix string) error {
 	for _, p := range params {
 		name := prefix + p.Name
 		if _, ok := ck.Entry(name); !ok {
@@ -264,7 +264,7 @@ type namedWriter struct {
 // shapes the trajectory), the data and the model's parameters match the saved run, loads the
 // parameters into model, the AdamW moments, the step and the records. Running the returned
 // trainer ends with the same bytes as a run that was never interrupted.
-func Resume(dir string, model nn.Model, examples []data.Example, cfg Config) (*Trainer, error) {
+func Resume(dir string, model compute.Model, examples []data.Example, cfg Config) (*Trainer, error) {
 	b, err := os.ReadFile(filepath.Join(dir, TrainerStateFile))
 	if err != nil {
 		return nil, fmt.Errorf("resuming from %s: %w", dir, err)

@@ -1,6 +1,6 @@
 // Package sft is the order-controlled fine-tuning trainer of ordermerge.
 //
-// It trains any nn.Model (the Llama model of sft/llama, the gorgonia adapter, the TinyModel
+// It trains any compute.Model (the Llama model of model/llama, the gorgonia adapter, the TinyModel
 // defined here) on tokenized data.Examples with AdamW, a warmup + cosine/linear schedule,
 // global-norm clipping and micro-batches with gradient accumulation. What sets it apart from a
 // generic trainer is that the ORDER of the data is a first-class, seeded input: an order seed
@@ -10,7 +10,7 @@
 //
 // The loss a step minimises is the mean, over the samples of the step, of each sample's mean
 // loss over its response tokens: every sample weighs 1/n (n samples in the step) whatever its
-// length or micro-batch, and those weights are what nn.Model.ForwardBackward receives. Prompt
+// length or micro-batch, and those weights are what compute.Model.ForwardBackward receives. Prompt
 // and padding positions carry no loss.
 //
 // Every step records each sample's loss with its epoch and position in that epoch, and after
@@ -23,6 +23,6 @@
 // records) ends with the same bytes as an uninterrupted one. Long calls take a
 // context.Context and stop at a step boundary.
 //
-// The package depends only on the nn.Model contract (sft/nn), data.Example (sft/data) and the
+// The package depends only on the compute.Model contract (compute/cpu), data.Example (data) and the
 // checkpoint format (tensor); it never imports a particular model.
 package sft

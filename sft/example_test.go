@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/ordermerge/ordermerge/data"
 	"github.com/ordermerge/ordermerge/sft"
-	"github.com/ordermerge/ordermerge/sft/data"
 )
 
 // reverseTask makes n samples: a prompt of random letters 1..20 and a separator 21, then the

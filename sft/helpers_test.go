@@ -2,10 +2,10 @@ package sft
 
 import (
 	"fmt"
+	"github.com/ordermerge/ordermerge/compute"
 	"testing"
 
-	"github.com/ordermerge/ordermerge/sft/data"
-	"github.com/ordermerge/ordermerge/sft/nn"
+	"github.com/ordermerge/ordermerge/data"
 )
 
 // copyTask returns n samples of a small learnable task: a prompt of 3-5 random tokens from
@@ -38,7 +38,7 @@ func newTiny(t testing.TB, vocab int, seed uint64) *TinyModel {
 }
 
 // paramsEqual reports whether two models have bit-identical parameters.
-func paramsEqual(a, b nn.Model) bool {
+func paramsEqual(a, b compute.Model) bool {
 	pa, pb := a.Params(), b.Params()
 	if len(pa) != len(pb) {
 		return false
@@ -59,13 +59,13 @@ func paramsEqual(a, b nn.Model) bool {
 // hookModel wraps a model and calls before() ahead of each ForwardBackward, which may
 // change the returned losses (to inject NaN) or cancel a context.
 type hookModel struct {
-	nn.Model
+	compute.Model
 	calls  int
 	before func(call int)
 	after  func(call int, losses []float32)
 }
 
-func (h *hookModel) ForwardBackward(b *nn.Batch, w []float32) ([]float32, error) {
+func (h *hookModel) ForwardBackward(b *compute.Batch, w []float32) ([]float32, error) {
 	h.calls++
 	if h.before != nil {
 		h.before(h.calls)

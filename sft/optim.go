@@ -1,11 +1,10 @@
 package sft
 
 import (
+	"github.com/ordermerge/ordermerge/compute"
 	"math"
 	"runtime"
 	"sync"
-
-	"github.com/ordermerge/ordermerge/sft/nn"
 )
 
 // chunkSize is the fixed partition of every parameter for the parallel optimizer loops. It
@@ -16,7 +15,7 @@ const chunkSize = 1 << 15
 // span is one chunk of one parameter.
 type span struct{ param, lo, hi int }
 
-func spansOf(params []*nn.Param) []span {
+func spansOf(params []*compute.Param) []span {
 	var out []span
 	for i, p := range params {
 		for lo := 0; lo < len(p.Data); lo += chunkSize {
@@ -61,13 +60,13 @@ func parallel(n int, fn func(k int)) {
 // adamW is AdamW with decoupled weight decay (Loshchilov & Hutter), matching PyTorch's
 // torch.optim.AdamW update: decay, moments, bias correction, then the step.
 type adamW struct {
-	params []*nn.Param
+	params []*compute.Param
 	spans  []span
 	m, v   [][]float32
 	t      int // number of updates done (bias correction)
 }
 
-func newAdamW(params []*nn.Param) *adamW {
+func newAdamW(params []*compute.Param) *adamW {
 	o := &adamW{params: params, spans: spansOf(params), m: make([][]float32, len(params)), v: make([][]float32, len(params))}
 	for i, p := range params {
 		o.m[i] = make([]float32, len(p.Data))
@@ -125,7 +124,7 @@ func (o *adamW) step(c *Config, lr float64, gradScale float64) {
 }
 
 // zeroGrads clears every gradient before a step accumulates into them.
-func zeroGrads(params []*nn.Param) {
+func zeroGrads(params []*compute.Param) {
 	for _, p := range params {
 		clear(p.Grad)
 	}

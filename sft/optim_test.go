@@ -1,18 +1,17 @@
 package sft
 
 import (
+	"github.com/ordermerge/ordermerge/compute"
 	"math"
 	"testing"
-
-	"github.com/ordermerge/ordermerge/sft/nn"
 )
 
 // TestAdamWMatchesFormula checks three updates against AdamW written out in float64 (the
 // PyTorch formulation: decay, moments, bias-corrected step).
 func TestAdamWMatchesFormula(t *testing.T) {
-	p := &nn.Param{Name: "w", Shape: []int{3}, Data: []float32{0.5, -1, 2}, Grad: make([]float32, 3)}
-	q := &nn.Param{Name: "b", Shape: []int{1}, Data: []float32{0.25}, Grad: make([]float32, 1), NoDecay: true}
-	params := []*nn.Param{p, q}
+	p := &compute.Param{Name: "w", Shape: []int{3}, Data: []float32{0.5, -1, 2}, Grad: make([]float32, 3)}
+	q := &compute.Param{Name: "b", Shape: []int{1}, Data: []float32{0.25}, Grad: make([]float32, 1), NoDecay: true}
+	params := []*compute.Param{p, q}
 	cfg := Config{WeightDecay: 0.1}
 	cfg.fillDefaults()
 	o := newAdamW(params)
@@ -50,8 +49,8 @@ func TestAdamWMatchesFormula(t *testing.T) {
 }
 
 func TestGradNormAndClipping(t *testing.T) {
-	p := &nn.Param{Shape: []int{2}, Data: []float32{0, 0}, Grad: []float32{3, 4}}
-	o := newAdamW([]*nn.Param{p})
+	p := &compute.Param{Shape: []int{2}, Data: []float32{0, 0}, Grad: []float32{3, 4}}
+	o := newAdamW([]*compute.Param{p})
 	if n := o.gradNorm(); n != 5 {
 		t.Fatalf("norm %g, want 5", n)
 	}
@@ -101,9 +100,9 @@ func TestLearningRateSchedules(t *testing.T) {
 // BenchmarkAdamWStep measures one optimizer update (gradient norm + AdamW) over 4M
 // parameters in 8 tensors: the trainer's own cost per step, beside the model's passes.
 func BenchmarkAdamWStep(b *testing.B) {
-	var params []*nn.Param
+	var params []*compute.Param
 	for i := 0; i < 8; i++ {
-		p := &nn.Param{Shape: []int{512, 1024}, Data: make([]float32, 512*1024), Grad: make([]float32, 512*1024)}
+		p := &compute.Param{Shape: []int{512, 1024}, Data: make([]float32, 512*1024), Grad: make([]float32, 512*1024)}
 		for j := range p.Grad {
 			p.Grad[j] = float32(j%17) * 1e-3
 		}

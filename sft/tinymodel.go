@@ -2,9 +2,8 @@ package sft
 
 import (
 	"fmt"
+	"github.com/ordermerge/ordermerge/compute"
 	"math"
-
-	"github.com/ordermerge/ordermerge/sft/nn"
 )
 
 // TinyConfig configures a TinyModel. Zero fields take the defaults in their comments.
@@ -22,7 +21,7 @@ type TinyConfig struct {
 
 // TinyModel is a small window language model in plain Go: the embeddings of the last Window
 // tokens, concatenated, go through one tanh hidden layer to next-token logits (Bengio et al.'s
-// neural LM). It implements nn.Model exactly (per-sample mean response loss, gradients
+// neural LM). It implements compute.Model exactly (per-sample mean response loss, gradients
 // accumulated with weights), single-threaded and deterministic. It exists so the trainer, its
 // examples and notebook demos run in milliseconds without the Llama engine, and so the
 // trainer's tests depend on no other package's model.
@@ -32,8 +31,8 @@ type TinyConfig struct {
 // out.bias [Vocab].
 type TinyModel struct {
 	cfg                 TinyConfig
-	emb, w1, b1, w2, b2 *nn.Param
-	params              []*nn.Param
+	emb, w1, b1, w2, b2 *compute.Param
+	params              []*compute.Param
 
 	// scratch for one position, allocated once
 	x, h, dh, z []float32
@@ -74,12 +73,12 @@ func NewTinyModel(cfg TinyConfig) (*TinyModel, error) {
 }
 
 func newTinyShapes(cfg TinyConfig) *TinyModel {
-	mk := func(name string, noDecay bool, shape ...int) *nn.Param {
+	mk := func(name string, noDecay bool, shape ...int) *compute.Param {
 		n := 1
 		for _, d := range shape {
 			n *= d
 		}
-		return &nn.Param{Name: name, Shape: shape, Data: make([]float32, n), Grad: make([]float32, n), NoDecay: noDecay}
+		return &compute.Param{Name: name, Shape: shape, Data: make([]float32, n), Grad: make([]float32, n), NoDecay: noDecay}
 	}
 	m := &TinyModel{
 		cfg: cfg,
@@ -89,7 +88,7 @@ func newTinyShapes(cfg TinyConfig) *TinyModel {
 		w2:  mk("out.weight", false, cfg.Vocab, cfg.Hidden),
 		b2:  mk("out.bias", true, cfg.Vocab),
 	}
-	m.params = []*nn.Param{m.emb, m.w1, m.b1, m.w2, m.b2}
+	m.params = []*compute.Param{m.emb, m.w1, m.b1, m.w2, m.b2}
 	m.x = make([]float32, cfg.Window*cfg.Embed)
 	m.h = make([]float32, cfg.Hidden)
 	m.dh = make([]float32, cfg.Hidden)
@@ -100,11 +99,11 @@ func newTinyShapes(cfg TinyConfig) *TinyModel {
 // TinyConfig returns the model's configuration.
 func (m *TinyModel) TinyConfig() TinyConfig { return m.cfg }
 
-// Params implements nn.Model.
-func (m *TinyModel) Params() []*nn.Param { return m.params }
+// Params implements compute.Model.
+func (m *TinyModel) Params() []*compute.Param { return m.params }
 
-// Clone implements nn.Model.
-func (m *TinyModel) Clone() (nn.Model, error) {
+// Clone implements compute.Model.
+func (m *TinyModel) Clone() (compute.Model, error) {
 	c := newTinyShapes(m.cfg)
 	for i, p := range m.params {
 		copy(c.params[i].Data, p.Data)
@@ -112,18 +111,18 @@ func (m *TinyModel) Clone() (nn.Model, error) {
 	return c, nil
 }
 
-// Loss implements nn.Model.
-func (m *TinyModel) Loss(b *nn.Batch) ([]float32, error) { return m.run(b, nil) }
+// Loss implements compute.Model.
+func (m *TinyModel) Loss(b *compute.Batch) ([]float32, error) { return m.run(b, nil) }
 
-// ForwardBackward implements nn.Model.
-func (m *TinyModel) ForwardBackward(b *nn.Batch, weights []float32) ([]float32, error) {
+// ForwardBackward implements compute.Model.
+func (m *TinyModel) ForwardBackward(b *compute.Batch, weights []float32) ([]float32, error) {
 	if len(weights) != b.B {
 		return nil, fmt.Errorf("tiny model: %d weights for a batch of %d", len(weights), b.B)
 	}
 	return m.run(b, weights)
 }
 
-func (m *TinyModel) run(b *nn.Batch, weights []float32) ([]float32, error) {
+func (m *TinyModel) run(b *compute.Batch, weights []float32) ([]float32, error) {
 	if b.B < 0 || b.T < 0 || len(b.Inputs) != b.B*b.T || len(b.Targets) != b.B*b.T {
 		return nil, fmt.Errorf("tiny model: batch %dx%d with %d inputs and %d targets", b.B, b.T, len(b.Inputs), len(b.Targets))
 	}

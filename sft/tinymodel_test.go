@@ -1,10 +1,9 @@
 package sft
 
 import (
+	"github.com/ordermerge/ordermerge/compute"
 	"math"
 	"testing"
-
-	"github.com/ordermerge/ordermerge/sft/nn"
 )
 
 func TestTinyModelGradientMatchesFiniteDifferences(t *testing.T) {
@@ -81,7 +80,7 @@ func TestTinyModelContract(t *testing.T) {
 	if paramsEqual(m, c) {
 		t.Fatal("clone shares its parameters")
 	}
-	bad := &nn.Batch{B: 1, T: 1, Inputs: []int32{3}, Targets: []int32{10}}
+	bad := &compute.Batch{B: 1, T: 1, Inputs: []int32{3}, Targets: []int32{10}}
 	if _, err := m.Loss(bad); err == nil {
 		t.Error("target outside the vocabulary accepted")
 	}

@@ -7,12 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/ordermerge/ordermerge/compute"
 	"math"
 	"reflect"
 	"time"
 
-	"github.com/ordermerge/ordermerge/sft/data"
-	"github.com/ordermerge/ordermerge/sft/nn"
+	"github.com/ordermerge/ordermerge/data"
 	"github.com/ordermerge/ordermerge/tensor"
 )
 
@@ -55,7 +55,7 @@ func (p Progress) String() string {
 // and notebooks.
 type Result struct {
 	// Model is the trained model (the same value that was passed in, trained in place).
-	Model nn.Model
+	Model compute.Model
 	// Config is the configuration with every default filled in (callbacks removed).
 	Config Config
 	// Steps is the number of optimizer steps done, of TotalSteps.
@@ -85,7 +85,7 @@ func (r *Result) ImbalanceAt(epoch int) (ImbalanceStats, error) {
 
 // isNilModel reports a missing model, also a typed nil pointer inside the interface (a
 // notebook's `var m *llama.Model` passed before it was set).
-func isNilModel(m nn.Model) bool {
+func isNilModel(m compute.Model) bool {
 	if m == nil {
 		return true
 	}
@@ -97,8 +97,8 @@ func isNilModel(m nn.Model) bool {
 // after a cancellation to continue; Save writes a checkpoint that Resume continues exactly.
 type Trainer struct {
 	cfg    Config
-	model  nn.Model
-	params []*nn.Param
+	model  compute.Model
+	params []*compute.Param
 
 	examples    []data.Example // prepared, in canonical (id) order
 	truncated   int
@@ -127,7 +127,7 @@ type hfConfigured interface {
 // Train trains model in place on examples and returns the records. It is NewTrainer + Run.
 // On cancellation it returns the partial result (a model at a step boundary, the records so
 // far) together with an error wrapping ctx.Err().
-func Train(ctx context.Context, model nn.Model, examples []data.Example, cfg Config) (*Result, error) {
+func Train(ctx context.Context, model compute.Model, examples []data.Example, cfg Config) (*Result, error) {
 	t, err := NewTrainer(model, examples, cfg)
 	if err != nil {
 		return nil, err
@@ -136,7 +136,7 @@ func Train(ctx context.Context, model nn.Model, examples []data.Example, cfg Con
 }
 
 // NewTrainer checks the configuration and the data and plans the run; nothing is trained yet.
-func NewTrainer(model nn.Model, examples []data.Example, cfg Config) (*Trainer, error) {
+func NewTrainer(model compute.Model, examples []data.Example, cfg Config) (*Trainer, error) {
 	if isNilModel(model) {
 		return nil, fmt.Errorf("no model to train")
 	}
@@ -225,7 +225,7 @@ func (t *Trainer) Step() int       { return t.step }
 func (t *Trainer) TotalSteps() int { return t.totalSteps }
 
 // Model is the model being trained.
-func (t *Trainer) Model() nn.Model { return t.model }
+func (t *Trainer) Model() compute.Model { return t.model }
 
 // order returns epoch's visiting order of canonical indices (cached: an epoch's order is
 // needed by all its steps).

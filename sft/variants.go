@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ordermerge/ordermerge/compute"
 	"io/fs"
 	"os"
 	"path/filepath"
 
-	"github.com/ordermerge/ordermerge/sft/data"
-	"github.com/ordermerge/ordermerge/sft/nn"
+	"github.com/ordermerge/ordermerge/data"
 )
 
 // VariantSeeds returns k order seeds first, first+1, ..., first+k-1: the usual way to name K
@@ -39,7 +39,7 @@ func VariantDir(dir string, i int) string {
 //
 // On error or cancellation it returns the results so far (the interrupted variant's partial
 // result last) with the error.
-func TrainVariants(ctx context.Context, base nn.Model, examples []data.Example, cfg Config, orderSeeds []uint64, outDir string) ([]*Result, error) {
+func TrainVariants(ctx context.Context, base compute.Model, examples []data.Example, cfg Config, orderSeeds []uint64, outDir string) ([]*Result, error) {
 	if isNilModel(base) {
 		return nil, fmt.Errorf("no base model to train variants of")
 	}

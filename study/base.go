@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ordermerge/ordermerge/data"
+	"github.com/ordermerge/ordermerge/model/llama"
 	"github.com/ordermerge/ordermerge/sft"
-	"github.com/ordermerge/ordermerge/sft/data"
-	"github.com/ordermerge/ordermerge/sft/llama"
-	"github.com/ordermerge/ordermerge/sft/tokenizer"
 	"github.com/ordermerge/ordermerge/tensor"
+	"github.com/ordermerge/ordermerge/tokenizer"
 )
 
 // baseFormat changes whenever the way a base is built changes, so stale caches are not reused.

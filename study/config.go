@@ -5,8 +5,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ordermerge/ordermerge/data"
 	"github.com/ordermerge/ordermerge/sft"
-	"github.com/ordermerge/ordermerge/sft/data"
 	"github.com/ordermerge/ordermerge/tensor"
 )
 

@@ -5,8 +5,8 @@ import (
 	"fmt"
 
 	"github.com/ordermerge/ordermerge/merge"
+	"github.com/ordermerge/ordermerge/model/llama"
 	"github.com/ordermerge/ordermerge/sft"
-	"github.com/ordermerge/ordermerge/sft/llama"
 	"github.com/ordermerge/ordermerge/viz"
 )
 

@@ -3,17 +3,17 @@ package study
 import (
 	"context"
 	"fmt"
+	"github.com/ordermerge/ordermerge/compute"
 	"runtime"
 	"time"
 
+	"github.com/ordermerge/ordermerge/data"
+	"github.com/ordermerge/ordermerge/eval"
 	"github.com/ordermerge/ordermerge/merge"
+	"github.com/ordermerge/ordermerge/model/llama"
 	"github.com/ordermerge/ordermerge/sft"
-	"github.com/ordermerge/ordermerge/sft/data"
-	"github.com/ordermerge/ordermerge/sft/eval"
-	"github.com/ordermerge/ordermerge/sft/llama"
-	"github.com/ordermerge/ordermerge/sft/nn"
-	"github.com/ordermerge/ordermerge/sft/tokenizer"
 	"github.com/ordermerge/ordermerge/tensor"
+	"github.com/ordermerge/ordermerge/tokenizer"
 )
 
 // Run runs the study: base model, then for every dataset the K order variants, their
@@ -258,7 +258,7 @@ func roundBF16(m *llama.Model) (*llama.Model, error) {
 	return c, nil
 }
 
-func roundParams(ps []*nn.Param) {
+func roundParams(ps []*compute.Param) {
 	for _, p := range ps {
 		for i, v := range p.Data {
 			p.Data[i] = tensor.Float32FromBF16(tensor.BF16FromFloat32(v))

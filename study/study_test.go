@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ordermerge/ordermerge/sft/tokenizer"
 	"github.com/ordermerge/ordermerge/tensor"
+	"github.com/ordermerge/ordermerge/tokenizer"
 	"github.com/ordermerge/ordermerge/viz"
 )
 

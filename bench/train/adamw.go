@@ -3,20 +3,21 @@ package main
 import (
 	"math"
 
-	"github.com/ordermerge/ordermerge/sft/nn"
+	"github.com/ordermerge/ordermerge/compute"
+	"github.com/ordermerge/ordermerge/compute/cpu"
 )
 
 // adamW is the benchmark's optimizer: torch.optim.AdamW's update (decoupled weight decay 0.1
 // on matrices, none on norms; betas 0.9, 0.999; eps 1e-8), split over threads by fixed
 // chunks of each parameter.
 type adamW struct {
-	params  []*nn.Param
+	params  []*compute.Param
 	m, v    [][]float32
 	t       int
 	threads int
 }
 
-func newAdamW(params []*nn.Param, threads int) *adamW {
+func newAdamW(params []*compute.Param, threads int) *adamW {
 	o := &adamW{params: params, threads: threads}
 	for _, p := range params {
 		o.m = append(o.m, make([]float32, len(p.Data)))
@@ -38,7 +39,7 @@ func (o *adamW) step(lr float64) {
 		}
 		step := float32(lr / c1)
 		rc2 := float32(1 / math.Sqrt(c2))
-		nn.For(o.threads, (len(p.Data)+4095)/4096, func(lo, hi int) {
+		cpu.For(o.threads, (len(p.Data)+4095)/4096, func(lo, hi int) {
 			lo, hi = lo*4096, min(hi*4096, len(p.Data))
 			d, g := p.Data[lo:hi], p.Grad[lo:hi]
 			mm, vv := m[lo:hi], v[lo:hi]

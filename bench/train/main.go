@@ -30,8 +30,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ordermerge/ordermerge/sft/llama"
-	"github.com/ordermerge/ordermerge/sft/nn"
+	"github.com/ordermerge/ordermerge/compute"
+	"github.com/ordermerge/ordermerge/compute/cpu"
+	"github.com/ordermerge/ordermerge/internal/seeded"
+	"github.com/ordermerge/ordermerge/model/llama"
 	"github.com/ordermerge/ordermerge/tensor"
 )
 
@@ -80,7 +82,7 @@ func run() error {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the Go runs to this file")
 	flag.Parse()
 
-	be, err := nn.NewBackend(*backend, *threads)
+	be, err := cpu.NewBackend(*backend, *threads)
 	if err != nil {
 		return err
 	}
@@ -101,7 +103,7 @@ func run() error {
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("machine: %d CPUs, load average %s", runtime.NumCPU(), load)
-	fmt.Printf("go backend: %s (%s), threads %d; %s\n", be.Name(), nn.OpenBLASCore(), be.Threads(), runtime.Version())
+	fmt.Printf("go backend: %s (%s), threads %d; %s\n", be.Name(), cpu.OpenBLASCore(), be.Threads(), runtime.Version())
 	for _, name := range strings.Split(*config, ",") {
 		var sh *shape
 		for i := range shapes {
@@ -179,14 +181,14 @@ func (s shape) config() *tensor.Config {
 }
 
 // runGo trains the shape for warmup+steps steps and times the last steps.
-func runGo(s shape, be nn.Backend, steps, warmup int) (result, error) {
+func runGo(s shape, be cpu.Backend, steps, warmup int) (result, error) {
 	resetPeakRSS()
 	m, err := llama.New(s.config(), 1, llama.Options{Backend: be})
 	if err != nil {
 		return result{}, err
 	}
-	rng := nn.NewRNG(1)
-	b := &nn.Batch{B: s.batch, T: s.ctx, Inputs: make([]int32, s.batch*s.ctx), Targets: make([]int32, s.batch*s.ctx)}
+	rng := seeded.New(1)
+	b := &compute.Batch{B: s.batch, T: s.ctx, Inputs: make([]int32, s.batch*s.ctx), Targets: make([]int32, s.batch*s.ctx)}
 	for i := 0; i < s.batch; i++ {
 		seq := make([]int32, s.ctx+1)
 		for j := range seq {

@@ -11,11 +11,11 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/ordermerge/ordermerge/sft/data"
-	"github.com/ordermerge/ordermerge/sft/eval"
-	"github.com/ordermerge/ordermerge/sft/llama"
-	"github.com/ordermerge/ordermerge/sft/tokenizer"
+	"github.com/ordermerge/ordermerge/data"
+	"github.com/ordermerge/ordermerge/eval"
+	"github.com/ordermerge/ordermerge/model/llama"
 	"github.com/ordermerge/ordermerge/tensor"
+	"github.com/ordermerge/ordermerge/tokenizer"
 )
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ordermerge/ordermerge/compute"
 	"io"
 	"io/fs"
 	"os"
@@ -12,12 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ordermerge/ordermerge/data"
+	"github.com/ordermerge/ordermerge/model/llama"
 	"github.com/ordermerge/ordermerge/sft"
-	"github.com/ordermerge/ordermerge/sft/data"
-	"github.com/ordermerge/ordermerge/sft/llama"
-	"github.com/ordermerge/ordermerge/sft/nn"
-	"github.com/ordermerge/ordermerge/sft/tokenizer"
 	"github.com/ordermerge/ordermerge/tensor"
+	"github.com/ordermerge/ordermerge/tokenizer"
 )
 
 // Files the train command writes next to a checkpoint.
@@ -354,7 +354,7 @@ func isTrainingFile(name string) bool {
 	return strings.HasPrefix(name, "model-") && strings.HasSuffix(name, ".safetensors")
 }
 
-func countParams(m nn.Model) int {
+func countParams(m compute.Model) int {
 	n := 0
 	for _, p := range m.Params() {
 		n += len(p.Data)

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ordermerge/ordermerge/model/llama"
 	"github.com/ordermerge/ordermerge/sft"
-	"github.com/ordermerge/ordermerge/sft/llama"
 	"github.com/ordermerge/ordermerge/tensor"
 )
 

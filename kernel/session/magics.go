@@ -16,8 +16,8 @@ Cells are Go: declarations (import, func, type, const, var) and statements in an
 a var with a value runs where it stands, as a statement does. Variables, functions and types stay
 defined for later cells. A cell whose last line is an expression with one value shows that
 value. Preloaded packages can be used without an import: the standard library, plot,
-plotter, vg, draw, gorgonia, and the project's tensor, sft, llama (sft/llama), data,
-tokenizer, eval, nn, gorgoniamodel, merge, viz and study; other third-party packages cannot
+plotter, vg, draw, gorgonia, and the project's tensor, sft, llama (model/llama), data,
+tokenizer, eval, compute, cpu (compute/cpu), gorgoniamodel, merge, viz and study; other third-party packages cannot
 be imported.
 
 Package display (github.com/ordermerge/ordermerge/kernel/display), usable as display.X:
@@ -56,7 +56,7 @@ results starting at zero at every call. What remains, and what to write instead:
     by funcs declared before it until they are declared again
   - compiled package variables cannot be assigned (use the package's setters)
   - compiled code sees the methods of a type declared in a cell only through an interface
-    it takes (fmt.Stringer, sort.Interface, nn.Model, ...): errors.As with a target of such
+    it takes (fmt.Stringer, sort.Interface, compute.Model, ...): errors.As with a target of such
     a type fails (use a type switch, or errors.Is with a sentinel)
   - a method value (f := v.M) of a value receiver sees later changes of v (Go copies v)
   - a named result of a struct type declared in a cell loses whole-value assignments
