@@ -2,9 +2,9 @@ package sft
 
 import (
 	"github.com/ordermerge/ordermerge/compute"
+	par "github.com/ordermerge/ordermerge/internal/parallel"
 	"math"
 	"runtime"
-	"sync"
 )
 
 // chunkSize is the fixed partition of every parameter for the parallel optimizer loops. It
@@ -27,35 +27,7 @@ func spansOf(params []*compute.Param) []span {
 
 // parallel runs fn(k) for k in [0, n) on up to GOMAXPROCS goroutines. Each k is independent,
 // so the partition of k over goroutines never affects results.
-func parallel(n int, fn func(k int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		for k := 0; k < n; k++ {
-			fn(k)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	next := 0
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				k := next
-				next++
-				mu.Unlock()
-				if k >= n {
-					return
-				}
-				fn(k)
-			}
-		}()
-	}
-	wg.Wait()
-}
+func parallel(n int, fn func(k int)) { par.Each(runtime.GOMAXPROCS(0), n, fn) }
 
 // adamW is AdamW with decoupled weight decay (Loshchilov & Hutter), matching PyTorch's
 // torch.optim.AdamW update: decay, moments, bias correction, then the step.
