@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"errors"
+	"github.com/ordermerge/ordermerge/compute/cpu"
 	"github.com/ordermerge/ordermerge/internal/seeded"
 	"slices"
 	"strings"
@@ -22,8 +23,8 @@ func testModel(t testing.TB) *llama.Model {
 	}
 	rng := seeded.New(6)
 	for _, p := range m.Params() {
-		for i := range p.Data {
-			p.Data[i] += float32(rng.Normal() * 0.3)
+		for i := range cpu.F32(p.Value) {
+			cpu.F32(p.Value)[i] += float32(rng.Normal() * 0.3)
 		}
 	}
 	return m

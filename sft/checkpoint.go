@@ -116,7 +116,12 @@ func createModelCheckpoint(dir string, model compute.Model) (*tensor.CheckpointW
 		return nil, err
 	}
 	for _, p := range params {
-		if err := w.WriteTensor(p.Name, f32Bytes(p.Data)); err != nil {
+		vals, err := p.Read()
+		if err != nil {
+			w.Abort()
+			return nil, err
+		}
+		if err := w.WriteTensor(p.Name, f32Bytes(vals)); err != nil {
 			w.Abort()
 			return nil, err
 		}
@@ -176,7 +181,9 @@ func loadInto(ck *tensor.Checkpoint, path string, params []*compute.Param, prefi
 		if !slices.Equal(shape, p.Shape) {
 			return fmt.Errorf("%s: tensor %q has shape %v, the model needs %v", path, name, shape, p.Shape)
 		}
-		copy(p.Data, v)
+		if err := p.Write(v); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
 	}
 	return nil
 }
@@ -193,11 +200,21 @@ func (t *Trainer) writeExtras(w *tensor.CheckpointWriter, dir string) error {
 		return err
 	}
 	for i, p := range t.params {
-		if err := ow.WriteTensor(optimizerMomentName+p.Name, f32Bytes(t.opt.m[i])); err != nil {
+		m, err := compute.Read(t.opt.m[i])
+		if err != nil {
 			ow.Abort()
 			return err
 		}
-		if err := ow.WriteTensor(optimizerSqMomentKey+p.Name, f32Bytes(t.opt.v[i])); err != nil {
+		v, err := compute.Read(t.opt.v[i])
+		if err != nil {
+			ow.Abort()
+			return err
+		}
+		if err := ow.WriteTensor(optimizerMomentName+p.Name, f32Bytes(m)); err != nil {
+			ow.Abort()
+			return err
+		}
+		if err := ow.WriteTensor(optimizerSqMomentKey+p.Name, f32Bytes(v)); err != nil {
 			ow.Abort()
 			return err
 		}
@@ -316,7 +333,7 @@ func Resume(dir string, model compute.Model, examples []data.Example, cfg Config
 	for i, p := range t.params {
 		for _, m := range []struct {
 			name string
-			dst  []float32
+			dst  compute.Buf
 		}{{optimizerMomentName + p.Name, t.opt.m[i]}, {optimizerSqMomentKey + p.Name, t.opt.v[i]}} {
 			v, shape, err := ock.ReadFloat32(m.name)
 			if err != nil {
@@ -325,7 +342,9 @@ func Resume(dir string, model compute.Model, examples []data.Example, cfg Config
 			if !slices.Equal(shape, p.Shape) {
 				return nil, fmt.Errorf("%s: tensor %q has shape %v, want %v", optPath, m.name, shape, p.Shape)
 			}
-			copy(m.dst, v)
+			if err := compute.Write(m.dst, v); err != nil {
+				return nil, fmt.Errorf("%s: tensor %q: %w", optPath, m.name, err)
+			}
 		}
 	}
 	t.opt.t = st.AdamSteps

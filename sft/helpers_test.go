@@ -3,6 +3,7 @@ package sft
 import (
 	"fmt"
 	"github.com/ordermerge/ordermerge/compute"
+	"github.com/ordermerge/ordermerge/compute/cpu"
 	"testing"
 
 	"github.com/ordermerge/ordermerge/data"
@@ -44,11 +45,11 @@ func paramsEqual(a, b compute.Model) bool {
 		return false
 	}
 	for i := range pa {
-		if len(pa[i].Data) != len(pb[i].Data) {
+		if len(cpu.F32(pa[i].Value)) != len(cpu.F32(pb[i].Value)) {
 			return false
 		}
-		for j := range pa[i].Data {
-			if pa[i].Data[j] != pb[i].Data[j] {
+		for j := range cpu.F32(pa[i].Value) {
+			if cpu.F32(pa[i].Value)[j] != cpu.F32(pb[i].Value)[j] {
 				return false
 			}
 		}

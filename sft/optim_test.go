@@ -2,6 +2,7 @@ package sft
 
 import (
 	"github.com/ordermerge/ordermerge/compute"
+	"github.com/ordermerge/ordermerge/compute/cpu"
 	"math"
 	"testing"
 )
@@ -9,12 +10,17 @@ import (
 // TestAdamWMatchesFormula checks three updates against AdamW written out in float64 (the
 // PyTorch formulation: decay, moments, bias-corrected step).
 func TestAdamWMatchesFormula(t *testing.T) {
-	p := &compute.Param{Name: "w", Shape: []int{3}, Data: []float32{0.5, -1, 2}, Grad: make([]float32, 3)}
-	q := &compute.Param{Name: "b", Shape: []int{1}, Data: []float32{0.25}, Grad: make([]float32, 1), NoDecay: true}
+	dev := cpu.NewDevice(nil)
+	p := wrapParam(dev, "w", []float32{0.5, -1, 2})
+	q := wrapParam(dev, "b", []float32{0.25})
+	q.NoDecay = true
 	params := []*compute.Param{p, q}
 	cfg := Config{WeightDecay: 0.1}
 	cfg.fillDefaults()
-	o := newAdamW(params)
+	o, err := newAdamW(dev, params)
+	if err != nil {
+		t.Fatal(err)
+	}
 	grads := [][]float64{{0.1, -0.2, 0.3, 0.05}, {-0.4, 0.1, 0.0, 0.2}, {0.2, 0.2, -0.1, -0.3}}
 	ref := []float64{0.5, -1, 2, 0.25}
 	m := make([]float64, 4)
@@ -22,9 +28,9 @@ func TestAdamWMatchesFormula(t *testing.T) {
 	lr := 0.01
 	for step, g := range grads {
 		for i := 0; i < 3; i++ {
-			p.Grad[i] = float32(g[i])
+			cpu.F32(p.Grad)[i] = float32(g[i])
 		}
-		q.Grad[0] = float32(g[3])
+		cpu.F32(q.Grad)[0] = float32(g[3])
 		o.step(&cfg, lr, 1)
 		tt := float64(step + 1)
 		for i := range ref {
@@ -40,7 +46,7 @@ func TestAdamWMatchesFormula(t *testing.T) {
 			ref[i] = ref[i]*decay - lr*mh/(math.Sqrt(vh)+1e-8)
 		}
 	}
-	got := []float32{p.Data[0], p.Data[1], p.Data[2], q.Data[0]}
+	got := []float32{cpu.F32(p.Value)[0], cpu.F32(p.Value)[1], cpu.F32(p.Value)[2], cpu.F32(q.Value)[0]}
 	for i := range ref {
 		if math.Abs(float64(got[i])-ref[i]) > 1e-6 {
 			t.Errorf("param %d: %g, want %g", i, got[i], ref[i])
@@ -49,17 +55,22 @@ func TestAdamWMatchesFormula(t *testing.T) {
 }
 
 func TestGradNormAndClipping(t *testing.T) {
-	p := &compute.Param{Shape: []int{2}, Data: []float32{0, 0}, Grad: []float32{3, 4}}
-	o := newAdamW([]*compute.Param{p})
-	if n := o.gradNorm(); n != 5 {
-		t.Fatalf("norm %g, want 5", n)
+	dev := cpu.NewDevice(nil)
+	p := wrapParam(dev, "w", []float32{0, 0})
+	copy(cpu.F32(p.Grad), []float32{3, 4})
+	o, err := newAdamW(dev, []*compute.Param{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := o.gradNorm(); n != 5 || err != nil {
+		t.Fatalf("norm %g (%v), want 5", n, err)
 	}
 	// With clipping the first Adam step is still lr*sign(g) (Adam is scale-invariant), so
 	// check the scaled moment instead.
 	cfg := DefaultConfig()
 	o.step(&cfg, 0.1, 0.2)
-	if math.Abs(float64(o.m[0][0])-0.1*3*0.2) > 1e-7 || math.Abs(float64(o.m[0][1])-0.1*4*0.2) > 1e-7 {
-		t.Errorf("moments %v after clipping to norm 1", o.m[0])
+	if m := cpu.F32(o.m[0]); math.Abs(float64(m[0])-0.1*3*0.2) > 1e-7 || math.Abs(float64(m[1])-0.1*4*0.2) > 1e-7 {
+		t.Errorf("moments %v after clipping to norm 1", m)
 	}
 }
 
@@ -101,19 +112,28 @@ func TestLearningRateSchedules(t *testing.T) {
 // parameters in 8 tensors: the trainer's own cost per step, beside the model's passes.
 func BenchmarkAdamWStep(b *testing.B) {
 	var params []*compute.Param
+	dev := cpu.NewDevice(nil)
 	for i := 0; i < 8; i++ {
-		p := &compute.Param{Shape: []int{512, 1024}, Data: make([]float32, 512*1024), Grad: make([]float32, 512*1024)}
-		for j := range p.Grad {
-			p.Grad[j] = float32(j%17) * 1e-3
+		p := wrapParam(dev, "w", make([]float32, 512*1024))
+		for j := range cpu.F32(p.Grad) {
+			cpu.F32(p.Grad)[j] = float32(j%17) * 1e-3
 		}
 		params = append(params, p)
 	}
-	o := newAdamW(params)
+	o, err := newAdamW(dev, params)
+	if err != nil {
+		b.Fatal(err)
+	}
 	cfg := DefaultConfig()
 	b.SetBytes(4 * 4 * 512 * 1024 * 8) // data, grad, m, v
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		n := o.gradNorm()
+		n, _ := o.gradNorm()
 		o.step(&cfg, 1e-3, 1/(n+1))
 	}
+}
+
+// wrapParam is a one-dimensional parameter over host values, with a zero gradient.
+func wrapParam(dev *cpu.Device, name string, v []float32) *compute.Param {
+	return &compute.Param{Name: name, Shape: []int{len(v)}, Value: dev.Wrap(v), Grad: dev.Wrap(make([]float32, len(v)))}
 }

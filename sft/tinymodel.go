@@ -3,6 +3,7 @@ package sft
 import (
 	"fmt"
 	"github.com/ordermerge/ordermerge/compute"
+	"github.com/ordermerge/ordermerge/compute/cpu"
 	"math"
 )
 
@@ -31,7 +32,8 @@ type TinyConfig struct {
 // out.bias [Vocab].
 type TinyModel struct {
 	cfg                 TinyConfig
-	emb, w1, b1, w2, b2 *compute.Param
+	dev                 *cpu.Device
+	emb, w1, b1, w2, b2 hostParam
 	params              []*compute.Param
 
 	// scratch for one position, allocated once
@@ -54,13 +56,13 @@ func NewTinyModel(cfg TinyConfig) (*TinyModel, error) {
 		return nil, fmt.Errorf("tiny model: vocab, window, embed and hidden must be positive (got %d, %d, %d, %d)", cfg.Vocab, cfg.Window, cfg.Embed, cfg.Hidden)
 	}
 	m := newTinyShapes(cfg)
-	for i, p := range m.params {
+	for i, p := range m.host() {
 		rng := NewRNG(DeriveSeed(cfg.Seed, uint64(i)))
 		std := 0.0
-		switch p {
-		case m.emb:
+		switch i {
+		case 0: // embed
 			std = 1
-		case m.w1, m.w2:
+		case 1, 3: // hidden, out weights
 			std = 1 / math.Sqrt(float64(p.Shape[1]))
 		}
 		if std > 0 {
@@ -72,23 +74,36 @@ func NewTinyModel(cfg TinyConfig) (*TinyModel, error) {
 	return m, nil
 }
 
+// hostParam is a parameter with its values and gradient as host slices (the compute.Param
+// the trainer sees wraps the same memory).
+type hostParam struct {
+	*compute.Param
+	Data, Grad []float32
+}
+
+// host lists the parameters in Params order.
+func (m *TinyModel) host() []hostParam { return []hostParam{m.emb, m.w1, m.b1, m.w2, m.b2} }
+
 func newTinyShapes(cfg TinyConfig) *TinyModel {
-	mk := func(name string, noDecay bool, shape ...int) *compute.Param {
+	// The model runs single-threaded in plain Go; its device holds the optimizer state.
+	dev := cpu.NewDevice(cpu.NewGoBackend(1))
+	mk := func(name string, noDecay bool, shape ...int) hostParam {
 		n := 1
 		for _, d := range shape {
 			n *= d
 		}
-		return &compute.Param{Name: name, Shape: shape, Data: make([]float32, n), Grad: make([]float32, n), NoDecay: noDecay}
+		data, grad := make([]float32, n), make([]float32, n)
+		return hostParam{&compute.Param{Name: name, Shape: shape, Value: dev.Wrap(data), Grad: dev.Wrap(grad), NoDecay: noDecay}, data, grad}
 	}
 	m := &TinyModel{
-		cfg: cfg,
+		cfg: cfg, dev: dev,
 		emb: mk("embed.weight", false, cfg.Vocab+1, cfg.Embed),
 		w1:  mk("hidden.weight", false, cfg.Hidden, cfg.Window*cfg.Embed),
 		b1:  mk("hidden.bias", true, cfg.Hidden),
 		w2:  mk("out.weight", false, cfg.Vocab, cfg.Hidden),
 		b2:  mk("out.bias", true, cfg.Vocab),
 	}
-	m.params = []*compute.Param{m.emb, m.w1, m.b1, m.w2, m.b2}
+	m.params = []*compute.Param{m.emb.Param, m.w1.Param, m.b1.Param, m.w2.Param, m.b2.Param}
 	m.x = make([]float32, cfg.Window*cfg.Embed)
 	m.h = make([]float32, cfg.Hidden)
 	m.dh = make([]float32, cfg.Hidden)
@@ -99,14 +114,18 @@ func newTinyShapes(cfg TinyConfig) *TinyModel {
 // TinyConfig returns the model's configuration.
 func (m *TinyModel) TinyConfig() TinyConfig { return m.cfg }
 
+// Device implements compute.Model: the CPU.
+func (m *TinyModel) Device() compute.Device { return m.dev }
+
 // Params implements compute.Model.
 func (m *TinyModel) Params() []*compute.Param { return m.params }
 
 // Clone implements compute.Model.
 func (m *TinyModel) Clone() (compute.Model, error) {
 	c := newTinyShapes(m.cfg)
-	for i, p := range m.params {
-		copy(c.params[i].Data, p.Data)
+	ch := c.host()
+	for i, p := range m.host() {
+		copy(ch[i].Data, p.Data)
 	}
 	return c, nil
 }

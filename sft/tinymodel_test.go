@@ -2,6 +2,7 @@ package sft
 
 import (
 	"github.com/ordermerge/ordermerge/compute"
+	"github.com/ordermerge/ordermerge/compute/cpu"
 	"math"
 	"testing"
 )
@@ -32,15 +33,15 @@ func TestTinyModelGradientMatchesFiniteDifferences(t *testing.T) {
 	checked := 0
 	for _, p := range m.Params() {
 		for k := 0; k < 12; k++ {
-			i := rng.Intn(len(p.Data))
-			orig := p.Data[i]
-			p.Data[i] = orig + h
+			i := rng.Intn(len(cpu.F32(p.Value)))
+			orig := cpu.F32(p.Value)[i]
+			cpu.F32(p.Value)[i] = orig + h
 			up := weighted()
-			p.Data[i] = orig - h
+			cpu.F32(p.Value)[i] = orig - h
 			down := weighted()
-			p.Data[i] = orig
+			cpu.F32(p.Value)[i] = orig
 			num := (up - down) / (2 * h)
-			got := float64(p.Grad[i])
+			got := float64(cpu.F32(p.Grad)[i])
 			if math.Abs(num-got) > 2e-3+2e-2*math.Abs(num) {
 				t.Errorf("%s[%d]: backward %g, finite difference %g", p.Name, i, got, num)
 			}
@@ -76,7 +77,7 @@ func TestTinyModelContract(t *testing.T) {
 	if !paramsEqual(m, c) {
 		t.Fatal("clone differs")
 	}
-	c.Params()[0].Data[0] += 1
+	cpu.F32(c.Params()[0].Value)[0] += 1
 	if paramsEqual(m, c) {
 		t.Fatal("clone shares its parameters")
 	}

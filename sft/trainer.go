@@ -179,15 +179,23 @@ func NewTrainer(model compute.Model, examples []data.Example, cfg Config) (*Trai
 			return nil, fmt.Errorf("model parameter %q appears twice", p.Name)
 		case err != nil:
 			return nil, fmt.Errorf("model parameter %q: %w", p.Name, err)
-		case n != len(p.Data) || n != len(p.Grad):
-			return nil, fmt.Errorf("model parameter %q: shape %v needs %d values, has %d (grad %d)", p.Name, p.Shape, n, len(p.Data), len(p.Grad))
+		case n != p.Value.Len() || n != p.Grad.Len():
+			return nil, fmt.Errorf("model parameter %q: shape %v needs %d values, has %d (grad %d)", p.Name, p.Shape, n, p.Value.Len(), p.Grad.Len())
 		}
 		seen[p.Name] = true
+	}
+	dev := model.Device()
+	if dev == nil {
+		return nil, fmt.Errorf("the model has no device")
+	}
+	opt, err := newAdamW(dev, params)
+	if err != nil {
+		return nil, err
 	}
 	t := &Trainer{
 		cfg: cfg, model: model, params: params,
 		examples: sorted, truncated: truncated, fingerprint: fingerprint(sorted),
-		orders: map[int][]int{}, opt: newAdamW(params),
+		orders: map[int][]int{}, opt: opt,
 		bt: batcher{padID: cfg.PadID}, variants: 1,
 	}
 	t.stepsPerEpoch = (len(sorted) + cfg.BatchSize - 1) / cfg.BatchSize
@@ -378,7 +386,10 @@ func (t *Trainer) trainStep(ctx context.Context) (StepLoss, error) {
 		}
 		losses = append(losses, l...)
 	}
-	norm := t.opt.gradNorm()
+	norm, err := t.opt.gradNorm()
+	if err != nil {
+		return fail(fmt.Errorf("step %d (epoch %d): %w", s, epoch, err))
+	}
 	if math.IsNaN(norm) || math.IsInf(norm, 0) {
 		return fail(fmt.Errorf("step %d (epoch %d): gradient norm is %g (samples %s)", s, epoch, norm, t.idList(idx)))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/ordermerge/ordermerge/compute/cpu"
 	"math"
 	"os"
 	"path/filepath"
@@ -103,9 +104,9 @@ func TestMicroBatchingMatchesFullBatch(t *testing.T) {
 	a, b := run(4), run(1)
 	for i, p := range a.Model.Params() {
 		q := b.Model.Params()[i]
-		for j := range p.Data {
-			if d := math.Abs(float64(p.Data[j] - q.Data[j])); d > 1e-4 {
-				t.Fatalf("%s[%d]: %g vs %g", p.Name, j, p.Data[j], q.Data[j])
+		for j := range cpu.F32(p.Value) {
+			if d := math.Abs(float64(cpu.F32(p.Value)[j] - cpu.F32(q.Value)[j])); d > 1e-4 {
+				t.Fatalf("%s[%d]: %g vs %g", p.Name, j, cpu.F32(p.Value)[j], cpu.F32(q.Value)[j])
 			}
 		}
 	}
@@ -225,7 +226,7 @@ func TestCancelStopsWithinAStepAndResumes(t *testing.T) {
 		t.Fatalf("stopped after %d steps (%d records, %d calls), want 3 steps", part.Steps, len(part.Records), hm.calls)
 	}
 	for _, p := range hm.Params() {
-		for _, g := range p.Grad {
+		for _, g := range cpu.F32(p.Grad) {
 			if g != 0 {
 				t.Fatalf("%s: gradients of the abandoned step were left", p.Name)
 			}

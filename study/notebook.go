@@ -45,10 +45,17 @@ func MergeVariants(ctx context.Context, base *llama.Model, variants []*llama.Mod
 	names := make([]string, len(variants))
 	models := make([]merge.Model, len(variants))
 	for i, v := range variants {
-		models[i] = toMergeModel(v, precision)
+		var err error
+		if models[i], err = toMergeModel(v, precision); err != nil {
+			return nil, nil, fmt.Errorf("merge %s: variant %d: %w", spec.Name, i, err)
+		}
 		names[i] = fmt.Sprintf("variant %d", i+1)
 	}
-	opt := merge.Options{Method: spec.Method, Base: toMergeModel(base, precision), Models: models, Names: names, Seed: seed, Params: spec.Params}
+	baseModel, err := toMergeModel(base, precision)
+	if err != nil {
+		return nil, nil, fmt.Errorf("merge %s: base: %w", spec.Name, err)
+	}
+	opt := merge.Options{Method: spec.Method, Base: baseModel, Models: models, Names: names, Seed: seed, Params: spec.Params}
 	merged, rep, err := merge.Merge(ctx, opt)
 	if err != nil {
 		return nil, nil, fmt.Errorf("merge %s: %w", spec.Name, err)

@@ -3,7 +3,6 @@ package study
 import (
 	"context"
 	"fmt"
-	"github.com/ordermerge/ordermerge/compute"
 	"runtime"
 	"time"
 
@@ -44,7 +43,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 }
 
 func machine(m *llama.Model) string {
-	return fmt.Sprintf("%s/%s, %d CPUs, matmul backend %s (%d threads), %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), m.Backend().Name(), m.Backend().Threads(), runtime.Version())
+	return fmt.Sprintf("%s/%s, %d CPUs, %s, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), m.Device().Describe(), runtime.Version())
 }
 
 // split returns the dataset's train and test splits, cut to the configured sizes.
@@ -215,19 +214,27 @@ func methodByName(ms []MethodSpec, name string) MethodSpec {
 }
 
 // toMergeModel copies a model's parameters into named tensors of the merge precision.
-func toMergeModel(m *llama.Model, precision string) merge.Model {
+func toMergeModel(m *llama.Model, precision string) (merge.Model, error) {
 	dt := tensor.F32
 	if precision == "bf16" {
 		dt = tensor.BF16
 	}
 	out := merge.Model{}
-	for _, p := range m.Params() {
-		t, err := tensor.FromFloat32(p.Name, p.Shape, p.Data, dt)
-		if err == nil { // shapes come from the model itself, so this cannot fail
-			out[p.Name] = t
-		}
+	values, err := m.Values()
+	if err != nil {
+		return nil, fmt.Errorf("model values: %w", err)
 	}
-	return out
+	off := 0
+	for _, p := range m.Params() {
+		n := p.Numel()
+		t, err := tensor.FromFloat32(p.Name, p.Shape, values[off:off+n], dt)
+		if err != nil {
+			return nil, err
+		}
+		out[p.Name] = t
+		off += n
+	}
+	return out, nil
 }
 
 // fromMerged returns a copy of like whose parameters are the merged tensors.
@@ -241,8 +248,12 @@ func fromMerged(like *llama.Model, merged merge.Model) (*llama.Model, error) {
 		if !ok {
 			return nil, fmt.Errorf("merged model lacks %s", p.Name)
 		}
-		if err := tensor.DecodeFloat32(p.Data, t.Data, t.DType); err != nil {
+		v := make([]float32, p.Numel())
+		if err := tensor.DecodeFloat32(v, t.Data, t.DType); err != nil {
 			return nil, fmt.Errorf("merged %s: %w", p.Name, err)
+		}
+		if err := p.Write(v); err != nil {
+			return nil, err
 		}
 	}
 	return m, nil
@@ -254,14 +265,12 @@ func roundBF16(m *llama.Model) (*llama.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	roundParams(c.Params())
-	return c, nil
-}
-
-func roundParams(ps []*compute.Param) {
-	for _, p := range ps {
-		for i, v := range p.Data {
-			p.Data[i] = tensor.Float32FromBF16(tensor.BF16FromFloat32(v))
-		}
+	v, err := c.Values()
+	if err != nil {
+		return nil, err
 	}
+	for i, x := range v {
+		v[i] = tensor.Float32FromBF16(tensor.BF16FromFloat32(x))
+	}
+	return c, c.SetValues(v)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"github.com/ordermerge/ordermerge/compute/cpu"
 	"math"
 	"os"
 	"path/filepath"
@@ -156,8 +157,8 @@ func TestBaseModelIsCached(t *testing.T) {
 	}
 	for i, p := range a.Params() {
 		q := b.Params()[i]
-		for j := range p.Data {
-			if p.Data[j] != q.Data[j] {
+		for j := range cpu.F32(p.Value) {
+			if cpu.F32(p.Value)[j] != cpu.F32(q.Value)[j] {
 				t.Fatalf("%s differs after caching", p.Name)
 			}
 		}

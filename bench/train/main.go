@@ -14,6 +14,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -31,9 +32,11 @@ import (
 	"time"
 
 	"github.com/ordermerge/ordermerge/compute"
-	"github.com/ordermerge/ordermerge/compute/cpu"
+	"github.com/ordermerge/ordermerge/compute/devices"
+	"github.com/ordermerge/ordermerge/data"
 	"github.com/ordermerge/ordermerge/internal/seeded"
 	"github.com/ordermerge/ordermerge/model/llama"
+	"github.com/ordermerge/ordermerge/sft"
 	"github.com/ordermerge/ordermerge/tensor"
 )
 
@@ -58,6 +61,8 @@ type result struct {
 	LossFirst  float64   `json:"loss_first"`
 	LossLast   float64   `json:"loss_last"`
 	PeakRSSMB  float64   `json:"peak_rss_mb"`
+	// PeakDeviceMB is the peak GPU memory (0 on the CPU).
+	PeakDeviceMB float64 `json:"peak_device_mb"`
 	// CPUPerStep is the process's user+system CPU seconds per timed step: less sensitive to
 	// other load on a shared machine than wall time, though it counts spin-waiting too.
 	CPUPerStep float64 `json:"cpu_s_per_step"`
@@ -75,14 +80,20 @@ func run() error {
 	steps := flag.Int("steps", 3, "timed steps per run")
 	warmup := flag.Int("warmup", 1, "untimed steps first")
 	repeat := flag.Int("repeat", 2, "alternate Go and PyTorch runs this many times")
-	backend := flag.String("backend", "", "Go backend: openblas or go (default: openblas with cgo)")
+	backend := flag.String("backend", "", "CPU backend: openblas or go (default: openblas with cgo)")
+	device := flag.String("device", "cpu", "device to train on: cpu, cuda or cuda:N (PyTorch uses the same)")
+	precision := flag.String("precision", "f32", "precision of the products: f32, tf32 (CUDA) or bf16 (PyTorch: autocast)")
 	threads := flag.Int("threads", runtime.NumCPU(), "threads for both (Go backend threads, torch.set_num_threads, OMP_NUM_THREADS)")
 	withTorch := flag.Bool("torch", true, "also run the PyTorch script and print the ratio")
 	python := flag.String("python", "/usr/bin/python3", "Python with PyTorch")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the Go runs to this file")
 	flag.Parse()
 
-	be, err := cpu.NewBackend(*backend, *threads)
+	dev, err := devices.Open(*device, devices.Options{Backend: *backend, Threads: *threads})
+	if err != nil {
+		return err
+	}
+	prec, err := compute.ParsePrecision(*precision)
 	if err != nil {
 		return err
 	}
@@ -103,7 +114,7 @@ func run() error {
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("machine: %d CPUs, load average %s", runtime.NumCPU(), load)
-	fmt.Printf("go backend: %s (%s), threads %d; %s\n", be.Name(), cpu.OpenBLASCore(), be.Threads(), runtime.Version())
+	fmt.Printf("ordermerge device: %s; precision %s; %s\n", dev.Describe(), prec, runtime.Version())
 	for _, name := range strings.Split(*config, ",") {
 		var sh *shape
 		for i := range shapes {
@@ -118,7 +129,7 @@ func run() error {
 			sh.name, sh.dim, sh.layers, sh.heads, sh.kvHeads, sh.ffn, sh.vocab, sh.ctx, sh.batch, sh.flopsPerStep()/1e9)
 		var ratios []float64
 		for r := 0; r < *repeat; r++ {
-			g, err := runGo(*sh, be, *steps, *warmup)
+			g, err := runGo(*sh, dev, prec, *steps, *warmup)
 			if err != nil {
 				return err
 			}
@@ -128,7 +139,7 @@ func run() error {
 			if !*withTorch {
 				continue
 			}
-			t, err := runTorch(*python, script, *sh, *threads, *steps, *warmup)
+			t, err := runTorch(*python, script, *sh, *threads, *steps, *warmup, dev.Name(), string(prec))
 			if err != nil {
 				return err
 			}
@@ -180,58 +191,67 @@ func (s shape) config() *tensor.Config {
 	return c
 }
 
-// runGo trains the shape for warmup+steps steps and times the last steps.
-func runGo(s shape, be cpu.Backend, steps, warmup int) (result, error) {
+// runGo trains the shape through sft's trainer for warmup+steps steps (one epoch per step:
+// the dataset is one batch of random sequences, every target counted) and times the steps
+// after the warm-up from the trainer's progress reports.
+func runGo(s shape, dev compute.Device, prec compute.Precision, steps, warmup int) (result, error) {
 	resetPeakRSS()
-	m, err := llama.New(s.config(), 1, llama.Options{Backend: be})
+	m, err := llama.New(s.config(), 1, llama.Options{Device: dev, Precision: prec})
 	if err != nil {
 		return result{}, err
 	}
 	rng := seeded.New(1)
-	b := &compute.Batch{B: s.batch, T: s.ctx, Inputs: make([]int32, s.batch*s.ctx), Targets: make([]int32, s.batch*s.ctx)}
-	for i := 0; i < s.batch; i++ {
+	examples := make([]data.Example, s.batch)
+	for i := range examples {
 		seq := make([]int32, s.ctx+1)
 		for j := range seq {
 			seq[j] = int32(rng.Intn(s.vocab))
 		}
-		copy(b.Inputs[i*s.ctx:], seq[:s.ctx])
-		copy(b.Targets[i*s.ctx:], seq[1:])
+		examples[i] = data.Example{ID: fmt.Sprintf("seq-%04d", i), Tokens: seq}
 	}
-	w := make([]float32, s.batch)
-	for i := range w {
-		w[i] = 1 / float32(s.batch)
-	}
-	opt := newAdamW(m.Params(), be.Threads())
 	var res result
 	var total, cpu0 float64
-	for step := 0; step < warmup+steps; step++ {
-		if step == warmup {
-			cpu0 = cpuSeconds()
-		}
-		t0 := time.Now()
-		m.ZeroGrad()
-		losses, err := m.ForwardBackward(b, w)
-		if err != nil {
-			return result{}, err
-		}
-		opt.step(1e-3)
-		dt := time.Since(t0).Seconds()
-		var l float64
-		for i, v := range losses {
-			l += float64(w[i]) * float64(v)
-		}
-		if step == 0 {
-			res.LossFirst = l
-		}
-		res.LossLast = l
-		if step >= warmup {
-			res.StepS = append(res.StepS, dt)
-			total += dt
-		}
+	last := time.Now()
+	cfg := sft.Config{
+		Epochs: warmup + steps, BatchSize: s.batch, LR: 1e-3, WeightDecay: 0.1, Schedule: sft.ScheduleConstant,
+		OrderMode: sft.OrderFixed, LogEvery: 1, MaxSeqLen: s.ctx + 1,
+		Progress: func(p sft.Progress) {
+			if p.Phase != "train" {
+				return
+			}
+			now := time.Now()
+			dt := now.Sub(last).Seconds()
+			last = now
+			if p.Step == warmup {
+				cpu0 = cpuSeconds()
+			}
+			if p.Step == 1 {
+				res.LossFirst = p.Loss
+			}
+			res.LossLast = p.Loss
+			if p.Step > warmup {
+				res.StepS = append(res.StepS, dt)
+				total += dt
+			}
+		},
+	}
+	t, err := sft.NewTrainer(m, examples, cfg)
+	if err != nil {
+		return result{}, err
+	}
+	last = time.Now()
+	if warmup == 0 {
+		cpu0 = cpuSeconds()
+	}
+	if _, err := t.Run(context.Background()); err != nil {
+		return result{}, err
 	}
 	res.CPUPerStep = (cpuSeconds() - cpu0) / float64(steps)
 	res.TokensPerS = float64(steps*s.batch*s.ctx) / total
 	res.PeakRSSMB = peakRSSMB()
+	if ms := dev.MemoryStats(); dev.Name() != "cpu" {
+		res.PeakDeviceMB = float64(ms.Peak) / (1 << 20)
+	}
 	return res, nil
 }
 
@@ -278,8 +298,8 @@ func torchScript() (string, error) {
 	return "", fmt.Errorf("torch_train.py not found: run from the module root")
 }
 
-func runTorch(python, script string, s shape, threads, steps, warmup int) (result, error) {
-	args := []string{script}
+func runTorch(python, script string, s shape, threads, steps, warmup int, device, precision string) (result, error) {
+	args := []string{script, "--device=" + device, "--precision=" + precision}
 	for _, kv := range [][2]any{{"dim", s.dim}, {"layers", s.layers}, {"heads", s.heads}, {"kv-heads", s.kvHeads},
 		{"ffn", s.ffn}, {"vocab", s.vocab}, {"ctx", s.ctx}, {"batch", s.batch}, {"steps", steps}, {"warmup", warmup}, {"threads", threads}} {
 		args = append(args, fmt.Sprintf("--%s=%d", kv[0], kv[1]))

@@ -357,7 +357,7 @@ func isTrainingFile(name string) bool {
 func countParams(m compute.Model) int {
 	n := 0
 	for _, p := range m.Params() {
-		n += len(p.Data)
+		n += p.Value.Len()
 	}
 	return n
 }

@@ -3,41 +3,26 @@ package cpu
 import (
 	"math"
 
+	"github.com/ordermerge/ordermerge/compute"
+
 	"github.com/ordermerge/ordermerge/compute/cpu/internal/vecmath"
 )
 
-// AttentionShape is the shape of a batch for causal multi-head attention with grouped KV
-// heads: B sequences of T positions, Heads query heads sharing KVHeads key/value heads (query
-// head h uses KV head h / (Heads/KVHeads), as transformers' repeat_kv does), HeadDim each.
-//
-// Inputs come as one qkv matrix of B*T rows: the Heads query heads, then the KVHeads key
-// heads, then the KVHeads value heads (QKVWidth columns), which is what one matrix product
-// with the stacked q, k and v projection weights produces.
-type AttentionShape struct {
-	B, T, Heads, KVHeads, HeadDim int
-}
-
-// QKVWidth is the width of a qkv row: (Heads + 2*KVHeads) * HeadDim.
-func (s AttentionShape) QKVWidth() int { return (s.Heads + 2*s.KVHeads) * s.HeadDim }
-
-// ProbsSize is the number of attention probabilities kept for the backward pass: B*Heads*T*T.
-func (s AttentionShape) ProbsSize() int { return s.B * s.Heads * s.T * s.T }
-
-// ScratchSize is the scratch AttentionBackward needs with the given thread count.
-func (s AttentionShape) ScratchSize(threads int) int { return threads * s.T * s.T }
+// AttentionScratchSize is the scratch AttentionBackward needs with the given thread count.
+func AttentionScratchSize(s compute.AttentionShape, threads int) int { return threads * s.T * s.T }
 
 // attnBlock is the row-block size of the causal products: rows [r0, r1) only need keys
 // [0, r1), so cutting the T x T products into row blocks skips most of the masked half.
 const attnBlock = 32
 
-func (s AttentionShape) blocks() int { return (s.T + attnBlock - 1) / attnBlock }
+func attnBlocks(T int) int { return (T + attnBlock - 1) / attnBlock }
 
-func (s AttentionShape) block(i int) (r0, r1 int) { return i * attnBlock, min((i+1)*attnBlock, s.T) }
+func attnBlockRows(i, T int) (r0, r1 int) { return i * attnBlock, min((i+1)*attnBlock, T) }
 
 // AttentionForward computes softmax(q k^T / sqrt(HeadDim)) v with a causal mask for every
 // sequence and head. out is B*T x Heads*HeadDim (head h in columns h*HeadDim...), att receives
 // the probabilities (B x Heads x T x T, zero above the diagonal) for the backward pass.
-func AttentionForward(be Backend, s AttentionShape, out, att, qkv []float32) {
+func AttentionForward(be Backend, s compute.AttentionShape, out, att, qkv []float32) {
 	ld, D, T, hd := s.QKVWidth(), s.Heads*s.HeadDim, s.T, s.HeadDim
 	rep := s.Heads / s.KVHeads
 	scale := float32(1 / math.Sqrt(float64(hd)))
@@ -51,8 +36,8 @@ func AttentionForward(be Backend, s AttentionShape, out, att, qkv []float32) {
 			v := qkv[base+(s.Heads+s.KVHeads+g)*hd:]
 			p := att[task*T*T : (task+1)*T*T]
 			o := out[b*T*D+h*hd:]
-			for blk := 0; blk < s.blocks(); blk++ {
-				r0, r1 := s.block(blk)
+			for blk := 0; blk < attnBlocks(T); blk++ {
+				r0, r1 := attnBlockRows(blk, T)
 				be.Gemm(false, true, r1-r0, r1, hd, scale, q[r0*ld:], ld, k, ld, 0, p[r0*T:], T)
 				for i := r0; i < r1; i++ {
 					softmaxCausalRow(p[i*T:(i+1)*T], i)
@@ -82,7 +67,7 @@ func softmaxCausalRow(row []float32, i int) {
 // AttentionForward's out), the qkv input and the kept probabilities. Work is split by
 // (sequence, KV head), so the query heads that share a KV head add into its gradient in a
 // fixed order. scratch holds ScratchSize(be.Threads()) values.
-func AttentionBackward(be Backend, s AttentionShape, dqkv, dout, qkv, att, scratch []float32) {
+func AttentionBackward(be Backend, s compute.AttentionShape, dqkv, dout, qkv, att, scratch []float32) {
 	ld, D, T, hd := s.QKVWidth(), s.Heads*s.HeadDim, s.T, s.HeadDim
 	rep := s.Heads / s.KVHeads
 	scale := float32(1 / math.Sqrt(float64(hd)))
@@ -104,8 +89,8 @@ func AttentionBackward(be Backend, s AttentionShape, dqkv, dout, qkv, att, scrat
 				dq := dqkv[base+h*hd:]
 				do := dout[b*T*D+h*hd:]
 				p := att[(b*s.Heads+h)*T*T : (b*s.Heads+h+1)*T*T]
-				for blk := 0; blk < s.blocks(); blk++ {
-					r0, r1 := s.block(blk)
+				for blk := 0; blk < attnBlocks(T); blk++ {
+					r0, r1 := attnBlockRows(blk, T)
 					// dv[0:r1] += p[r0:r1, 0:r1]^T do[r0:r1]
 					be.Gemm(true, false, r1, hd, r1-r0, 1, p[r0*T:], T, do[r0*D:], D, 1, dv, ld)
 					// dp = do v^T on the block, then the softmax backward in place.

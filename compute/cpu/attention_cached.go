@@ -1,23 +1,14 @@
 package cpu
 
-import "math"
+import (
+	"math"
 
-// CachedSeq places one sequence's new rows for AttentionCached: rows [Row, Row+Count) of qkv
-// are its positions Past .. Past+Count-1, and its keys and values live in slot Slot of the
-// cache (positions 0 .. Past+Count-1 filled, the new ones included).
-type CachedSeq struct {
-	Slot, Row, Count, Past int
-}
+	"github.com/ordermerge/ordermerge/compute"
+)
 
-// KVCacheShape is the layout of a key (or value) cache: Slots sequences of up to MaxLen
-// positions, each position KVHeads*HeadDim values, for one layer.
-type KVCacheShape struct {
-	Slots, MaxLen, Heads, KVHeads, HeadDim int
-}
-
-// CachedScratchSize is the scratch AttentionCached needs with the given thread count when no
-// sequence has more than maxCount new rows.
-func (s KVCacheShape) CachedScratchSize(threads, maxCount int) int {
+// AttentionCachedScratchSize is the scratch AttentionCached needs with the given thread
+// count when no sequence has more than maxCount new rows.
+func AttentionCachedScratchSize(s compute.KVCacheShape, threads, maxCount int) int {
 	return threads * maxCount * s.MaxLen
 }
 
@@ -26,7 +17,7 @@ func (s KVCacheShape) CachedScratchSize(threads, maxCount int) int {
 // 0 .. Past+j. qkv rows are laid out as for AttentionForward (QKVWidth wide; only the query
 // part is read here: the caller has already written the new keys and values into kc and vc).
 // out receives Heads*HeadDim values per row.
-func AttentionCached(be Backend, s KVCacheShape, out, qkv, kc, vc []float32, seqs []CachedSeq, scratch []float32, maxCount int) {
+func AttentionCached(be Backend, s compute.KVCacheShape, out, qkv, kc, vc []float32, seqs []compute.CachedSeq, scratch []float32, maxCount int) {
 	ldq := (s.Heads + 2*s.KVHeads) * s.HeadDim
 	kvw, D, hd := s.KVHeads*s.HeadDim, s.Heads*s.HeadDim, s.HeadDim
 	rep := s.Heads / s.KVHeads

@@ -6,53 +6,53 @@ import (
 	"github.com/ordermerge/ordermerge/compute/cpu/internal/vecmath"
 )
 
-// HeadLoss computes a language-model head (logits = x W^T) fused with a masked softmax
-// cross-entropy, a chunk of rows at a time, so the B*T x vocabulary logits never exist at
-// once; rows without a target are skipped entirely (no logits, no gradient). Its buffers grow
-// to the largest chunk seen and are reused. The zero value is ready to use.
-type HeadLoss struct {
-	// ChunkValues bounds the logits held at once (rows*vocab); 0 means 1<<23 (32 MiB).
-	ChunkValues int
+// DefaultHeadChunk bounds the logits HeadLoss holds at once (rows*vocab values: 32 MiB).
+const DefaultHeadChunk = 1 << 23
 
-	rows   []int32
-	xs     []float32
-	logits []float32
-	dxs    []float32
+// headChunk is the number of rows HeadLoss computes at once for rows target rows.
+func headChunk(rows, v, chunkValues int) int {
+	if chunkValues <= 0 {
+		chunkValues = DefaultHeadChunk
+	}
+	return min(max(16, chunkValues/v), rows)
 }
 
-// Run computes rowLoss[i] = -log softmax(x_i W^T)[targets[i]] for each of the n rows with
+// HeadLossScratchSize is the scratch HeadLoss needs for n rows of d features and a
+// vocabulary of v (chunkValues as in HeadLoss; 0 for the default).
+func HeadLossScratchSize(n, d, v, chunkValues int) int {
+	c := headChunk(n, v, chunkValues)
+	return c * (2*d + v)
+}
+
+// HeadLoss computes a language-model head (logits = x W^T) fused with a masked softmax
+// cross-entropy, a chunk of rows at a time, so the B*T x vocabulary logits never exist at
+// once; rows without a target are skipped entirely (no logits, no gradient).
+//
+// It computes rowLoss[i] = -log softmax(x_i W^T)[targets[i]] for each of the n rows with
 // targets[i] >= 0 (rowLoss[i] = 0 for the others). x is n x d, W is v x d (the lm_head or tied
 // embedding weight). When dx is not nil it also computes the gradient of
-// sum_i scale[i]*rowLoss[i]: dx (n x d) is overwritten, and dw (v x d) is added to.
-func (h *HeadLoss) Run(be Backend, rowLoss, x, w []float32, targets []int32, scale []float32, dx, dw []float32, n, d, v int) {
-	h.rows = h.rows[:0]
+// sum_i scale[i]*rowLoss[i]: dx (n x d) is overwritten, and dw (v x d) is added to. scratch
+// holds HeadLossScratchSize(n, d, v, chunkValues) values.
+func HeadLoss(be Backend, rowLoss, x, w []float32, targets []int32, scale []float32, dx, dw, scratch []float32, n, d, v, chunkValues int) {
+	rows := make([]int32, 0, n)
 	for i := 0; i < n; i++ {
 		if targets[i] >= 0 {
-			h.rows = append(h.rows, int32(i))
+			rows = append(rows, int32(i))
 		}
 		rowLoss[i] = 0
 	}
 	if dx != nil {
 		clear(dx[:n*d])
 	}
-	budget := h.ChunkValues
-	if budget <= 0 {
-		budget = 1 << 23
-	}
-	chunk := max(16, budget/v)
-	chunk = min(chunk, len(h.rows))
+	chunk := headChunk(len(rows), v, chunkValues)
 	if chunk == 0 {
 		return
 	}
-	h.xs = grow(h.xs, chunk*d)
-	h.logits = grow(h.logits, chunk*v)
-	if dx != nil {
-		h.dxs = grow(h.dxs, chunk*d)
-	}
-	for c0 := 0; c0 < len(h.rows); c0 += chunk {
-		rows := h.rows[c0:min(c0+chunk, len(h.rows))]
+	xsAll, logitsAll, dxsAll := scratch[:chunk*d], scratch[chunk*d:chunk*(d+v)], scratch[chunk*(d+v):chunk*(2*d+v)]
+	for c0 := 0; c0 < len(rows); c0 += chunk {
+		rows := rows[c0:min(c0+chunk, len(rows))]
 		m := len(rows)
-		xs, logits := h.xs[:m*d], h.logits[:m*v]
+		xs, logits := xsAll[:m*d], logitsAll[:m*v]
 		for r, i := range rows {
 			copy(xs[r*d:(r+1)*d], x[int(i)*d:(int(i)+1)*d])
 		}
@@ -86,18 +86,10 @@ func (h *HeadLoss) Run(be Backend, rowLoss, x, w []float32, targets []int32, sca
 		if dx == nil {
 			continue
 		}
-		dxs := h.dxs[:m*d]
+		dxs := dxsAll[:m*d]
 		LinearBackward(be, dxs, dw, logits, xs, w, m, d, v, false)
 		for r, i := range rows {
 			copy(dx[int(i)*d:(int(i)+1)*d], dxs[r*d:(r+1)*d])
 		}
 	}
-}
-
-// grow returns buf resliced to n values, reallocating only when it is too small.
-func grow(buf []float32, n int) []float32 {
-	if cap(buf) < n {
-		return make([]float32, n)
-	}
-	return buf[:n]
 }

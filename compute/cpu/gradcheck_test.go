@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"github.com/ordermerge/ordermerge/compute"
 	"github.com/ordermerge/ordermerge/internal/seeded"
 	"math"
 	"testing"
@@ -152,7 +153,7 @@ func TestRoPEGradAndConvention(t *testing.T) {
 }
 
 // naiveAttention is the textbook causal grouped-query attention in float64.
-func naiveAttention(s AttentionShape, qkv []float32) []float64 {
+func naiveAttention(s compute.AttentionShape, qkv []float32) []float64 {
 	ld, D, T, hd := s.QKVWidth(), s.Heads*s.HeadDim, s.T, s.HeadDim
 	out := make([]float64, s.B*T*D)
 	for b := 0; b < s.B; b++ {
@@ -191,7 +192,7 @@ func TestAttentionForwardAndGrad(t *testing.T) {
 	for _, be := range opBackends(t) {
 		rng := seeded.New(6)
 		// T = 37 spans two causal row blocks, one partial; 4 query heads share 2 KV heads.
-		s := AttentionShape{B: 2, T: 37, Heads: 4, KVHeads: 2, HeadDim: 4}
+		s := compute.AttentionShape{B: 2, T: 37, Heads: 4, KVHeads: 2, HeadDim: 4}
 		ld, D := s.QKVWidth(), s.Heads*s.HeadDim
 		qkv := rng.Normals(s.B*s.T*ld, 1)
 		out, att := make([]float32, s.B*s.T*D), make([]float32, s.ProbsSize())
@@ -209,7 +210,7 @@ func TestAttentionForwardAndGrad(t *testing.T) {
 		for i := range dqkv {
 			dqkv[i] = float32(math.NaN()) // must be overwritten
 		}
-		scratch := make([]float32, s.ScratchSize(be.Threads()))
+		scratch := make([]float32, AttentionScratchSize(s, be.Threads()))
 		AttentionBackward(be, s, dqkv, r, qkv, att, scratch)
 		for i, v := range dqkv {
 			if math.IsNaN(float64(v)) {
@@ -297,10 +298,10 @@ func TestHeadLossValuesAndGrad(t *testing.T) {
 		}
 		// A tiny budget gives chunks of the 16-row minimum (three here); a big one, one chunk.
 		for _, budget := range []int{1, 1 << 20} {
-			h := HeadLoss{ChunkValues: budget}
+			scratch := make([]float32, HeadLossScratchSize(n, d, v, budget))
 			loss := make([]float32, n)
 			f := func() float64 {
-				h.Run(be, loss, x, w, targets, scale, nil, nil, n, d, v)
+				HeadLoss(be, loss, x, w, targets, scale, nil, nil, scratch, n, d, v, budget)
 				var s float64
 				for i := range loss {
 					s += float64(scale[i]) * float64(loss[i])
@@ -336,7 +337,7 @@ func TestHeadLossValuesAndGrad(t *testing.T) {
 			for i := range dx {
 				dx[i] = 42 // overwritten
 			}
-			h.Run(be, loss, x, w, targets, scale, dx, dw, n, d, v)
+			HeadLoss(be, loss, x, w, targets, scale, dx, dw, scratch, n, d, v, budget)
 			for i := 1; i < n; i += 3 {
 				for c := 0; c < d; c++ {
 					if dx[i*d+c] != 0 {
@@ -355,22 +356,22 @@ func TestHeadLossValuesAndGrad(t *testing.T) {
 func TestAttentionCachedMatchesFull(t *testing.T) {
 	for _, be := range opBackends(t) {
 		rng := seeded.New(11)
-		s := AttentionShape{B: 3, T: 37, Heads: 4, KVHeads: 2, HeadDim: 4}
+		s := compute.AttentionShape{B: 3, T: 37, Heads: 4, KVHeads: 2, HeadDim: 4}
 		ld, D, kvw := s.QKVWidth(), s.Heads*s.HeadDim, s.KVHeads*s.HeadDim
 		qkv := rng.Normals(s.B*s.T*ld, 1)
 		want, att := make([]float32, s.B*s.T*D), make([]float32, s.ProbsSize())
 		AttentionForward(be, s, want, att, qkv)
 
-		cs := KVCacheShape{Slots: s.B, MaxLen: 40, Heads: s.Heads, KVHeads: s.KVHeads, HeadDim: s.HeadDim}
+		cs := compute.KVCacheShape{Slots: s.B, MaxLen: 40, Heads: s.Heads, KVHeads: s.KVHeads, HeadDim: s.HeadDim}
 		kc, vc := make([]float32, s.B*cs.MaxLen*kvw), make([]float32, s.B*cs.MaxLen*kvw)
 		// Sequences advance by different amounts per call; sequence 2 skips some calls.
 		steps := [][]int{{5, 1, 0}, {1, 30, 0}, {31, 6, 37}, {0, 0, 0}}
 		past := make([]int, s.B)
 		for _, counts := range steps {
 			maxCount, rows := 0, 0
-			var seqs []CachedSeq
+			var seqs []compute.CachedSeq
 			for b, c := range counts {
-				seqs = append(seqs, CachedSeq{Slot: b, Row: rows, Count: c, Past: past[b]})
+				seqs = append(seqs, compute.CachedSeq{Slot: b, Row: rows, Count: c, Past: past[b]})
 				rows += c
 				maxCount = max(maxCount, c)
 			}
@@ -385,7 +386,7 @@ func TestAttentionCachedMatchesFull(t *testing.T) {
 				}
 			}
 			out := make([]float32, max(rows, 1)*D)
-			scratch := make([]float32, cs.CachedScratchSize(be.Threads(), max(maxCount, 1)))
+			scratch := make([]float32, AttentionCachedScratchSize(cs, be.Threads(), max(maxCount, 1)))
 			AttentionCached(be, cs, out, pq, kc, vc, seqs, scratch, max(maxCount, 1))
 			for _, q := range seqs {
 				for j := 0; j < q.Count; j++ {

@@ -1,9 +1,6 @@
 package cpu
 
-import (
-	"fmt"
-	"math"
-)
+import "github.com/ordermerge/ordermerge/compute"
 
 // RoPE applies rotary position embeddings the way Hugging Face's Llama does: dimension i of a
 // head (i < headDim/2) is paired with dimension i + headDim/2 ("rotate_half"), and the pair
@@ -14,30 +11,18 @@ type RoPE struct {
 	cos, sin        []float32 // maxPos x headDim/2
 }
 
-// NewRoPE precomputes the rotation tables for positions [0, maxPos). The angles follow
-// transformers: inverse frequencies and position*frequency products in float32, then cos and
-// sin of that float32 angle.
+// NewRoPE precomputes the rotation tables for positions [0, maxPos) (compute.RoPEInvFreq
+// and compute.RoPEAngles: the angles as transformers computes them).
 func NewRoPE(headDim, maxPos int, theta float64) (*RoPE, error) {
-	if headDim <= 0 || headDim%2 != 0 {
-		return nil, fmt.Errorf("rope: head dimension %d must be positive and even", headDim)
+	inv, err := compute.RoPEInvFreq(headDim, theta)
+	if err != nil {
+		return nil, err
 	}
-	if maxPos <= 0 || theta <= 0 {
-		return nil, fmt.Errorf("rope: max positions %d and theta %g must be positive", maxPos, theta)
+	cos, sin, err := compute.RoPEAngles(maxPos, inv)
+	if err != nil {
+		return nil, err
 	}
-	half := headDim / 2
-	r := &RoPE{headDim: headDim, maxPos: maxPos, cos: make([]float32, maxPos*half), sin: make([]float32, maxPos*half)}
-	inv := make([]float32, half)
-	for i := range inv {
-		inv[i] = float32(1 / math.Pow(theta, float64(2*i)/float64(headDim)))
-	}
-	for p := 0; p < maxPos; p++ {
-		for i, f := range inv {
-			ang := float64(float32(p) * f)
-			r.cos[p*half+i] = float32(math.Cos(ang))
-			r.sin[p*half+i] = float32(math.Sin(ang))
-		}
-	}
-	return r, nil
+	return &RoPE{headDim: headDim, maxPos: maxPos, cos: cos, sin: sin}, nil
 }
 
 // MaxPositions is the number of positions the tables cover.
@@ -57,13 +42,20 @@ func (r *RoPE) Backward(be Backend, dx []float32, n, ld, col, heads int, pos []i
 }
 
 func (r *RoPE) apply(be Backend, x []float32, n, ld, col, heads int, pos []int32, sign float32) {
-	half := r.headDim / 2
+	RoPEApply(be, x, n, ld, col, heads, r.headDim, pos, r.cos, r.sin, sign)
+}
+
+// RoPEApply rotates heads heads of headDim values from column col of each of the n rows of x
+// (stride ld) by the angles of their positions, from tables cos and sin (position-major,
+// headDim/2 per position); sign -1 rotates backwards (the transpose).
+func RoPEApply(be Backend, x []float32, n, ld, col, heads, headDim int, pos []int32, cosT, sinT []float32, sign float32) {
+	half := headDim / 2
 	For(be.Threads(), n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			p := int(pos[i])
-			cs, sn := r.cos[p*half:(p+1)*half], r.sin[p*half:(p+1)*half]
+			cs, sn := cosT[p*half:(p+1)*half], sinT[p*half:(p+1)*half]
 			for h := 0; h < heads; h++ {
-				base := i*ld + col + h*r.headDim
+				base := i*ld + col + h*headDim
 				x1, x2 := x[base:base+half], x[base+half:base+2*half]
 				for j := range x1 {
 					a, b := x1[j], x2[j]

@@ -9,20 +9,349 @@ import (
 
 func init() {
 	Symbols["github.com/ordermerge/ordermerge/compute/compute"] = map[string]reflect.Value{
+		// function, constant and variable definitions
+		"BF16":           reflect.ValueOf(compute.BF16),
+		"CheckLen":       reflect.ValueOf(compute.CheckLen),
+		"F32":            reflect.ValueOf(compute.F32),
+		"I32":            reflect.ValueOf(compute.I32),
+		"NewRoPETable":   reflect.ValueOf(compute.NewRoPETable),
+		"ParsePrecision": reflect.ValueOf(compute.ParsePrecision),
+		"PrecisionBF16":  reflect.ValueOf(compute.PrecisionBF16),
+		"PrecisionF32":   reflect.ValueOf(compute.PrecisionF32),
+		"PrecisionTF32":  reflect.ValueOf(compute.PrecisionTF32),
+		"Read":           reflect.ValueOf(compute.Read),
+		"RoPEAngles":     reflect.ValueOf(compute.RoPEAngles),
+		"RoPEInvFreq":    reflect.ValueOf(compute.RoPEInvFreq),
+		"Whole":          reflect.ValueOf(compute.Whole),
+		"Write":          reflect.ValueOf(compute.Write),
+
 		// type definitions
-		"Batch": reflect.ValueOf((*compute.Batch)(nil)),
-		"Model": reflect.ValueOf((*compute.Model)(nil)),
-		"Param": reflect.ValueOf((*compute.Param)(nil)),
+		"AdamWParam":     reflect.ValueOf((*compute.AdamWParam)(nil)),
+		"AdamWStep":      reflect.ValueOf((*compute.AdamWStep)(nil)),
+		"AttentionShape": reflect.ValueOf((*compute.AttentionShape)(nil)),
+		"Batch":          reflect.ValueOf((*compute.Batch)(nil)),
+		"Buf":            reflect.ValueOf((*compute.Buf)(nil)),
+		"CachedSeq":      reflect.ValueOf((*compute.CachedSeq)(nil)),
+		"DType":          reflect.ValueOf((*compute.DType)(nil)),
+		"Device":         reflect.ValueOf((*compute.Device)(nil)),
+		"GEMM":           reflect.ValueOf((*compute.GEMM)(nil)),
+		"HeadShape":      reflect.ValueOf((*compute.HeadShape)(nil)),
+		"KVCacheShape":   reflect.ValueOf((*compute.KVCacheShape)(nil)),
+		"Kernels":        reflect.ValueOf((*compute.Kernels)(nil)),
+		"Memory":         reflect.ValueOf((*compute.Memory)(nil)),
+		"MemoryStats":    reflect.ValueOf((*compute.MemoryStats)(nil)),
+		"Model":          reflect.ValueOf((*compute.Model)(nil)),
+		"Norm":           reflect.ValueOf((*compute.Norm)(nil)),
+		"Param":          reflect.ValueOf((*compute.Param)(nil)),
+		"Precision":      reflect.ValueOf((*compute.Precision)(nil)),
+		"RoPEShape":      reflect.ValueOf((*compute.RoPEShape)(nil)),
+		"RoPETable":      reflect.ValueOf((*compute.RoPETable)(nil)),
+		"Storage":        reflect.ValueOf((*compute.Storage)(nil)),
 
 		// interface wrapper definitions
-		"_Model": reflect.ValueOf((*_github_com_ordermerge_ordermerge_compute_Model)(nil)),
+		"_Device":  reflect.ValueOf((*_github_com_ordermerge_ordermerge_compute_Device)(nil)),
+		"_Kernels": reflect.ValueOf((*_github_com_ordermerge_ordermerge_compute_Kernels)(nil)),
+		"_Memory":  reflect.ValueOf((*_github_com_ordermerge_ordermerge_compute_Memory)(nil)),
+		"_Model":   reflect.ValueOf((*_github_com_ordermerge_ordermerge_compute_Model)(nil)),
+		"_Storage": reflect.ValueOf((*_github_com_ordermerge_ordermerge_compute_Storage)(nil)),
 	}
+}
+
+// _github_com_ordermerge_ordermerge_compute_Device is an interface wrapper for Device type
+type _github_com_ordermerge_ordermerge_compute_Device struct {
+	IValue                  interface{}
+	WAdamW                  func(params []compute.AdamWParam, s compute.AdamWStep)
+	WAdd                    func(out compute.Buf, a compute.Buf, b compute.Buf)
+	WAddTo                  func(dst compute.Buf, src compute.Buf)
+	WAlloc                  func(dt compute.DType, n int) (compute.Buf, error)
+	WArgMax                 func(out compute.Buf, x compute.Buf, rows int, n int)
+	WAttention              func(out compute.Buf, att compute.Buf, qkv compute.Buf, scratch compute.Buf, s compute.AttentionShape)
+	WAttentionBackward      func(dqkv compute.Buf, dout compute.Buf, qkv compute.Buf, att compute.Buf, scratch compute.Buf, s compute.AttentionShape)
+	WAttentionCached        func(out compute.Buf, qkv compute.Buf, kc compute.Buf, vc compute.Buf, scratch compute.Buf, s compute.KVCacheShape, seqs []compute.CachedSeq)
+	WAttentionCachedScratch func(s compute.KVCacheShape, seqs []compute.CachedSeq) int
+	WAttentionScratch       func(s compute.AttentionShape, backward bool) int
+	WCast                   func(dst compute.Buf, src compute.Buf)
+	WCopy                   func(dst compute.Buf, src compute.Buf)
+	WDescribe               func() string
+	WEmbedding              func(out compute.Buf, table compute.Buf, ids compute.Buf, d int)
+	WEmbeddingBackward      func(dtable compute.Buf, dout compute.Buf, ids compute.Buf, d int)
+	WGatherRows             func(dst compute.Buf, src compute.Buf, rows compute.Buf, d int)
+	WHeadLoss               func(rowLoss compute.Buf, x compute.Buf, w compute.Buf, targets compute.Buf, scale compute.Buf, dx compute.Buf, dw compute.Buf, scratch compute.Buf, s compute.HeadShape)
+	WHeadLossScratch        func(s compute.HeadShape) int
+	WKVAppend               func(kc compute.Buf, vc compute.Buf, qkv compute.Buf, s compute.KVCacheShape, seqs []compute.CachedSeq)
+	WMatMul                 func(c compute.Buf, a compute.Buf, b compute.Buf, g compute.GEMM)
+	WMemoryStats            func() compute.MemoryStats
+	WName                   func() string
+	WRMSNorm                func(out compute.Buf, rstd compute.Buf, x compute.Buf, w compute.Buf, s compute.Norm)
+	WRMSNormApply           func(out compute.Buf, x compute.Buf, w compute.Buf, rstd compute.Buf, s compute.Norm)
+	WRMSNormBackward        func(dx compute.Buf, dw compute.Buf, dout compute.Buf, x compute.Buf, w compute.Buf, rstd compute.Buf, s compute.Norm)
+	WReadF32                func(dst []float32, src compute.Buf) error
+	WReadI32                func(dst []int32, src compute.Buf) error
+	WRoPE                   func(x compute.Buf, pos compute.Buf, t compute.RoPETable, s compute.RoPEShape, inverse bool)
+	WSumSquares             func(bufs []compute.Buf) (float64, error)
+	WSwiGLU                 func(h compute.Buf, gu compute.Buf, rows int, f int)
+	WSwiGLUBackward         func(dgu compute.Buf, h compute.Buf, dh compute.Buf, gu compute.Buf, rows int, f int)
+	WSync                   func() error
+	WWriteF32               func(dst compute.Buf, src []float32) error
+	WWriteI32               func(dst compute.Buf, src []int32) error
+	WZero                   func(b compute.Buf)
+}
+
+func (W _github_com_ordermerge_ordermerge_compute_Device) AdamW(params []compute.AdamWParam, s compute.AdamWStep) {
+	W.WAdamW(params, s)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) Add(out compute.Buf, a compute.Buf, b compute.Buf) {
+	W.WAdd(out, a, b)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) AddTo(dst compute.Buf, src compute.Buf) {
+	W.WAddTo(dst, src)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) Alloc(dt compute.DType, n int) (compute.Buf, error) {
+	return W.WAlloc(dt, n)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) ArgMax(out compute.Buf, x compute.Buf, rows int, n int) {
+	W.WArgMax(out, x, rows, n)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) Attention(out compute.Buf, att compute.Buf, qkv compute.Buf, scratch compute.Buf, s compute.AttentionShape) {
+	W.WAttention(out, att, qkv, scratch, s)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) AttentionBackward(dqkv compute.Buf, dout compute.Buf, qkv compute.Buf, att compute.Buf, scratch compute.Buf, s compute.AttentionShape) {
+	W.WAttentionBackward(dqkv, dout, qkv, att, scratch, s)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) AttentionCached(out compute.Buf, qkv compute.Buf, kc compute.Buf, vc compute.Buf, scratch compute.Buf, s compute.KVCacheShape, seqs []compute.CachedSeq) {
+	W.WAttentionCached(out, qkv, kc, vc, scratch, s, seqs)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) AttentionCachedScratch(s compute.KVCacheShape, seqs []compute.CachedSeq) int {
+	return W.WAttentionCachedScratch(s, seqs)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) AttentionScratch(s compute.AttentionShape, backward bool) int {
+	return W.WAttentionScratch(s, backward)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) Cast(dst compute.Buf, src compute.Buf) {
+	W.WCast(dst, src)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) Copy(dst compute.Buf, src compute.Buf) {
+	W.WCopy(dst, src)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) Describe() string {
+	return W.WDescribe()
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) Embedding(out compute.Buf, table compute.Buf, ids compute.Buf, d int) {
+	W.WEmbedding(out, table, ids, d)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) EmbeddingBackward(dtable compute.Buf, dout compute.Buf, ids compute.Buf, d int) {
+	W.WEmbeddingBackward(dtable, dout, ids, d)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) GatherRows(dst compute.Buf, src compute.Buf, rows compute.Buf, d int) {
+	W.WGatherRows(dst, src, rows, d)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) HeadLoss(rowLoss compute.Buf, x compute.Buf, w compute.Buf, targets compute.Buf, scale compute.Buf, dx compute.Buf, dw compute.Buf, scratch compute.Buf, s compute.HeadShape) {
+	W.WHeadLoss(rowLoss, x, w, targets, scale, dx, dw, scratch, s)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) HeadLossScratch(s compute.HeadShape) int {
+	return W.WHeadLossScratch(s)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) KVAppend(kc compute.Buf, vc compute.Buf, qkv compute.Buf, s compute.KVCacheShape, seqs []compute.CachedSeq) {
+	W.WKVAppend(kc, vc, qkv, s, seqs)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) MatMul(c compute.Buf, a compute.Buf, b compute.Buf, g compute.GEMM) {
+	W.WMatMul(c, a, b, g)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) MemoryStats() compute.MemoryStats {
+	return W.WMemoryStats()
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) Name() string {
+	return W.WName()
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) RMSNorm(out compute.Buf, rstd compute.Buf, x compute.Buf, w compute.Buf, s compute.Norm) {
+	W.WRMSNorm(out, rstd, x, w, s)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) RMSNormApply(out compute.Buf, x compute.Buf, w compute.Buf, rstd compute.Buf, s compute.Norm) {
+	W.WRMSNormApply(out, x, w, rstd, s)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) RMSNormBackward(dx compute.Buf, dw compute.Buf, dout compute.Buf, x compute.Buf, w compute.Buf, rstd compute.Buf, s compute.Norm) {
+	W.WRMSNormBackward(dx, dw, dout, x, w, rstd, s)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) ReadF32(dst []float32, src compute.Buf) error {
+	return W.WReadF32(dst, src)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) ReadI32(dst []int32, src compute.Buf) error {
+	return W.WReadI32(dst, src)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) RoPE(x compute.Buf, pos compute.Buf, t compute.RoPETable, s compute.RoPEShape, inverse bool) {
+	W.WRoPE(x, pos, t, s, inverse)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) SumSquares(bufs []compute.Buf) (float64, error) {
+	return W.WSumSquares(bufs)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) SwiGLU(h compute.Buf, gu compute.Buf, rows int, f int) {
+	W.WSwiGLU(h, gu, rows, f)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) SwiGLUBackward(dgu compute.Buf, h compute.Buf, dh compute.Buf, gu compute.Buf, rows int, f int) {
+	W.WSwiGLUBackward(dgu, h, dh, gu, rows, f)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) Sync() error {
+	return W.WSync()
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) WriteF32(dst compute.Buf, src []float32) error {
+	return W.WWriteF32(dst, src)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) WriteI32(dst compute.Buf, src []int32) error {
+	return W.WWriteI32(dst, src)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) Zero(b compute.Buf) {
+	W.WZero(b)
+}
+
+// _github_com_ordermerge_ordermerge_compute_Kernels is an interface wrapper for Kernels type
+type _github_com_ordermerge_ordermerge_compute_Kernels struct {
+	IValue                  interface{}
+	WAdamW                  func(params []compute.AdamWParam, s compute.AdamWStep)
+	WAdd                    func(out compute.Buf, a compute.Buf, b compute.Buf)
+	WAddTo                  func(dst compute.Buf, src compute.Buf)
+	WArgMax                 func(out compute.Buf, x compute.Buf, rows int, n int)
+	WAttention              func(out compute.Buf, att compute.Buf, qkv compute.Buf, scratch compute.Buf, s compute.AttentionShape)
+	WAttentionBackward      func(dqkv compute.Buf, dout compute.Buf, qkv compute.Buf, att compute.Buf, scratch compute.Buf, s compute.AttentionShape)
+	WAttentionCached        func(out compute.Buf, qkv compute.Buf, kc compute.Buf, vc compute.Buf, scratch compute.Buf, s compute.KVCacheShape, seqs []compute.CachedSeq)
+	WAttentionCachedScratch func(s compute.KVCacheShape, seqs []compute.CachedSeq) int
+	WAttentionScratch       func(s compute.AttentionShape, backward bool) int
+	WEmbedding              func(out compute.Buf, table compute.Buf, ids compute.Buf, d int)
+	WEmbeddingBackward      func(dtable compute.Buf, dout compute.Buf, ids compute.Buf, d int)
+	WGatherRows             func(dst compute.Buf, src compute.Buf, rows compute.Buf, d int)
+	WHeadLoss               func(rowLoss compute.Buf, x compute.Buf, w compute.Buf, targets compute.Buf, scale compute.Buf, dx compute.Buf, dw compute.Buf, scratch compute.Buf, s compute.HeadShape)
+	WHeadLossScratch        func(s compute.HeadShape) int
+	WKVAppend               func(kc compute.Buf, vc compute.Buf, qkv compute.Buf, s compute.KVCacheShape, seqs []compute.CachedSeq)
+	WMatMul                 func(c compute.Buf, a compute.Buf, b compute.Buf, g compute.GEMM)
+	WRMSNorm                func(out compute.Buf, rstd compute.Buf, x compute.Buf, w compute.Buf, s compute.Norm)
+	WRMSNormApply           func(out compute.Buf, x compute.Buf, w compute.Buf, rstd compute.Buf, s compute.Norm)
+	WRMSNormBackward        func(dx compute.Buf, dw compute.Buf, dout compute.Buf, x compute.Buf, w compute.Buf, rstd compute.Buf, s compute.Norm)
+	WRoPE                   func(x compute.Buf, pos compute.Buf, t compute.RoPETable, s compute.RoPEShape, inverse bool)
+	WSumSquares             func(bufs []compute.Buf) (float64, error)
+	WSwiGLU                 func(h compute.Buf, gu compute.Buf, rows int, f int)
+	WSwiGLUBackward         func(dgu compute.Buf, h compute.Buf, dh compute.Buf, gu compute.Buf, rows int, f int)
+}
+
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) AdamW(params []compute.AdamWParam, s compute.AdamWStep) {
+	W.WAdamW(params, s)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) Add(out compute.Buf, a compute.Buf, b compute.Buf) {
+	W.WAdd(out, a, b)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) AddTo(dst compute.Buf, src compute.Buf) {
+	W.WAddTo(dst, src)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) ArgMax(out compute.Buf, x compute.Buf, rows int, n int) {
+	W.WArgMax(out, x, rows, n)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) Attention(out compute.Buf, att compute.Buf, qkv compute.Buf, scratch compute.Buf, s compute.AttentionShape) {
+	W.WAttention(out, att, qkv, scratch, s)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) AttentionBackward(dqkv compute.Buf, dout compute.Buf, qkv compute.Buf, att compute.Buf, scratch compute.Buf, s compute.AttentionShape) {
+	W.WAttentionBackward(dqkv, dout, qkv, att, scratch, s)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) AttentionCached(out compute.Buf, qkv compute.Buf, kc compute.Buf, vc compute.Buf, scratch compute.Buf, s compute.KVCacheShape, seqs []compute.CachedSeq) {
+	W.WAttentionCached(out, qkv, kc, vc, scratch, s, seqs)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) AttentionCachedScratch(s compute.KVCacheShape, seqs []compute.CachedSeq) int {
+	return W.WAttentionCachedScratch(s, seqs)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) AttentionScratch(s compute.AttentionShape, backward bool) int {
+	return W.WAttentionScratch(s, backward)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) Embedding(out compute.Buf, table compute.Buf, ids compute.Buf, d int) {
+	W.WEmbedding(out, table, ids, d)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) EmbeddingBackward(dtable compute.Buf, dout compute.Buf, ids compute.Buf, d int) {
+	W.WEmbeddingBackward(dtable, dout, ids, d)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) GatherRows(dst compute.Buf, src compute.Buf, rows compute.Buf, d int) {
+	W.WGatherRows(dst, src, rows, d)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) HeadLoss(rowLoss compute.Buf, x compute.Buf, w compute.Buf, targets compute.Buf, scale compute.Buf, dx compute.Buf, dw compute.Buf, scratch compute.Buf, s compute.HeadShape) {
+	W.WHeadLoss(rowLoss, x, w, targets, scale, dx, dw, scratch, s)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) HeadLossScratch(s compute.HeadShape) int {
+	return W.WHeadLossScratch(s)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) KVAppend(kc compute.Buf, vc compute.Buf, qkv compute.Buf, s compute.KVCacheShape, seqs []compute.CachedSeq) {
+	W.WKVAppend(kc, vc, qkv, s, seqs)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) MatMul(c compute.Buf, a compute.Buf, b compute.Buf, g compute.GEMM) {
+	W.WMatMul(c, a, b, g)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) RMSNorm(out compute.Buf, rstd compute.Buf, x compute.Buf, w compute.Buf, s compute.Norm) {
+	W.WRMSNorm(out, rstd, x, w, s)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) RMSNormApply(out compute.Buf, x compute.Buf, w compute.Buf, rstd compute.Buf, s compute.Norm) {
+	W.WRMSNormApply(out, x, w, rstd, s)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) RMSNormBackward(dx compute.Buf, dw compute.Buf, dout compute.Buf, x compute.Buf, w compute.Buf, rstd compute.Buf, s compute.Norm) {
+	W.WRMSNormBackward(dx, dw, dout, x, w, rstd, s)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) RoPE(x compute.Buf, pos compute.Buf, t compute.RoPETable, s compute.RoPEShape, inverse bool) {
+	W.WRoPE(x, pos, t, s, inverse)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) SumSquares(bufs []compute.Buf) (float64, error) {
+	return W.WSumSquares(bufs)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) SwiGLU(h compute.Buf, gu compute.Buf, rows int, f int) {
+	W.WSwiGLU(h, gu, rows, f)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) SwiGLUBackward(dgu compute.Buf, h compute.Buf, dh compute.Buf, gu compute.Buf, rows int, f int) {
+	W.WSwiGLUBackward(dgu, h, dh, gu, rows, f)
+}
+
+// _github_com_ordermerge_ordermerge_compute_Memory is an interface wrapper for Memory type
+type _github_com_ordermerge_ordermerge_compute_Memory struct {
+	IValue       interface{}
+	WAlloc       func(dt compute.DType, n int) (compute.Buf, error)
+	WCast        func(dst compute.Buf, src compute.Buf)
+	WCopy        func(dst compute.Buf, src compute.Buf)
+	WMemoryStats func() compute.MemoryStats
+	WReadF32     func(dst []float32, src compute.Buf) error
+	WReadI32     func(dst []int32, src compute.Buf) error
+	WSync        func() error
+	WWriteF32    func(dst compute.Buf, src []float32) error
+	WWriteI32    func(dst compute.Buf, src []int32) error
+	WZero        func(b compute.Buf)
+}
+
+func (W _github_com_ordermerge_ordermerge_compute_Memory) Alloc(dt compute.DType, n int) (compute.Buf, error) {
+	return W.WAlloc(dt, n)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Memory) Cast(dst compute.Buf, src compute.Buf) {
+	W.WCast(dst, src)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Memory) Copy(dst compute.Buf, src compute.Buf) {
+	W.WCopy(dst, src)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Memory) MemoryStats() compute.MemoryStats {
+	return W.WMemoryStats()
+}
+func (W _github_com_ordermerge_ordermerge_compute_Memory) ReadF32(dst []float32, src compute.Buf) error {
+	return W.WReadF32(dst, src)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Memory) ReadI32(dst []int32, src compute.Buf) error {
+	return W.WReadI32(dst, src)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Memory) Sync() error {
+	return W.WSync()
+}
+func (W _github_com_ordermerge_ordermerge_compute_Memory) WriteF32(dst compute.Buf, src []float32) error {
+	return W.WWriteF32(dst, src)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Memory) WriteI32(dst compute.Buf, src []int32) error {
+	return W.WWriteI32(dst, src)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Memory) Zero(b compute.Buf) {
+	W.WZero(b)
 }
 
 // _github_com_ordermerge_ordermerge_compute_Model is an interface wrapper for Model type
 type _github_com_ordermerge_ordermerge_compute_Model struct {
 	IValue           interface{}
 	WClone           func() (compute.Model, error)
+	WDevice          func() compute.Device
 	WForwardBackward func(b *compute.Batch, weights []float32) ([]float32, error)
 	WLoss            func(b *compute.Batch) ([]float32, error)
 	WParams          func() []*compute.Param
@@ -30,6 +359,9 @@ type _github_com_ordermerge_ordermerge_compute_Model struct {
 
 func (W _github_com_ordermerge_ordermerge_compute_Model) Clone() (compute.Model, error) {
 	return W.WClone()
+}
+func (W _github_com_ordermerge_ordermerge_compute_Model) Device() compute.Device {
+	return W.WDevice()
 }
 func (W _github_com_ordermerge_ordermerge_compute_Model) ForwardBackward(b *compute.Batch, weights []float32) ([]float32, error) {
 	return W.WForwardBackward(b, weights)
@@ -39,4 +371,22 @@ func (W _github_com_ordermerge_ordermerge_compute_Model) Loss(b *compute.Batch) 
 }
 func (W _github_com_ordermerge_ordermerge_compute_Model) Params() []*compute.Param {
 	return W.WParams()
+}
+
+// _github_com_ordermerge_ordermerge_compute_Storage is an interface wrapper for Storage type
+type _github_com_ordermerge_ordermerge_compute_Storage struct {
+	IValue  interface{}
+	WDType  func() compute.DType
+	WDevice func() compute.Device
+	WLen    func() int
+}
+
+func (W _github_com_ordermerge_ordermerge_compute_Storage) DType() compute.DType {
+	return W.WDType()
+}
+func (W _github_com_ordermerge_ordermerge_compute_Storage) Device() compute.Device {
+	return W.WDevice()
+}
+func (W _github_com_ordermerge_ordermerge_compute_Storage) Len() int {
+	return W.WLen()
 }

@@ -3,6 +3,7 @@ package gorgoniamodel
 import (
 	"fmt"
 	"github.com/ordermerge/ordermerge/compute"
+	"github.com/ordermerge/ordermerge/compute/cpu"
 	"math"
 
 	G "gorgonia.org/gorgonia"
@@ -77,6 +78,7 @@ type Model struct {
 	spec   Spec
 	params []*compute.Param
 	graphs map[[2]int]*compiled
+	dev    *cpu.Device
 }
 
 // compiled is the graph, machine and data tensors of one batch shape.
@@ -106,8 +108,9 @@ func New(spec Spec, seed uint64) (*Model, error) {
 			continue
 		}
 		rng := sft.NewRNG(sft.DeriveSeed(seed, uint64(i)))
-		for j := range m.params[i].Data {
-			m.params[i].Data[j] = float32(rng.NormFloat64() * ps.InitStd)
+		data := cpu.F32(m.params[i].Value)
+		for j := range data {
+			data[j] = float32(rng.NormFloat64() * ps.InitStd)
 		}
 	}
 	return m, nil
@@ -120,7 +123,9 @@ func newShapes(spec Spec) (*Model, error) {
 	if spec.Loss == nil || len(spec.Params) == 0 {
 		return nil, fmt.Errorf("gorgonia model: a spec needs parameters and a loss function")
 	}
-	m := &Model{spec: spec, graphs: map[[2]int]*compiled{}}
+	// gorgonia computes on the host: the parameters are host memory, wrapped for the trainer
+	// (which keeps the optimizer state on the same CPU device).
+	m := &Model{spec: spec, graphs: map[[2]int]*compiled{}, dev: cpu.NewDevice(cpu.NewGoBackend(1))}
 	seen := map[string]bool{}
 	for _, ps := range spec.Params {
 		n := 1
@@ -134,10 +139,13 @@ func newShapes(spec Spec) (*Model, error) {
 			return nil, fmt.Errorf("gorgonia model: parameter %q (shape %v): names must be unique and non-empty, shapes non-empty", ps.Name, ps.Shape)
 		}
 		seen[ps.Name] = true
-		m.params = append(m.params, &compute.Param{Name: ps.Name, Shape: append([]int(nil), ps.Shape...), Data: make([]float32, n), Grad: make([]float32, n), NoDecay: ps.NoDecay})
+		m.params = append(m.params, &compute.Param{Name: ps.Name, Shape: append([]int(nil), ps.Shape...), Value: m.dev.Wrap(make([]float32, n)), Grad: m.dev.Wrap(make([]float32, n)), NoDecay: ps.NoDecay})
 	}
 	return m, nil
 }
+
+// Device implements compute.Model: the CPU.
+func (m *Model) Device() compute.Device { return m.dev }
 
 // Params implements compute.Model.
 func (m *Model) Params() []*compute.Param { return m.params }
@@ -149,7 +157,7 @@ func (m *Model) Clone() (compute.Model, error) {
 		return nil, err
 	}
 	for i, p := range m.params {
-		copy(c.params[i].Data, p.Data)
+		copy(cpu.F32(c.params[i].Value), cpu.F32(p.Value))
 	}
 	return c, nil
 }
@@ -201,10 +209,10 @@ func (m *Model) run(b *compute.Batch, weights []float32) (losses []float32, err 
 			return nil, fmt.Errorf("gorgonia model: gradient of %q: %w", m.params[i].Name, err)
 		}
 		g, ok := gv.Data().([]float32)
-		if !ok || len(g) != len(m.params[i].Grad) {
+		if !ok || len(g) != m.params[i].Grad.Len() {
 			return nil, fmt.Errorf("gorgonia model: gradient of %q has the wrong type or size", m.params[i].Name)
 		}
-		dst := m.params[i].Grad
+		dst := cpu.F32(m.params[i].Grad)
 		for j, v := range g {
 			dst[j] += v
 		}
@@ -215,7 +223,7 @@ func (m *Model) run(b *compute.Batch, weights []float32) (losses []float32, err 
 // fill copies the parameters and the batch into the graph's tensors.
 func (m *Model) fill(c *compiled, b *compute.Batch, T int, weights []float32) error {
 	for i, p := range m.params {
-		copy(c.paramVals[i].Data().([]float32), p.Data)
+		copy(c.paramVals[i].Data().([]float32), cpu.F32(p.Value))
 	}
 	V := m.spec.Vocab
 	x, y, nrm := c.x.Data().([]float32), c.y.Data().([]float32), c.nrm.Data().([]float32)

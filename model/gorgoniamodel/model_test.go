@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/ordermerge/ordermerge/compute"
+	"github.com/ordermerge/ordermerge/compute/cpu"
 	"math"
 	"os"
 	"path/filepath"
@@ -44,18 +45,18 @@ func referenceLoss(m *Model, b *compute.Batch) []float64 {
 			tok := int(b.Inputs[s*b.T+t])
 			h := make([]float64, H)
 			for j := 0; j < H; j++ {
-				a := float64(p[2].Data[j])
+				a := float64(cpu.F32(p[2].Value)[j])
 				for k := 0; k < E; k++ {
-					a += float64(p[0].Data[tok*E+k]) * float64(p[1].Data[k*H+j])
+					a += float64(cpu.F32(p[0].Value)[tok*E+k]) * float64(cpu.F32(p[1].Value)[k*H+j])
 				}
 				h[j] = math.Tanh(a)
 			}
 			z := make([]float64, V)
 			mx := math.Inf(-1)
 			for v := 0; v < V; v++ {
-				z[v] = float64(p[4].Data[v])
+				z[v] = float64(cpu.F32(p[4].Value)[v])
 				for j := 0; j < H; j++ {
-					z[v] += h[j] * float64(p[3].Data[j*V+v])
+					z[v] += h[j] * float64(cpu.F32(p[3].Value)[j*V+v])
 				}
 				mx = math.Max(mx, z[v])
 			}
@@ -98,23 +99,23 @@ func TestGorgoniaLossAndGradients(t *testing.T) {
 	rng := sft.NewRNG(4)
 	for _, p := range m.Params() {
 		for k := 0; k < 6; k++ {
-			i := rng.Intn(len(p.Data))
-			orig := p.Data[i]
-			p.Data[i] = orig + h
+			i := rng.Intn(len(cpu.F32(p.Value)))
+			orig := cpu.F32(p.Value)[i]
+			cpu.F32(p.Value)[i] = orig + h
 			up := weighted()
-			p.Data[i] = orig - h
+			cpu.F32(p.Value)[i] = orig - h
 			down := weighted()
-			p.Data[i] = orig
+			cpu.F32(p.Value)[i] = orig
 			num := (up - down) / (2 * h)
-			if math.Abs(num-float64(p.Grad[i])) > 1e-3+1e-2*math.Abs(num) {
-				t.Errorf("%s[%d]: gradient %g, finite difference %g", p.Name, i, p.Grad[i], num)
+			if math.Abs(num-float64(cpu.F32(p.Grad)[i])) > 1e-3+1e-2*math.Abs(num) {
+				t.Errorf("%s[%d]: gradient %g, finite difference %g", p.Name, i, cpu.F32(p.Grad)[i], num)
 			}
 		}
 	}
 	// Loss leaves gradients alone and agrees with ForwardBackward.
-	before := slices.Clone(m.Params()[1].Grad)
+	before := slices.Clone(cpu.F32(m.Params()[1].Grad))
 	l2, err := m.Loss(b)
-	if err != nil || !slices.Equal(l, l2) || !slices.Equal(before, m.Params()[1].Grad) {
+	if err != nil || !slices.Equal(l, l2) || !slices.Equal(before, cpu.F32(m.Params()[1].Grad)) {
 		t.Errorf("Loss: %v vs %v, err %v", l2, l, err)
 	}
 	bad := &compute.Batch{B: 1, T: 1, Inputs: []int32{3}, Targets: []int32{11}}
@@ -183,7 +184,7 @@ func TestTrainGorgoniaMLPWithOrderControl(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(shape, p.Shape) || !slices.Equal(v, p.Data) {
+		if !slices.Equal(shape, p.Shape) || !slices.Equal(v, cpu.F32(p.Value)) {
 			t.Errorf("%s reads back differently", p.Name)
 		}
 	}
@@ -207,10 +208,10 @@ func TestInitIsSeeded(t *testing.T) {
 	a, _ := New(MLPSpec(5, 3, 4), 1)
 	b, _ := New(MLPSpec(5, 3, 4), 1)
 	c, _ := New(MLPSpec(5, 3, 4), 2)
-	if !slices.Equal(a.Params()[0].Data, b.Params()[0].Data) || slices.Equal(a.Params()[0].Data, c.Params()[0].Data) {
+	if !slices.Equal(cpu.F32(a.Params()[0].Value), cpu.F32(b.Params()[0].Value)) || slices.Equal(cpu.F32(a.Params()[0].Value), cpu.F32(c.Params()[0].Value)) {
 		t.Error("init does not follow the seed")
 	}
-	if a.Params()[2].Data[0] != 0 || !a.Params()[2].NoDecay {
+	if cpu.F32(a.Params()[2].Value)[0] != 0 || !a.Params()[2].NoDecay {
 		t.Error("bias not zero / not excluded from decay")
 	}
 	if _, err := New(Spec{Vocab: 3}, 1); err == nil {

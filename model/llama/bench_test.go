@@ -23,7 +23,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	cfg := tensor.NewLlamaConfig(256, 704, 4, 8, 8, 512, 128)
 	for _, be := range bes {
 		b.Run(be.Name(), func(b *testing.B) {
-			m, err := New(cfg, 1, Options{Backend: be})
+			m, err := New(cfg, 1, Options{Device: cpu.NewDevice(be)})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -4,17 +4,18 @@ import (
 	"fmt"
 
 	"github.com/ordermerge/ordermerge/compute"
-	"github.com/ordermerge/ordermerge/compute/cpu"
+	"github.com/ordermerge/ordermerge/internal/parallel"
+	"github.com/ordermerge/ordermerge/tensor"
 )
 
-// KVCache holds every layer's keys and values for a batch of sequences being generated, so
-// each new token costs one position's work instead of the whole prefix's. Sequences advance
-// independently (ragged batches need no padding). Make one with Model.NewKVCache; it belongs
-// to that model's shape.
+// KVCache holds every layer's keys and values for a batch of sequences being generated, in
+// the model's device memory, so each new token costs one position's work instead of the
+// whole prefix's. Sequences advance independently (ragged batches need no padding). Make one
+// with Model.NewKVCache; it belongs to that model's shape.
 type KVCache struct {
-	shape cpu.KVCacheShape
+	shape compute.KVCacheShape
 	lens  []int
-	k, v  [][]float32 // per layer: slots x maxLen x kvHeads*headDim
+	k, v  []compute.Buf // per layer: slots x maxLen x kvHeads*headDim
 }
 
 // NewKVCache makes an empty cache for batch sequences of up to maxLen positions each
@@ -27,13 +28,28 @@ func (m *Model) NewKVCache(batch, maxLen int) (*KVCache, error) {
 	if maxLen > m.cfg.MaxPositionEmbeddings {
 		return nil, fmt.Errorf("llama: KV cache length %d exceeds max_position_embeddings %d", maxLen, m.cfg.MaxPositionEmbeddings)
 	}
-	c := &KVCache{shape: cpu.KVCacheShape{Slots: batch, MaxLen: maxLen, Heads: d.H, KVHeads: d.KV, HeadDim: d.HD}, lens: make([]int, batch)}
-	per := batch * maxLen * d.KV * d.HD
+	c := &KVCache{shape: compute.KVCacheShape{Slots: batch, MaxLen: maxLen, Heads: d.H, KVHeads: d.KV, HeadDim: d.HD}, lens: make([]int, batch)}
+	per := c.shape.CacheSize()
 	for l := 0; l < d.L; l++ {
-		c.k = append(c.k, make([]float32, per))
-		c.v = append(c.v, make([]float32, per))
+		k, err := m.dev.Alloc(compute.F32, per)
+		if err != nil {
+			return nil, fmt.Errorf("llama: KV cache: %w", err)
+		}
+		v, err := m.dev.Alloc(compute.F32, per)
+		if err != nil {
+			return nil, fmt.Errorf("llama: KV cache: %w", err)
+		}
+		c.k, c.v = append(c.k, k), append(c.v, v)
 	}
+	// A new generation starts from the current weights.
+	m.refreshProd()
 	return c, nil
+}
+
+// CacheBytes is the device memory of a KV cache of batch sequences of maxLen positions.
+func CacheBytes(cfg *tensor.Config, batch, maxLen int) int64 {
+	d := dimsOf(cfg)
+	return 2 * 4 * int64(d.L) * int64(batch) * int64(maxLen) * int64(d.KV*d.HD)
 }
 
 // Batch is the number of sequences the cache holds.
@@ -48,141 +64,289 @@ func (c *KVCache) Len(b int) int { return c.lens[b] }
 // Reset empties every sequence (the memory is kept).
 func (c *KVCache) Reset() { clear(c.lens) }
 
-// infer holds the scratch of the incremental forward pass, grown as needed.
+// infer holds the device scratch of the incremental forward pass, grown as needed.
 type infer struct {
-	x, ln, qkv, y, gu, h, rstd, scratch []float32
-	ids, pos                            []int32
-	seqs                                []cpu.CachedSeq
+	x, ln, qkv, y, gu, h, rstd, scratch compute.Buf
+	sel, normed, logits                 compute.Buf
+	meta, next                          compute.Buf // I32: ids | positions | last rows; next tokens
+	hostMeta                            []int32
+	seqs                                []compute.CachedSeq
+}
+
+// grow returns buf resliced to n elements, reallocating only when it is too small.
+func (m *Model) grow(buf *compute.Buf, dt compute.DType, n int) (compute.Buf, error) {
+	if buf.Len() < n {
+		b, err := m.dev.Alloc(dt, max(n, 1))
+		if err != nil {
+			return compute.Buf{}, fmt.Errorf("llama: %w", err)
+		}
+		*buf = b
+	}
+	return buf.Slice(0, n), nil
 }
 
 // Extend appends tokens[b] to sequence b of the cache (an empty or nil slice leaves it as it
 // is), running the model on the new positions only. It returns, for every sequence given at
 // least one token, the logits after its last new token (VocabSize values), and nil for the
 // others. The result is the same as Logits over the whole sequences, up to float32 rounding.
-func (m *Model) Extend(c *KVCache, tokens [][]int32) ([][]float32, error) {
+func (m *Model) Extend(c *KVCache, tokens [][]int32) (out [][]float32, err error) {
+	defer parallel.Recover(&err, "llama: extend")
+	rows, err := m.extend(c, tokens)
+	if err != nil || rows == 0 {
+		return make([][]float32, len(tokens)), err
+	}
+	return m.lastLogits(rows, m.inf.seqs, len(tokens))
+}
+
+// ExtendGreedy is Extend returning, instead of the logits, each sequence's most likely next
+// token (the lowest id on ties), chosen on the device: only the token ids come back to the
+// host. Sequences given no tokens get -1.
+func (m *Model) ExtendGreedy(c *KVCache, tokens [][]int32) (next []int32, err error) {
+	defer parallel.Recover(&err, "llama: extend")
+	rows, err := m.extend(c, tokens)
+	if err != nil {
+		return nil, err
+	}
+	return m.lastArgMax(rows, m.inf.seqs, len(tokens))
+}
+
+// extend runs the new tokens through every layer against the cache, leaving the residual
+// stream of the new rows in inf.x and the rows of each sequence in inf.seqs; it returns the
+// number of rows and uploads each sequence's last row index for lastLogits.
+func (m *Model) extend(c *KVCache, tokens [][]int32) (int, error) {
 	d := dimsOf(m.cfg)
 	if c == nil || len(c.k) != d.L || c.shape.Heads != d.H || c.shape.KVHeads != d.KV || c.shape.HeadDim != d.HD {
-		return nil, fmt.Errorf("llama: KV cache was not made by this model's shape")
+		return 0, fmt.Errorf("llama: KV cache was not made by this model's shape")
 	}
 	if len(tokens) != c.shape.Slots {
-		return nil, fmt.Errorf("llama: %d token lists for a KV cache of %d sequences", len(tokens), c.shape.Slots)
+		return 0, fmt.Errorf("llama: %d token lists for a KV cache of %d sequences", len(tokens), c.shape.Slots)
 	}
 	in := &m.inf
-	in.ids, in.pos, in.seqs = in.ids[:0], in.pos[:0], in.seqs[:0]
-	maxCount := 1
+	in.seqs = in.seqs[:0]
+	n := 0
 	for b, toks := range tokens {
 		if c.lens[b]+len(toks) > c.shape.MaxLen {
-			return nil, fmt.Errorf("llama: sequence %d would reach %d positions; the KV cache holds %d", b, c.lens[b]+len(toks), c.shape.MaxLen)
+			return 0, fmt.Errorf("llama: sequence %d would reach %d positions; the KV cache holds %d", b, c.lens[b]+len(toks), c.shape.MaxLen)
 		}
 		for j, id := range toks {
 			if id < 0 || int(id) >= d.V {
-				return nil, fmt.Errorf("llama: sequence %d new token %d: id %d outside the vocabulary [0, %d)", b, j, id, d.V)
+				return 0, fmt.Errorf("llama: sequence %d new token %d: id %d outside the vocabulary [0, %d)", b, j, id, d.V)
 			}
-			in.ids = append(in.ids, id)
-			in.pos = append(in.pos, int32(c.lens[b]+j))
 		}
-		in.seqs = append(in.seqs, cpu.CachedSeq{Slot: b, Row: len(in.ids) - len(toks), Count: len(toks), Past: c.lens[b]})
-		maxCount = max(maxCount, len(toks))
+		in.seqs = append(in.seqs, compute.CachedSeq{Slot: b, Row: n, Count: len(toks), Past: c.lens[b]})
+		n += len(toks)
 	}
-	n := len(in.ids)
-	out := make([][]float32, len(tokens))
 	if n == 0 {
-		return out, nil
+		return 0, nil
 	}
-	be, eps := m.be, float32(m.cfg.RMSNormEps)
-	grow := func(buf *[]float32, k int) []float32 {
-		if cap(*buf) < k {
-			*buf = make([]float32, k)
+	// One upload per step: the ids, their positions and each sequence's last row.
+	meta := in.hostMeta[:0]
+	for _, toks := range tokens {
+		meta = append(meta, toks...)
+	}
+	for b, toks := range tokens {
+		for j := range toks {
+			meta = append(meta, int32(c.lens[b]+j))
 		}
-		*buf = (*buf)[:k]
-		return *buf
 	}
-	x, ln, qkv, y := grow(&in.x, n*d.D), grow(&in.ln, n*d.D), grow(&in.qkv, n*d.W), grow(&in.y, n*d.D)
-	gu, h, rstd := grow(&in.gu, n*2*d.F), grow(&in.h, n*d.F), grow(&in.rstd, n)
-	scratch := grow(&in.scratch, c.shape.CachedScratchSize(be.Threads(), maxCount))
-	kvw := d.KV * d.HD
-	cpu.EmbeddingForward(be, x, m.embed.w, in.ids, d.D)
-	for l, lv := range m.layers {
-		cpu.RMSNormForward(be, ln, rstd, x, lv.inNorm.w, n, d.D, eps)
-		cpu.LinearForward(be, qkv, ln, lv.qkv.w, n, d.D, d.W)
-		m.rope.Forward(be, qkv, n, d.W, 0, d.H+d.KV, in.pos)
-		for _, q := range in.seqs {
-			for j := 0; j < q.Count; j++ {
-				row := qkv[(q.Row+j)*d.W:]
-				at := (q.Slot*c.shape.MaxLen + q.Past + j) * kvw
-				copy(c.k[l][at:at+kvw], row[d.H*d.HD:])
-				copy(c.v[l][at:at+kvw], row[(d.H+d.KV)*d.HD:])
-			}
-		}
-		cpu.AttentionCached(be, c.shape, y, qkv, c.k[l], c.v[l], in.seqs, scratch, maxCount)
-		cpu.LinearForwardAdd(be, x, y, lv.o.w, n, d.D, d.D)
-		cpu.RMSNormForward(be, ln, rstd, x, lv.postNorm.w, n, d.D, eps)
-		cpu.LinearForward(be, gu, ln, lv.gateUp.w, n, d.D, 2*d.F)
-		cpu.SwiGLUForward(be, h, gu, n, d.F)
-		cpu.LinearForwardAdd(be, x, h, lv.down.w, n, d.F, d.D)
-	}
-	// Only each sequence's last new row needs the final norm and the head.
-	var last []int
 	for _, q := range in.seqs {
 		if q.Count > 0 {
-			last = append(last, q.Row+q.Count-1)
-			c.lens[q.Slot] += q.Count
+			meta = append(meta, int32(q.Row+q.Count-1))
 		}
 	}
-	return m.headRows(x, last, in.seqs, out), nil
+	in.hostMeta = meta
+	metaBuf, err := m.grow(&in.meta, compute.I32, len(meta))
+	if err != nil {
+		return 0, err
+	}
+	if err := m.dev.WriteI32(metaBuf, meta); err != nil {
+		return 0, fmt.Errorf("llama: %w", err)
+	}
+	ids, pos := metaBuf.Slice(0, n), metaBuf.Slice(n, 2*n)
+	dev := m.dev
+	var bufs [7]compute.Buf
+	for i, sz := range []int{n * d.D, n * d.D, n * d.W, n * d.D, n * 2 * d.F, n * d.F, n} {
+		dst := []*compute.Buf{&in.x, &in.ln, &in.qkv, &in.y, &in.gu, &in.h, &in.rstd}[i]
+		if bufs[i], err = m.grow(dst, compute.F32, sz); err != nil {
+			return 0, err
+		}
+	}
+	x, ln, qkv, y, gu, h, rstd := bufs[0], bufs[1], bufs[2], bufs[3], bufs[4], bufs[5], bufs[6]
+	scratch, err := m.grow(&in.scratch, compute.F32, max(1, dev.AttentionCachedScratch(c.shape, in.seqs)))
+	if err != nil {
+		return 0, err
+	}
+	var pa compute.Buf // bf16 product inputs (bf16 precision only)
+	if m.prec == compute.PrecisionBF16 {
+		if pa, err = m.grow(&m.acts.pa, compute.BF16, max(n*max(2*d.F, d.W, d.D), m.acts.pa.Len())); err != nil {
+			return 0, err
+		}
+	}
+	_, norm, rope := m.shapes(1, n)
+	dev.Embedding(x, m.embed.w, ids, d.D)
+	for l, lv := range m.layers {
+		dev.RMSNorm(ln, rstd, x, lv.inNorm.w, norm)
+		m.linear(qkv, m.pin(ln, pa), lv.qkv.p, n, d.D, d.W, 0)
+		dev.RoPE(qkv, pos, m.rope, rope, false)
+		dev.KVAppend(c.k[l], c.v[l], qkv, c.shape, in.seqs)
+		dev.AttentionCached(y, qkv, c.k[l], c.v[l], scratch, c.shape, in.seqs)
+		m.linear(x, m.pin(y, pa), lv.o.p, n, d.D, d.D, 1)
+		dev.RMSNorm(ln, rstd, x, lv.postNorm.w, norm)
+		m.linear(gu, m.pin(ln, pa), lv.gateUp.p, n, d.D, 2*d.F, 0)
+		dev.SwiGLU(h, gu, n, d.F)
+		m.linear(x, m.pin(h, pa), lv.down.p, n, d.F, d.D, 1)
+	}
+	for _, q := range in.seqs {
+		c.lens[q.Slot] += q.Count
+	}
+	return n, nil
 }
 
-// headRows computes the final norm and the LM head for the given rows of x and stores each
-// result in out at the slot of the sequence it belongs to.
-func (m *Model) headRows(x []float32, rows []int, seqs []cpu.CachedSeq, out [][]float32) [][]float32 {
-	d, be := dimsOf(m.cfg), m.be
-	k := len(rows)
-	sel, normed, rstd := make([]float32, k*d.D), make([]float32, k*d.D), make([]float32, k)
-	for i, r := range rows {
-		copy(sel[i*d.D:(i+1)*d.D], x[r*d.D:(r+1)*d.D])
+// headRows runs the final norm and the LM head on rows (I32, k row indices) of x into
+// inf.logits (k x VocabSize).
+func (m *Model) headRows(x, rows compute.Buf, k int) (compute.Buf, error) {
+	d, in := dimsOf(m.cfg), &m.inf
+	sel, err := m.grow(&in.sel, compute.F32, k*d.D)
+	if err != nil {
+		return compute.Buf{}, err
 	}
-	cpu.RMSNormForward(be, normed, rstd, sel, m.norm.w, k, d.D, float32(m.cfg.RMSNormEps))
-	logits := make([]float32, k*d.V)
-	cpu.LinearForward(be, logits, normed, m.head.w, k, d.D, d.V)
+	normed, err := m.grow(&in.normed, compute.F32, k*d.D)
+	if err != nil {
+		return compute.Buf{}, err
+	}
+	rstd, err := m.grow(&in.rstd, compute.F32, max(k, in.rstd.Len()))
+	if err != nil {
+		return compute.Buf{}, err
+	}
+	logits, err := m.grow(&in.logits, compute.F32, k*d.V)
+	if err != nil {
+		return compute.Buf{}, err
+	}
+	m.dev.GatherRows(sel, x, rows, d.D)
+	m.dev.RMSNorm(normed, rstd.Slice(0, k), sel, m.norm.w, compute.Norm{Rows: k, D: d.D, Eps: float32(m.cfg.RMSNormEps)})
+	in2 := normed
+	if m.prec == compute.PrecisionBF16 {
+		pa, err := m.grow(&m.acts.pa, compute.BF16, max(k*d.D, m.acts.pa.Len()))
+		if err != nil {
+			return compute.Buf{}, err
+		}
+		in2 = m.pin(normed, pa)
+	}
+	m.linear(logits, in2, m.head.p, k, d.D, d.V, 0)
+	return logits, nil
+}
+
+// lastRows returns the I32 buffer of each active sequence's last row (uploaded by extend)
+// and their number.
+func (m *Model) lastRows(n int) (compute.Buf, int) {
+	k := len(m.inf.hostMeta) - 2*n
+	return m.inf.meta.Slice(2*n, 2*n+k), k
+}
+
+// lastLogits returns the logits after each active sequence's last new row.
+func (m *Model) lastLogits(n int, seqs []compute.CachedSeq, slots int) ([][]float32, error) {
+	rows, k := m.lastRows(n)
+	logits, err := m.headRows(m.inf.x, rows, k)
+	if err != nil {
+		return nil, err
+	}
+	host, err := compute.Read(logits)
+	if err != nil {
+		return nil, fmt.Errorf("llama: %w", err)
+	}
+	return scatterRows(host, seqs, slots, dimsOf(m.cfg).V), nil
+}
+
+// scatterRows hands row i of k rows of v values to the i-th sequence with new tokens.
+func scatterRows(host []float32, seqs []compute.CachedSeq, slots, v int) [][]float32 {
+	out := make([][]float32, slots)
 	i := 0
 	for _, q := range seqs {
 		if q.Count > 0 {
-			out[q.Slot] = logits[i*d.V : (i+1)*d.V : (i+1)*d.V]
+			out[q.Slot] = host[i*v : (i+1)*v : (i+1)*v]
 			i++
 		}
 	}
 	return out
 }
 
+// lastArgMax returns each active sequence's greedy next token (-1 for the others).
+func (m *Model) lastArgMax(n int, seqs []compute.CachedSeq, slots int) ([]int32, error) {
+	out := make([]int32, slots)
+	for i := range out {
+		out[i] = -1
+	}
+	if n == 0 {
+		return out, nil
+	}
+	rows, k := m.lastRows(n)
+	logits, err := m.headRows(m.inf.x, rows, k)
+	if err != nil {
+		return nil, err
+	}
+	next, err := m.grow(&m.inf.next, compute.I32, k)
+	if err != nil {
+		return nil, err
+	}
+	m.dev.ArgMax(next, logits, k, dimsOf(m.cfg).V)
+	host := make([]int32, k)
+	if err := m.dev.ReadI32(host, next); err != nil {
+		return nil, fmt.Errorf("llama: %w", err)
+	}
+	i := 0
+	for _, q := range seqs {
+		if q.Count > 0 {
+			out[q.Slot] = host[i]
+			i++
+		}
+	}
+	return out, nil
+}
+
 // LastLogits runs the full forward pass (no cache) over each prefix and returns the logits
 // after its last token; an empty prefix gets nil. Prefixes are right-padded into one batch,
 // which causal attention makes invisible to the real positions.
-func (m *Model) LastLogits(prefixes [][]int32) ([][]float32, error) {
+func (m *Model) LastLogits(prefixes [][]int32) (out [][]float32, err error) {
+	defer parallel.Recover(&err, "llama: last logits")
 	T := 0
 	for _, p := range prefixes {
 		T = max(T, len(p))
 	}
-	out := make([][]float32, len(prefixes))
 	if T == 0 {
-		return out, nil
+		return make([][]float32, len(prefixes)), nil
 	}
 	B := len(prefixes)
 	b := &compute.Batch{B: B, T: T, Inputs: make([]int32, B*T)}
 	for i, p := range prefixes {
 		copy(b.Inputs[i*T:], p)
 	}
-	if err := m.checkBatch(b); err != nil {
+	if err := m.prepare(b, false); err != nil {
 		return nil, err
 	}
-	m.ensure(B, T, false)
-	m.forward(b.Inputs, B, T)
-	var rows []int
-	seqs := make([]cpu.CachedSeq, B)
+	m.forward(B, T)
+	var rows []int32
+	seqs := make([]compute.CachedSeq, B)
 	for i, p := range prefixes {
-		seqs[i] = cpu.CachedSeq{Slot: i, Count: len(p)}
+		seqs[i] = compute.CachedSeq{Slot: i, Count: len(p)}
 		if len(p) > 0 {
-			rows = append(rows, i*T+len(p)-1)
+			rows = append(rows, int32(i*T+len(p)-1))
 		}
 	}
-	return m.headRows(m.acts.x[dimsOf(m.cfg).L], rows, seqs, out), nil
+	rowBuf, err := m.grow(&m.inf.meta, compute.I32, len(rows))
+	if err != nil {
+		return nil, err
+	}
+	if err := m.dev.WriteI32(rowBuf, rows); err != nil {
+		return nil, fmt.Errorf("llama: %w", err)
+	}
+	d := dimsOf(m.cfg)
+	logits, err := m.headRows(m.acts.x[d.L].Slice(0, B*T*d.D), rowBuf, len(rows))
+	if err != nil {
+		return nil, err
+	}
+	host, err := compute.Read(logits)
+	if err != nil {
+		return nil, fmt.Errorf("llama: %w", err)
+	}
+	return scatterRows(host, seqs, B, d.V), nil
 }

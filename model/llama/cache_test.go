@@ -2,6 +2,7 @@ package llama
 
 import (
 	"github.com/ordermerge/ordermerge/compute"
+	"github.com/ordermerge/ordermerge/compute/cpu"
 	"github.com/ordermerge/ordermerge/internal/seeded"
 	"strings"
 	"testing"
@@ -17,8 +18,8 @@ func TestKVCacheMatchesFullForward(t *testing.T) {
 		m := mustNew(t, cfg, 31, be)
 		rng := seeded.New(32)
 		for _, p := range m.Params() {
-			for i := range p.Data {
-				p.Data[i] += float32(rng.Normal() * 0.2)
+			for i := range cpu.F32(p.Value) {
+				cpu.F32(p.Value)[i] += float32(rng.Normal() * 0.2)
 			}
 		}
 		c, err := m.NewKVCache(3, 40)

@@ -39,8 +39,13 @@ func (m *Model) Save(dir string, opt SaveOptions) error {
 		return fmt.Errorf("llama: save: %w", err)
 	}
 	for _, p := range m.params {
-		buf := make([]byte, len(p.Data)*dt.Size())
-		if err := tensor.EncodeFloat32(buf, p.Data, dt); err != nil {
+		vals, err := p.Read()
+		if err != nil {
+			w.Abort()
+			return fmt.Errorf("llama: save %s: %w", dir, err)
+		}
+		buf := make([]byte, len(vals)*dt.Size())
+		if err := tensor.EncodeFloat32(buf, vals, dt); err != nil {
 			w.Abort()
 			return fmt.Errorf("llama: save %s: tensor %s: %w", dir, p.Name, err)
 		}
@@ -124,7 +129,10 @@ func (m *Model) readWeights(ck *tensor.Checkpoint, path string) error {
 		if err != nil {
 			return fmt.Errorf("llama: load %s: %w", path, err)
 		}
-		copy(p.Data, vals)
+		if err := p.Write(vals); err != nil {
+			return fmt.Errorf("llama: load %s: %w", path, err)
+		}
 	}
+	m.refreshProd()
 	return nil
 }

@@ -2,6 +2,7 @@ package llama
 
 import (
 	"bytes"
+	"github.com/ordermerge/ordermerge/compute/cpu"
 	"github.com/ordermerge/ordermerge/internal/seeded"
 	"os"
 	"path/filepath"
@@ -42,8 +43,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		if l.Config().TieWordEmbeddings != tie || l.Config().TorchDType != "float32" {
 			t.Fatalf("config after load: tie %v dtype %q", l.Config().TieWordEmbeddings, l.Config().TorchDType)
 		}
-		for i := range m.data {
-			if m.data[i] != l.data[i] {
+		for i := range cpu.F32(m.data) {
+			if cpu.F32(m.data)[i] != cpu.F32(l.data)[i] {
 				t.Fatalf("value %d changed in the round trip", i)
 			}
 		}
@@ -86,9 +87,9 @@ func TestSaveBF16AndShards(t *testing.T) {
 	if l.Config().TorchDType != "bfloat16" {
 		t.Fatalf("torch_dtype %q, want bfloat16", l.Config().TorchDType)
 	}
-	for i, v := range m.data {
-		if want := tensor.Float32FromBF16(tensor.BF16FromFloat32(v)); l.data[i] != want {
-			t.Fatalf("value %d: %v after the bf16 round trip, want %v", i, l.data[i], want)
+	for i, v := range cpu.F32(m.data) {
+		if want := tensor.Float32FromBF16(tensor.BF16FromFloat32(v)); cpu.F32(l.data)[i] != want {
+			t.Fatalf("value %d: %v after the bf16 round trip, want %v", i, cpu.F32(l.data)[i], want)
 		}
 	}
 	if err := m.Save(filepath.Join(t.TempDir(), "x"), SaveOptions{DType: tensor.I32}); err == nil {
@@ -119,7 +120,7 @@ func writeHFCheckpoint(t *testing.T, dir string, m *Model, extra map[string][]fl
 		ts = append(ts, tt)
 	}
 	for _, p := range m.Params() {
-		add(p.Name, p.Shape, p.Data)
+		add(p.Name, p.Shape, cpu.F32(p.Value))
 	}
 	for name, v := range extra {
 		add(name, []int{len(v)}, v)
@@ -143,9 +144,9 @@ func TestLoadHFCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, v := range m.data {
-		if want := tensor.Float32FromF16(tensor.F16FromFloat32(v)); l.data[i] != want {
-			t.Fatalf("value %d: %v, want %v", i, l.data[i], want)
+	for i, v := range cpu.F32(m.data) {
+		if want := tensor.Float32FromF16(tensor.F16FromFloat32(v)); cpu.F32(l.data)[i] != want {
+			t.Fatalf("value %d: %v, want %v", i, cpu.F32(l.data)[i], want)
 		}
 	}
 	if raw, ok := l.Config().Extra("bos_token_id"); !ok || string(raw) != "1" {
@@ -196,7 +197,7 @@ func TestLoadErrors(t *testing.T) {
 	if err := fresh.LoadWeights(d2); err != nil {
 		t.Fatal(err)
 	}
-	if fresh.data[5] != tensor.Float32FromF16(tensor.F16FromFloat32(m.data[5])) {
+	if cpu.F32(fresh.data)[5] != tensor.Float32FromF16(tensor.F16FromFloat32(cpu.F32(m.data)[5])) {
 		t.Fatal("LoadWeights did not load the values")
 	}
 	if _, err := Load(filepath.Join(base, "nothing"), Options{}); err == nil {

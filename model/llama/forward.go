@@ -4,65 +4,115 @@ import (
 	"fmt"
 
 	"github.com/ordermerge/ordermerge/compute"
-	"github.com/ordermerge/ordermerge/compute/cpu"
+	"github.com/ordermerge/ordermerge/internal/parallel"
+	"github.com/ordermerge/ordermerge/tensor"
 )
 
-// acts are the activations kept for the backward pass and the scratch buffers, sized for the
-// largest batch seen (grown, never shrunk) and reused by every call.
+// acts are the activations kept for the backward pass and the scratch buffers, in device
+// memory, sized for the largest batch seen (grown, never shrunk) and reused by every call.
 type acts struct {
-	n, att, t int // capacity: rows, probabilities per layer, positions (backward scratch)
+	n, att, t int // capacity: rows, probabilities per layer, positions
 	grads     bool
 
-	pos []int32
-	x   [][]float32 // L+1 residual streams (x[0]: embeddings)
-	xm  [][]float32 // after attention, per layer
-	r1  [][]float32 // rstd of input_layernorm
-	r2  [][]float32 // rstd of post_attention_layernorm
-	qkv [][]float32 // after RoPE
-	p   [][]float32 // attention probabilities
-	y   [][]float32 // attention output, before o_proj
-	gu  [][]float32 // gate and up projections
-	rF  []float32
-	lnF []float32
-	ln  []float32 // normalised input of a projection (recomputed in backward)
-	h   []float32 // SwiGLU output (recomputed in backward)
+	ids, tgt, pos compute.Buf   // I32, n each
+	posB, posT    int           // the batch shape pos holds positions for
+	x             []compute.Buf // L+1 residual streams (x[0]: embeddings)
+	xm            []compute.Buf // after attention, per layer
+	r1, r2        []compute.Buf // rstd of input_layernorm, post_attention_layernorm
+	qkv           []compute.Buf // after RoPE
+	p             []compute.Buf // attention probabilities
+	y             []compute.Buf // attention output, before o_proj
+	gu            []compute.Buf // gate and up projections
+	rF, lnF       compute.Buf
+	ln            compute.Buf // normalised input of a projection (recomputed in backward)
+	h             compute.Buf // SwiGLU output (recomputed in backward)
 
-	dres, dtmp, dqkv, dgu, dh, attScratch []float32
-	rowLoss, scale                        []float32
+	dres, dtmp, dqkv, dgu, dh compute.Buf
+	attScratch, headScratch   compute.Buf
+	rowLoss, scale            compute.Buf
+	pa, pb                    compute.Buf // product inputs rounded to bf16 (bf16 precision only)
 
-	head cpu.HeadLoss
+	hostLoss, hostScale []float32
+}
+
+// ActivationBytes estimates the device memory the activations and scratch of one b x t
+// batch take on dev, for a training step (grads) or a forward pass.
+func ActivationBytes(dev compute.Device, cfg *tensor.Config, prec compute.Precision, b, t int, grads bool) int64 {
+	return actSizes(dev, dimsOf(cfg), prec, b, t, grads).bytes()
+}
+
+// sizes lists the buffers acts allocates for one shape: elements per dtype.
+type sizes struct{ f32, bf16, i32 int64 }
+
+func (s sizes) bytes() int64 { return 4*s.f32 + 2*s.bf16 + 4*s.i32 }
+
+func actSizes(dev compute.Device, d dims, prec compute.Precision, b, t int, grads bool) sizes {
+	n, att := int64(b*t), int64(b*d.H*t*t)
+	L := int64(d.L)
+	var s sizes
+	s.i32 = 3 * n
+	s.f32 = (L+1)*n*int64(d.D) + L*(n*int64(d.D)*2+2*n+n*int64(d.W)+att+n*int64(2*d.F)) +
+		2*n + 2*n*int64(d.D) + n*int64(d.F) + 2*n
+	shape := compute.AttentionShape{B: b, T: t, Heads: d.H, KVHeads: d.KV, HeadDim: d.HD, Precision: prec}
+	s.f32 += int64(max(dev.AttentionScratch(shape, false), dev.AttentionScratch(shape, grads)))
+	s.f32 += int64(dev.HeadLossScratch(compute.HeadShape{Rows: b * t, D: d.D, V: d.V}))
+	if grads {
+		s.f32 += 2*n*int64(d.D) + n*int64(d.W) + n*int64(2*d.F) + n*int64(d.F)
+	}
+	if prec == compute.PrecisionBF16 {
+		s.bf16 = 2 * n * int64(max(2*d.F, d.W, d.D))
+	}
+	return s
 }
 
 // ensure sizes the buffers for a b x t batch (with backward buffers when grads is set).
-func (m *Model) ensure(b, t int, grads bool) {
+func (m *Model) ensure(b, t int, grads bool) error {
 	d, a := dimsOf(m.cfg), &m.acts
 	n, att := b*t, b*d.H*t*t
 	if n <= a.n && att <= a.att && t <= a.t && (a.grads || !grads) {
-		return
+		return nil
 	}
 	n, att, t = max(n, a.n), max(att, a.att), max(t, a.t)
 	grads = grads || a.grads
-	mk := func(k int) []float32 { return make([]float32, k) }
-	perLayer := func(count, k int) [][]float32 {
-		out := make([][]float32, count)
+	var err error
+	mk := func(dt compute.DType, k int) compute.Buf {
+		if err != nil {
+			return compute.Buf{}
+		}
+		var buf compute.Buf
+		buf, err = m.dev.Alloc(dt, k)
+		return buf
+	}
+	f32 := func(k int) compute.Buf { return mk(compute.F32, k) }
+	perLayer := func(count, k int) []compute.Buf {
+		out := make([]compute.Buf, count)
 		for i := range out {
-			out[i] = mk(k)
+			out[i] = f32(k)
 		}
 		return out
 	}
-	*a = acts{n: n, att: att, t: t, grads: grads, head: a.head,
-		pos: make([]int32, n),
-		x:   perLayer(d.L+1, n*d.D), xm: perLayer(d.L, n*d.D),
+	*a = acts{n: n, att: att, t: t, grads: grads,
+		ids: mk(compute.I32, n), tgt: mk(compute.I32, n), pos: mk(compute.I32, n),
+		x: perLayer(d.L+1, n*d.D), xm: perLayer(d.L, n*d.D),
 		r1: perLayer(d.L, n), r2: perLayer(d.L, n),
 		qkv: perLayer(d.L, n*d.W), p: perLayer(d.L, att), y: perLayer(d.L, n*d.D),
-		gu: perLayer(d.L, n*2*d.F), rF: mk(n), lnF: mk(n * d.D), ln: mk(n * d.D), h: mk(n * d.F),
-		rowLoss: mk(n), scale: mk(n),
+		gu: perLayer(d.L, n*2*d.F), rF: f32(n), lnF: f32(n * d.D), ln: f32(n * d.D), h: f32(n * d.F),
+		rowLoss: f32(n), scale: f32(n),
+		hostLoss: make([]float32, n), hostScale: make([]float32, n),
 	}
 	if grads {
-		a.dres, a.dtmp, a.dqkv = mk(n*d.D), mk(n*d.D), mk(n*d.W)
-		a.dgu, a.dh = mk(n*2*d.F), mk(n*d.F)
-		a.attScratch = mk(m.be.Threads() * t * t)
+		a.dres, a.dtmp, a.dqkv = f32(n*d.D), f32(n*d.D), f32(n*d.W)
+		a.dgu, a.dh = f32(n*2*d.F), f32(n*d.F)
 	}
+	if m.prec == compute.PrecisionBF16 {
+		w := n * max(2*d.F, d.W, d.D)
+		a.pa, a.pb = mk(compute.BF16, w), mk(compute.BF16, w)
+	}
+	if err != nil {
+		*a = acts{}
+		return fmt.Errorf("llama: activations for a batch of %d x %d: %w", b, t, err)
+	}
+	return nil
 }
 
 // checkBatch validates a batch against the model.
@@ -90,66 +140,157 @@ func (m *Model) checkBatch(b *compute.Batch) error {
 	return nil
 }
 
-// forward runs the decoder over a B x T batch up to the final RMSNorm (acts.lnF).
-func (m *Model) forward(inputs []int32, B, T int) {
-	d, a, be := dimsOf(m.cfg), &m.acts, m.be
+// upload copies a batch's token ids (and targets, when it has them) to the device, and the
+// positions of its shape when they changed.
+func (m *Model) upload(b *compute.Batch) error {
+	a, n := &m.acts, b.B*b.T
+	if err := m.dev.WriteI32(a.ids.Slice(0, n), b.Inputs); err != nil {
+		return err
+	}
+	if b.Targets != nil {
+		if err := m.dev.WriteI32(a.tgt.Slice(0, n), b.Targets); err != nil {
+			return err
+		}
+	}
+	if a.posB != b.B || a.posT != b.T {
+		pos := make([]int32, n)
+		for i := range pos {
+			pos[i] = int32(i % b.T)
+		}
+		if err := m.dev.WriteI32(a.pos.Slice(0, n), pos); err != nil {
+			return err
+		}
+		a.posB, a.posT = b.B, b.T
+	}
+	return nil
+}
+
+// refreshProd rounds the weights for the products at bf16 precision (a no-op at f32).
+func (m *Model) refreshProd() {
+	if m.prec == compute.PrecisionBF16 {
+		m.dev.Cast(m.prod, m.data)
+	}
+}
+
+// pin returns x as a product input: x itself at f32 precision, else x rounded to bfloat16
+// into the scratch into.
+func (m *Model) pin(x, into compute.Buf) compute.Buf {
+	if m.prec != compute.PrecisionBF16 {
+		return x
+	}
+	dst := into.Slice(0, x.Len())
+	m.dev.Cast(dst, x)
+	return dst
+}
+
+// linear computes out = in @ W^T (+ beta*out) for n rows: in is n x inF (already a product
+// input), W is outF x inF (the Hugging Face / PyTorch layout of a Linear weight).
+func (m *Model) linear(out, in, w compute.Buf, n, inF, outF int, beta float32) {
+	m.dev.MatMul(out, in, w, compute.GEMM{TransB: true, M: n, N: outF, K: inF, Alpha: 1, Beta: beta})
+}
+
+// linearDX computes din = dout @ W (+ beta*din) for n rows (dout and W product inputs).
+func (m *Model) linearDX(din, dout, w compute.Buf, n, inF, outF int, beta float32) {
+	m.dev.MatMul(din, dout, w, compute.GEMM{M: n, N: inF, K: outF, Alpha: 1, Beta: beta})
+}
+
+// linearDW adds dout^T @ in to dw (outF x inF) (dout and in product inputs).
+func (m *Model) linearDW(dw, dout, in compute.Buf, n, inF, outF int) {
+	m.dev.MatMul(dw, dout, in, compute.GEMM{TransA: true, M: outF, N: inF, K: n, Alpha: 1, Beta: 1})
+}
+
+// shapes are the descriptors of the attention, the norms and RoPE for a B x T batch.
+func (m *Model) shapes(B, T int) (compute.AttentionShape, compute.Norm, compute.RoPEShape) {
+	d := dimsOf(m.cfg)
+	return compute.AttentionShape{B: B, T: T, Heads: d.H, KVHeads: d.KV, HeadDim: d.HD, Precision: m.prec},
+		compute.Norm{Rows: B * T, D: d.D, Eps: float32(m.cfg.RMSNormEps)},
+		compute.RoPEShape{Rows: B * T, LD: d.W, Heads: d.H + d.KV, HeadDim: d.HD}
+}
+
+// forward runs the decoder over the uploaded B x T batch up to the final RMSNorm (acts.lnF).
+func (m *Model) forward(B, T int) {
+	d, a, dev := dimsOf(m.cfg), &m.acts, m.dev
 	n := B * T
-	eps := float32(m.cfg.RMSNormEps)
-	for i := 0; i < n; i++ {
-		a.pos[i] = int32(i % T)
-	}
-	shape := cpu.AttentionShape{B: B, T: T, Heads: d.H, KVHeads: d.KV, HeadDim: d.HD}
-	cpu.EmbeddingForward(be, a.x[0], m.embed.w, inputs, d.D)
+	shape, norm, rope := m.shapes(B, T)
+	ln, h := a.ln.Slice(0, n*d.D), a.h.Slice(0, n*d.F)
+	dev.Embedding(a.x[0].Slice(0, n*d.D), m.embed.w, a.ids.Slice(0, n), d.D)
 	for l, lv := range m.layers {
-		x, xm, xn := a.x[l][:n*d.D], a.xm[l][:n*d.D], a.x[l+1][:n*d.D]
-		qkv := a.qkv[l][:n*d.W]
-		cpu.RMSNormForward(be, a.ln, a.r1[l], x, lv.inNorm.w, n, d.D, eps)
-		cpu.LinearForward(be, qkv, a.ln, lv.qkv.w, n, d.D, d.W)
-		m.rope.Forward(be, qkv, n, d.W, 0, d.H+d.KV, a.pos)
-		cpu.AttentionForward(be, shape, a.y[l], a.p[l], qkv)
-		copy(xm, x)
-		cpu.LinearForwardAdd(be, xm, a.y[l], lv.o.w, n, d.D, d.D)
-		cpu.RMSNormForward(be, a.ln, a.r2[l], xm, lv.postNorm.w, n, d.D, eps)
-		cpu.LinearForward(be, a.gu[l], a.ln, lv.gateUp.w, n, d.D, 2*d.F)
-		cpu.SwiGLUForward(be, a.h, a.gu[l], n, d.F)
-		copy(xn, xm)
-		cpu.LinearForwardAdd(be, xn, a.h, lv.down.w, n, d.F, d.D)
+		x, xm, xn := a.x[l].Slice(0, n*d.D), a.xm[l].Slice(0, n*d.D), a.x[l+1].Slice(0, n*d.D)
+		qkv, y, gu := a.qkv[l].Slice(0, n*d.W), a.y[l].Slice(0, n*d.D), a.gu[l].Slice(0, n*2*d.F)
+		dev.RMSNorm(ln, a.r1[l], x, lv.inNorm.w, norm)
+		m.linear(qkv, m.pin(ln, a.pa), lv.qkv.p, n, d.D, d.W, 0)
+		dev.RoPE(qkv, a.pos, m.rope, rope, false)
+		dev.Attention(y, a.p[l], qkv, a.attScratch, shape)
+		dev.Copy(xm, x)
+		m.linear(xm, m.pin(y, a.pa), lv.o.p, n, d.D, d.D, 1)
+		dev.RMSNorm(ln, a.r2[l], xm, lv.postNorm.w, norm)
+		m.linear(gu, m.pin(ln, a.pa), lv.gateUp.p, n, d.D, 2*d.F, 0)
+		dev.SwiGLU(h, gu, n, d.F)
+		dev.Copy(xn, xm)
+		m.linear(xn, m.pin(h, a.pa), lv.down.p, n, d.F, d.D, 1)
 	}
-	cpu.RMSNormForward(be, a.lnF, a.rF, a.x[d.L], m.norm.w, n, d.D, eps)
+	dev.RMSNorm(a.lnF.Slice(0, n*d.D), a.rF, a.x[d.L].Slice(0, n*d.D), m.norm.w, norm)
 }
 
 // backward adds the parameter gradients given d loss / d lnF in acts.dtmp.
-func (m *Model) backward(inputs []int32, B, T int) {
-	d, a, be := dimsOf(m.cfg), &m.acts, m.be
+func (m *Model) backward(B, T int) {
+	d, a, dev := dimsOf(m.cfg), &m.acts, m.dev
 	n := B * T
-	shape := cpu.AttentionShape{B: B, T: T, Heads: d.H, KVHeads: d.KV, HeadDim: d.HD}
-	dres, dtmp := a.dres[:n*d.D], a.dtmp[:n*d.D]
-	clear(dres)
-	cpu.RMSNormBackward(be, dres, m.norm.g, dtmp, a.x[d.L], m.norm.w, a.rF, n, d.D)
+	shape, norm, rope := m.shapes(B, T)
+	dres, dtmp := a.dres.Slice(0, n*d.D), a.dtmp.Slice(0, n*d.D)
+	ln, h, dh := a.ln.Slice(0, n*d.D), a.h.Slice(0, n*d.F), a.dh.Slice(0, n*d.F)
+	dgu, dqkv := a.dgu.Slice(0, n*2*d.F), a.dqkv.Slice(0, n*d.W)
+	dev.Zero(dres)
+	dev.RMSNormBackward(dres, m.norm.g, dtmp, a.x[d.L].Slice(0, n*d.D), m.norm.w, a.rF, norm)
 	for l := d.L - 1; l >= 0; l-- {
 		lv := m.layers[l]
-		x, xm := a.x[l][:n*d.D], a.xm[l][:n*d.D]
+		x, xm := a.x[l].Slice(0, n*d.D), a.xm[l].Slice(0, n*d.D)
 		// MLP: x[l+1] = xm + down(swiglu(gate_up(norm(xm))))
-		cpu.RMSNormApply(be, a.ln, a.r2[l], xm, lv.postNorm.w, n, d.D)
-		cpu.LinearBackwardInput(be, a.dh, dres, lv.down.w, n, d.F, d.D, false)
-		cpu.SwiGLUBackward(be, a.dgu, a.h, a.dh, a.gu[l], n, d.F)
-		cpu.LinearBackwardWeight(be, lv.down.g, dres, a.h, n, d.F, d.D)
-		cpu.LinearBackward(be, dtmp, lv.gateUp.g, a.dgu, a.ln, lv.gateUp.w, n, d.D, 2*d.F, false)
-		cpu.RMSNormBackward(be, dres, lv.postNorm.g, dtmp, xm, lv.postNorm.w, a.r2[l], n, d.D)
+		dev.RMSNormApply(ln, xm, lv.postNorm.w, a.r2[l], norm)
+		pres := m.pin(dres, a.pa)
+		m.linearDX(dh, pres, lv.down.p, n, d.F, d.D, 0)
+		dev.SwiGLUBackward(dgu, h, dh, a.gu[l].Slice(0, n*2*d.F), n, d.F)
+		m.linearDW(lv.down.g, pres, m.pin(h, a.pb), n, d.F, d.D)
+		pgu := m.pin(dgu, a.pa)
+		m.linearDX(dtmp, pgu, lv.gateUp.p, n, d.D, 2*d.F, 0)
+		m.linearDW(lv.gateUp.g, pgu, m.pin(ln, a.pb), n, d.D, 2*d.F)
+		dev.RMSNormBackward(dres, lv.postNorm.g, dtmp, xm, lv.postNorm.w, a.r2[l], norm)
 		// Attention: xm = x + o(attention(rope(qkv(norm(x)))))
-		cpu.LinearBackward(be, dtmp, lv.o.g, dres, a.y[l], lv.o.w, n, d.D, d.D, false)
-		cpu.AttentionBackward(be, shape, a.dqkv, dtmp, a.qkv[l], a.p[l], a.attScratch)
-		m.rope.Backward(be, a.dqkv, n, d.W, 0, d.H+d.KV, a.pos)
-		cpu.RMSNormApply(be, a.ln, a.r1[l], x, lv.inNorm.w, n, d.D)
-		cpu.LinearBackward(be, dtmp, lv.qkv.g, a.dqkv, a.ln, lv.qkv.w, n, d.D, d.W, false)
-		cpu.RMSNormBackward(be, dres, lv.inNorm.g, dtmp, x, lv.inNorm.w, a.r1[l], n, d.D)
+		pres = m.pin(dres, a.pa)
+		m.linearDX(dtmp, pres, lv.o.p, n, d.D, d.D, 0)
+		m.linearDW(lv.o.g, pres, m.pin(a.y[l].Slice(0, n*d.D), a.pb), n, d.D, d.D)
+		dev.AttentionBackward(dqkv, dtmp, a.qkv[l].Slice(0, n*d.W), a.p[l], a.attScratch, shape)
+		dev.RoPE(dqkv, a.pos, m.rope, rope, true)
+		dev.RMSNormApply(ln, x, lv.inNorm.w, a.r1[l], norm)
+		pqkv := m.pin(dqkv, a.pa)
+		m.linearDX(dtmp, pqkv, lv.qkv.p, n, d.D, d.W, 0)
+		m.linearDW(lv.qkv.g, pqkv, m.pin(ln, a.pb), n, d.D, d.W)
+		dev.RMSNormBackward(dres, lv.inNorm.g, dtmp, x, lv.inNorm.w, a.r1[l], norm)
 	}
-	cpu.EmbeddingBackward(be, m.embed.g, dres, inputs, d.D)
+	dev.EmbeddingBackward(m.embed.g, dres, a.ids.Slice(0, n), d.D)
 }
 
-// sampleLosses turns the per-row losses into each sample's mean over its non-negative
-// targets (0 for a sample without any), summing in float64 in position order.
-func (m *Model) sampleLosses(b *compute.Batch) []float32 {
+// headLoss runs the LM head and the loss over the forward pass's rows; with grads it also leaves
+// d loss / d lnF in acts.dtmp and adds the head's weight gradient.
+func (m *Model) headLoss(n int, grads bool) {
+	d, a := dimsOf(m.cfg), &m.acts
+	s := compute.HeadShape{Rows: n, D: d.D, V: d.V}
+	x := m.pin(a.lnF.Slice(0, n*d.D), a.pb)
+	var dx, dw, scale compute.Buf
+	if grads {
+		dx, dw, scale = a.dtmp.Slice(0, n*d.D), m.head.g, a.scale.Slice(0, n)
+	}
+	m.dev.HeadLoss(a.rowLoss.Slice(0, n), x, m.head.p, a.tgt.Slice(0, n), scale, dx, dw, a.headScratch, s)
+}
+
+// sampleLosses reads the per-row losses back and turns them into each sample's mean over its
+// non-negative targets (0 for a sample without any), summing in float64 in position order.
+func (m *Model) sampleLosses(b *compute.Batch) ([]float32, error) {
+	n := b.B * b.T
+	rowLoss := m.acts.hostLoss[:n]
+	if err := m.dev.ReadF32(rowLoss, m.acts.rowLoss.Slice(0, n)); err != nil {
+		return nil, fmt.Errorf("llama: %w", err)
+	}
 	out := make([]float32, b.B)
 	for s := 0; s < b.B; s++ {
 		cnt := 0
@@ -158,43 +299,84 @@ func (m *Model) sampleLosses(b *compute.Batch) []float32 {
 			i := s*b.T + t
 			if b.Targets[i] >= 0 {
 				cnt++
-				sum += float64(m.acts.rowLoss[i])
+				sum += float64(rowLoss[i])
 			}
 		}
 		if cnt > 0 {
 			out[s] = float32(sum / float64(cnt))
 		}
 	}
-	return out
+	return out, nil
+}
+
+// prepare checks a batch, sizes the buffers and uploads the batch.
+func (m *Model) prepare(b *compute.Batch, grads bool) error {
+	if err := m.checkBatch(b); err != nil {
+		return err
+	}
+	if err := m.ensure(b.B, b.T, grads); err != nil {
+		return err
+	}
+	if err := m.upload(b); err != nil {
+		return fmt.Errorf("llama: %w", err)
+	}
+	if err := m.ensureScratch(b.B, b.T, grads); err != nil {
+		return err
+	}
+	m.refreshProd()
+	return nil
+}
+
+// ensureScratch grows the attention and head scratch to what the device needs for a b x t
+// batch.
+func (m *Model) ensureScratch(b, t int, grads bool) error {
+	d, a := dimsOf(m.cfg), &m.acts
+	shape := compute.AttentionShape{B: b, T: t, Heads: d.H, KVHeads: d.KV, HeadDim: d.HD, Precision: m.prec}
+	grow := func(buf *compute.Buf, need int) error {
+		if need <= buf.Len() {
+			return nil
+		}
+		nb, err := m.dev.Alloc(compute.F32, need)
+		if err != nil {
+			return fmt.Errorf("llama: scratch for a batch of %d x %d: %w", b, t, err)
+		}
+		*buf = nb
+		return nil
+	}
+	if err := grow(&a.attScratch, max(1, m.dev.AttentionScratch(shape, false), m.dev.AttentionScratch(shape, grads))); err != nil {
+		return err
+	}
+	return grow(&a.headScratch, max(1, m.dev.HeadLossScratch(compute.HeadShape{Rows: b * t, D: d.D, V: d.V})))
 }
 
 // ForwardBackward computes each sample's mean loss over its non-negative targets and adds the
-// gradient of sum_b weights[b]*loss[b] to the parameters' Grad (compute.Model). A sample without
-// any target has loss 0 and contributes no gradient.
-func (m *Model) ForwardBackward(b *compute.Batch, weights []float32) ([]float32, error) {
-	if err := m.checkBatch(b); err != nil {
-		return nil, err
-	}
-	if b.Targets == nil {
+// gradient of sum_b weights[b]*loss[b] to the parameters' Grad (compute.Model). A sample
+// without any target has loss 0 and contributes no gradient.
+func (m *Model) ForwardBackward(b *compute.Batch, weights []float32) (losses []float32, err error) {
+	defer parallel.Recover(&err, "llama: forward/backward")
+	if b != nil && b.Targets == nil {
 		return nil, fmt.Errorf("llama: batch has no targets")
 	}
-	if len(weights) != b.B {
+	if b != nil && len(weights) != b.B {
 		return nil, fmt.Errorf("llama: %d loss weights for a batch of %d samples", len(weights), b.B)
 	}
-	d, a := dimsOf(m.cfg), &m.acts
-	n := b.B * b.T
-	m.ensure(b.B, b.T, true)
-	m.forward(b.Inputs, b.B, b.T)
+	if err := m.prepare(b, true); err != nil {
+		return nil, err
+	}
 	m.rowScale(b, weights)
-	a.head.Run(m.be, a.rowLoss, a.lnF, m.head.w, b.Targets, a.scale, a.dtmp[:n*d.D], m.head.g, n, d.D, d.V)
-	losses := m.sampleLosses(b)
-	m.backward(b.Inputs, b.B, b.T)
-	return losses, nil
+	if err := m.dev.WriteF32(m.acts.scale.Slice(0, b.B*b.T), m.acts.hostScale[:b.B*b.T]); err != nil {
+		return nil, fmt.Errorf("llama: %w", err)
+	}
+	m.forward(b.B, b.T)
+	m.headLoss(b.B*b.T, true)
+	m.backward(b.B, b.T)
+	// The losses are read after the backward pass is queued, so a GPU is never idle waiting.
+	return m.sampleLosses(b)
 }
 
-// rowScale sets acts.scale[i] = weights[sample]/targets-in-sample for every row.
+// rowScale sets hostScale[i] = weights[sample]/targets-in-sample for every row.
 func (m *Model) rowScale(b *compute.Batch, weights []float32) {
-	a := &m.acts
+	scale := m.acts.hostScale
 	for s := 0; s < b.B; s++ {
 		cnt := 0
 		for _, t := range b.Targets[s*b.T : (s+1)*b.T] {
@@ -207,38 +389,42 @@ func (m *Model) rowScale(b *compute.Batch, weights []float32) {
 			w = weights[s] / float32(cnt)
 		}
 		for t := 0; t < b.T; t++ {
-			a.scale[s*b.T+t] = w
+			scale[s*b.T+t] = w
 		}
 	}
 }
 
 // Loss computes each sample's mean loss over its non-negative targets, without gradients.
-func (m *Model) Loss(b *compute.Batch) ([]float32, error) {
-	if err := m.checkBatch(b); err != nil {
-		return nil, err
-	}
-	if b.Targets == nil {
+func (m *Model) Loss(b *compute.Batch) (losses []float32, err error) {
+	defer parallel.Recover(&err, "llama: loss")
+	if b != nil && b.Targets == nil {
 		return nil, fmt.Errorf("llama: batch has no targets")
 	}
-	d, a := dimsOf(m.cfg), &m.acts
-	n := b.B * b.T
-	m.ensure(b.B, b.T, false)
-	m.forward(b.Inputs, b.B, b.T)
-	a.head.Run(m.be, a.rowLoss, a.lnF, m.head.w, b.Targets, nil, nil, nil, n, d.D, d.V)
-	return m.sampleLosses(b), nil
+	if err := m.prepare(b, false); err != nil {
+		return nil, err
+	}
+	m.forward(b.B, b.T)
+	m.headLoss(b.B*b.T, false)
+	return m.sampleLosses(b)
 }
 
 // Logits returns the logits at every position of the batch's inputs (targets are ignored):
 // B*T rows of VocabSize values, row-major.
-func (m *Model) Logits(b *compute.Batch) ([]float32, error) {
-	if err := m.checkBatch(b); err != nil {
+func (m *Model) Logits(b *compute.Batch) (out []float32, err error) {
+	defer parallel.Recover(&err, "llama: logits")
+	if b != nil {
+		b = &compute.Batch{B: b.B, T: b.T, Inputs: b.Inputs}
+	}
+	if err := m.prepare(b, false); err != nil {
 		return nil, err
 	}
 	d, a := dimsOf(m.cfg), &m.acts
 	n := b.B * b.T
-	m.ensure(b.B, b.T, false)
-	m.forward(b.Inputs, b.B, b.T)
-	out := make([]float32, n*d.V)
-	cpu.LinearForward(m.be, out, a.lnF[:n*d.D], m.head.w, n, d.D, d.V)
-	return out, nil
+	m.forward(b.B, b.T)
+	logits, err := m.dev.Alloc(compute.F32, n*d.V)
+	if err != nil {
+		return nil, fmt.Errorf("llama: logits: %w", err)
+	}
+	m.linear(logits, m.pin(a.lnF.Slice(0, n*d.D), a.pb), m.head.p, n, d.D, d.V, 0)
+	return compute.Read(logits)
 }

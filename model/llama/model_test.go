@@ -35,7 +35,7 @@ func randomBatch(rng *seeded.RNG, b, t, vocab int) *compute.Batch {
 
 func mustNew(t testing.TB, cfg *tensor.Config, seed uint64, be cpu.Backend) *Model {
 	t.Helper()
-	m, err := New(cfg, seed, Options{Backend: be})
+	m, err := New(cfg, seed, Options{Device: cpu.NewDevice(be)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,8 +66,8 @@ func TestModelGradient(t *testing.T) {
 		// differences of losses (about 1e-6 / 6e-3) for the smallest gradients.
 		rng := seeded.New(2)
 		for _, p := range m.Params() {
-			for i := range p.Data {
-				p.Data[i] += float32(rng.Normal() * 0.3)
+			for i := range cpu.F32(p.Value) {
+				cpu.F32(p.Value)[i] += float32(rng.Normal() * 0.3)
 			}
 		}
 		b := randomBatch(rng, 3, 7, cfg.VocabSize)
@@ -85,7 +85,7 @@ func TestModelGradient(t *testing.T) {
 		f := func() float64 { return weighted(t, m, b, w) }
 		worst := 0.0
 		for _, p := range m.Params() {
-			worst = math.Max(worst, gradcheck.Check(t, p.Name, p.Data, p.Grad, f, 3e-3, 8, 2e-2, 1e-2))
+			worst = math.Max(worst, gradcheck.Check(t, p.Name, cpu.F32(p.Value), cpu.F32(p.Grad), f, 3e-3, 8, 2e-2, 1e-2))
 		}
 		t.Logf("tie=%v: worst relative difference %.2g over %d tensors", tie, worst, len(m.Params()))
 	}
@@ -107,13 +107,13 @@ func TestGradientsAccumulateAndMaskedSamples(t *testing.T) {
 	if l1[1] != 0 || l1[0] <= 0 {
 		t.Fatalf("losses %v: want sample 1 (no targets) at 0", l1)
 	}
-	g1 := append([]float32(nil), m.grad...)
+	g1 := append([]float32(nil), cpu.F32(m.grad)...)
 	if _, err := m.ForwardBackward(b, []float32{1, 0}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range g1 {
-		if math.Abs(float64(m.grad[i]-2*g1[i])) > 1e-6*(1+math.Abs(float64(g1[i]))) {
-			t.Fatalf("gradients must add up over calls: %v after two calls, %v after one", m.grad[i], g1[i])
+		if math.Abs(float64(cpu.F32(m.grad)[i]-2*g1[i])) > 1e-6*(1+math.Abs(float64(g1[i]))) {
+			t.Fatalf("gradients must add up over calls: %v after two calls, %v after one", cpu.F32(m.grad)[i], g1[i])
 		}
 	}
 }
@@ -143,12 +143,12 @@ func TestBackendsAgree(t *testing.T) {
 		}
 	}
 	var maxG float64
-	for _, v := range a.grad {
+	for _, v := range cpu.F32(a.grad) {
 		maxG = math.Max(maxG, math.Abs(float64(v)))
 	}
-	for i := range a.grad {
-		if d := math.Abs(float64(a.grad[i] - g.grad[i])); d > 1e-4*maxG {
-			t.Fatalf("grad %d: openblas %v, go %v (max |grad| %v)", i, a.grad[i], g.grad[i], maxG)
+	for i := range cpu.F32(a.grad) {
+		if d := math.Abs(float64(cpu.F32(a.grad)[i] - cpu.F32(g.grad)[i])); d > 1e-4*maxG {
+			t.Fatalf("grad %d: openblas %v, go %v (max |grad| %v)", i, cpu.F32(a.grad)[i], cpu.F32(g.grad)[i], maxG)
 		}
 	}
 }
@@ -166,8 +166,8 @@ func sgdSteps(t testing.TB, m *Model, b *compute.Batch, steps int, lr float32) [
 		if losses, err = m.ForwardBackward(b, w); err != nil {
 			t.Fatal(err)
 		}
-		for i := range m.data {
-			m.data[i] -= lr * m.grad[i]
+		for i := range cpu.F32(m.data) {
+			cpu.F32(m.data)[i] -= lr * cpu.F32(m.grad)[i]
 		}
 	}
 	return losses
@@ -179,7 +179,7 @@ func TestDeterministic(t *testing.T) {
 	run := func(be cpu.Backend) []float32 {
 		m := mustNew(t, cfg, 11, be)
 		sgdSteps(t, m, b, 3, 0.5)
-		return m.data
+		return cpu.F32(m.data)
 	}
 	for _, be := range testBackends(t) {
 		x, y := run(be), run(be)
@@ -190,7 +190,7 @@ func TestDeterministic(t *testing.T) {
 		}
 	}
 	// A different seed gives a different model.
-	if a, b := mustNew(t, cfg, 1, nil), mustNew(t, cfg, 2, nil); a.data[0] == b.data[0] && a.data[len(a.data)-1] == b.data[len(b.data)-1] {
+	if a, b := mustNew(t, cfg, 1, nil), mustNew(t, cfg, 2, nil); cpu.F32(a.data)[0] == cpu.F32(b.data)[0] && cpu.F32(a.data)[len(cpu.F32(a.data))-1] == cpu.F32(b.data)[len(cpu.F32(b.data))-1] {
 		t.Fatal("different seeds gave the same initialisation")
 	}
 }
@@ -212,11 +212,11 @@ func TestInit(t *testing.T) {
 	m := mustNew(t, cfg, 1, nil)
 	for _, p := range m.Params() {
 		var s, ss float64
-		for _, v := range p.Data {
+		for _, v := range cpu.F32(p.Value) {
 			s += float64(v)
 			ss += float64(v) * float64(v)
 		}
-		n := float64(len(p.Data))
+		n := float64(len(cpu.F32(p.Value)))
 		if p.NoDecay {
 			if s != n || ss != n {
 				t.Fatalf("%s: norm weights must start at 1", p.Name)
@@ -231,7 +231,7 @@ func TestInit(t *testing.T) {
 		t.Fatal(err)
 	}
 	m2 := mustNew(t, cfg, 1, nil)
-	if r := m2.embed.w[3] / m.embed.w[3]; math.Abs(float64(r)-25) > 1e-3 {
+	if r := cpu.F32(m2.embed.w)[3] / cpu.F32(m.embed.w)[3]; math.Abs(float64(r)-25) > 1e-3 {
 		t.Fatalf("initializer_range 0.5 should scale the 0.02 init by 25, got %v", r)
 	}
 }
@@ -248,8 +248,8 @@ func TestCloneIndependent(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := cm.(*Model)
-	for i := range c.grad {
-		if c.grad[i] != 0 {
+	for i := range cpu.F32(c.grad) {
+		if cpu.F32(c.grad)[i] != 0 {
 			t.Fatal("a clone starts with zero gradients")
 		}
 	}
@@ -258,17 +258,17 @@ func TestCloneIndependent(t *testing.T) {
 	}
 	for i, p := range c.Params() {
 		q := m.Params()[i]
-		if p.Name != q.Name || &p.Data[0] == &q.Data[0] || p.Data[0] != q.Data[0] {
+		if p.Name != q.Name || &cpu.F32(p.Value)[0] == &cpu.F32(q.Value)[0] || cpu.F32(p.Value)[0] != cpu.F32(q.Value)[0] {
 			t.Fatalf("param %s is not an independent copy", p.Name)
 		}
 	}
-	orig := m.data[0]
-	c.data[0] += 1
-	c.Params()[0].Grad[0] = 5
-	if m.data[0] != orig || m.grad[0] == 5 {
+	orig := cpu.F32(m.data)[0]
+	cpu.F32(c.data)[0] += 1
+	cpu.F32(c.Params()[0].Grad)[0] = 5
+	if cpu.F32(m.data)[0] != orig || cpu.F32(m.grad)[0] == 5 {
 		t.Fatal("changing the clone changed the original")
 	}
-	c.data[0] -= 1
+	cpu.F32(c.data)[0] -= 1
 	lm, _ := m.Loss(b)
 	lc, _ := c.Loss(b)
 	for i := range lm {
@@ -345,7 +345,7 @@ func TestOverfit(t *testing.T) {
 	rng := seeded.New(9)
 	b := randomBatch(rng, 4, 12, cfg.VocabSize)
 	w := []float32{0.25, 0.25, 0.25, 0.25}
-	mom, vel := make([]float32, len(m.data)), make([]float32, len(m.data))
+	mom, vel := make([]float32, len(cpu.F32(m.data))), make([]float32, len(cpu.F32(m.data)))
 	var first, losses []float32
 	for step := 1; step <= 150; step++ {
 		m.ZeroGrad()
@@ -358,10 +358,10 @@ func TestOverfit(t *testing.T) {
 		}
 		const lr, b1, b2 = 1e-2, 0.9, 0.999
 		c1, c2 := 1-math.Pow(b1, float64(step)), 1-math.Pow(b2, float64(step))
-		for i, g := range m.grad {
+		for i, g := range cpu.F32(m.grad) {
 			mom[i] = b1*mom[i] + (1-b1)*g
 			vel[i] = b2*vel[i] + (1-b2)*g*g
-			m.data[i] -= float32(lr * float64(mom[i]) / c1 / (math.Sqrt(float64(vel[i])/c2) + 1e-8))
+			cpu.F32(m.data)[i] -= float32(lr * float64(mom[i]) / c1 / (math.Sqrt(float64(vel[i])/c2) + 1e-8))
 		}
 	}
 	for i, l := range losses {

@@ -2,6 +2,7 @@ package llama
 
 import (
 	"encoding/json"
+	"github.com/ordermerge/ordermerge/compute/cpu"
 	"github.com/ordermerge/ordermerge/internal/seeded"
 	"math"
 	"os"
@@ -31,8 +32,8 @@ func TestAgainstPyTorch(t *testing.T) {
 		m := mustNew(t, cfg, 21, nil)
 		rng := seeded.New(22)
 		for _, p := range m.Params() { // weights of a trained model's size, not the 0.02 init
-			for i := range p.Data {
-				p.Data[i] += float32(rng.Normal() * 0.2)
+			for i := range cpu.F32(p.Value) {
+				cpu.F32(p.Value)[i] += float32(rng.Normal() * 0.2)
 			}
 		}
 		b := randomBatch(rng, 3, 41, cfg.VocabSize) // 41 positions: two causal blocks
@@ -95,7 +96,7 @@ func TestAgainstPyTorch(t *testing.T) {
 			for _, v := range r {
 				scale = math.Max(scale, math.Abs(float64(v)))
 			}
-			rel := maxAbsDiff(p.Grad, r) / scale
+			rel := maxAbsDiff(cpu.F32(p.Grad), r) / scale
 			worst = math.Max(worst, rel)
 			if rel > 1e-4 {
 				t.Errorf("%s: gradient differs from PyTorch by %.3g of its largest entry", p.Name, rel)
