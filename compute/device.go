@@ -70,8 +70,9 @@ type Kernels interface {
 	// Embedding copies row ids[i] of table (rows of width d) into row i of out.
 	Embedding(out, table, ids Buf, d int)
 	// EmbeddingBackward adds row i of dout to row ids[i] of dtable, in row order for every
-	// element (deterministic).
-	EmbeddingBackward(dtable, dout, ids Buf, d int)
+	// element (deterministic). The ids come from the host (the batch's token ids), so a GPU
+	// device can group the rows by token before it sums them.
+	EmbeddingBackward(dtable, dout Buf, ids []int32, d int)
 
 	// RMSNorm normalises each row of x by its root mean square and scales it by w:
 	// out = x * rstd * w, rstd = 1/sqrt(mean(x^2) + eps); rstd (s.Rows values) is kept.
@@ -117,11 +118,12 @@ type Kernels interface {
 
 	// HeadLoss is the language-model head fused with a masked softmax cross-entropy:
 	// rowLoss[i] = -log softmax(x_i w^T)[targets[i]] for rows with targets[i] >= 0 (0 for the
-	// others), without holding every row's logits at once. With dx set (not the zero Buf), it
-	// also overwrites dx and adds to dw the gradient of sum_i scale[i]*rowLoss[i]. x is
-	// Rows x D, w is V x D; the product inputs are BF16 when x and w are. scratch holds
+	// others), without holding every row's logits at once; rows without a target cost nothing.
+	// With dx set (not the zero Buf), it also overwrites dx and adds to dw the gradient of
+	// sum_i scale[i]*rowLoss[i]. x is Rows x D, w is V x D; the product inputs are BF16 when x
+	// and w are. The targets (Rows values) come from the host (the batch's). scratch holds
 	// HeadLossScratch(s) values.
-	HeadLoss(rowLoss, x, w, targets, scale, dx, dw, scratch Buf, s HeadShape)
+	HeadLoss(rowLoss, x, w, scale, dx, dw, scratch Buf, targets []int32, s HeadShape)
 	// HeadLossScratch is the scratch HeadLoss needs, in F32 values.
 	HeadLossScratch(s HeadShape) int
 

@@ -11,6 +11,8 @@ type GEMM struct {
 	M, N, K        int
 	Alpha, Beta    float32
 	LDA, LDB, LDC  int
+	// TF32 lets a GPU's tensor cores round F32 inputs to 10-bit mantissas (precision tf32).
+	TF32 bool
 }
 
 // Lds returns the leading dimensions with the packed defaults filled in.

@@ -275,10 +275,15 @@ func (d *Device) Embedding(out, table, ids compute.Buf, dim int) {
 }
 
 // EmbeddingBackward scatters dout into dtable.
-func (d *Device) EmbeddingBackward(dtable, dout, ids compute.Buf, dim int) {
-	n := ids.Len()
-	compute.CheckLen("embedding backward", "dout", dout, n*dim, compute.F32)
-	EmbeddingBackward(d.be, F32(dtable), F32(dout), I32(ids), dim)
+func (d *Device) EmbeddingBackward(dtable, dout compute.Buf, ids []int32, dim int) {
+	compute.CheckLen("embedding backward", "dout", dout, len(ids)*dim, compute.F32)
+	rows := dtable.Len() / max(dim, 1)
+	for i, id := range ids {
+		if id < 0 || int(id) >= rows {
+			panic(fmt.Errorf("embedding backward: row %d has id %d outside the table's %d rows", i, id, rows))
+		}
+	}
+	EmbeddingBackward(d.be, F32(dtable), F32(dout), ids, dim)
 }
 
 func checkNorm(op string, s compute.Norm, bufs map[string]compute.Buf) {
@@ -439,15 +444,17 @@ func (d *Device) AddTo(dst, src compute.Buf) {
 }
 
 // HeadLoss is the fused head and cross-entropy.
-func (d *Device) HeadLoss(rowLoss, x, w, targets, scale, dx, dw, scratch compute.Buf, s compute.HeadShape) {
+func (d *Device) HeadLoss(rowLoss, x, w, scale, dx, dw, scratch compute.Buf, targets []int32, s compute.HeadShape) {
 	n := s.Rows
 	dt := x.DType()
 	compute.CheckLen("head loss", "rowLoss", rowLoss, n, compute.F32)
 	compute.CheckLen("head loss", "x", x, n*s.D, dt)
 	compute.CheckLen("head loss", "w", w, s.V*s.D, dt)
-	compute.CheckLen("head loss", "targets", targets, n, compute.I32)
 	compute.CheckLen("head loss", "scratch", scratch, HeadLossScratchSize(n, s.D, s.V, 0), compute.F32)
-	tg := I32(targets)[:n]
+	if len(targets) < n {
+		panic(fmt.Errorf("head loss: %d targets for %d rows", len(targets), n))
+	}
+	tg := targets[:n]
 	for i, t := range tg {
 		if int(t) >= s.V {
 			panic(fmt.Errorf("head loss: row %d has target %d outside the vocabulary [0, %d)", i, t, s.V))

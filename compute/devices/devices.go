@@ -15,6 +15,10 @@ type Options struct {
 	Backend string
 	// Threads is the CPU device's thread count (0: one per core).
 	Threads int
+	// CUDALibDir is searched first for the CUDA libraries (see compute/cuda).
+	CUDALibDir string
+	// CUDACacheDir holds compiled kernels (default: the user cache folder).
+	CUDACacheDir string
 }
 
 // Name is a parsed device name: Kind "cpu" or "cuda", and for CUDA the ordinal.

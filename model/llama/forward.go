@@ -14,18 +14,19 @@ type acts struct {
 	n, att, t int // capacity: rows, probabilities per layer, positions
 	grads     bool
 
-	ids, tgt, pos compute.Buf   // I32, n each
-	posB, posT    int           // the batch shape pos holds positions for
-	x             []compute.Buf // L+1 residual streams (x[0]: embeddings)
-	xm            []compute.Buf // after attention, per layer
-	r1, r2        []compute.Buf // rstd of input_layernorm, post_attention_layernorm
-	qkv           []compute.Buf // after RoPE
-	p             []compute.Buf // attention probabilities
-	y             []compute.Buf // attention output, before o_proj
-	gu            []compute.Buf // gate and up projections
-	rF, lnF       compute.Buf
-	ln            compute.Buf // normalised input of a projection (recomputed in backward)
-	h             compute.Buf // SwiGLU output (recomputed in backward)
+	ids, pos         compute.Buf   // I32, n each
+	hostIDs, hostTgt []int32       // the batch's, for the ops that group rows on the host
+	posB, posT       int           // the batch shape pos holds positions for
+	x                []compute.Buf // L+1 residual streams (x[0]: embeddings)
+	xm               []compute.Buf // after attention, per layer
+	r1, r2           []compute.Buf // rstd of input_layernorm, post_attention_layernorm
+	qkv              []compute.Buf // after RoPE
+	p                []compute.Buf // attention probabilities
+	y                []compute.Buf // attention output, before o_proj
+	gu               []compute.Buf // gate and up projections
+	rF, lnF          compute.Buf
+	ln               compute.Buf // normalised input of a projection (recomputed in backward)
+	h                compute.Buf // SwiGLU output (recomputed in backward)
 
 	dres, dtmp, dqkv, dgu, dh compute.Buf
 	attScratch, headScratch   compute.Buf
@@ -50,7 +51,7 @@ func actSizes(dev compute.Device, d dims, prec compute.Precision, b, t int, grad
 	n, att := int64(b*t), int64(b*d.H*t*t)
 	L := int64(d.L)
 	var s sizes
-	s.i32 = 3 * n
+	s.i32 = 2 * n
 	s.f32 = (L+1)*n*int64(d.D) + L*(n*int64(d.D)*2+2*n+n*int64(d.W)+att+n*int64(2*d.F)) +
 		2*n + 2*n*int64(d.D) + n*int64(d.F) + 2*n
 	shape := compute.AttentionShape{B: b, T: t, Heads: d.H, KVHeads: d.KV, HeadDim: d.HD, Precision: prec}
@@ -92,7 +93,7 @@ func (m *Model) ensure(b, t int, grads bool) error {
 		return out
 	}
 	*a = acts{n: n, att: att, t: t, grads: grads,
-		ids: mk(compute.I32, n), tgt: mk(compute.I32, n), pos: mk(compute.I32, n),
+		ids: mk(compute.I32, n), pos: mk(compute.I32, n),
 		x: perLayer(d.L+1, n*d.D), xm: perLayer(d.L, n*d.D),
 		r1: perLayer(d.L, n), r2: perLayer(d.L, n),
 		qkv: perLayer(d.L, n*d.W), p: perLayer(d.L, att), y: perLayer(d.L, n*d.D),
@@ -147,11 +148,7 @@ func (m *Model) upload(b *compute.Batch) error {
 	if err := m.dev.WriteI32(a.ids.Slice(0, n), b.Inputs); err != nil {
 		return err
 	}
-	if b.Targets != nil {
-		if err := m.dev.WriteI32(a.tgt.Slice(0, n), b.Targets); err != nil {
-			return err
-		}
-	}
+	a.hostIDs, a.hostTgt = b.Inputs, b.Targets
 	if a.posB != b.B || a.posT != b.T {
 		pos := make([]int32, n)
 		for i := range pos {
@@ -186,17 +183,17 @@ func (m *Model) pin(x, into compute.Buf) compute.Buf {
 // linear computes out = in @ W^T (+ beta*out) for n rows: in is n x inF (already a product
 // input), W is outF x inF (the Hugging Face / PyTorch layout of a Linear weight).
 func (m *Model) linear(out, in, w compute.Buf, n, inF, outF int, beta float32) {
-	m.dev.MatMul(out, in, w, compute.GEMM{TransB: true, M: n, N: outF, K: inF, Alpha: 1, Beta: beta})
+	m.dev.MatMul(out, in, w, compute.GEMM{TransB: true, M: n, N: outF, K: inF, Alpha: 1, Beta: beta, TF32: m.tf32()})
 }
 
 // linearDX computes din = dout @ W (+ beta*din) for n rows (dout and W product inputs).
 func (m *Model) linearDX(din, dout, w compute.Buf, n, inF, outF int, beta float32) {
-	m.dev.MatMul(din, dout, w, compute.GEMM{M: n, N: inF, K: outF, Alpha: 1, Beta: beta})
+	m.dev.MatMul(din, dout, w, compute.GEMM{M: n, N: inF, K: outF, Alpha: 1, Beta: beta, TF32: m.tf32()})
 }
 
 // linearDW adds dout^T @ in to dw (outF x inF) (dout and in product inputs).
 func (m *Model) linearDW(dw, dout, in compute.Buf, n, inF, outF int) {
-	m.dev.MatMul(dw, dout, in, compute.GEMM{TransA: true, M: outF, N: inF, K: n, Alpha: 1, Beta: 1})
+	m.dev.MatMul(dw, dout, in, compute.GEMM{TransA: true, M: outF, N: inF, K: n, Alpha: 1, Beta: 1, TF32: m.tf32()})
 }
 
 // shapes are the descriptors of the attention, the norms and RoPE for a B x T batch.
@@ -267,7 +264,7 @@ func (m *Model) backward(B, T int) {
 		m.linearDW(lv.qkv.g, pqkv, m.pin(ln, a.pb), n, d.D, d.W)
 		dev.RMSNormBackward(dres, lv.inNorm.g, dtmp, x, lv.inNorm.w, a.r1[l], norm)
 	}
-	dev.EmbeddingBackward(m.embed.g, dres, a.ids.Slice(0, n), d.D)
+	dev.EmbeddingBackward(m.embed.g, dres, a.hostIDs[:n], d.D)
 }
 
 // headLoss runs the LM head and the loss over the forward pass's rows; with grads it also leaves
@@ -280,7 +277,7 @@ func (m *Model) headLoss(n int, grads bool) {
 	if grads {
 		dx, dw, scale = a.dtmp.Slice(0, n*d.D), m.head.g, a.scale.Slice(0, n)
 	}
-	m.dev.HeadLoss(a.rowLoss.Slice(0, n), x, m.head.p, a.tgt.Slice(0, n), scale, dx, dw, a.headScratch, s)
+	m.dev.HeadLoss(a.rowLoss.Slice(0, n), x, m.head.p, scale, dx, dw, a.headScratch, a.hostTgt[:n], s)
 }
 
 // sampleLosses reads the per-row losses back and turns them into each sample's mean over its
@@ -428,3 +425,6 @@ func (m *Model) Logits(b *compute.Batch) (out []float32, err error) {
 	m.linear(logits, m.pin(a.lnF.Slice(0, n*d.D), a.pb), m.head.p, n, d.D, d.V, 0)
 	return compute.Read(logits)
 }
+
+// tf32 reports whether products may use TF32 tensor cores.
+func (m *Model) tf32() bool { return m.prec == compute.PrecisionTF32 }

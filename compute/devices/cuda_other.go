@@ -1,11 +1,14 @@
+//go:build !linux
+
 package devices
 
 import (
 	"fmt"
+	"runtime"
 
 	"github.com/ordermerge/ordermerge/compute"
 )
 
 func openCUDA(n Name, opt Options) (compute.Device, error) {
-	return nil, fmt.Errorf("device %s: CUDA support is not built yet", n)
+	return nil, fmt.Errorf("device %s: the CUDA device runs on Linux; this is %s", n, runtime.GOOS)
 }

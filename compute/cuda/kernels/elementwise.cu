@@ -1,0 +1,154 @@
+// Elementwise kernels: casts, residual adds, SwiGLU, RoPE, embedding lookups and gathers.
+// Each thread walks a grid-stride loop, so any grid size covers any length.
+
+#define GRID_STRIDE(i, n) for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)gridDim.x * blockDim.x)
+
+extern "C" __global__ void cast_f32_bf16(bf16* out, const float* in, i64 n) {
+	GRID_STRIDE(i, n) out[i] = f2bf(in[i]);
+}
+
+extern "C" __global__ void cast_bf16_f32(float* out, const bf16* in, i64 n) {
+	GRID_STRIDE(i, n) out[i] = bf2f(in[i]);
+}
+
+extern "C" __global__ void add_f32(float* out, const float* a, const float* b, i64 n) {
+	GRID_STRIDE(i, n) out[i] = a[i] + b[i];
+}
+
+extern "C" __global__ void add_to_f32(float* dst, const float* src, i64 n) {
+	GRID_STRIDE(i, n) dst[i] += src[i];
+}
+
+// swiglu_forward: h = silu(gate) * up, gu row r = gate's f values then up's f values.
+extern "C" __global__ void swiglu_forward(float* h, const float* gu, i64 rows, int f) {
+	GRID_STRIDE(i, rows * f) {
+		i64 r = i / f, j = i - r * f;
+		float g = gu[2 * r * f + j], u = gu[(2 * r + 1) * f + j];
+		float s = 1.0f / (1.0f + expf(-g));
+		h[i] = g * s * u;
+	}
+}
+
+// swiglu_backward: d gate = dh*up*sig*(1 + g*(1-sig)), d up = dh*silu(g); h recomputed.
+extern "C" __global__ void swiglu_backward(float* dgu, float* h, const float* dh, const float* gu, i64 rows, int f) {
+	GRID_STRIDE(i, rows * f) {
+		i64 r = i / f, j = i - r * f;
+		float g = gu[2 * r * f + j], u = gu[(2 * r + 1) * f + j];
+		float s = 1.0f / (1.0f + expf(-g));
+		float silu = g * s, d = dh[i];
+		h[i] = silu * u;
+		dgu[2 * r * f + j] = d * u * s * (1.0f + g * (1.0f - s));
+		dgu[(2 * r + 1) * f + j] = d * silu;
+	}
+}
+
+// rope rotates pairs (i, i + hd/2) of heads heads from column col of each row (stride ld)
+// by the angle of the row's position; sign -1 is the transpose (backward pass).
+extern "C" __global__ void rope(float* x, const int* pos, const float* cosT, const float* sinT,
+                                i64 rows, int ld, int col, int heads, int hd, float sign) {
+	int half = hd / 2;
+	GRID_STRIDE(i, rows * heads * half) {
+		i64 r = i / (heads * half);
+		int rest = (int)(i - r * heads * half);
+		int h = rest / half, j = rest - h * half;
+		int p = pos[r];
+		float c = cosT[(i64)p * half + j], s = sign * sinT[(i64)p * half + j];
+		float* x1 = x + r * ld + col + h * hd + j;
+		float a = x1[0], b = x1[half];
+		x1[0] = a * c - b * s;
+		x1[half] = b * c + a * s;
+	}
+}
+
+extern "C" __global__ void embedding_forward(float* out, const float* table, const int* ids, i64 n, int d) {
+	GRID_STRIDE(i, n * d) {
+		i64 r = i / d;
+		out[i] = table[(i64)ids[r] * d + (i - r * d)];
+	}
+}
+
+// embedding_backward adds to each token's row the sum of its rows of dout, in position order:
+// block column (blockIdx.y) u is the u-th distinct token, its rows are rows[offsets[u]] ..
+// rows[offsets[u+1]-1] (grouped and ordered on the host).
+extern "C" __global__ void embedding_backward(float* dtable, const float* dout, const int* uniq,
+                                              const int* offsets, const int* rows, int d) {
+	int u = blockIdx.y;
+	int j = blockIdx.x * blockDim.x + threadIdx.x;
+	if (j >= d) return;
+	float acc = 0.0f;
+	for (int k = offsets[u]; k < offsets[u + 1]; k++) acc += dout[(i64)rows[k] * d + j];
+	dtable[(i64)uniq[u] * d + j] += acc;
+}
+
+extern "C" __global__ void gather_rows_f32(float* dst, const float* src, const int* rows, i64 k, int d) {
+	GRID_STRIDE(i, k * d) {
+		i64 r = i / d;
+		dst[i] = src[(i64)rows[r] * d + (i - r * d)];
+	}
+}
+
+extern "C" __global__ void gather_rows_bf16(bf16* dst, const bf16* src, const int* rows, i64 k, int d) {
+	GRID_STRIDE(i, k * d) {
+		i64 r = i / d;
+		dst[i] = src[(i64)rows[r] * d + (i - r * d)];
+	}
+}
+
+extern "C" __global__ void scatter_rows_f32(float* dst, const float* src, const int* rows, i64 k, int d) {
+	GRID_STRIDE(i, k * d) {
+		i64 r = i / d;
+		dst[(i64)rows[r] * d + (i - r * d)] = src[i];
+	}
+}
+
+// to_heads copies heads nh heads of hd values from column col of rows of stride ld (B*T rows)
+// into the layout (B, nh, T, hd), as f32 or rounded to bf16.
+extern "C" __global__ void to_heads_f32(float* dst, const float* src, int B, int T, int nh, int hd, int ld, int col) {
+	GRID_STRIDE(i, (i64)B * T * nh * hd) {
+		int c = (int)(i % hd);
+		i64 q = i / hd;
+		int t = (int)(q % T);
+		q /= T;
+		int h = (int)(q % nh);
+		int b = (int)(q / nh);
+		dst[i] = src[((i64)b * T + t) * ld + col + h * hd + c];
+	}
+}
+
+extern "C" __global__ void to_heads_bf16(bf16* dst, const float* src, int B, int T, int nh, int hd, int ld, int col) {
+	GRID_STRIDE(i, (i64)B * T * nh * hd) {
+		int c = (int)(i % hd);
+		i64 q = i / hd;
+		int t = (int)(q % T);
+		q /= T;
+		int h = (int)(q % nh);
+		int b = (int)(q / nh);
+		dst[i] = f2bf(src[((i64)b * T + t) * ld + col + h * hd + c]);
+	}
+}
+
+// from_heads is to_heads' inverse: (B, nh, T, hd) back into rows of stride ld from column col.
+extern "C" __global__ void from_heads(float* dst, const float* src, int B, int T, int nh, int hd, int ld, int col) {
+	GRID_STRIDE(i, (i64)B * T * nh * hd) {
+		int c = (int)(i % hd);
+		i64 q = i / hd;
+		int t = (int)(q % T);
+		q /= T;
+		int h = (int)(q % nh);
+		int b = (int)(q / nh);
+		dst[((i64)b * T + t) * ld + col + h * hd + c] = src[i];
+	}
+}
+
+// kv_append writes the keys and values of new rows into the caches: row r goes to cache
+// position rowmeta[2r] * maxLen + rowmeta[2r+1] (slot, position).
+extern "C" __global__ void kv_append(float* kc, float* vc, const float* qkv, const int* rowmeta,
+                                     i64 n, int maxLen, int ld, int kcol, int kvw) {
+	GRID_STRIDE(i, n * kvw) {
+		i64 r = i / kvw;
+		int c = (int)(i - r * kvw);
+		i64 at = ((i64)rowmeta[2 * r] * maxLen + rowmeta[2 * r + 1]) * kvw + c;
+		kc[at] = qkv[r * ld + kcol + c];
+		vc[at] = qkv[r * ld + kcol + kvw + c];
+	}
+}
