@@ -28,7 +28,7 @@ type api struct {
 
 	// libffi and libc.
 	ffiPrepCif, ffiCall, ffiTypePointer, ffiTypeSint32, ffiTypeSint64 uintptr
-	malloc, free                                                     uintptr
+	malloc, free                                                      uintptr
 }
 
 // bind resolves each (pointer, symbol) pair in l.
