@@ -74,9 +74,9 @@ type _github_com_ordermerge_ordermerge_compute_Device struct {
 	WCopy                   func(dst compute.Buf, src compute.Buf)
 	WDescribe               func() string
 	WEmbedding              func(out compute.Buf, table compute.Buf, ids compute.Buf, d int)
-	WEmbeddingBackward      func(dtable compute.Buf, dout compute.Buf, ids compute.Buf, d int)
+	WEmbeddingBackward      func(dtable compute.Buf, dout compute.Buf, ids []int32, d int)
 	WGatherRows             func(dst compute.Buf, src compute.Buf, rows compute.Buf, d int)
-	WHeadLoss               func(rowLoss compute.Buf, x compute.Buf, w compute.Buf, targets compute.Buf, scale compute.Buf, dx compute.Buf, dw compute.Buf, scratch compute.Buf, s compute.HeadShape)
+	WHeadLoss               func(rowLoss compute.Buf, x compute.Buf, w compute.Buf, scale compute.Buf, dx compute.Buf, dw compute.Buf, scratch compute.Buf, targets []int32, s compute.HeadShape)
 	WHeadLossScratch        func(s compute.HeadShape) int
 	WKVAppend               func(kc compute.Buf, vc compute.Buf, qkv compute.Buf, s compute.KVCacheShape, seqs []compute.CachedSeq)
 	WMatMul                 func(c compute.Buf, a compute.Buf, b compute.Buf, g compute.GEMM)
@@ -139,14 +139,14 @@ func (W _github_com_ordermerge_ordermerge_compute_Device) Describe() string {
 func (W _github_com_ordermerge_ordermerge_compute_Device) Embedding(out compute.Buf, table compute.Buf, ids compute.Buf, d int) {
 	W.WEmbedding(out, table, ids, d)
 }
-func (W _github_com_ordermerge_ordermerge_compute_Device) EmbeddingBackward(dtable compute.Buf, dout compute.Buf, ids compute.Buf, d int) {
+func (W _github_com_ordermerge_ordermerge_compute_Device) EmbeddingBackward(dtable compute.Buf, dout compute.Buf, ids []int32, d int) {
 	W.WEmbeddingBackward(dtable, dout, ids, d)
 }
 func (W _github_com_ordermerge_ordermerge_compute_Device) GatherRows(dst compute.Buf, src compute.Buf, rows compute.Buf, d int) {
 	W.WGatherRows(dst, src, rows, d)
 }
-func (W _github_com_ordermerge_ordermerge_compute_Device) HeadLoss(rowLoss compute.Buf, x compute.Buf, w compute.Buf, targets compute.Buf, scale compute.Buf, dx compute.Buf, dw compute.Buf, scratch compute.Buf, s compute.HeadShape) {
-	W.WHeadLoss(rowLoss, x, w, targets, scale, dx, dw, scratch, s)
+func (W _github_com_ordermerge_ordermerge_compute_Device) HeadLoss(rowLoss compute.Buf, x compute.Buf, w compute.Buf, scale compute.Buf, dx compute.Buf, dw compute.Buf, scratch compute.Buf, targets []int32, s compute.HeadShape) {
+	W.WHeadLoss(rowLoss, x, w, scale, dx, dw, scratch, targets, s)
 }
 func (W _github_com_ordermerge_ordermerge_compute_Device) HeadLossScratch(s compute.HeadShape) int {
 	return W.WHeadLossScratch(s)
@@ -216,9 +216,9 @@ type _github_com_ordermerge_ordermerge_compute_Kernels struct {
 	WAttentionCachedScratch func(s compute.KVCacheShape, seqs []compute.CachedSeq) int
 	WAttentionScratch       func(s compute.AttentionShape, backward bool) int
 	WEmbedding              func(out compute.Buf, table compute.Buf, ids compute.Buf, d int)
-	WEmbeddingBackward      func(dtable compute.Buf, dout compute.Buf, ids compute.Buf, d int)
+	WEmbeddingBackward      func(dtable compute.Buf, dout compute.Buf, ids []int32, d int)
 	WGatherRows             func(dst compute.Buf, src compute.Buf, rows compute.Buf, d int)
-	WHeadLoss               func(rowLoss compute.Buf, x compute.Buf, w compute.Buf, targets compute.Buf, scale compute.Buf, dx compute.Buf, dw compute.Buf, scratch compute.Buf, s compute.HeadShape)
+	WHeadLoss               func(rowLoss compute.Buf, x compute.Buf, w compute.Buf, scale compute.Buf, dx compute.Buf, dw compute.Buf, scratch compute.Buf, targets []int32, s compute.HeadShape)
 	WHeadLossScratch        func(s compute.HeadShape) int
 	WKVAppend               func(kc compute.Buf, vc compute.Buf, qkv compute.Buf, s compute.KVCacheShape, seqs []compute.CachedSeq)
 	WMatMul                 func(c compute.Buf, a compute.Buf, b compute.Buf, g compute.GEMM)
@@ -261,14 +261,14 @@ func (W _github_com_ordermerge_ordermerge_compute_Kernels) AttentionScratch(s co
 func (W _github_com_ordermerge_ordermerge_compute_Kernels) Embedding(out compute.Buf, table compute.Buf, ids compute.Buf, d int) {
 	W.WEmbedding(out, table, ids, d)
 }
-func (W _github_com_ordermerge_ordermerge_compute_Kernels) EmbeddingBackward(dtable compute.Buf, dout compute.Buf, ids compute.Buf, d int) {
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) EmbeddingBackward(dtable compute.Buf, dout compute.Buf, ids []int32, d int) {
 	W.WEmbeddingBackward(dtable, dout, ids, d)
 }
 func (W _github_com_ordermerge_ordermerge_compute_Kernels) GatherRows(dst compute.Buf, src compute.Buf, rows compute.Buf, d int) {
 	W.WGatherRows(dst, src, rows, d)
 }
-func (W _github_com_ordermerge_ordermerge_compute_Kernels) HeadLoss(rowLoss compute.Buf, x compute.Buf, w compute.Buf, targets compute.Buf, scale compute.Buf, dx compute.Buf, dw compute.Buf, scratch compute.Buf, s compute.HeadShape) {
-	W.WHeadLoss(rowLoss, x, w, targets, scale, dx, dw, scratch, s)
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) HeadLoss(rowLoss compute.Buf, x compute.Buf, w compute.Buf, scale compute.Buf, dx compute.Buf, dw compute.Buf, scratch compute.Buf, targets []int32, s compute.HeadShape) {
+	W.WHeadLoss(rowLoss, x, w, scale, dx, dw, scratch, targets, s)
 }
 func (W _github_com_ordermerge_ordermerge_compute_Kernels) HeadLossScratch(s compute.HeadShape) int {
 	return W.WHeadLossScratch(s)

@@ -46,6 +46,7 @@ var ours = []string{
 	"tensor",
 	"compute",
 	"compute/cpu",
+	"compute/devices",
 	"model/llama",
 	"model/gorgoniamodel",
 	"data",
