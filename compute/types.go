@@ -75,3 +75,16 @@ type Model interface {
 	// gradients, its own scratch buffers.
 	Clone() (Model, error)
 }
+
+// ModelMemory is an estimate of the device memory a model takes, by part, in bytes.
+type ModelMemory struct {
+	// Params counts the values and, at bf16 precision, their bfloat16 copy for the products.
+	Params int64
+	// Grads is the gradient buffer.
+	Grads int64
+	// Activations are the activations and scratch of one pass over a batch.
+	Activations int64
+}
+
+// Total is the sum of the parts.
+func (m ModelMemory) Total() int64 { return m.Params + m.Grads + m.Activations }

@@ -135,8 +135,28 @@ func Train(ctx context.Context, model compute.Model, examples []data.Example, cf
 	return t.Run(ctx)
 }
 
-// NewTrainer checks the configuration and the data and plans the run; nothing is trained yet.
+// NewTrainer checks the configuration and the data, plans the run and allocates the
+// optimizer state on the model's device; nothing is trained yet.
 func NewTrainer(model compute.Model, examples []data.Example, cfg Config) (*Trainer, error) {
+	t, err := plan(model, examples, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if t.opt, err = newAdamW(model.Device(), t.params); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Check runs NewTrainer's checks (configuration, data, device memory) without allocating
+// anything on the device: what a command does before it writes its first file.
+func Check(model compute.Model, examples []data.Example, cfg Config) error {
+	_, err := plan(model, examples, cfg)
+	return err
+}
+
+// plan is NewTrainer up to the optimizer state.
+func plan(model compute.Model, examples []data.Example, cfg Config) (*Trainer, error) {
 	if isNilModel(model) {
 		return nil, fmt.Errorf("no model to train")
 	}
@@ -188,14 +208,13 @@ func NewTrainer(model compute.Model, examples []data.Example, cfg Config) (*Trai
 	if dev == nil {
 		return nil, fmt.Errorf("the model has no device")
 	}
-	opt, err := newAdamW(dev, params)
-	if err != nil {
+	if err := checkMemory(estimateMemory(model, params, sorted, cfg.MicroBatchSize)); err != nil {
 		return nil, err
 	}
 	t := &Trainer{
 		cfg: cfg, model: model, params: params,
 		examples: sorted, truncated: truncated, fingerprint: fingerprint(sorted),
-		orders: map[int][]int{}, opt: opt,
+		orders: map[int][]int{},
 		bt: batcher{padID: cfg.PadID}, variants: 1,
 	}
 	t.stepsPerEpoch = (len(sorted) + cfg.BatchSize - 1) / cfg.BatchSize

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/ordermerge/ordermerge/compute"
 	"github.com/ordermerge/ordermerge/compute/cpu"
 	"math"
 	"os"
@@ -383,4 +384,21 @@ func TestProgressReports(t *testing.T) {
 	if s := got[0].String(); !strings.Contains(s, "step 2/9") || !strings.Contains(s, "epoch 1/3") {
 		t.Errorf("progress line %q", s)
 	}
+}
+
+// A run whose optimizer state and activations cannot fit on its device is refused before
+// anything is allocated, with the numbers.
+func TestMemoryRefusedUpFront(t *testing.T) {
+	m := &tinyLlamaMemory{TinyModel: newTiny(t, testVocab, 1)}
+	_, err := NewTrainer(m, copyTask(16, testVocab, 1), Config{BatchSize: 4})
+	if err == nil || !strings.Contains(err.Error(), "training does not fit: it needs about") || !strings.Contains(err.Error(), "activations 1.0 TiB") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// tinyLlamaMemory claims activations far larger than any machine has.
+type tinyLlamaMemory struct{ *TinyModel }
+
+func (m *tinyLlamaMemory) MemoryEstimate(b, t int, training bool) (compute.ModelMemory, error) {
+	return compute.ModelMemory{Activations: 1 << 40}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/ordermerge/ordermerge/compute"
 	"os"
 	"path/filepath"
 	"time"
@@ -32,6 +33,22 @@ type BaseResult struct {
 	CacheKey string  `json:"cache_key"`
 }
 
+// deviceKind is "" for the CPU and "cuda" for any GPU (bases are the same on every GPU of a
+// kind only up to rounding, but one cache entry per kind is what users expect).
+func deviceKind(d compute.Device) string {
+	if d == nil || d.Name() == "cpu" {
+		return ""
+	}
+	return "cuda"
+}
+
+func nonDefault(p compute.Precision) compute.Precision {
+	if p == compute.PrecisionF32 {
+		return ""
+	}
+	return p
+}
+
 // modelConfig returns the study's architecture with the tokenizer's vocabulary.
 func modelConfig(c Config, tok tokenizer.Tokenizer) *tensor.Config {
 	m := c.Model.Clone()
@@ -47,7 +64,11 @@ func baseKey(c Config, tok tokenizer.Tokenizer) (string, error) {
 		Base   BaseConfig
 		Tasks  []string
 		Vocab  int
-	}{baseFormat, modelConfig(c, tok), c.Base, data.EmbeddedNames(), tok.VocabSize()})
+		// A base trained on another device or at another precision is another model; the CPU
+		// at f32 adds nothing, so its keys are what they were before devices existed.
+		Device    string            `json:",omitempty"`
+		Precision compute.Precision `json:",omitempty"`
+	}{baseFormat, modelConfig(c, tok), c.Base, data.EmbeddedNames(), tok.VocabSize(), deviceKind(c.Device), nonDefault(c.Precision)})
 	if err != nil {
 		return "", err
 	}
@@ -68,7 +89,8 @@ func BaseModel(ctx context.Context, c Config, tok tokenizer.Tokenizer) (*llama.M
 		return nil, BaseResult{}, fmt.Errorf("base model: %w", err)
 	}
 	dir := filepath.Join(c.CacheDir, "base-"+key)
-	if m, err := llama.Load(dir, llama.Options{}); err == nil {
+	opts := llama.Options{Device: c.Device, Precision: c.Precision}
+	if m, err := llama.Load(dir, opts); err == nil {
 		var res BaseResult
 		if b, err := os.ReadFile(filepath.Join(dir, "base.json")); err == nil && json.Unmarshal(b, &res) == nil {
 			res.Dir, res.Cached = dir, true
@@ -78,7 +100,7 @@ func BaseModel(ctx context.Context, c Config, tok tokenizer.Tokenizer) (*llama.M
 	}
 	start := time.Now()
 	cfg := modelConfig(c, tok)
-	m, err := llama.New(cfg, c.Base.InitSeed, llama.Options{})
+	m, err := llama.New(cfg, c.Base.InitSeed, opts)
 	if err != nil {
 		return nil, BaseResult{}, fmt.Errorf("base model: %w", err)
 	}

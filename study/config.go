@@ -2,6 +2,7 @@ package study
 
 import (
 	"fmt"
+	"github.com/ordermerge/ordermerge/compute"
 	"os"
 	"path/filepath"
 
@@ -62,6 +63,10 @@ type Config struct {
 	MergePrecision string `json:"merge_precision"`
 	// EvalBatch is the number of prompts generated together.
 	EvalBatch int `json:"eval_batch"`
+	// Device runs every model of the study (nil: the CPU); Precision is the precision of
+	// their matrix products while training (f32 when empty; see compute.Precision).
+	Device    compute.Device    `json:"-"`
+	Precision compute.Precision `json:"precision,omitempty"`
 	// CacheDir holds cached base models (default: the user cache folder + /ordermerge).
 	CacheDir string `json:"-"`
 	// Progress, when set, receives what the study is doing.

@@ -30,6 +30,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	maxNew := fs.Int("max-new-tokens", 0, "longest answer generated (0: twice the longest reference, plus 8)")
 	losses := fs.Bool("losses", true, "also compute each sample's loss on its reference answer")
 	asJSON := fs.Bool("json", false, "print the scores as JSON instead of a table")
+	var cf computeFlags
+	cf.register(fs)
 	results := fs.String("results", "", "write every sample's verdict as JSONL here (default: eval-DATASET-SPLIT.jsonl in the current folder; \"-\" for none)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: ordermerge eval --model DIR --data NAME|PATH[,...] [--split test] [--json]")
@@ -48,7 +50,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return usagef("--template: %v", err)
 	}
-	m, err := llama.Load(*model, llama.Options{})
+	opts, err := cf.options()
+	if err != nil {
+		return err
+	}
+	m, err := llama.Load(*model, opts)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,9 @@ func runRepro(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	trainSize := fs.Int("train-size", -1, "training samples per dataset (default: the whole split; 160 with --quick)")
 	testSize := fs.Int("test-size", -1, "test samples per dataset (default: the whole split; 40 with --quick)")
 	cache := fs.String("cache", "", "folder for the cached base model (default: the user cache folder)")
+	var cf computeFlags
+	cf.registerDevice(fs)
+	cf.registerPrecision(fs, "train-precision")
 	from := fs.String("from", "", "write the report from an existing results.json instead of running the study")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: ordermerge repro [--quick] [--data a,b] [--k K] --out DIR")
@@ -81,6 +84,11 @@ func runRepro(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.TestSize = *testSize
 	}
 	cfg.CacheDir = *cache
+	opts, err := cf.options()
+	if err != nil {
+		return err
+	}
+	cfg.Device, cfg.Precision = opts.Device, opts.Precision
 	p := newStudyProgress(stderr)
 	cfg.Progress = p.event
 	res, err := study.Run(ctx, cfg)

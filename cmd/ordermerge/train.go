@@ -33,12 +33,14 @@ type trainFlags struct {
 	initSeed                                                  uint64
 	skipBad, overwrite, quiet                                 bool
 	cfg                                                       sft.Config
+	compute                                                   computeFlags
 }
 
 func parseTrainFlags(args []string, stderr io.Writer) (*trainFlags, error) {
 	fs := newFlagSet("train", stderr)
 	f := &trainFlags{cfg: sft.DefaultConfig()}
 	c := &f.cfg
+	f.compute.register(fs)
 	fs.StringVar(&f.data, "data", "", "training data: embedded:NAME ("+strings.Join(data.EmbeddedNames(), ", ")+") or a dataset file")
 	fs.StringVar(&f.split, "split", "train", "split of an embedded dataset: train or test (for a file, only recorded)")
 	fs.StringVar(&f.format, "format", "", "format of a dataset file: "+strings.Join(data.Formats(), ", ")+" (default: detected from the first record)")
@@ -127,8 +129,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	// Reject a bad configuration before anything is written.
-	if _, err := sft.NewTrainer(model, examples, cfg); err != nil {
+	// Reject a bad configuration, or a run that does not fit the device, before anything is
+	// written.
+	if err := sft.Check(model, examples, cfg); err != nil {
 		return err
 	}
 
@@ -142,6 +145,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer log.finish()
 	log.printf("ordermerge train %s", strings.Join(args, " "))
 	log.printf("data %s: %d samples; model %d parameters in %d tensors; order %s, seed %d", source, len(examples), countParams(model), len(model.Params()), cfg.OrderMode, cfg.OrderSeed)
+	log.printf("device %s; precision %s", model.Device().Describe(), model.Precision())
+	defer func() { log.printf("%s", peakMemory(model.Device())) }()
 	cfg.KeepFiles = []string{trainLogFile, tokenizer.FileName, tokenizer.ConfigFileName}
 	cfg.Progress = log.progress
 
@@ -221,9 +226,12 @@ func trainVariants(ctx context.Context, f *trainFlags, base *llama.Model, exampl
 // trainModel loads or initialises the model and picks the tokenizer.
 func trainModel(f *trainFlags) (*llama.Model, tokenizer.Tokenizer, error) {
 	var model *llama.Model
-	var err error
+	opts, err := f.compute.options()
+	if err != nil {
+		return nil, nil, err
+	}
 	if f.base != "" {
-		if model, err = llama.Load(f.base, llama.Options{}); err != nil {
+		if model, err = llama.Load(f.base, opts); err != nil {
 			return nil, nil, err
 		}
 	} else {
@@ -231,7 +239,7 @@ func trainModel(f *trainFlags) (*llama.Model, tokenizer.Tokenizer, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("--init: %w", err)
 		}
-		if model, err = llama.New(cfg, f.initSeed, llama.Options{}); err != nil {
+		if model, err = llama.New(cfg, f.initSeed, opts); err != nil {
 			return nil, nil, fmt.Errorf("--init %s: %w", f.init, err)
 		}
 	}

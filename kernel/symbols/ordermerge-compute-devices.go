@@ -10,10 +10,12 @@ import (
 func init() {
 	Symbols["github.com/ordermerge/ordermerge/compute/devices/devices"] = map[string]reflect.Value{
 		// function, constant and variable definitions
+		"List":  reflect.ValueOf(devices.List),
 		"Open":  reflect.ValueOf(devices.Open),
 		"Parse": reflect.ValueOf(devices.Parse),
 
 		// type definitions
+		"Info":    reflect.ValueOf((*devices.Info)(nil)),
 		"Name":    reflect.ValueOf((*devices.Name)(nil)),
 		"Options": reflect.ValueOf((*devices.Options)(nil)),
 	}

@@ -41,6 +41,7 @@ func init() {
 		"Memory":         reflect.ValueOf((*compute.Memory)(nil)),
 		"MemoryStats":    reflect.ValueOf((*compute.MemoryStats)(nil)),
 		"Model":          reflect.ValueOf((*compute.Model)(nil)),
+		"ModelMemory":    reflect.ValueOf((*compute.ModelMemory)(nil)),
 		"Norm":           reflect.ValueOf((*compute.Norm)(nil)),
 		"Param":          reflect.ValueOf((*compute.Param)(nil)),
 		"Precision":      reflect.ValueOf((*compute.Precision)(nil)),

@@ -12,6 +12,7 @@ import (
 func init() {
 	Symbols["github.com/ordermerge/ordermerge/sft/sft"] = map[string]reflect.Value{
 		// function, constant and variable definitions
+		"Check":                 reflect.ValueOf(sft.Check),
 		"DefaultConfig":         reflect.ValueOf(sft.DefaultConfig),
 		"DeriveSeed":            reflect.ValueOf(sft.DeriveSeed),
 		"EpochOrder":            reflect.ValueOf(sft.EpochOrder),
@@ -63,6 +64,7 @@ func init() {
 		"FinalLoss":        reflect.ValueOf((*sft.FinalLoss)(nil)),
 		"ImbalanceStats":   reflect.ValueOf((*sft.ImbalanceStats)(nil)),
 		"ImbalanceSummary": reflect.ValueOf((*sft.ImbalanceSummary)(nil)),
+		"MemoryEstimate":   reflect.ValueOf((*sft.MemoryEstimate)(nil)),
 		"OrderMode":        reflect.ValueOf((*sft.OrderMode)(nil)),
 		"Progress":         reflect.ValueOf((*sft.Progress)(nil)),
 		"RNG":              reflect.ValueOf((*sft.RNG)(nil)),

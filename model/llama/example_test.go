@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ordermerge/ordermerge/compute/devices"
 	"github.com/ordermerge/ordermerge/model/llama"
 	"github.com/ordermerge/ordermerge/tensor"
 )
@@ -73,4 +74,32 @@ func argmax(x []float32) int32 {
 		}
 	}
 	return int32(best)
+}
+
+// A model moves to another device (here a second CPU device computing in bf16 mixed
+// precision; on a GPU machine devices.Open("cuda") gives the GPU): the copy has the same
+// values, and its passes run there.
+func ExampleModel_To() {
+	cfg := tensor.NewLlamaConfig(64, 128, 2, 4, 2, 100, 32)
+	m, _ := llama.New(cfg, 1, llama.Options{})
+	dev, err := devices.Open("cpu", devices.Options{Backend: "go", Threads: 1})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	g, err := m.To(dev, compute.PrecisionBF16)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	a, _ := m.Values()
+	b, _ := g.Values()
+	fmt.Println(g.Device().Name(), g.Precision(), a[0] == b[0] && a[len(a)-1] == b[len(b)-1])
+	batch := &compute.Batch{B: 1, T: 3, Inputs: []int32{1, 2, 3}, Targets: []int32{2, 3, 4}}
+	l32, _ := m.Loss(batch)
+	l16, _ := g.Loss(batch)
+	fmt.Println("bf16 loss within 1% of f32:", math.Abs(float64(l16[0]-l32[0])) < 0.01*float64(l32[0]))
+	// Output:
+	// cpu bf16 true
+	// bf16 loss within 1% of f32: true
 }

@@ -5,7 +5,6 @@ import (
 
 	"github.com/ordermerge/ordermerge/compute"
 	"github.com/ordermerge/ordermerge/internal/parallel"
-	"github.com/ordermerge/ordermerge/tensor"
 )
 
 // acts are the activations kept for the backward pass and the scratch buffers, in device
@@ -34,12 +33,6 @@ type acts struct {
 	pa, pb                    compute.Buf // product inputs rounded to bf16 (bf16 precision only)
 
 	hostLoss, hostScale []float32
-}
-
-// ActivationBytes estimates the device memory the activations and scratch of one b x t
-// batch take on dev, for a training step (grads) or a forward pass.
-func ActivationBytes(dev compute.Device, cfg *tensor.Config, prec compute.Precision, b, t int, grads bool) int64 {
-	return actSizes(dev, dimsOf(cfg), prec, b, t, grads).bytes()
 }
 
 // sizes lists the buffers acts allocates for one shape: elements per dtype.
