@@ -215,7 +215,7 @@ func plan(model compute.Model, examples []data.Example, cfg Config) (*Trainer, e
 		cfg: cfg, model: model, params: params,
 		examples: sorted, truncated: truncated, fingerprint: fingerprint(sorted),
 		orders: map[int][]int{},
-		bt: batcher{padID: cfg.PadID}, variants: 1,
+		bt:     batcher{padID: cfg.PadID}, variants: 1,
 	}
 	t.stepsPerEpoch = (len(sorted) + cfg.BatchSize - 1) / cfg.BatchSize
 	t.totalSteps = t.stepsPerEpoch * cfg.Epochs
