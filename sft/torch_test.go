@@ -62,7 +62,9 @@ func TestRunMatchesPyTorch(t *testing.T) {
 	// The visiting order of every step, from the records.
 	steps := make([][]string, res.Steps)
 	recs := append([]sft.StepRecord(nil), res.Records...)
-	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Step < recs[j].Step || recs[i].Step == recs[j].Step && recs[i].Position < recs[j].Position })
+	sort.SliceStable(recs, func(i, j int) bool {
+		return recs[i].Step < recs[j].Step || recs[i].Step == recs[j].Step && recs[i].Position < recs[j].Position
+	})
 	for _, r := range recs {
 		steps[r.Step-1] = append(steps[r.Step-1], r.ID)
 	}
