@@ -14,9 +14,10 @@ die() { printf '[install] error: %s\n' "$*" >&2; exit 1; }
 # jupyter-client, jupyter-nbconvert, python3-nbclient, jupyter-console, python3-ipykernel,
 # python3-notebook: the Jupyter clients the kernel is used and tested with (ipykernel is the
 # peer of the kernel benchmark). python3-torch: the peer of the training benchmark and the
-# reference the model's math is checked against.
+# reference the model's math is checked against. g++: builds the CPU emulation of CUDA that
+# the CUDA device is tested with (compute/cuda/emulator), and compiles kernels there.
 packages=(libopenblas-dev pkg-config jupyter-client jupyter-nbconvert python3-nbclient
-  jupyter-console python3-ipykernel python3-notebook python3-torch)
+  jupyter-console python3-ipykernel python3-notebook python3-torch g++)
 
 missing=()
 for p in "${packages[@]}"; do
