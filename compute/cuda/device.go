@@ -23,6 +23,9 @@ type Options struct {
 	LibDir string
 	// CacheDir holds compiled kernels (default: the user cache folder's ordermerge/cuda).
 	CacheDir string
+	// HeadChunk bounds the logits HeadLoss holds at once, in float32 values (default 1<<26,
+	// 256 MiB); tests make it small to exercise the chunking.
+	HeadChunk int
 }
 
 // Device is one NVIDIA GPU. Its operations are queued on the GPU's default stream in the
@@ -38,6 +41,7 @@ type Device struct {
 
 	gemmEx, gemmBatched *ffiFunc
 
+	headChunk      int
 	name, describe string
 	cc             [2]int
 	sms            int
@@ -68,7 +72,10 @@ func Open(opt Options) (*Device, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cuda: %w", err)
 	}
-	d := &Device{a: a, ordinal: opt.Ordinal, fns: map[string]uintptr{}}
+	d := &Device{a: a, ordinal: opt.Ordinal, fns: map[string]uintptr{}, headChunk: opt.HeadChunk}
+	if d.headChunk <= 0 {
+		d.headChunk = 1 << 26
+	}
 	d.args = newCMem(a, 16*maxArgs+16)
 	if err := d.start(opt); err != nil {
 		d.args.release()

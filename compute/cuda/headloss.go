@@ -8,16 +8,16 @@ import (
 	"github.com/ordermerge/ordermerge/compute"
 )
 
-// headBudget bounds the logits one chunk of HeadLoss holds (float32 values: 256 MiB).
-const headBudget = 1 << 26
-
-// headChunk is the number of rows HeadLoss computes at once.
-func headChunk(s compute.HeadShape) int { return min(s.Rows, max(16, headBudget/max(s.V, 1))) }
+// headRows is the number of rows HeadLoss computes at once: as many as Options.HeadChunk
+// logits allow, at least 16.
+func (d *Device) headRows(s compute.HeadShape) int {
+	return min(s.Rows, max(16, d.headChunk/max(s.V, 1)))
+}
 
 // headLayout places HeadLoss's scratch (byte offsets): the target rows' indices and targets,
 // a chunk's gathered rows, logits, bf16 logit gradients and row gradients.
-func headLayout(s compute.HeadShape) (meta, xs, logits, dzbf, dxs, total int64) {
-	cr := int64(headChunk(s))
+func (d *Device) headLayout(s compute.HeadShape) (meta, xs, logits, dzbf, dxs, total int64) {
+	cr := int64(d.headRows(s))
 	align := func(x int64) int64 { return (x + 255) &^ 255 }
 	meta = 0
 	xs = align(8 * int64(s.Rows))
@@ -30,7 +30,7 @@ func headLayout(s compute.HeadShape) (meta, xs, logits, dzbf, dxs, total int64) 
 
 // HeadLossScratch is the scratch of HeadLoss in float32 values.
 func (d *Device) HeadLossScratch(s compute.HeadShape) int {
-	_, _, _, _, _, total := headLayout(s)
+	_, _, _, _, _, total := d.headLayout(s)
 	return int((total + 3) / 4)
 }
 
@@ -71,7 +71,7 @@ func (d *Device) HeadLoss(rowLoss, x, w, scale, dx, dw, scratch compute.Buf, tar
 	if k == 0 {
 		return
 	}
-	metaOff, xsOff, logitsOff, dzbfOff, dxsOff, _ := headLayout(s)
+	metaOff, xsOff, logitsOff, dzbfOff, dxsOff, _ := d.headLayout(s)
 	base := d.p(scratch)
 	meta := append(append([]int32(nil), idx...), tgt...)
 	if !d.check("copy to the GPU", status(call(d.a.cuMemcpyHtoD, uintptr(base+uint64(metaOff)), uintptr(unsafePointer(int32Bytes(meta))), uintptr(4*len(meta))))) {
@@ -90,7 +90,7 @@ func (d *Device) HeadLoss(rowLoss, x, w, scale, dx, dw, scratch compute.Buf, tar
 			dzbfArg = dzbf
 		}
 	}
-	cr := headChunk(s)
+	cr := d.headRows(s)
 	for c0 := 0; c0 < k; c0 += cr {
 		m := min(cr, k-c0)
 		rows := idxPtr + uint64(4*c0)
