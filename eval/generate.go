@@ -95,10 +95,14 @@ func Generate(ctx context.Context, m *llama.Model, prompts [][]int32, opt Genera
 			return out, err
 		}
 		var logits [][]float32
+		var next []int32 // greedy decoding with the cache: the device picks the tokens
 		var err error
-		if cache != nil {
+		switch {
+		case cache != nil && opt.Temperature == 0:
+			next, err = m.ExtendGreedy(cache, feed)
+		case cache != nil:
 			logits, err = m.Extend(cache, feed)
-		} else {
+		default:
 			active := make([][]int32, len(seqs))
 			for i := range seqs {
 				if !done[i] {
@@ -116,7 +120,12 @@ func Generate(ctx context.Context, m *llama.Model, prompts [][]int32, opt Genera
 			if done[i] {
 				continue
 			}
-			tok := scratch.pick(logits[i], opt.Temperature, opt.TopP, rngs[i])
+			var tok int32
+			if next != nil {
+				tok = next[i]
+			} else {
+				tok = scratch.pick(logits[i], opt.Temperature, opt.TopP, rngs[i])
+			}
 			if stop[tok] {
 				out[i].Stopped, done[i] = true, true
 				continue

@@ -78,7 +78,7 @@ func (d *Device) EmbeddingBackward(dtable, dout compute.Buf, ids []int32, dim in
 		return
 	}
 	u := len(uniq)
-	d.launch("embedding_backward", d2((dim+threads-1)/threads, u), d1(threads), 0,
+	d.launch("embedding_backward", d2(u, (dim+threads-1)/threads), d1(threads), 0,
 		d.p(dtable), d.p(dout), buf, buf+uint64(4*u), buf+uint64(4*(2*u+1)), i32(dim))
 }
 

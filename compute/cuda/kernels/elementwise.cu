@@ -68,12 +68,12 @@ extern "C" __global__ void embedding_forward(float* out, const float* table, con
 }
 
 // embedding_backward adds to each token's row the sum of its rows of dout, in position order:
-// block column (blockIdx.y) u is the u-th distinct token, its rows are rows[offsets[u]] ..
-// rows[offsets[u+1]-1] (grouped and ordered on the host).
+// block row (blockIdx.x) u is the u-th distinct token, its rows are rows[offsets[u]] ..
+// rows[offsets[u+1]-1] (grouped and ordered on the host); blockIdx.y picks the columns.
 extern "C" __global__ void embedding_backward(float* dtable, const float* dout, const int* uniq,
                                               const int* offsets, const int* rows, int d) {
-	int u = blockIdx.y;
-	int j = blockIdx.x * blockDim.x + threadIdx.x;
+	int u = blockIdx.x;
+	int j = blockIdx.y * blockDim.x + threadIdx.x;
 	if (j >= d) return;
 	float acc = 0.0f;
 	for (int k = offsets[u]; k < offsets[u + 1]; k++) acc += dout[(i64)rows[k] * d + j];
