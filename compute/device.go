@@ -115,6 +115,10 @@ type Kernels interface {
 	// Add sets out = a + b elementwise; AddTo adds src to dst.
 	Add(out, a, b Buf)
 	AddTo(dst, src Buf)
+	// AddBias adds the bias b (cols values) to every row of x (rows x cols): a Linear layer's
+	// bias. BiasGrad adds to db the column sums of dout, summing the rows in order.
+	AddBias(x, b Buf, rows, cols int)
+	BiasGrad(db, dout Buf, rows, cols int)
 
 	// HeadLoss is the language-model head fused with a masked softmax cross-entropy:
 	// rowLoss[i] = -log softmax(x_i w^T)[targets[i]] for rows with targets[i] >= 0 (0 for the

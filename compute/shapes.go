@@ -75,10 +75,37 @@ func (g GEMM) Check(c, a, b Buf) error {
 	return nil
 }
 
-// Norm is the shape of an RMSNorm: Rows rows of D values.
+// Norm is the shape of an RMSNorm: Rows vectors of D values.
 type Norm struct {
 	Rows, D int
 	Eps     float32
+	// With LD > 0 the vectors are strided inside a wider matrix: vector r is the D values from
+	// (r/Group)*LD + Col + (r%Group)*D, Group consecutive vectors per matrix row (the query or
+	// key heads of a qkv row, for Qwen3's per-head norms). LD == 0: packed rows.
+	LD, Col, Group int
+	// Replace makes RMSNormBackward overwrite dx with the gradient (dx may be dout itself)
+	// instead of adding to it.
+	Replace bool
+}
+
+// Strided reports whether the vectors are strided (LD > 0).
+func (s Norm) Strided() bool { return s.LD > 0 }
+
+// Offset is the index of vector r's first value.
+func (s Norm) Offset(r int) int {
+	if s.LD == 0 {
+		return r * s.D
+	}
+	g := max(s.Group, 1)
+	return (r/g)*s.LD + s.Col + (r%g)*s.D
+}
+
+// Span is the number of elements a buffer holding the vectors must have.
+func (s Norm) Span() int {
+	if s.Rows == 0 {
+		return 0
+	}
+	return s.Offset(s.Rows-1) + s.D
 }
 
 // RoPEShape places the heads RoPE rotates: Heads consecutive heads of HeadDim values,
@@ -105,6 +132,19 @@ type RoPETable struct {
 type AttentionShape struct {
 	B, T, Heads, KVHeads, HeadDim int
 	Precision                     Precision
+	// Window, when positive, is a sliding window (Mistral's): position i attends to the keys
+	// i-Window+1 .. i only.
+	Window int
+}
+
+// FirstKey is the first key position a query at position i attends to.
+func (s AttentionShape) FirstKey(i int) int { return firstKey(i, s.Window) }
+
+func firstKey(i, window int) int {
+	if window > 0 && i-window+1 > 0 {
+		return i - window + 1
+	}
+	return 0
 }
 
 // QKVWidth is the width of a qkv row: (Heads + 2*KVHeads) * HeadDim.
@@ -132,7 +172,12 @@ type CachedSeq struct {
 // positions, each position KVHeads*HeadDim values, for one layer.
 type KVCacheShape struct {
 	Slots, MaxLen, Heads, KVHeads, HeadDim int
+	// Window is the sliding window of the attention (0: none), as in AttentionShape.
+	Window int
 }
+
+// FirstKey is the first cached position a query at position i attends to.
+func (s KVCacheShape) FirstKey(i int) int { return firstKey(i, s.Window) }
 
 // CacheSize is the number of values of one layer's key (or value) cache.
 func (s KVCacheShape) CacheSize() int { return s.Slots * s.MaxLen * s.KVHeads * s.HeadDim }

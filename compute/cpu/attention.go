@@ -40,7 +40,7 @@ func AttentionForward(be Backend, s compute.AttentionShape, out, att, qkv []floa
 				r0, r1 := attnBlockRows(blk, T)
 				be.Gemm(false, true, r1-r0, r1, hd, scale, q[r0*ld:], ld, k, ld, 0, p[r0*T:], T)
 				for i := r0; i < r1; i++ {
-					softmaxCausalRow(p[i*T:(i+1)*T], i)
+					softmaxWindowRow(p[i*T:(i+1)*T], s.FirstKey(i), i)
 				}
 				be.Gemm(false, false, r1-r0, hd, r1, 1, p[r0*T:], T, v, ld, 0, o[r0*D:], D)
 			}
@@ -48,10 +48,10 @@ func AttentionForward(be Backend, s compute.AttentionShape, out, att, qkv []floa
 	})
 }
 
-// softmaxCausalRow turns row i of the scores into probabilities over keys 0..i and zeroes the
-// rest.
-func softmaxCausalRow(row []float32, i int) {
-	x := row[:i+1]
+// softmaxWindowRow turns row i of the scores into probabilities over keys lo..i and zeroes
+// the rest (lo is 0 without a sliding window).
+func softmaxWindowRow(row []float32, lo, i int) {
+	x := row[lo : i+1]
 	m := x[0]
 	for _, v := range x[1:] {
 		m = max(m, v)
@@ -60,6 +60,7 @@ func softmaxCausalRow(row []float32, i int) {
 	for j := range x {
 		x[j] *= inv
 	}
+	clear(row[:lo])
 	clear(row[i+1:])
 }
 

@@ -36,7 +36,7 @@ func AttentionCached(be Backend, s compute.KVCacheShape, out, qkv, kc, vc []floa
 			p := sc[:q.Count*keys]
 			be.Gemm(false, true, q.Count, keys, hd, scale, qkv[q.Row*ldq+h*hd:], ldq, kc[base+g*hd:], kvw, 0, p, keys)
 			for j := 0; j < q.Count; j++ {
-				softmaxCausalRow(p[j*keys:(j+1)*keys], q.Past+j)
+				softmaxWindowRow(p[j*keys:(j+1)*keys], s.FirstKey(q.Past+j), q.Past+j)
 			}
 			be.Gemm(false, false, q.Count, hd, keys, 1, p, keys, vc[base+g*hd:], kvw, 0, out[q.Row*D+h*hd:], D)
 		}

@@ -288,7 +288,7 @@ func (d *Device) EmbeddingBackward(dtable, dout compute.Buf, ids []int32, dim in
 
 func checkNorm(op string, s compute.Norm, bufs map[string]compute.Buf) {
 	for name, b := range bufs {
-		n := s.Rows * s.D
+		n := s.Span()
 		switch name {
 		case "rstd":
 			n = s.Rows
@@ -302,18 +302,30 @@ func checkNorm(op string, s compute.Norm, bufs map[string]compute.Buf) {
 // RMSNorm normalises rows.
 func (d *Device) RMSNorm(out, rstd, x, w compute.Buf, s compute.Norm) {
 	checkNorm("rmsnorm", s, map[string]compute.Buf{"out": out, "rstd": rstd, "x": x, "w": w})
+	if s.Strided() {
+		rmsNormForwardStrided(d.be, F32(out), F32(rstd), F32(x), F32(w), s)
+		return
+	}
 	RMSNormForward(d.be, F32(out), F32(rstd), F32(x), F32(w), s.Rows, s.D, s.Eps)
 }
 
 // RMSNormApply recomputes RMSNorm's output.
 func (d *Device) RMSNormApply(out, x, w, rstd compute.Buf, s compute.Norm) {
 	checkNorm("rmsnorm apply", s, map[string]compute.Buf{"out": out, "rstd": rstd, "x": x, "w": w})
+	if s.Strided() {
+		rmsNormApplyStrided(d.be, F32(out), F32(rstd), F32(x), F32(w), s)
+		return
+	}
 	RMSNormApply(d.be, F32(out), F32(rstd), F32(x), F32(w), s.Rows, s.D)
 }
 
 // RMSNormBackward adds RMSNorm's gradient.
 func (d *Device) RMSNormBackward(dx, dw, dout, x, w, rstd compute.Buf, s compute.Norm) {
 	checkNorm("rmsnorm backward", s, map[string]compute.Buf{"dx": dx, "dw": dw, "dout": dout, "x": x, "w": w, "rstd": rstd})
+	if s.Strided() || s.Replace {
+		rmsNormBackwardStrided(d.be, F32(dx), F32(dw), F32(dout), F32(x), F32(w), F32(rstd), s)
+		return
+	}
 	RMSNormBackward(d.be, F32(dx), F32(dw), F32(dout), F32(x), F32(w), F32(rstd), s.Rows, s.D)
 }
 
@@ -503,4 +515,18 @@ func (d *Device) ArgMax(out, x compute.Buf, rows, n int) {
 		}
 		o[r] = int32(best)
 	}
+}
+
+// AddBias adds a bias to every row.
+func (d *Device) AddBias(x, b compute.Buf, rows, cols int) {
+	compute.CheckLen("add bias", "x", x, rows*cols, compute.F32)
+	compute.CheckLen("add bias", "b", b, cols, compute.F32)
+	BiasForward(d.be, F32(x), F32(b), rows, cols)
+}
+
+// BiasGrad adds the column sums of dout to db.
+func (d *Device) BiasGrad(db, dout compute.Buf, rows, cols int) {
+	compute.CheckLen("bias gradient", "dout", dout, rows*cols, compute.F32)
+	compute.CheckLen("bias gradient", "db", db, cols, compute.F32)
+	BiasBackward(d.be, F32(db), F32(dout), rows, cols)
 }

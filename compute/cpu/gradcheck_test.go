@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"github.com/ordermerge/ordermerge/compute"
 	"github.com/ordermerge/ordermerge/internal/seeded"
 	"math"
@@ -154,6 +155,10 @@ func TestRoPEGradAndConvention(t *testing.T) {
 
 // naiveAttention is the textbook causal grouped-query attention in float64.
 func naiveAttention(s compute.AttentionShape, qkv []float32) []float64 {
+	first := func(i int) int { return 0 }
+	if s.Window > 0 {
+		first = func(i int) int { return max(0, i-s.Window+1) }
+	}
 	ld, D, T, hd := s.QKVWidth(), s.Heads*s.HeadDim, s.T, s.HeadDim
 	out := make([]float64, s.B*T*D)
 	for b := 0; b < s.B; b++ {
@@ -163,6 +168,10 @@ func naiveAttention(s compute.AttentionShape, qkv []float32) []float64 {
 				sc := make([]float64, i+1)
 				m := math.Inf(-1)
 				for j := 0; j <= i; j++ {
+					if j < first(i) {
+						sc[j] = math.Inf(-1)
+						continue
+					}
 					var d float64
 					for c := 0; c < hd; c++ {
 						d += float64(qkv[(b*T+i)*ld+h*hd+c]) * float64(qkv[(b*T+j)*ld+(s.Heads+g)*hd+c])
@@ -192,33 +201,120 @@ func TestAttentionForwardAndGrad(t *testing.T) {
 	for _, be := range opBackends(t) {
 		rng := seeded.New(6)
 		// T = 37 spans two causal row blocks, one partial; 4 query heads share 2 KV heads.
-		s := compute.AttentionShape{B: 2, T: 37, Heads: 4, KVHeads: 2, HeadDim: 4}
-		ld, D := s.QKVWidth(), s.Heads*s.HeadDim
-		qkv := rng.Normals(s.B*s.T*ld, 1)
-		out, att := make([]float32, s.B*s.T*D), make([]float32, s.ProbsSize())
-		AttentionForward(be, s, out, att, qkv)
-		want := naiveAttention(s, qkv)
-		for i := range want {
-			if math.Abs(want[i]-float64(out[i])) > 1e-5 {
-				t.Fatalf("%s attention out[%d] = %v, want %v", be.Name(), i, out[i], want[i])
+		for _, window := range []int{0, 9} {
+			s := compute.AttentionShape{B: 2, T: 37, Heads: 4, KVHeads: 2, HeadDim: 4, Window: window}
+			ld, D := s.QKVWidth(), s.Heads*s.HeadDim
+			qkv := rng.Normals(s.B*s.T*ld, 1)
+			out, att := make([]float32, s.B*s.T*D), make([]float32, s.ProbsSize())
+			AttentionForward(be, s, out, att, qkv)
+			want := naiveAttention(s, qkv)
+			for i := range want {
+				if math.Abs(want[i]-float64(out[i])) > 1e-5 {
+					t.Fatalf("%s attention out[%d] = %v, want %v", be.Name(), i, out[i], want[i])
+				}
 			}
-		}
-		r := rng.Normals(len(out), 1)
-		f := func() float64 { AttentionForward(be, s, out, att, qkv); return dot64(out, r) }
-		f()
-		dqkv := make([]float32, len(qkv))
-		for i := range dqkv {
-			dqkv[i] = float32(math.NaN()) // must be overwritten
-		}
-		scratch := make([]float32, AttentionScratchSize(s, be.Threads()))
-		AttentionBackward(be, s, dqkv, r, qkv, att, scratch)
-		for i, v := range dqkv {
-			if math.IsNaN(float64(v)) {
-				t.Fatalf("dqkv[%d] not written", i)
+			r := rng.Normals(len(out), 1)
+			f := func() float64 { AttentionForward(be, s, out, att, qkv); return dot64(out, r) }
+			f()
+			dqkv := make([]float32, len(qkv))
+			for i := range dqkv {
+				dqkv[i] = float32(math.NaN()) // must be overwritten
 			}
+			scratch := make([]float32, AttentionScratchSize(s, be.Threads()))
+			AttentionBackward(be, s, dqkv, r, qkv, att, scratch)
+			for i, v := range dqkv {
+				if math.IsNaN(float64(v)) {
+					t.Fatalf("dqkv[%d] not written", i)
+				}
+			}
+			checkGrad(t, fmt.Sprintf("%s attention (window %d) dqkv", be.Name(), window), qkv, dqkv, f)
 		}
-		checkGrad(t, be.Name()+" attention dqkv", qkv, dqkv, f)
 	}
+}
+
+// TestRMSNormStridedGrad: the per-head norm of Qwen3 (vectors strided inside qkv rows),
+// forward against the packed function on the same vectors, and its backward (adding, and
+// replacing in place) against finite differences.
+func TestRMSNormStridedGrad(t *testing.T) {
+	be := NewGoBackend(3)
+	d := NewDevice(be)
+	rng := seeded.New(12)
+	rows, heads, hd, ld, col := 5, 3, 4, 29, 2 // heads of hd values from column col of rows of ld
+	s := compute.Norm{Rows: rows * heads, D: hd, Eps: 1e-6, LD: ld, Col: col, Group: heads}
+	x := rng.Normals(rows*ld, 1)
+	w, r := rng.Normals(hd, 1), rng.Normals(rows*ld, 1)
+	xb, wb, rb := d.Wrap(x), d.Wrap(w), d.Wrap(r)
+	y, rstd := make([]float32, rows*ld), make([]float32, rows*heads)
+	yb, rstdb := d.Wrap(y), d.Wrap(rstd)
+	f := func() float64 {
+		d.RMSNorm(yb, rstdb, xb, wb, s)
+		var v float64
+		for i := 0; i < s.Rows; i++ {
+			o := s.Offset(i)
+			v += dot64(y[o:o+hd], r[o:o+hd])
+		}
+		return v
+	}
+	f()
+	// The same vectors packed give the same values.
+	packed := make([]float32, s.Rows*hd)
+	for i := 0; i < s.Rows; i++ {
+		copy(packed[i*hd:], x[s.Offset(i):s.Offset(i)+hd])
+	}
+	py, prs := make([]float32, len(packed)), make([]float32, s.Rows)
+	RMSNormForward(be, py, prs, packed, w, s.Rows, hd, 1e-6)
+	for i := 0; i < s.Rows; i++ {
+		for j := 0; j < hd; j++ {
+			if py[i*hd+j] != y[s.Offset(i)+j] {
+				t.Fatalf("strided rmsnorm vector %d differs from the packed one", i)
+			}
+		}
+	}
+	dx, dw := make([]float32, rows*ld), make([]float32, hd)
+	d.RMSNormBackward(d.Wrap(dx), d.Wrap(dw), rb, xb, wb, rstdb, s)
+	checkGrad(t, "strided rmsnorm dx", x, dx, f)
+	checkGrad(t, "strided rmsnorm dw", w, dw, f)
+	// Replace in place: dout's vectors become the gradient, everything else stays.
+	inplace := append([]float32(nil), r...)
+	dw2 := make([]float32, hd)
+	rs := s
+	rs.Replace = true
+	d.RMSNormBackward(d.Wrap(inplace), d.Wrap(dw2), d.Wrap(inplace), xb, wb, rstdb, rs)
+	for i := range inplace {
+		if inplace[i] != dx[i] && dx[i] != 0 {
+			t.Fatalf("replace in place: element %d is %v, the gradient %v", i, inplace[i], dx[i])
+		}
+		if dx[i] == 0 && inplace[i] != r[i] {
+			t.Fatalf("replace in place changed element %d outside the vectors", i)
+		}
+	}
+	for j := range dw {
+		if dw[j] != dw2[j] {
+			t.Fatalf("replace: dw[%d] %v, adding %v", j, dw2[j], dw[j])
+		}
+	}
+}
+
+func TestBiasGrad(t *testing.T) {
+	be := NewGoBackend(2)
+	rng := seeded.New(13)
+	rows, cols := 7, 11
+	x0, b, r := rng.Normals(rows*cols, 1), rng.Normals(cols, 1), rng.Normals(rows*cols, 1)
+	x := make([]float32, len(x0))
+	f := func() float64 {
+		copy(x, x0)
+		BiasForward(be, x, b, rows, cols)
+		return dot64(x, r)
+	}
+	f()
+	for i := range x {
+		if x[i] != x0[i]+b[i%cols] {
+			t.Fatalf("bias: x[%d] = %v, want %v", i, x[i], x0[i]+b[i%cols])
+		}
+	}
+	db := make([]float32, cols)
+	BiasBackward(be, db, r, rows, cols)
+	checkGrad(t, "bias", b, db, f)
 }
 
 func TestSwiGLUGrad(t *testing.T) {

@@ -119,7 +119,7 @@ func (d *Device) Attention(out, att, qkv, scratch compute.Buf, s compute.Attenti
 	if l.esz == 2 {
 		pbf = base + uint64(l.pbF)
 	}
-	d.launch("softmax_causal", d1(int(l.pn/T)), d1(rowThreads(s.T/4)), 0, P, pbf, i32(s.T))
+	d.launch("softmax_causal", d1(int(l.pn/T)), d1(rowThreads(s.T/4)), 0, P, pbf, i32(s.T), i32(s.Window))
 	// O_g (rep*T x hd) = P_g V_g
 	pIn := P
 	if l.esz == 2 {
@@ -260,7 +260,7 @@ func (d *Device) AttentionCached(out, qkv, kc, vc, scratch compute.Buf, s comput
 	}
 	scale := float32(1 / math.Sqrt(float64(s.HeadDim)))
 	d.launch("attention_cached", d2(rows, s.Heads), d1(128), shared,
-		d.p(out), d.p(qkv), d.p(kc), d.p(vc), meta, i32(s.Heads), i32(s.KVHeads), i32(s.HeadDim), i32(s.MaxLen), f32bits(scale))
+		d.p(out), d.p(qkv), d.p(kc), d.p(vc), meta, i32(s.Heads), i32(s.KVHeads), i32(s.HeadDim), i32(s.MaxLen), f32bits(scale), i32(s.Window))
 }
 
 // AttentionCachedScratch is zero: the scores live in shared memory.

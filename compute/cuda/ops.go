@@ -84,7 +84,7 @@ func (d *Device) EmbeddingBackward(dtable, dout compute.Buf, ids []int32, dim in
 
 func checkNorm(op string, s compute.Norm, bufs map[string]compute.Buf) {
 	for name, b := range bufs {
-		n := s.Rows * s.D
+		n := s.Span()
 		switch name {
 		case "rstd":
 			n = s.Rows
@@ -95,12 +95,21 @@ func checkNorm(op string, s compute.Norm, bufs map[string]compute.Buf) {
 	}
 }
 
-// RMSNorm normalises rows (one block per row).
+// layoutArgs are the strided-vector arguments of the norm kernels (all zero for packed rows).
+func layoutArgs(s compute.Norm) []uint64 {
+	if !s.Strided() {
+		return []uint64{0, 0, 0}
+	}
+	return []uint64{i32(s.LD), i32(s.Col), i32(max(s.Group, 1))}
+}
+
+// RMSNorm normalises vectors (one block per vector).
 func (d *Device) RMSNorm(out, rstd, x, w compute.Buf, s compute.Norm) {
 	checkNorm("rmsnorm", s, map[string]compute.Buf{"out": out, "rstd": rstd, "x": x, "w": w})
 	unlock := d.enter()
 	defer unlock()
-	d.launch("rmsnorm_forward", d1(s.Rows), d1(rowThreads(s.D/4)), 0, d.p(out), d.p(rstd), d.p(x), d.p(w), i32(s.D), f32bits(s.Eps))
+	args := append([]uint64{d.p(out), d.p(rstd), d.p(x), d.p(w), i32(s.D), f32bits(s.Eps)}, layoutArgs(s)...)
+	d.launch("rmsnorm_forward", d1(s.Rows), d1(rowThreads(s.D/4)), 0, args...)
 }
 
 // RMSNormApply recomputes RMSNorm's output.
@@ -109,23 +118,52 @@ func (d *Device) RMSNormApply(out, x, w, rstd compute.Buf, s compute.Norm) {
 	unlock := d.enter()
 	defer unlock()
 	n := int64(s.Rows) * int64(s.D)
-	d.elementwise("rmsnorm_apply", n, d.p(out), d.p(x), d.p(w), d.p(rstd), uint64(s.Rows), i32(s.D))
+	args := append([]uint64{d.p(out), d.p(x), d.p(w), d.p(rstd), uint64(s.Rows), i32(s.D)}, layoutArgs(s)...)
+	d.elementwise("rmsnorm_apply", n, args...)
 }
 
-// normChunk is the number of rows each partial sum of the weight gradient covers.
+// normChunk is the number of rows each partial sum of a weight or bias gradient covers.
 const normChunk = 256
 
-// RMSNormBackward adds RMSNorm's gradient: dx per row, dw by fixed row chunks.
+// RMSNormBackward adds (or with Replace, writes) dx per vector, and adds dw by fixed chunks
+// of vectors. dw goes first: with Replace, dx may be dout.
 func (d *Device) RMSNormBackward(dx, dw, dout, x, w, rstd compute.Buf, s compute.Norm) {
 	checkNorm("rmsnorm backward", s, map[string]compute.Buf{"dx": dx, "dw": dw, "dout": dout, "x": x, "w": w, "rstd": rstd})
 	unlock := d.enter()
 	defer unlock()
-	d.launch("rmsnorm_backward_dx", d1(s.Rows), d1(rowThreads(s.D/4)), 0, d.p(dx), d.p(dout), d.p(x), d.p(w), d.p(rstd), i32(s.D))
+	la := layoutArgs(s)
 	chunks := (s.Rows + normChunk - 1) / normChunk
 	part := d.scratchPtr(int64(4 * chunks * s.D))
 	cols := (s.D + threads - 1) / threads
-	d.launch("rmsnorm_backward_dw_partial", d2(cols, chunks), d1(threads), 0, part, d.p(dout), d.p(x), d.p(rstd), uint64(s.Rows), i32(s.D), i32(normChunk))
+	d.launch("rmsnorm_backward_dw_partial", d2(cols, chunks), d1(threads), 0, append([]uint64{part, d.p(dout), d.p(x), d.p(rstd), uint64(s.Rows), i32(s.D), i32(normChunk)}, la...)...)
 	d.launch("sum_chunks", d1(cols), d1(threads), 0, d.p(dw), part, i32(chunks), i32(s.D))
+	replace := uint64(0)
+	if s.Replace {
+		replace = 1
+	}
+	d.launch("rmsnorm_backward_dx", d1(s.Rows), d1(rowThreads(s.D/4)), 0, append(append([]uint64{d.p(dx), d.p(dout), d.p(x), d.p(w), d.p(rstd), i32(s.D)}, la...), replace)...)
+}
+
+// AddBias adds a bias to every row.
+func (d *Device) AddBias(x, b compute.Buf, rows, cols int) {
+	compute.CheckLen("add bias", "x", x, rows*cols, compute.F32)
+	compute.CheckLen("add bias", "b", b, cols, compute.F32)
+	unlock := d.enter()
+	defer unlock()
+	d.elementwise("add_bias", int64(rows)*int64(cols), d.p(x), d.p(b), uint64(rows), i32(cols))
+}
+
+// BiasGrad adds the column sums of dout to db, by fixed chunks of rows.
+func (d *Device) BiasGrad(db, dout compute.Buf, rows, cols int) {
+	compute.CheckLen("bias gradient", "dout", dout, rows*cols, compute.F32)
+	compute.CheckLen("bias gradient", "db", db, cols, compute.F32)
+	unlock := d.enter()
+	defer unlock()
+	chunks := (rows + normChunk - 1) / normChunk
+	part := d.scratchPtr(int64(4 * chunks * cols))
+	blocks := (cols + threads - 1) / threads
+	d.launch("bias_partial", d2(blocks, chunks), d1(threads), 0, part, d.p(dout), uint64(rows), i32(cols), i32(normChunk))
+	d.launch("sum_chunks", d1(blocks), d1(threads), 0, d.p(db), part, i32(chunks), i32(cols))
 }
 
 // RoPE rotates heads in place.

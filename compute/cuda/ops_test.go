@@ -194,6 +194,35 @@ func TestRMSNorm(t *testing.T) {
 	}
 }
 
+func TestRMSNormStridedAndBias(t *testing.T) {
+	d := newDevs(t)
+	rows, heads, hd, ld, col := 9, 3, 8, 61, 5
+	s := compute.Norm{Rows: rows * heads, D: hd, Eps: 1e-6, LD: ld, Col: col, Group: heads}
+	x, w := d.random(compute.F32, rows*ld, 1), d.random(compute.F32, hd, 1)
+	out, rstd := d.random(compute.F32, rows*ld, 1), d.zeros(s.Rows)
+	d.cpu.RMSNorm(out.c, rstd.c, x.c, w.c, s)
+	d.gpu.RMSNorm(out.g, rstd.g, x.g, w.g, s)
+	d.same("strided rmsnorm", out, f32tol)
+	d.cpu.RMSNormApply(out.c, x.c, w.c, rstd.c, s)
+	d.gpu.RMSNormApply(out.g, x.g, w.g, rstd.g, s)
+	d.same("strided rmsnorm apply", out, f32tol)
+	dout, dw := d.random(compute.F32, rows*ld, 1), d.zeros(hd)
+	s.Replace = true // in place, as Qwen3's q/k norms use it
+	d.cpu.RMSNormBackward(dout.c, dw.c, dout.c, x.c, w.c, rstd.c, s)
+	d.gpu.RMSNormBackward(dout.g, dw.g, dout.g, x.g, w.g, rstd.g, s)
+	d.same("strided rmsnorm backward in place", dout, f32tol)
+	d.same("strided rmsnorm dw", dw, 1e-4)
+	b := d.random(compute.F32, 37, 1)
+	xb := d.random(compute.F32, 300*37, 1)
+	d.cpu.AddBias(xb.c, b.c, 300, 37)
+	d.gpu.AddBias(xb.g, b.g, 300, 37)
+	d.same("add bias", xb, 0)
+	db := d.random(compute.F32, 37, 1)
+	d.cpu.BiasGrad(db.c, xb.c, 300, 37)
+	d.gpu.BiasGrad(db.g, xb.g, 300, 37)
+	d.same("bias gradient", db, 1e-5)
+}
+
 func TestRoPE(t *testing.T) {
 	d := newDevs(t)
 	hd, maxPos := 8, 20
@@ -266,8 +295,12 @@ func TestCastAndBF16Transfers(t *testing.T) {
 
 func TestAttention(t *testing.T) {
 	d := newDevs(t)
-	for _, prec := range []compute.Precision{compute.PrecisionF32, compute.PrecisionBF16} {
-		s := compute.AttentionShape{B: 2, T: 37, Heads: 4, KVHeads: 2, HeadDim: 8, Precision: prec}
+	for _, tc := range []struct {
+		prec   compute.Precision
+		window int
+	}{{compute.PrecisionF32, 0}, {compute.PrecisionBF16, 0}, {compute.PrecisionF32, 7}} {
+		prec := tc.prec
+		s := compute.AttentionShape{B: 2, T: 37, Heads: 4, KVHeads: 2, HeadDim: 8, Precision: prec, Window: tc.window}
 		tol := f32tol * 10
 		if prec == compute.PrecisionBF16 {
 			tol = 3e-2
@@ -279,19 +312,25 @@ func TestAttention(t *testing.T) {
 		scratchG := d.zeros(max(1, d.gpu.AttentionScratch(s, true)))
 		d.cpu.Attention(out.c, att.c, qkv.c, scratchC.c, s)
 		d.gpu.Attention(out.g, att.g, qkv.g, scratchG.g, s)
-		d.same(fmt.Sprintf("%s attention", prec), out, tol)
-		d.same(fmt.Sprintf("%s attention probabilities", prec), att, tol)
+		d.same(fmt.Sprintf("%s attention (window %d)", prec, tc.window), out, tol)
+		d.same(fmt.Sprintf("%s attention probabilities (window %d)", prec, tc.window), att, tol)
 		dout := d.random(compute.F32, n*s.Heads*s.HeadDim, 1)
 		dqkv := d.zeros(n * s.QKVWidth())
 		d.cpu.AttentionBackward(dqkv.c, dout.c, qkv.c, att.c, scratchC.c, s)
 		d.gpu.AttentionBackward(dqkv.g, dout.g, qkv.g, att.g, scratchG.g, s)
-		d.same(fmt.Sprintf("%s attention backward", prec), dqkv, tol)
+		d.same(fmt.Sprintf("%s attention backward (window %d)", prec, tc.window), dqkv, tol)
 	}
 }
 
 func TestCachedAttention(t *testing.T) {
+	for _, window := range []int{0, 4} {
+		testCachedAttention(t, window)
+	}
+}
+
+func testCachedAttention(t *testing.T, window int) {
 	d := newDevs(t)
-	s := compute.KVCacheShape{Slots: 3, MaxLen: 20, Heads: 4, KVHeads: 2, HeadDim: 8}
+	s := compute.KVCacheShape{Slots: 3, MaxLen: 20, Heads: 4, KVHeads: 2, HeadDim: 8, Window: window}
 	w := (s.Heads + 2*s.KVHeads) * s.HeadDim
 	kc, vc := d.zeros(s.CacheSize()), d.zeros(s.CacheSize())
 	steps := [][]compute.CachedSeq{
@@ -311,7 +350,7 @@ func TestCachedAttention(t *testing.T) {
 		scG := d.zeros(max(1, d.gpu.AttentionCachedScratch(s, seqs)))
 		d.cpu.AttentionCached(out.c, qkv.c, kc.c, vc.c, scC.c, s, seqs)
 		d.gpu.AttentionCached(out.g, qkv.g, kc.g, vc.g, scG.g, s, seqs)
-		d.same(fmt.Sprintf("step %d: cached attention", i), out, f32tol*10)
+		d.same(fmt.Sprintf("window %d step %d: cached attention", window, i), out, f32tol*10)
 		d.same(fmt.Sprintf("step %d: key cache", i), kc, 0)
 		d.same(fmt.Sprintf("step %d: value cache", i), vc, 0)
 	}
