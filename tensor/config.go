@@ -183,12 +183,29 @@ func (c *Config) Clone() *Config {
 	return &d
 }
 
-// HeadDim is hidden_size / num_attention_heads.
+// HeadDim is the config's head_dim when it has one (Qwen3, Mistral and others set it; it
+// may differ from hidden_size / num_attention_heads), else hidden_size / num_attention_heads.
 func (c *Config) HeadDim() int {
+	if hd := c.explicitHeadDim(); hd > 0 {
+		return hd
+	}
 	if c.NumAttentionHeads == 0 {
 		return 0
 	}
 	return c.HiddenSize / c.NumAttentionHeads
+}
+
+// explicitHeadDim is the head_dim key (0 when absent or null).
+func (c *Config) explicitHeadDim() int {
+	raw, ok := c.extra["head_dim"]
+	if !ok {
+		return 0
+	}
+	var hd int
+	if json.Unmarshal(raw, &hd) != nil {
+		return -1
+	}
+	return hd
 }
 
 // Validate checks that the shape-defining keys are positive and fit together.
@@ -206,14 +223,18 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: %s must be positive, got %d", f.key, f.v)
 		}
 	}
-	if c.HiddenSize%c.NumAttentionHeads != 0 {
-		return fmt.Errorf("config: hidden_size %d is not divisible by num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads)
+	switch hd := c.explicitHeadDim(); {
+	case hd < 0:
+		raw := c.extra["head_dim"]
+		return fmt.Errorf("config: head_dim %s is not a whole number", raw)
+	case hd == 0 && c.HiddenSize%c.NumAttentionHeads != 0:
+		return fmt.Errorf("config: hidden_size %d is not divisible by num_attention_heads %d (and there is no head_dim)", c.HiddenSize, c.NumAttentionHeads)
 	}
 	if c.NumAttentionHeads%c.NumKeyValueHeads != 0 {
 		return fmt.Errorf("config: num_attention_heads %d is not divisible by num_key_value_heads %d", c.NumAttentionHeads, c.NumKeyValueHeads)
 	}
 	if c.HeadDim()%2 != 0 {
-		return fmt.Errorf("config: head dimension %d (hidden_size / num_attention_heads) must be even for RoPE", c.HeadDim())
+		return fmt.Errorf("config: head dimension %d (head_dim, or hidden_size / num_attention_heads) must be even for RoPE", c.HeadDim())
 	}
 	if c.RMSNormEps <= 0 {
 		return fmt.Errorf("config: rms_norm_eps must be positive, got %g", c.RMSNormEps)

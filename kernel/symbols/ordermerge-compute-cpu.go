@@ -21,6 +21,8 @@ func init() {
 		"AttentionScratchSize":       reflect.ValueOf(cpu.AttentionScratchSize),
 		"BackendGo":                  reflect.ValueOf(constant.MakeFromLiteral("\"go\"", token.STRING, 0)),
 		"BackendOpenBLAS":            reflect.ValueOf(constant.MakeFromLiteral("\"openblas\"", token.STRING, 0)),
+		"BiasBackward":               reflect.ValueOf(cpu.BiasBackward),
+		"BiasForward":                reflect.ValueOf(cpu.BiasForward),
 		"DefaultBackend":             reflect.ValueOf(cpu.DefaultBackend),
 		"DefaultHeadChunk":           reflect.ValueOf(constant.MakeFromLiteral("8388608", token.INT, 0)),
 		"EmbeddingBackward":          reflect.ValueOf(cpu.EmbeddingBackward),

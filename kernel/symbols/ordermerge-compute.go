@@ -63,6 +63,7 @@ type _github_com_ordermerge_ordermerge_compute_Device struct {
 	IValue                  interface{}
 	WAdamW                  func(params []compute.AdamWParam, s compute.AdamWStep)
 	WAdd                    func(out compute.Buf, a compute.Buf, b compute.Buf)
+	WAddBias                func(x compute.Buf, b compute.Buf, rows int, cols int)
 	WAddTo                  func(dst compute.Buf, src compute.Buf)
 	WAlloc                  func(dt compute.DType, n int) (compute.Buf, error)
 	WArgMax                 func(out compute.Buf, x compute.Buf, rows int, n int)
@@ -71,6 +72,7 @@ type _github_com_ordermerge_ordermerge_compute_Device struct {
 	WAttentionCached        func(out compute.Buf, qkv compute.Buf, kc compute.Buf, vc compute.Buf, scratch compute.Buf, s compute.KVCacheShape, seqs []compute.CachedSeq)
 	WAttentionCachedScratch func(s compute.KVCacheShape, seqs []compute.CachedSeq) int
 	WAttentionScratch       func(s compute.AttentionShape, backward bool) int
+	WBiasGrad               func(db compute.Buf, dout compute.Buf, rows int, cols int)
 	WCast                   func(dst compute.Buf, src compute.Buf)
 	WCopy                   func(dst compute.Buf, src compute.Buf)
 	WDescribe               func() string
@@ -104,6 +106,9 @@ func (W _github_com_ordermerge_ordermerge_compute_Device) AdamW(params []compute
 func (W _github_com_ordermerge_ordermerge_compute_Device) Add(out compute.Buf, a compute.Buf, b compute.Buf) {
 	W.WAdd(out, a, b)
 }
+func (W _github_com_ordermerge_ordermerge_compute_Device) AddBias(x compute.Buf, b compute.Buf, rows int, cols int) {
+	W.WAddBias(x, b, rows, cols)
+}
 func (W _github_com_ordermerge_ordermerge_compute_Device) AddTo(dst compute.Buf, src compute.Buf) {
 	W.WAddTo(dst, src)
 }
@@ -127,6 +132,9 @@ func (W _github_com_ordermerge_ordermerge_compute_Device) AttentionCachedScratch
 }
 func (W _github_com_ordermerge_ordermerge_compute_Device) AttentionScratch(s compute.AttentionShape, backward bool) int {
 	return W.WAttentionScratch(s, backward)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Device) BiasGrad(db compute.Buf, dout compute.Buf, rows int, cols int) {
+	W.WBiasGrad(db, dout, rows, cols)
 }
 func (W _github_com_ordermerge_ordermerge_compute_Device) Cast(dst compute.Buf, src compute.Buf) {
 	W.WCast(dst, src)
@@ -209,6 +217,7 @@ type _github_com_ordermerge_ordermerge_compute_Kernels struct {
 	IValue                  interface{}
 	WAdamW                  func(params []compute.AdamWParam, s compute.AdamWStep)
 	WAdd                    func(out compute.Buf, a compute.Buf, b compute.Buf)
+	WAddBias                func(x compute.Buf, b compute.Buf, rows int, cols int)
 	WAddTo                  func(dst compute.Buf, src compute.Buf)
 	WArgMax                 func(out compute.Buf, x compute.Buf, rows int, n int)
 	WAttention              func(out compute.Buf, att compute.Buf, qkv compute.Buf, scratch compute.Buf, s compute.AttentionShape)
@@ -216,6 +225,7 @@ type _github_com_ordermerge_ordermerge_compute_Kernels struct {
 	WAttentionCached        func(out compute.Buf, qkv compute.Buf, kc compute.Buf, vc compute.Buf, scratch compute.Buf, s compute.KVCacheShape, seqs []compute.CachedSeq)
 	WAttentionCachedScratch func(s compute.KVCacheShape, seqs []compute.CachedSeq) int
 	WAttentionScratch       func(s compute.AttentionShape, backward bool) int
+	WBiasGrad               func(db compute.Buf, dout compute.Buf, rows int, cols int)
 	WEmbedding              func(out compute.Buf, table compute.Buf, ids compute.Buf, d int)
 	WEmbeddingBackward      func(dtable compute.Buf, dout compute.Buf, ids []int32, d int)
 	WGatherRows             func(dst compute.Buf, src compute.Buf, rows compute.Buf, d int)
@@ -238,6 +248,9 @@ func (W _github_com_ordermerge_ordermerge_compute_Kernels) AdamW(params []comput
 func (W _github_com_ordermerge_ordermerge_compute_Kernels) Add(out compute.Buf, a compute.Buf, b compute.Buf) {
 	W.WAdd(out, a, b)
 }
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) AddBias(x compute.Buf, b compute.Buf, rows int, cols int) {
+	W.WAddBias(x, b, rows, cols)
+}
 func (W _github_com_ordermerge_ordermerge_compute_Kernels) AddTo(dst compute.Buf, src compute.Buf) {
 	W.WAddTo(dst, src)
 }
@@ -258,6 +271,9 @@ func (W _github_com_ordermerge_ordermerge_compute_Kernels) AttentionCachedScratc
 }
 func (W _github_com_ordermerge_ordermerge_compute_Kernels) AttentionScratch(s compute.AttentionShape, backward bool) int {
 	return W.WAttentionScratch(s, backward)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) BiasGrad(db compute.Buf, dout compute.Buf, rows int, cols int) {
+	W.WBiasGrad(db, dout, rows, cols)
 }
 func (W _github_com_ordermerge_ordermerge_compute_Kernels) Embedding(out compute.Buf, table compute.Buf, ids compute.Buf, d int) {
 	W.WEmbedding(out, table, ids, d)

@@ -15,6 +15,7 @@ func init() {
 		"CacheBytes":     reflect.ValueOf(llama.CacheBytes),
 		"CheckConfig":    reflect.ValueOf(llama.CheckConfig),
 		"EstimateMemory": reflect.ValueOf(llama.EstimateMemory),
+		"Families":       reflect.ValueOf(llama.Families),
 		"InitStd":        reflect.ValueOf(constant.MakeFromLiteral("0.01999999999999999999959342418531793583724720519967377185821533203", token.FLOAT, 0)),
 		"Load":           reflect.ValueOf(llama.Load),
 		"New":            reflect.ValueOf(llama.New),

@@ -28,7 +28,7 @@ func (m *Model) NewKVCache(batch, maxLen int) (*KVCache, error) {
 	if maxLen > m.cfg.MaxPositionEmbeddings {
 		return nil, fmt.Errorf("llama: KV cache length %d exceeds max_position_embeddings %d", maxLen, m.cfg.MaxPositionEmbeddings)
 	}
-	c := &KVCache{shape: compute.KVCacheShape{Slots: batch, MaxLen: maxLen, Heads: d.H, KVHeads: d.KV, HeadDim: d.HD}, lens: make([]int, batch)}
+	c := &KVCache{shape: compute.KVCacheShape{Slots: batch, MaxLen: maxLen, Heads: d.H, KVHeads: d.KV, HeadDim: d.HD, Window: m.arch.window}, lens: make([]int, batch)}
 	per := c.shape.CacheSize()
 	for l := 0; l < d.L; l++ {
 		k, err := m.dev.Alloc(compute.F32, per)
@@ -67,6 +67,7 @@ func (c *KVCache) Reset() { clear(c.lens) }
 // infer holds the device scratch of the incremental forward pass, grown as needed.
 type infer struct {
 	x, ln, qkv, y, gu, h, rstd, scratch compute.Buf
+	pre, rq, rk                         compute.Buf // Qwen3's q/k norms
 	sel, normed, logits                 compute.Buf
 	meta, next                          compute.Buf // I32: ids | positions | last rows; next tokens
 	hostMeta                            []int32
@@ -165,7 +166,7 @@ func (m *Model) extend(c *KVCache, tokens [][]int32) (int, error) {
 	ids, pos := metaBuf.Slice(0, n), metaBuf.Slice(n, 2*n)
 	dev := m.dev
 	var bufs [7]compute.Buf
-	for i, sz := range []int{n * d.D, n * d.D, n * d.W, n * d.D, n * 2 * d.F, n * d.F, n} {
+	for i, sz := range []int{n * d.D, n * d.D, n * d.W, n * d.Q, n * 2 * d.F, n * d.F, n} {
 		dst := []*compute.Buf{&in.x, &in.ln, &in.qkv, &in.y, &in.gu, &in.h, &in.rstd}[i]
 		if bufs[i], err = m.grow(dst, compute.F32, sz); err != nil {
 			return 0, err
@@ -178,19 +179,32 @@ func (m *Model) extend(c *KVCache, tokens [][]int32) (int, error) {
 	}
 	var pa compute.Buf // bf16 product inputs (bf16 precision only)
 	if m.prec == compute.PrecisionBF16 {
-		if pa, err = m.grow(&m.acts.pa, compute.BF16, max(n*max(2*d.F, d.W, d.D), m.acts.pa.Len())); err != nil {
+		if pa, err = m.grow(&m.acts.pa, compute.BF16, max(n*productWidth(d), m.acts.pa.Len())); err != nil {
 			return 0, err
+		}
+	}
+	if m.arch.qkNorm {
+		for _, g := range []struct {
+			buf *compute.Buf
+			n   int
+		}{{&in.pre, n * d.W}, {&in.rq, n * d.H}, {&in.rk, n * d.KV}} {
+			if _, err := m.grow(g.buf, compute.F32, g.n); err != nil {
+				return 0, err
+			}
 		}
 	}
 	_, norm, rope := m.shapes(1, n)
 	dev.Embedding(x, m.embed.w, ids, d.D)
 	for l, lv := range m.layers {
 		dev.RMSNorm(ln, rstd, x, lv.inNorm.w, norm)
-		m.linear(qkv, m.pin(ln, pa), lv.qkv.p, n, d.D, d.W, 0)
+		m.qkvProjection(qkv, m.pin(ln, pa), lv, n, -1)
 		dev.RoPE(qkv, pos, m.rope, rope, false)
 		dev.KVAppend(c.k[l], c.v[l], qkv, c.shape, in.seqs)
 		dev.AttentionCached(y, qkv, c.k[l], c.v[l], scratch, c.shape, in.seqs)
-		m.linear(x, m.pin(y, pa), lv.o.p, n, d.D, d.D, 1)
+		m.linear(x, m.pin(y, pa), lv.o.p, n, d.Q, d.D, 1)
+		if m.arch.oBias {
+			dev.AddBias(x, lv.oBias.w, n, d.D)
+		}
 		dev.RMSNorm(ln, rstd, x, lv.postNorm.w, norm)
 		m.linear(gu, m.pin(ln, pa), lv.gateUp.p, n, d.D, 2*d.F, 0)
 		dev.SwiGLU(h, gu, n, d.F)

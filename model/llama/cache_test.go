@@ -4,6 +4,7 @@ import (
 	"github.com/ordermerge/ordermerge/compute"
 	"github.com/ordermerge/ordermerge/compute/cpu"
 	"github.com/ordermerge/ordermerge/internal/seeded"
+	"github.com/ordermerge/ordermerge/tensor"
 	"strings"
 	"testing"
 )
@@ -13,8 +14,19 @@ import (
 // returned logit vector with the uncached forward pass over the same whole prefix.
 func TestKVCacheMatchesFullForward(t *testing.T) {
 	for _, be := range testBackends(t) {
+		testKVCache(t, be, "llama", func(*tensor.Config) {})
+	}
+	// Every family's features in the incremental pass: biases, q/k norms, sliding window.
+	for _, fam := range referenceFamilies() {
+		testKVCache(t, cpu.NewGoBackend(2), fam.name, fam.edit)
+	}
+}
+
+func testKVCache(t *testing.T, be cpu.Backend, name string, edit func(*tensor.Config)) {
+	{
 		cfg := tinyConfig(false)
 		cfg.NumHiddenLayers = 3
+		edit(cfg)
 		m := mustNew(t, cfg, 31, be)
 		rng := seeded.New(32)
 		for _, p := range m.Params() {
@@ -55,7 +67,7 @@ func TestKVCacheMatchesFullForward(t *testing.T) {
 					continue
 				}
 				if d := maxAbsDiff(got[b], want[b]); d > 1e-4 {
-					t.Fatalf("%s round %d sequence %d: cached logits differ from the full forward by %.3g", be.Name(), r, b, d)
+					t.Fatalf("%s %s round %d sequence %d: cached logits differ from the full forward by %.3g", name, be.Name(), r, b, d)
 				}
 			}
 		}

@@ -20,6 +20,8 @@ type acts struct {
 	xm               []compute.Buf // after attention, per layer
 	r1, r2           []compute.Buf // rstd of input_layernorm, post_attention_layernorm
 	qkv              []compute.Buf // after RoPE
+	qkvPre           []compute.Buf // before the q/k norms (Qwen3 only)
+	rq, rk           []compute.Buf // rstd of the q and k norms (Qwen3 only)
 	p                []compute.Buf // attention probabilities
 	y                []compute.Buf // attention output, before o_proj
 	gu               []compute.Buf // gate and up projections
@@ -27,7 +29,7 @@ type acts struct {
 	ln               compute.Buf // normalised input of a projection (recomputed in backward)
 	h                compute.Buf // SwiGLU output (recomputed in backward)
 
-	dres, dtmp, dqkv, dgu, dh compute.Buf
+	dres, dtmp, dqkv, dgu, dh, dy compute.Buf
 	attScratch, headScratch   compute.Buf
 	rowLoss, scale            compute.Buf
 	pa, pb                    compute.Buf // product inputs rounded to bf16 (bf16 precision only)
@@ -40,24 +42,30 @@ type sizes struct{ f32, bf16, i32 int64 }
 
 func (s sizes) bytes() int64 { return 4*s.f32 + 2*s.bf16 + 4*s.i32 }
 
-func actSizes(dev compute.Device, d dims, prec compute.Precision, b, t int, grads bool) sizes {
+func actSizes(dev compute.Device, d dims, ar arch, prec compute.Precision, b, t int, grads bool) sizes {
 	n, att := int64(b*t), int64(b*d.H*t*t)
 	L := int64(d.L)
 	var s sizes
 	s.i32 = 2 * n
-	s.f32 = (L+1)*n*int64(d.D) + L*(n*int64(d.D)*2+2*n+n*int64(d.W)+att+n*int64(2*d.F)) +
+	s.f32 = (L+1)*n*int64(d.D) + L*(n*int64(d.D)+n*int64(d.Q)+2*n+n*int64(d.W)+att+n*int64(2*d.F)) +
 		2*n + 2*n*int64(d.D) + n*int64(d.F) + 2*n
-	shape := compute.AttentionShape{B: b, T: t, Heads: d.H, KVHeads: d.KV, HeadDim: d.HD, Precision: prec}
+	if ar.qkNorm {
+		s.f32 += L * (n*int64(d.W) + n*int64(d.H+d.KV))
+	}
+	shape := compute.AttentionShape{B: b, T: t, Heads: d.H, KVHeads: d.KV, HeadDim: d.HD, Precision: prec, Window: ar.window}
 	s.f32 += int64(max(dev.AttentionScratch(shape, false), dev.AttentionScratch(shape, grads)))
 	s.f32 += int64(dev.HeadLossScratch(compute.HeadShape{Rows: b * t, D: d.D, V: d.V}))
 	if grads {
-		s.f32 += 2*n*int64(d.D) + n*int64(d.W) + n*int64(2*d.F) + n*int64(d.F)
+		s.f32 += 2*n*int64(d.D) + n*int64(d.W) + n*int64(2*d.F) + n*int64(d.F) + n*int64(d.Q)
 	}
 	if prec == compute.PrecisionBF16 {
-		s.bf16 = 2 * n * int64(max(2*d.F, d.W, d.D))
+		s.bf16 = 2 * n * int64(productWidth(d))
 	}
 	return s
 }
+
+// productWidth is the widest product input row: the scratch for bf16 casts.
+func productWidth(d dims) int { return max(2*d.F, d.W, d.D, d.Q) }
 
 // ensure sizes the buffers for a b x t batch (with backward buffers when grads is set).
 func (m *Model) ensure(b, t int, grads bool) error {
@@ -89,17 +97,20 @@ func (m *Model) ensure(b, t int, grads bool) error {
 		ids: mk(compute.I32, n), pos: mk(compute.I32, n),
 		x: perLayer(d.L+1, n*d.D), xm: perLayer(d.L, n*d.D),
 		r1: perLayer(d.L, n), r2: perLayer(d.L, n),
-		qkv: perLayer(d.L, n*d.W), p: perLayer(d.L, att), y: perLayer(d.L, n*d.D),
+		qkv: perLayer(d.L, n*d.W), p: perLayer(d.L, att), y: perLayer(d.L, n*d.Q),
 		gu: perLayer(d.L, n*2*d.F), rF: f32(n), lnF: f32(n * d.D), ln: f32(n * d.D), h: f32(n * d.F),
 		rowLoss: f32(n), scale: f32(n),
 		hostLoss: make([]float32, n), hostScale: make([]float32, n),
 	}
+	if m.arch.qkNorm {
+		a.qkvPre, a.rq, a.rk = perLayer(d.L, n*d.W), perLayer(d.L, n*d.H), perLayer(d.L, n*d.KV)
+	}
 	if grads {
 		a.dres, a.dtmp, a.dqkv = f32(n*d.D), f32(n*d.D), f32(n*d.W)
-		a.dgu, a.dh = f32(n*2*d.F), f32(n*d.F)
+		a.dgu, a.dh, a.dy = f32(n*2*d.F), f32(n*d.F), f32(n*d.Q)
 	}
 	if m.prec == compute.PrecisionBF16 {
-		w := n * max(2*d.F, d.W, d.D)
+		w := n * productWidth(d)
 		a.pa, a.pb = mk(compute.BF16, w), mk(compute.BF16, w)
 	}
 	if err != nil {
@@ -173,6 +184,56 @@ func (m *Model) pin(x, into compute.Buf) compute.Buf {
 	return dst
 }
 
+// qkNorms are the descriptors of Qwen3's per-head norms of the q and k heads of n qkv rows.
+func (m *Model) qkNorms(n int) (q, k compute.Norm) {
+	d := dimsOf(m.cfg)
+	eps := float32(m.cfg.RMSNormEps)
+	q = compute.Norm{Rows: n * d.H, D: d.HD, Eps: eps, LD: d.W, Col: 0, Group: d.H}
+	k = compute.Norm{Rows: n * d.KV, D: d.HD, Eps: eps, LD: d.W, Col: d.H * d.HD, Group: d.KV}
+	return q, k
+}
+
+// qkvProjection computes the stacked q, k, v rows of n normalised inputs (a product input),
+// with the family's biases and q/k norms; l is the layer (its kept activations, when
+// training) or -1 (incremental decoding: nothing kept).
+func (m *Model) qkvProjection(qkv, in compute.Buf, lv layerView, n, l int) {
+	d, dev := dimsOf(m.cfg), m.dev
+	m.linear(qkv, in, lv.qkv.p, n, d.D, d.W, 0)
+	if m.arch.qkvBias {
+		dev.AddBias(qkv, lv.qkvBias.w, n, d.W)
+	}
+	if !m.arch.qkNorm {
+		return
+	}
+	qn, kn := m.qkNorms(n)
+	var pre, rq, rk compute.Buf
+	if l >= 0 {
+		pre, rq, rk = m.acts.qkvPre[l].Slice(0, n*d.W), m.acts.rq[l].Slice(0, n*d.H), m.acts.rk[l].Slice(0, n*d.KV)
+	} else {
+		pre, rq, rk = m.inf.pre.Slice(0, n*d.W), m.inf.rq.Slice(0, n*d.H), m.inf.rk.Slice(0, n*d.KV)
+	}
+	dev.Copy(pre, qkv)
+	dev.RMSNorm(qkv, rq, pre, lv.qNorm.w, qn)
+	dev.RMSNorm(qkv, rk, pre, lv.kNorm.w, kn)
+}
+
+// qkvProjectionBackward turns dqkv (the gradient with respect to the projection's output
+// after the q/k norms) into the gradient before them, in place, and adds the norms' and the
+// biases' gradients.
+func (m *Model) qkvProjectionBackward(dqkv compute.Buf, lv layerView, n, l int) {
+	d, dev := dimsOf(m.cfg), m.dev
+	if m.arch.qkNorm {
+		qn, kn := m.qkNorms(n)
+		qn.Replace, kn.Replace = true, true
+		pre := m.acts.qkvPre[l].Slice(0, n*d.W)
+		dev.RMSNormBackward(dqkv, lv.qNorm.g, dqkv, pre, lv.qNorm.w, m.acts.rq[l].Slice(0, n*d.H), qn)
+		dev.RMSNormBackward(dqkv, lv.kNorm.g, dqkv, pre, lv.kNorm.w, m.acts.rk[l].Slice(0, n*d.KV), kn)
+	}
+	if m.arch.qkvBias {
+		dev.BiasGrad(lv.qkvBias.g, dqkv, n, d.W)
+	}
+}
+
 // linear computes out = in @ W^T (+ beta*out) for n rows: in is n x inF (already a product
 // input), W is outF x inF (the Hugging Face / PyTorch layout of a Linear weight).
 func (m *Model) linear(out, in, w compute.Buf, n, inF, outF int, beta float32) {
@@ -192,7 +253,7 @@ func (m *Model) linearDW(dw, dout, in compute.Buf, n, inF, outF int) {
 // shapes are the descriptors of the attention, the norms and RoPE for a B x T batch.
 func (m *Model) shapes(B, T int) (compute.AttentionShape, compute.Norm, compute.RoPEShape) {
 	d := dimsOf(m.cfg)
-	return compute.AttentionShape{B: B, T: T, Heads: d.H, KVHeads: d.KV, HeadDim: d.HD, Precision: m.prec},
+	return compute.AttentionShape{B: B, T: T, Heads: d.H, KVHeads: d.KV, HeadDim: d.HD, Precision: m.prec, Window: m.arch.window},
 		compute.Norm{Rows: B * T, D: d.D, Eps: float32(m.cfg.RMSNormEps)},
 		compute.RoPEShape{Rows: B * T, LD: d.W, Heads: d.H + d.KV, HeadDim: d.HD}
 }
@@ -206,13 +267,16 @@ func (m *Model) forward(B, T int) {
 	dev.Embedding(a.x[0].Slice(0, n*d.D), m.embed.w, a.ids.Slice(0, n), d.D)
 	for l, lv := range m.layers {
 		x, xm, xn := a.x[l].Slice(0, n*d.D), a.xm[l].Slice(0, n*d.D), a.x[l+1].Slice(0, n*d.D)
-		qkv, y, gu := a.qkv[l].Slice(0, n*d.W), a.y[l].Slice(0, n*d.D), a.gu[l].Slice(0, n*2*d.F)
+		qkv, y, gu := a.qkv[l].Slice(0, n*d.W), a.y[l].Slice(0, n*d.Q), a.gu[l].Slice(0, n*2*d.F)
 		dev.RMSNorm(ln, a.r1[l], x, lv.inNorm.w, norm)
-		m.linear(qkv, m.pin(ln, a.pa), lv.qkv.p, n, d.D, d.W, 0)
+		m.qkvProjection(qkv, m.pin(ln, a.pa), lv, n, l)
 		dev.RoPE(qkv, a.pos, m.rope, rope, false)
 		dev.Attention(y, a.p[l], qkv, a.attScratch, shape)
 		dev.Copy(xm, x)
-		m.linear(xm, m.pin(y, a.pa), lv.o.p, n, d.D, d.D, 1)
+		m.linear(xm, m.pin(y, a.pa), lv.o.p, n, d.Q, d.D, 1)
+		if m.arch.oBias {
+			dev.AddBias(xm, lv.oBias.w, n, d.D)
+		}
 		dev.RMSNorm(ln, a.r2[l], xm, lv.postNorm.w, norm)
 		m.linear(gu, m.pin(ln, a.pa), lv.gateUp.p, n, d.D, 2*d.F, 0)
 		dev.SwiGLU(h, gu, n, d.F)
@@ -246,11 +310,16 @@ func (m *Model) backward(B, T int) {
 		m.linearDW(lv.gateUp.g, pgu, m.pin(ln, a.pb), n, d.D, 2*d.F)
 		dev.RMSNormBackward(dres, lv.postNorm.g, dtmp, xm, lv.postNorm.w, a.r2[l], norm)
 		// Attention: xm = x + o(attention(rope(qkv(norm(x)))))
+		dy := a.dy.Slice(0, n*d.Q)
+		if m.arch.oBias {
+			dev.BiasGrad(lv.oBias.g, dres, n, d.D)
+		}
 		pres = m.pin(dres, a.pa)
-		m.linearDX(dtmp, pres, lv.o.p, n, d.D, d.D, 0)
-		m.linearDW(lv.o.g, pres, m.pin(a.y[l].Slice(0, n*d.D), a.pb), n, d.D, d.D)
-		dev.AttentionBackward(dqkv, dtmp, a.qkv[l].Slice(0, n*d.W), a.p[l], a.attScratch, shape)
+		m.linearDX(dy, pres, lv.o.p, n, d.Q, d.D, 0)
+		m.linearDW(lv.o.g, pres, m.pin(a.y[l].Slice(0, n*d.Q), a.pb), n, d.Q, d.D)
+		dev.AttentionBackward(dqkv, dy, a.qkv[l].Slice(0, n*d.W), a.p[l], a.attScratch, shape)
 		dev.RoPE(dqkv, a.pos, m.rope, rope, true)
+		m.qkvProjectionBackward(dqkv, lv, n, l)
 		dev.RMSNormApply(ln, x, lv.inNorm.w, a.r1[l], norm)
 		pqkv := m.pin(dqkv, a.pa)
 		m.linearDX(dtmp, pqkv, lv.qkv.p, n, d.D, d.W, 0)
@@ -321,7 +390,7 @@ func (m *Model) prepare(b *compute.Batch, grads bool) error {
 // batch.
 func (m *Model) ensureScratch(b, t int, grads bool) error {
 	d, a := dimsOf(m.cfg), &m.acts
-	shape := compute.AttentionShape{B: b, T: t, Heads: d.H, KVHeads: d.KV, HeadDim: d.HD, Precision: m.prec}
+	shape, _, _ := m.shapes(b, t)
 	grow := func(buf *compute.Buf, need int) error {
 		if need <= buf.Len() {
 			return nil

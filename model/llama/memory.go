@@ -19,12 +19,13 @@ func EstimateMemory(dev compute.Device, cfg *tensor.Config, prec compute.Precisi
 	}
 	n := int64(NumParamsOf(cfg))
 	d := dimsOf(cfg)
+	a, _ := archOf(cfg)
 	m := compute.ModelMemory{Params: 4 * n, Grads: 4 * n}
 	if prec == compute.PrecisionBF16 {
 		m.Params += 2 * n
 	}
 	m.Params += 2 * 4 * int64(cfg.MaxPositionEmbeddings) * int64(d.HD/2) // RoPE tables
-	m.Activations = actSizes(dev, d, prec, b, t, training).bytes()
+	m.Activations = actSizes(dev, d, a, prec, b, t, training).bytes()
 	return m, nil
 }
 

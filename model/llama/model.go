@@ -26,6 +26,7 @@ type Options struct {
 // of its device.
 type Model struct {
 	cfg  *tensor.Config
+	arch arch
 	dev  compute.Device
 	prec compute.Precision
 	rope compute.RoPETable
@@ -51,23 +52,27 @@ type view struct{ w, g, p compute.Buf }
 
 type layerView struct {
 	inNorm, qkv, o, postNorm, gateUp, down view
+	// Only in some families: the stacked q, k, v biases, o_proj's bias, Qwen3's q/k norms.
+	qkvBias, oBias, qNorm, kNorm view
 }
 
 // Dims of a config that the model code uses everywhere.
 type dims struct {
-	D, F, L, H, KV, HD, V, W int // W: width of the stacked q, k, v rows
+	D, F, L, H, KV, HD, V int
+	W int // width of the stacked q, k, v rows: (H + 2 KV) HD
+	Q int // width of the attention output: H HD (head_dim may make it differ from D)
 }
 
 func dimsOf(c *tensor.Config) dims {
-	hd := c.HiddenSize / c.NumAttentionHeads
+	hd := c.HeadDim()
 	return dims{D: c.HiddenSize, F: c.IntermediateSize, L: c.NumHiddenLayers, H: c.NumAttentionHeads,
-		KV: c.NumKeyValueHeads, HD: hd, V: c.VocabSize, W: (c.NumAttentionHeads + 2*c.NumKeyValueHeads) * hd}
+		KV: c.NumKeyValueHeads, HD: hd, V: c.VocabSize, W: (c.NumAttentionHeads + 2*c.NumKeyValueHeads) * hd, Q: c.NumAttentionHeads * hd}
 }
 
 // CheckConfig reports whether the model can be built from c: the shape keys must fit together
-// (tensor.Config.Validate) and the features that change the architecture must be the ones
-// this model implements (SiLU activation, no attention/MLP biases, no RoPE scaling, head_dim
-// = hidden_size / num_attention_heads).
+// (tensor.Config.Validate) and the family (model_type: llama, mistral, qwen2, qwen3) and the
+// keys that change the architecture must be ones this model implements; an error names the
+// key.
 func CheckConfig(c *tensor.Config) error {
 	if c == nil {
 		return fmt.Errorf("llama: no config")
@@ -75,25 +80,8 @@ func CheckConfig(c *tensor.Config) error {
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("llama: %w", err)
 	}
-	if c.ModelType != "" && c.ModelType != "llama" {
-		return fmt.Errorf("llama: config model_type is %q, want \"llama\"", c.ModelType)
-	}
-	var s string
-	if raw, ok := c.Extra("hidden_act"); ok && json.Unmarshal(raw, &s) == nil && s != "silu" {
-		return fmt.Errorf("llama: config hidden_act %q is not supported (only \"silu\")", s)
-	}
-	for _, key := range []string{"attention_bias", "mlp_bias"} {
-		var b bool
-		if raw, ok := c.Extra(key); ok && json.Unmarshal(raw, &b) == nil && b {
-			return fmt.Errorf("llama: config %s = true is not supported (this model has no biases)", key)
-		}
-	}
-	if raw, ok := c.Extra("rope_scaling"); ok && string(raw) != "null" {
-		return fmt.Errorf("llama: config rope_scaling %s is not supported (plain RoPE only)", raw)
-	}
-	var hd int
-	if raw, ok := c.Extra("head_dim"); ok && json.Unmarshal(raw, &hd) == nil && hd != 0 && hd != c.HeadDim() {
-		return fmt.Errorf("llama: config head_dim %d differs from hidden_size/num_attention_heads = %d; not supported", hd, c.HeadDim())
+	if _, err := archOf(c); err != nil {
+		return fmt.Errorf("llama: %w", err)
 	}
 	return nil
 }
@@ -109,6 +97,7 @@ type paramSpec struct {
 // paramSpecs lists the parameters of cfg in checkpoint order.
 func paramSpecs(cfg *tensor.Config) []paramSpec {
 	d := dimsOf(cfg)
+	a, _ := archOf(cfg) // checked by the callers
 	var specs []paramSpec
 	add := func(name string, dst func(m *Model) *view, noDecay bool, shape ...int) {
 		specs = append(specs, paramSpec{name, shape, noDecay, dst})
@@ -124,7 +113,19 @@ func paramSpecs(cfg *tensor.Config) []paramSpec {
 		add(p+"self_attn.q_proj.weight", lv(func(v *layerView) *view { return &v.qkv }), false, d.H*d.HD, d.D)
 		add(p+"self_attn.k_proj.weight", nil, false, d.KV*d.HD, d.D)
 		add(p+"self_attn.v_proj.weight", nil, false, d.KV*d.HD, d.D)
-		add(p+"self_attn.o_proj.weight", lv(func(v *layerView) *view { return &v.o }), false, d.D, d.H*d.HD)
+		if a.qkvBias { // adjacent too: one stacked bias of the qkv rows
+			add(p+"self_attn.q_proj.bias", lv(func(v *layerView) *view { return &v.qkvBias }), true, d.H*d.HD)
+			add(p+"self_attn.k_proj.bias", nil, true, d.KV*d.HD)
+			add(p+"self_attn.v_proj.bias", nil, true, d.KV*d.HD)
+		}
+		if a.qkNorm {
+			add(p+"self_attn.q_norm.weight", lv(func(v *layerView) *view { return &v.qNorm }), true, d.HD)
+			add(p+"self_attn.k_norm.weight", lv(func(v *layerView) *view { return &v.kNorm }), true, d.HD)
+		}
+		add(p+"self_attn.o_proj.weight", lv(func(v *layerView) *view { return &v.o }), false, d.D, d.Q)
+		if a.oBias {
+			add(p+"self_attn.o_proj.bias", lv(func(v *layerView) *view { return &v.oBias }), true, d.D)
+		}
 		add(p+"post_attention_layernorm.weight", lv(func(v *layerView) *view { return &v.postNorm }), true, d.D)
 		add(p+"mlp.gate_proj.weight", lv(func(v *layerView) *view { return &v.gateUp }), false, d.F, d.D)
 		add(p+"mlp.up_proj.weight", nil, false, d.F, d.D)
@@ -171,7 +172,11 @@ func newModel(cfg *tensor.Config, opt Options) (*Model, error) {
 		return nil, fmt.Errorf("llama: precision tf32 is a GPU tensor-core mode; the CPU computes in f32 or bf16")
 	}
 	d := dimsOf(cfg)
-	inv, err := compute.RoPEInvFreq(d.HD, cfg.RopeTheta)
+	a, err := archOf(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("llama: %w", err)
+	}
+	inv, err := a.invFreq(cfg.RopeTheta)
 	if err != nil {
 		return nil, fmt.Errorf("llama: %w", err)
 	}
@@ -179,7 +184,7 @@ func newModel(cfg *tensor.Config, opt Options) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("llama: %w", err)
 	}
-	m := &Model{cfg: cfg.Clone(), dev: dev, prec: prec, rope: rope, layers: make([]layerView, d.L)}
+	m := &Model{cfg: cfg.Clone(), arch: a, dev: dev, prec: prec, rope: rope, layers: make([]layerView, d.L)}
 	specs := paramSpecs(cfg)
 	total := NumParamsOf(cfg)
 	if m.data, err = dev.Alloc(compute.F32, total); err != nil {
@@ -209,6 +214,9 @@ func newModel(cfg *tensor.Config, opt Options) (*Model, error) {
 		lv := &m.layers[l]
 		lv.qkv = widen(lv.qkv, d.W*d.D)
 		lv.gateUp = widen(lv.gateUp, 2*d.F*d.D)
+		if a.qkvBias {
+			lv.qkvBias = widen(lv.qkvBias, d.W)
+		}
 	}
 	if cfg.TieWordEmbeddings {
 		m.head = m.embed
@@ -298,7 +306,7 @@ func (m *Model) HFConfig() *tensor.Config {
 		c.ModelType = "llama"
 	}
 	if len(c.Architectures) == 0 {
-		c.Architectures = []string{"LlamaForCausalLM"}
+		c.Architectures = []string{architectures[m.arch.family]}
 	}
 	return c
 }

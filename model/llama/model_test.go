@@ -288,9 +288,16 @@ func TestConfigErrors(t *testing.T) {
 		{func(c *tensor.Config) { c.HiddenSize, c.NumAttentionHeads, c.NumKeyValueHeads = 12, 4, 4 }, "must be even"},
 		{func(c *tensor.Config) { c.VocabSize = 0 }, "vocab_size must be positive"},
 		{func(c *tensor.Config) { c.SetExtra("hidden_act", "gelu") }, "hidden_act"},
-		{func(c *tensor.Config) { c.SetExtra("attention_bias", true) }, "attention_bias"},
-		{func(c *tensor.Config) { c.SetExtra("rope_scaling", map[string]any{"type": "linear", "factor": 2}) }, "rope_scaling"},
-		{func(c *tensor.Config) { c.ModelType = "mistral" }, "model_type"},
+		{func(c *tensor.Config) { c.SetExtra("mlp_bias", true) }, "mlp_bias"},
+		{func(c *tensor.Config) { c.SetExtra("attention_bias", "yes") }, "attention_bias"},
+		{func(c *tensor.Config) { c.SetExtra("rope_scaling", map[string]any{"rope_type": "yarn", "factor": 2}) }, `rope_type "yarn"`},
+		{func(c *tensor.Config) { c.SetExtra("rope_scaling", map[string]any{"rope_type": "llama3", "factor": 8}) }, "rope_scaling has no low_freq_factor"},
+		{func(c *tensor.Config) { c.SetExtra("rope_scaling", map[string]any{"type": "linear"}) }, "rope_scaling has no factor"},
+		{func(c *tensor.Config) { c.ModelType = "gemma3" }, `model_type "gemma3" is not supported (supported: llama, mistral, qwen2, qwen3)`},
+		{func(c *tensor.Config) { c.ModelType = "qwen2"; c.SetExtra("use_sliding_window", true) }, "use_sliding_window"},
+		{func(c *tensor.Config) { c.ModelType = "qwen3"; c.SetExtra("layer_types", []string{"sliding_attention"}) }, "layer_types[0]"},
+		{func(c *tensor.Config) { c.SetExtra("head_dim", 5) }, "must be even"},
+		{func(c *tensor.Config) { c.SetExtra("num_experts", 8) }, "num_experts"},
 	}
 	for _, tc := range cases {
 		c := tinyConfig(false)

@@ -1,9 +1,12 @@
-"""Reference Llama forward/backward in plain PyTorch, for model/llama's tests.
+"""Reference Llama-family forward/backward in plain PyTorch, for model/llama's tests.
 
-It follows transformers' LlamaForCausalLM (modeling_llama.py) operation by operation --
-RMSNorm in float32, rotate_half RoPE with inv_freq = theta^(-2i/d), repeat_kv for grouped KV
-heads, causal softmax attention, SwiGLU MLP, tied or untied head -- without importing
-transformers (not installed here).
+It follows transformers' modeling files operation by operation -- LlamaForCausalLM
+(modeling_llama.py) and the families that differ from it in small ways: MistralForCausalLM
+(sliding-window attention), Qwen2ForCausalLM (q/k/v biases), Qwen3ForCausalLM (per-head RMSNorm
+of q and k before RoPE, head_dim from the config) -- with RMSNorm in float32, rotate_half RoPE
+with the inverse frequencies of ROPE_INIT_FUNCTIONS (default, linear, dynamic, llama3),
+repeat_kv for grouped KV heads, causal softmax attention, SwiGLU MLP, tied or untied head, and
+the attention_bias of Llama -- without importing transformers (not installed here).
 
 usage: llama_reference.py CHECKPOINT_DIR BATCH_JSON OUT_SAFETENSORS
 
@@ -63,31 +66,68 @@ def rotate_half(x):
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
 
 
+def inv_freq_of(cfg, hd):
+    """transformers' ROPE_INIT_FUNCTIONS (modeling_rope_utils.py) for the supported types."""
+    base = cfg.get("rope_theta", 10000.0)
+    inv = 1.0 / (base ** (torch.arange(0, hd, 2, dtype=torch.int64).float() / hd))
+    rs = cfg.get("rope_scaling") or {}
+    kind = rs.get("rope_type", rs.get("type", "default"))
+    if kind == "linear":
+        inv = inv / rs["factor"]
+    elif kind == "llama3":  # _compute_llama3_parameters
+        factor, low, high = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"]
+        old = rs["original_max_position_embeddings"]
+        low_wavelen, high_wavelen = old / low, old / high
+        wavelen = 2 * math.pi / inv
+        inv_llama = torch.where(wavelen > low_wavelen, inv / factor, inv)
+        smooth = (old / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * inv_llama / factor + smooth * inv_llama
+        medium = ~(wavelen < high_wavelen) * ~(wavelen > low_wavelen)
+        inv = torch.where(medium, smoothed, inv_llama)
+    # "dynamic" (NTK) equals the default up to max_position_embeddings.
+    return inv
+
+
 def forward(cfg, p, inputs):
     B, T = inputs.shape
     D, H = cfg["hidden_size"], cfg["num_attention_heads"]
     KV = cfg.get("num_key_value_heads") or H
-    hd, eps = D // H, cfg["rms_norm_eps"]
-    inv_freq = 1.0 / (cfg.get("rope_theta", 10000.0) ** (torch.arange(0, hd, 2).float() / hd))
+    hd, eps = cfg.get("head_dim") or D // H, cfg["rms_norm_eps"]
+    inv_freq = inv_freq_of(cfg, hd)
     freqs = torch.outer(torch.arange(T).float(), inv_freq)
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos()[None, None], emb.sin()[None, None]
     mask = torch.full((T, T), float("-inf")).triu(1)
+    window = cfg.get("sliding_window") if cfg.get("model_type") == "mistral" else None
+    if window:  # Mistral: key j is seen from query i only when i - j < sliding_window
+        i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
+        mask = mask.masked_fill(i - j >= window, float("-inf"))
     x = p["model.embed_tokens.weight"][inputs]
+
+    def proj(h, name):
+        y = h @ p[name + ".weight"].T
+        if name + ".bias" in p:
+            y = y + p[name + ".bias"]
+        return y
+
     for l in range(cfg["num_hidden_layers"]):
         pre = "model.layers.%d." % l
         h = rms_norm(x, p[pre + "input_layernorm.weight"], eps)
-        q = (h @ p[pre + "self_attn.q_proj.weight"].T).view(B, T, H, hd).transpose(1, 2)
-        k = (h @ p[pre + "self_attn.k_proj.weight"].T).view(B, T, KV, hd).transpose(1, 2)
-        v = (h @ p[pre + "self_attn.v_proj.weight"].T).view(B, T, KV, hd).transpose(1, 2)
+        q = proj(h, pre + "self_attn.q_proj").view(B, T, H, hd)
+        k = proj(h, pre + "self_attn.k_proj").view(B, T, KV, hd)
+        v = proj(h, pre + "self_attn.v_proj").view(B, T, KV, hd).transpose(1, 2)
+        if pre + "self_attn.q_norm.weight" in p:  # Qwen3: per-head norms before RoPE
+            q = rms_norm(q, p[pre + "self_attn.q_norm.weight"], eps)
+            k = rms_norm(k, p[pre + "self_attn.k_norm.weight"], eps)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         k = k.repeat_interleave(H // KV, dim=1)  # repeat_kv
         v = v.repeat_interleave(H // KV, dim=1)
         att = (q @ k.transpose(2, 3)) / math.sqrt(hd) + mask
         att = torch.softmax(att, dim=-1, dtype=torch.float32)
-        o = (att @ v).transpose(1, 2).reshape(B, T, D)
-        x = x + o @ p[pre + "self_attn.o_proj.weight"].T
+        o = (att @ v).transpose(1, 2).reshape(B, T, H * hd)
+        x = x + proj(o, pre + "self_attn.o_proj")
         h = rms_norm(x, p[pre + "post_attention_layernorm.weight"], eps)
         g = h @ p[pre + "mlp.gate_proj.weight"].T
         u = h @ p[pre + "mlp.up_proj.weight"].T
