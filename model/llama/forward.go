@@ -30,9 +30,9 @@ type acts struct {
 	h                compute.Buf // SwiGLU output (recomputed in backward)
 
 	dres, dtmp, dqkv, dgu, dh, dy compute.Buf
-	attScratch, headScratch   compute.Buf
-	rowLoss, scale            compute.Buf
-	pa, pb                    compute.Buf // product inputs rounded to bf16 (bf16 precision only)
+	attScratch, headScratch       compute.Buf
+	rowLoss, scale                compute.Buf
+	pa, pb                        compute.Buf // product inputs rounded to bf16 (bf16 precision only)
 
 	hostLoss, hostScale []float32
 }

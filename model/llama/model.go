@@ -59,8 +59,8 @@ type layerView struct {
 // Dims of a config that the model code uses everywhere.
 type dims struct {
 	D, F, L, H, KV, HD, V int
-	W int // width of the stacked q, k, v rows: (H + 2 KV) HD
-	Q int // width of the attention output: H HD (head_dim may make it differ from D)
+	W                     int // width of the stacked q, k, v rows: (H + 2 KV) HD
+	Q                     int // width of the attention output: H HD (head_dim may make it differ from D)
 }
 
 func dimsOf(c *tensor.Config) dims {

@@ -295,7 +295,10 @@ func TestConfigErrors(t *testing.T) {
 		{func(c *tensor.Config) { c.SetExtra("rope_scaling", map[string]any{"type": "linear"}) }, "rope_scaling has no factor"},
 		{func(c *tensor.Config) { c.ModelType = "gemma3" }, `model_type "gemma3" is not supported (supported: llama, mistral, qwen2, qwen3)`},
 		{func(c *tensor.Config) { c.ModelType = "qwen2"; c.SetExtra("use_sliding_window", true) }, "use_sliding_window"},
-		{func(c *tensor.Config) { c.ModelType = "qwen3"; c.SetExtra("layer_types", []string{"sliding_attention"}) }, "layer_types[0]"},
+		{func(c *tensor.Config) {
+			c.ModelType = "qwen3"
+			c.SetExtra("layer_types", []string{"sliding_attention"})
+		}, "layer_types[0]"},
 		{func(c *tensor.Config) { c.SetExtra("head_dim", 5) }, "must be even"},
 		{func(c *tensor.Config) { c.SetExtra("num_experts", 8) }, "num_experts"},
 	}
