@@ -89,8 +89,8 @@ func main() {
 
 func run() error {
 	config := flag.String("config", "small,large", "configurations to run: small, large or both (comma-separated)")
-	steps := flag.Int("steps", 3, "timed steps per run")
-	warmup := flag.Int("warmup", 1, "untimed steps first")
+	steps := flag.Int("steps", 10, "timed steps per run (after the warm-up, at steady state on both sides)")
+	warmup := flag.Int("warmup", 3, "untimed steps first (PyTorch's step time falls over its first few steps)")
 	repeat := flag.Int("repeat", 2, "alternate Go and PyTorch runs this many times")
 	backend := flag.String("backend", "", "CPU backend: openblas or go (default: openblas with cgo)")
 	device := flag.String("device", "cpu", "device to train on: cpu, cuda or cuda:N (PyTorch uses the same)")
