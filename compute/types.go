@@ -88,3 +88,14 @@ type ModelMemory struct {
 
 // Total is the sum of the parts.
 func (m ModelMemory) Total() int64 { return m.Params + m.Grads + m.Activations }
+
+// Decoder is incremental decoding with a model: a KV cache of Batch sequences of up to MaxLen
+// positions each. Extend appends tokens[b] to sequence b (nil leaves it as it is) and
+// returns the logits after each extended sequence's last new token (nil for the others);
+// ExtendGreedy returns instead each extended sequence's most likely next token, picked on the
+// model's device (-1 for the others).
+type Decoder interface {
+	Extend(tokens [][]int32) ([][]float32, error)
+	ExtendGreedy(tokens [][]int32) ([]int32, error)
+	MaxLen() int
+}

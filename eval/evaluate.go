@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ordermerge/ordermerge/data"
-	"github.com/ordermerge/ordermerge/model/llama"
 	"github.com/ordermerge/ordermerge/sft"
 	"github.com/ordermerge/ordermerge/tokenizer"
 )
@@ -70,7 +69,7 @@ type Result struct {
 // the dataset's metric (exact match after normalisation, the final "#### N" answer, or pass@1
 // by running a generated program on the hidden tests), and returns the accuracy with every
 // sample's verdict. It stops between batches when ctx is cancelled, returning ctx's error.
-func Evaluate(ctx context.Context, m *llama.Model, tok tokenizer.Tokenizer, ds *data.Dataset, opt Options) (*Result, error) {
+func Evaluate(ctx context.Context, m Model, tok tokenizer.Tokenizer, ds *data.Dataset, opt Options) (*Result, error) {
 	if m == nil || tok == nil || ds == nil {
 		return nil, fmt.Errorf("evaluate: model, tokenizer and dataset are required")
 	}
@@ -86,14 +85,14 @@ func Evaluate(ctx context.Context, m *llama.Model, tok tokenizer.Tokenizer, ds *
 	if len(samples) == 0 {
 		return nil, fmt.Errorf("evaluate %s: no samples", ds.Name)
 	}
-	if tok.VocabSize() > m.Config().VocabSize {
-		return nil, fmt.Errorf("evaluate %s: tokenizer has %d tokens but the model's vocabulary is %d", ds.Name, tok.VocabSize(), m.Config().VocabSize)
+	if tok.VocabSize() > m.VocabSize() {
+		return nil, fmt.Errorf("evaluate %s: tokenizer has %d tokens but the model's vocabulary is %d", ds.Name, tok.VocabSize(), m.VocabSize())
 	}
 	stop, err := tmpl.Stop(tok)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate %s: %w", ds.Name, err)
 	}
-	ctxLen := m.Config().MaxPositionEmbeddings
+	ctxLen := m.ContextLength()
 	prompts := make([][]int32, len(samples))
 	longest := 0
 	for i, s := range samples {
@@ -173,12 +172,12 @@ func Evaluate(ctx context.Context, m *llama.Model, tok tokenizer.Tokenizer, ds *
 
 // SampleLosses returns each sample's mean loss over its reference answer's tokens, in order,
 // computed in batches of batchSize (0: 32) without touching gradients.
-func SampleLosses(ctx context.Context, m *llama.Model, tok tokenizer.Tokenizer, ds *data.Dataset, tmpl data.Template, batchSize int) ([]float64, error) {
+func SampleLosses(ctx context.Context, m Model, tok tokenizer.Tokenizer, ds *data.Dataset, tmpl data.Template, batchSize int) ([]float64, error) {
 	if batchSize <= 0 {
 		batchSize = 32
 	}
 	pad, _ := tok.Special(tokenizer.PAD)
-	exs, err := ds.Encode(tok, data.EncodeOptions{Template: tmpl, MaxLen: m.Config().MaxPositionEmbeddings + 1, Overflow: data.OverflowTruncate})
+	exs, err := ds.Encode(tok, data.EncodeOptions{Template: tmpl, MaxLen: m.ContextLength() + 1, Overflow: data.OverflowTruncate})
 	if err != nil {
 		return nil, fmt.Errorf("losses on %s: %w", ds.Name, err)
 	}

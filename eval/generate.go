@@ -3,12 +3,27 @@ package eval
 import (
 	"context"
 	"fmt"
+	"github.com/ordermerge/ordermerge/compute"
 	"github.com/ordermerge/ordermerge/internal/seeded"
 	"math"
 	"sort"
-
-	"github.com/ordermerge/ordermerge/model/llama"
 )
+
+// Model is what evaluation needs of a language model: its context length and vocabulary,
+// per-sample losses, and decoding. *llama.Model implements it, for every family it loads.
+type Model interface {
+	// ContextLength is the longest sequence the model takes.
+	ContextLength() int
+	// VocabSize is the number of token ids.
+	VocabSize() int
+	// Loss is each sample's mean loss over its non-negative targets.
+	Loss(b *compute.Batch) ([]float32, error)
+	// LastLogits runs a full pass over each prefix and returns the logits after its last
+	// token (nil for an empty prefix).
+	LastLogits(prefixes [][]int32) ([][]float32, error)
+	// NewDecoder starts incremental decoding (a KV cache).
+	NewDecoder(batch, maxLen int) (compute.Decoder, error)
+}
 
 // GenerateOptions control Generate.
 type GenerateOptions struct {
@@ -40,7 +55,7 @@ type Generation struct {
 
 // Generate continues every prompt with m. It checks ctx between steps and, when cancelled,
 // returns what was generated so far together with ctx's error.
-func Generate(ctx context.Context, m *llama.Model, prompts [][]int32, opt GenerateOptions) ([]Generation, error) {
+func Generate(ctx context.Context, m Model, prompts [][]int32, opt GenerateOptions) ([]Generation, error) {
 	if opt.Temperature < 0 || math.IsNaN(opt.Temperature) {
 		return nil, fmt.Errorf("generate: temperature %v must be >= 0", opt.Temperature)
 	}
@@ -51,8 +66,7 @@ func Generate(ctx context.Context, m *llama.Model, prompts [][]int32, opt Genera
 	if maxNew <= 0 {
 		maxNew = 64
 	}
-	cfg := m.Config()
-	ctxLen := cfg.MaxPositionEmbeddings
+	ctxLen := m.ContextLength()
 	out := make([]Generation, len(prompts))
 	if len(prompts) == 0 {
 		return out, nil
@@ -75,10 +89,10 @@ func Generate(ctx context.Context, m *llama.Model, prompts [][]int32, opt Genera
 	for i := range rngs {
 		rngs[i] = seeded.New(opt.Seed*0x9e3779b97f4a7c15 + uint64(i))
 	}
-	var cache *llama.KVCache
+	var cache compute.Decoder
 	if !opt.NoCache {
 		var err error
-		if cache, err = m.NewKVCache(len(prompts), min(ctxLen, longest+maxNew)); err != nil {
+		if cache, err = m.NewDecoder(len(prompts), min(ctxLen, longest+maxNew)); err != nil {
 			return nil, fmt.Errorf("generate: %w", err)
 		}
 	}
@@ -99,9 +113,9 @@ func Generate(ctx context.Context, m *llama.Model, prompts [][]int32, opt Genera
 		var err error
 		switch {
 		case cache != nil && opt.Temperature == 0:
-			next, err = m.ExtendGreedy(cache, feed)
+			next, err = cache.ExtendGreedy(feed)
 		case cache != nil:
-			logits, err = m.Extend(cache, feed)
+			logits, err = cache.Extend(feed)
 		default:
 			active := make([][]int32, len(seqs))
 			for i := range seqs {

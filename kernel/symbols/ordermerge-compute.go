@@ -33,6 +33,7 @@ func init() {
 		"Buf":            reflect.ValueOf((*compute.Buf)(nil)),
 		"CachedSeq":      reflect.ValueOf((*compute.CachedSeq)(nil)),
 		"DType":          reflect.ValueOf((*compute.DType)(nil)),
+		"Decoder":        reflect.ValueOf((*compute.Decoder)(nil)),
 		"Device":         reflect.ValueOf((*compute.Device)(nil)),
 		"GEMM":           reflect.ValueOf((*compute.GEMM)(nil)),
 		"HeadShape":      reflect.ValueOf((*compute.HeadShape)(nil)),
@@ -50,12 +51,31 @@ func init() {
 		"Storage":        reflect.ValueOf((*compute.Storage)(nil)),
 
 		// interface wrapper definitions
+		"_Decoder": reflect.ValueOf((*_github_com_ordermerge_ordermerge_compute_Decoder)(nil)),
 		"_Device":  reflect.ValueOf((*_github_com_ordermerge_ordermerge_compute_Device)(nil)),
 		"_Kernels": reflect.ValueOf((*_github_com_ordermerge_ordermerge_compute_Kernels)(nil)),
 		"_Memory":  reflect.ValueOf((*_github_com_ordermerge_ordermerge_compute_Memory)(nil)),
 		"_Model":   reflect.ValueOf((*_github_com_ordermerge_ordermerge_compute_Model)(nil)),
 		"_Storage": reflect.ValueOf((*_github_com_ordermerge_ordermerge_compute_Storage)(nil)),
 	}
+}
+
+// _github_com_ordermerge_ordermerge_compute_Decoder is an interface wrapper for Decoder type
+type _github_com_ordermerge_ordermerge_compute_Decoder struct {
+	IValue        interface{}
+	WExtend       func(tokens [][]int32) ([][]float32, error)
+	WExtendGreedy func(tokens [][]int32) ([]int32, error)
+	WMaxLen       func() int
+}
+
+func (W _github_com_ordermerge_ordermerge_compute_Decoder) Extend(tokens [][]int32) ([][]float32, error) {
+	return W.WExtend(tokens)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Decoder) ExtendGreedy(tokens [][]int32) ([]int32, error) {
+	return W.WExtendGreedy(tokens)
+}
+func (W _github_com_ordermerge_ordermerge_compute_Decoder) MaxLen() int {
+	return W.WMaxLen()
 }
 
 // _github_com_ordermerge_ordermerge_compute_Device is an interface wrapper for Device type

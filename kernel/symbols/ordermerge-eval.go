@@ -3,6 +3,7 @@
 package symbols
 
 import (
+	"github.com/ordermerge/ordermerge/compute"
 	"github.com/ordermerge/ordermerge/eval"
 	"reflect"
 )
@@ -17,8 +18,38 @@ func init() {
 		// type definitions
 		"GenerateOptions": reflect.ValueOf((*eval.GenerateOptions)(nil)),
 		"Generation":      reflect.ValueOf((*eval.Generation)(nil)),
+		"Model":           reflect.ValueOf((*eval.Model)(nil)),
 		"Options":         reflect.ValueOf((*eval.Options)(nil)),
 		"Result":          reflect.ValueOf((*eval.Result)(nil)),
 		"SampleResult":    reflect.ValueOf((*eval.SampleResult)(nil)),
+
+		// interface wrapper definitions
+		"_Model": reflect.ValueOf((*_github_com_ordermerge_ordermerge_eval_Model)(nil)),
 	}
+}
+
+// _github_com_ordermerge_ordermerge_eval_Model is an interface wrapper for Model type
+type _github_com_ordermerge_ordermerge_eval_Model struct {
+	IValue         interface{}
+	WContextLength func() int
+	WLastLogits    func(prefixes [][]int32) ([][]float32, error)
+	WLoss          func(b *compute.Batch) ([]float32, error)
+	WNewDecoder    func(batch int, maxLen int) (compute.Decoder, error)
+	WVocabSize     func() int
+}
+
+func (W _github_com_ordermerge_ordermerge_eval_Model) ContextLength() int {
+	return W.WContextLength()
+}
+func (W _github_com_ordermerge_ordermerge_eval_Model) LastLogits(prefixes [][]int32) ([][]float32, error) {
+	return W.WLastLogits(prefixes)
+}
+func (W _github_com_ordermerge_ordermerge_eval_Model) Loss(b *compute.Batch) ([]float32, error) {
+	return W.WLoss(b)
+}
+func (W _github_com_ordermerge_ordermerge_eval_Model) NewDecoder(batch int, maxLen int) (compute.Decoder, error) {
+	return W.WNewDecoder(batch, maxLen)
+}
+func (W _github_com_ordermerge_ordermerge_eval_Model) VocabSize() int {
+	return W.WVocabSize()
 }

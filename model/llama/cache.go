@@ -364,3 +364,30 @@ func (m *Model) LastLogits(prefixes [][]int32) (out [][]float32, err error) {
 	}
 	return scatterRows(host, seqs, B, d.V), nil
 }
+
+// ContextLength is the longest sequence the model takes (max_position_embeddings).
+func (m *Model) ContextLength() int { return m.cfg.MaxPositionEmbeddings }
+
+// VocabSize is the number of token ids.
+func (m *Model) VocabSize() int { return m.cfg.VocabSize }
+
+// NewDecoder starts incremental decoding of batch sequences of up to maxLen positions (a
+// KV cache bound to the model): what package eval generates with.
+func (m *Model) NewDecoder(batch, maxLen int) (compute.Decoder, error) {
+	c, err := m.NewKVCache(batch, maxLen)
+	if err != nil {
+		return nil, err
+	}
+	return decoder{m, c}, nil
+}
+
+type decoder struct {
+	m *Model
+	c *KVCache
+}
+
+func (d decoder) Extend(tokens [][]int32) ([][]float32, error) { return d.m.Extend(d.c, tokens) }
+func (d decoder) ExtendGreedy(tokens [][]int32) ([]int32, error) {
+	return d.m.ExtendGreedy(d.c, tokens)
+}
+func (d decoder) MaxLen() int { return d.c.MaxLen() }
