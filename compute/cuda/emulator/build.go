@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -77,7 +78,7 @@ func build(ctx context.Context, dir string, driverFlags []string) error {
 	if err := writeSources(work); err != nil {
 		return err
 	}
-	if err := compileAll(ctx, cxx, work, driverFlags); err != nil {
+	if err := compileAll(ctx, cxx, work, driverFlags, nvrtcMinor(key)); err != nil {
 		return err
 	}
 	for _, lib := range []string{DriverLib, BLASLib, NVRTCLib} {
@@ -135,6 +136,13 @@ func buildKey(cxx string, flags []string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)[:16]), nil
 }
 
+// nvrtcMinor is the fake NVRTC's minor version: 1 to 2^20, from the build key (its major
+// version is 0, which no real NVRTC has).
+func nvrtcMinor(key string) int {
+	n, _ := strconv.ParseUint(key[:5], 16, 32)
+	return int(n) + 1
+}
+
 func upToDate(dir, key string) bool {
 	b, err := os.ReadFile(filepath.Join(dir, stampFile))
 	if err != nil || strings.TrimSpace(string(b)) != key {
@@ -181,7 +189,7 @@ func writeSources(dir string) error {
 
 // compileAll compiles every source to an object (in parallel), then links the libraries:
 // the driver first, since cuBLAS links against it (and finds it beside itself at run time).
-func compileAll(ctx context.Context, cxx, dir string, driverFlags []string) error {
+func compileAll(ctx context.Context, cxx, dir string, driverFlags []string, minor int) error {
 	common := []string{"-std=c++17", "-O2", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra", "-c"}
 	objects := map[string][]string{
 		"driver.cpp":        driverFlags,
@@ -190,7 +198,7 @@ func compileAll(ctx context.Context, cxx, dir string, driverFlags []string) erro
 		"fibers.cpp":        driverFlags,
 		// Sums in the written order, products not fused: the same bits on every compiler.
 		"cublas.cpp": {"-ffp-contract=off"},
-		"nvrtc.cpp":  {"-DEMU_DEFAULT_CXX=\"" + cxx + "\""},
+		"nvrtc.cpp":  {"-DEMU_DEFAULT_CXX=\"" + cxx + "\"", fmt.Sprintf("-DEMU_NVRTC_MINOR=%d", minor)},
 	}
 	jobs := make(chan string)
 	errs := make(chan error, len(objects))

@@ -123,15 +123,20 @@ static constexpr int warpSize = 32;
 /* ---- Synchronisation. ---- */
 
 #define __syncthreads() (emu_state.rt->syncthreads(__FILE__, __LINE__))
-#define __syncwarp(...) emu_syncwarp(__FILE__, __LINE__, ##__VA_ARGS__)
+#define __syncwarp(...) (emu_syncwarp{__FILE__, __LINE__}(__VA_ARGS__))
 #define __threadfence() ((void)0)
 #define __threadfence_block() ((void)0)
 #define __threadfence_system() ((void)0)
 #define __trap() (emu_state.rt->trap(__FILE__, __LINE__), __builtin_unreachable())
 
-static inline void emu_syncwarp(const char* file, int line, unsigned int mask = 0xffffffffu) {
-  emu_state.rt->warp_op(EMU_SYNCWARP, mask, 0, 0, 32, file, line);
-}
+/* __syncwarp() and __syncwarp(mask) through one macro: the call site, then the mask. */
+struct emu_syncwarp {
+  const char* file;
+  int line;
+  void operator()(unsigned int mask = 0xffffffffu) const {
+    emu_state.rt->warp_op(EMU_SYNCWARP, mask, 0, 0, 32, file, line);
+  }
+};
 
 /* Shuffles take the types CUDA's do. */
 template <class T>

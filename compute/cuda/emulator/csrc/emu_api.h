@@ -133,6 +133,8 @@ EMU_EXPORT CUresult cuGetErrorName(CUresult error, const char** str);
  * what was wrong, which allocation, kernel, block or thread. Also printed to stderr (unless
  * ORDERMERGE_EMU_QUIET=1). The pointer stays valid until the calling thread calls it again. */
 EMU_EXPORT const char* emuLastError(void);
+/* The number of fiber switches of every launch so far (for measuring the emulator). */
+EMU_EXPORT unsigned long long emuFiberSwitches(void);
 
 /* ---- cuBLAS ---- */
 

@@ -481,4 +481,7 @@ CUresult run_grid(const Grid& g, std::string* message) {
 }  // namespace emu
 
 // emuFiberSwitches counts the context switches of every launch so far (for the benchmark).
-extern "C" EMU_EXPORT unsigned long long emuFiberSwitches(void) { return emu::sched().switches; }
+extern "C" EMU_EXPORT unsigned long long emuFiberSwitches(void) {
+  std::lock_guard<std::mutex> g(emu::driver().mu);
+  return emu::sched().switches;
+}

@@ -29,6 +29,9 @@ namespace {
 #ifndef EMU_DEFAULT_CXX
 #define EMU_DEFAULT_CXX ""
 #endif
+#ifndef EMU_NVRTC_MINOR
+#define EMU_NVRTC_MINOR 1
+#endif
 
 struct Program {
   std::string src, name;
@@ -397,10 +400,11 @@ extern "C" {
 
 EMU_EXPORT nvrtcResult nvrtcVersion(int* major, int* minor) {
   if (!major || !minor) return NVRTC_ERROR_INVALID_INPUT;
-  // No real NVRTC has version 0.1, so caches keyed by the version never mix emulated modules
-  // with real GPU code.
+  // No real NVRTC has major version 0, so caches keyed by the version never mix emulated
+  // modules with real GPU code; the minor version changes with the emulator's sources, so
+  // they never keep modules built against an older cuda_emu.h either.
   *major = 0;
-  *minor = 1;
+  *minor = EMU_NVRTC_MINOR;
   return NVRTC_SUCCESS;
 }
 
