@@ -257,6 +257,8 @@ void wait(const char* why) {
   resume(next);
 }
 
+bool complete(int base, unsigned int mask, int running);
+
 // fiber_main is every fiber's first frame.
 void fiber_main() {
   S->g->fn->kernel->entry(S->g->params);
@@ -268,13 +270,11 @@ void fiber_main() {
          format("__syncthreads() at %s:%d can never complete: %s returned without reaching it (every thread of "
                 "a block must reach the same __syncthreads()); %s",
                 S->bar_file, S->bar_line, threads_str(S->cur, S->cur).c_str(), states_str().c_str()));
+  // As on a GPU, a lane that returned no longer holds up the warp operations of its warp.
   int base = S->cur & ~31, lane = S->cur & 31;
   for (int l = 0; l < 32 && base + l < S->n; l++) {
     const Fiber& o = S->f[size_t(base + l)];
-    if (o.state == kWaitWarp && (o.mask >> lane & 1u))
-      fail(CUDA_ERROR_LAUNCH_FAILED,
-           format("%s at %s:%d (mask 0x%08x) can never complete: lane %d of its warp returned without taking part; %s",
-                  op_name(o.kind), o.file, o.line, o.mask, lane, states_str().c_str()));
+    if (o.state == kWaitWarp && (o.mask >> lane & 1u)) complete(base, o.mask, -1);
   }
   if (S->done == S->n) {
     ctx_switch(&me.ctx, &S->host);
@@ -330,41 +330,31 @@ int shuffle_source(int kind, int l, int arg, int width) {
   return ok ? j : l;
 }
 
-unsigned long long rt_warp_op(int kind, unsigned int mask, unsigned long long value, int arg, int width,
-                              const char* file, int line) {
-  int me_i = S->cur;
-  Fiber& me = S->f[size_t(me_i)];
-  int base = me_i & ~31, lane = me_i & 31;
+// group_of is the lanes (as bits) of the warp starting at thread base that take part in a
+// warp operation with mask: named by it, present (the last warp of a block may have fewer
+// than 32 lanes) and not returned (PTX: shfl.sync waits for the non-exited threads of
+// membermask).
+unsigned int group_of(int base, unsigned int mask) {
   int lanes = S->n - base < 32 ? S->n - base : 32;
-  unsigned int exist = lanes == 32 ? 0xffffffffu : ((1u << lanes) - 1);
-  if (!(mask >> lane & 1u))
-    fail(CUDA_ERROR_LAUNCH_FAILED, format("%s at %s:%d: %s is lane %d of its warp, but the mask 0x%08x does not name it",
-                                          op_name(kind), file, line, threads_str(me_i, me_i).c_str(), lane, mask));
-  if (is_shuffle(kind) && (width < 1 || width > 32 || (width & (width - 1)) != 0))
-    fail(CUDA_ERROR_LAUNCH_FAILED,
-         format("%s at %s:%d: width %d is not a power of two from 1 to 32", op_name(kind), file, line, width));
-  unsigned int group = mask & exist;
-  me.state = kWaitWarp;
-  me.kind = kind;
-  me.mask = mask;
-  me.arg = arg;
-  me.width = width;
-  me.value = value;
-  me.file = file;
-  me.line = line;
-  bool complete = true;
+  unsigned int g = mask & (lanes == 32 ? 0xffffffffu : ((1u << lanes) - 1));
+  for (unsigned int x = g; x; x &= x - 1)
+    if (S->f[size_t(base + __builtin_ctz(x))].state == kDone) g &= ~(1u << __builtin_ctz(x));
+  return g;
+}
+
+// complete finishes the warp operation with mask in the warp at base if every lane of its
+// group waits in it: each lane gets its result, and all but running (-1: none) are made
+// ready. It returns whether it did.
+bool complete(int base, unsigned int mask, int running) {
+  unsigned int group = group_of(base, mask);
+  if (group == 0) return false;
   for (unsigned int g = group; g; g &= g - 1) {
     const Fiber& o = S->f[size_t(base + __builtin_ctz(g))];
-    if (o.state == kDone)
-      fail(CUDA_ERROR_LAUNCH_FAILED,
-           format("%s at %s:%d (mask 0x%08x) can never complete: lane %d of the warp already returned; %s",
-                  op_name(kind), file, line, mask, __builtin_ctz(g), states_str().c_str()));
-    if (o.state != kWaitWarp || o.mask != mask) complete = false;
+    if (o.state != kWaitWarp || o.mask != mask) return false;
   }
-  if (!complete) {
-    wait("lanes of a warp wait at different warp operations or barriers");
-    return S->f[size_t(me_i)].result;
-  }
+  int l0 = __builtin_ctz(group);
+  const Fiber& first = S->f[size_t(base + l0)];
+  int kind = first.kind, width = first.width;
   unsigned long long ballot = 0;
   for (unsigned int g = group; g; g &= g - 1) {
     int l = __builtin_ctz(g);
@@ -373,7 +363,7 @@ unsigned long long rt_warp_op(int kind, unsigned int mask, unsigned long long va
       fail(CUDA_ERROR_LAUNCH_FAILED,
            format("lanes of a warp met at different warp operations with mask 0x%08x: lane %d at %s (%s:%d), lane %d "
                   "at %s (%s:%d)",
-                  mask, lane, op_name(kind), file, line, l, op_name(o.kind), o.file, o.line));
+                  mask, l0, op_name(kind), first.file, first.line, l, op_name(o.kind), o.file, o.line));
     if (o.value) ballot |= 1ull << l;
   }
   for (unsigned int g = group; g; g &= g - 1) {
@@ -381,8 +371,8 @@ unsigned long long rt_warp_op(int kind, unsigned int mask, unsigned long long va
     Fiber& o = S->f[size_t(base + l)];
     if (is_shuffle(kind)) {
       int j = shuffle_source(kind, l, o.arg, width);
-      // A lane that does not take part (outside the mask, or past the end of a partial
-      // warp) gives an undefined value on a GPU: here all one bits (NaN as a float).
+      // A lane that does not take part (outside the mask, past the end of a partial warp, or
+      // returned) gives an undefined value on a GPU: here all one bits (NaN as a float).
       o.result = (group >> j & 1u) ? S->f[size_t(base + j)].value : ~0ull;
     } else if (kind == EMU_VOTE_BALLOT) {
       o.result = ballot;
@@ -393,13 +383,38 @@ unsigned long long rt_warp_op(int kind, unsigned int mask, unsigned long long va
     } else {
       o.result = 0;
     }
-    if (base + l != me_i) {
+    if (base + l != running) {
       o.state = kReady;
       S->ready++;
     }
   }
-  me.state = kRunning;
-  return me.result;
+  return true;
+}
+
+unsigned long long rt_warp_op(int kind, unsigned int mask, unsigned long long value, int arg, int width,
+                              const char* file, int line) {
+  int me_i = S->cur;
+  Fiber& me = S->f[size_t(me_i)];
+  int base = me_i & ~31, lane = me_i & 31;
+  if (!(mask >> lane & 1u))
+    fail(CUDA_ERROR_LAUNCH_FAILED, format("%s at %s:%d: %s is lane %d of its warp, but the mask 0x%08x does not name it",
+                                          op_name(kind), file, line, threads_str(me_i, me_i).c_str(), lane, mask));
+  if (is_shuffle(kind) && (width < 1 || width > 32 || (width & (width - 1)) != 0))
+    fail(CUDA_ERROR_LAUNCH_FAILED,
+         format("%s at %s:%d: width %d is not a power of two from 1 to 32", op_name(kind), file, line, width));
+  me.state = kWaitWarp;
+  me.kind = kind;
+  me.mask = mask;
+  me.arg = arg;
+  me.width = width;
+  me.value = value;
+  me.file = file;
+  me.line = line;
+  if (complete(base, mask, me_i))
+    me.state = kRunning;
+  else
+    wait("lanes of a warp wait at different warp operations or barriers");
+  return S->f[size_t(me_i)].result;
 }
 
 void rt_trap(const char* file, int line) {

@@ -133,7 +133,19 @@ std::string one_line(const std::string& s) {
 // find_kernels lists the `extern "C" __global__ void NAME(...)` functions of src (also inside
 // an `extern "C" { ... }` block), each once.
 std::vector<Kernel> find_kernels(const std::string& src) {
-  std::vector<Token> t = tokens(src);
+  // __launch_bounds__(...) may stand before or after void: drop it (and its arguments) first.
+  std::vector<Token> all = tokens(src), t;
+  for (size_t i = 0; i < all.size(); i++) {
+    if (all[i].text == "__launch_bounds__" && i + 1 < all.size() && all[i + 1].text == "(") {
+      int depth = 0;
+      for (i++; i < all.size(); i++) {
+        if (all[i].text == "(") depth++;
+        if (all[i].text == ")" && --depth == 0) break;
+      }
+      continue;
+    }
+    t.push_back(all[i]);
+  }
   std::vector<Kernel> out;
   std::vector<int> extern_c_blocks;  // brace depths at which extern "C" blocks opened
   int depth = 0;

@@ -32,10 +32,14 @@ extern "C" __global__ void two_barriers(float* out) {
   out[threadIdx.x] = 1.0f;
 }
 
-// half_shuffle: a full-mask shuffle that lanes 16-31 never reach.
-extern "C" __global__ void half_shuffle(float* out) {
+// mixed_warp_ops: the lanes of a warp meet at a shuffle and a __syncwarp with one mask.
+extern "C" __global__ void mixed_warp_ops(float* out) {
   float v = (float)threadIdx.x;
-  if ((threadIdx.x & 31) < 16) v = __shfl_xor_sync(FULL, v, 1);
+  if ((threadIdx.x & 31) < 16) {
+    v = __shfl_xor_sync(FULL, v, 1);
+  } else {
+    __syncwarp();
+  }
   out[threadIdx.x] = v;
 }
 

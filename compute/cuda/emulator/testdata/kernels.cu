@@ -119,6 +119,20 @@ extern "C" __global__ void shuffle_int(unsigned int* out) {
   (void)lane;
 }
 
+// early_exit: lanes 16-31 of every warp return; the others still shuffle and vote with the
+// full mask (lanes that returned do not take part). Reading a returned lane's value (the
+// shuffle down by 16) is undefined on a GPU; the emulator gives all one bits.
+extern "C" __global__ void early_exit(unsigned int* out) {
+  int t = threadIdx.x;
+  if ((t & 31) >= 16) return;
+  unsigned int x = __shfl_xor_sync(FULL, (unsigned int)t, 1);
+  float f = __shfl_down_sync(FULL, (float)t, 16);
+  unsigned int b = __ballot_sync(FULL, 1);
+  out[3 * t] = x;
+  out[3 * t + 1] = __float_as_uint(f);
+  out[3 * t + 2] = b;
+}
+
 // dyn_reverse reverses each block's elements through dynamic shared memory.
 extern "C" __global__ void dyn_reverse(float* out, const float* in) {
   DYNAMIC_SHARED(float, buf);

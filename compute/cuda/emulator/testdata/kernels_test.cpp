@@ -159,6 +159,24 @@ TEST(shuffles_partial_warp) {
   }
 }
 
+TEST(exited_lanes_do_not_take_part) {
+  context();
+  unsigned block = 64;
+  Buf<unsigned> out(std::vector<unsigned>(3 * block, 7u));
+  OK(launch(k("early_exit"), 1, 1, 1, block, 1, 1, 0, {&out.p}));
+  std::vector<unsigned> r = out.get();
+  for (unsigned t = 0; t < block; t++) {
+    if ((t & 31) >= 16) {
+      CHECK(r[3 * t] == 7u, "thread %u returned but wrote", t);
+      continue;
+    }
+    CHECK(r[3 * t] == (t ^ 1), "thread %u: xor shuffle %u", t, r[3 * t]);
+    CHECK(r[3 * t + 1] == 0xffffffffu, "thread %u: a value from a returned lane is 0x%08x, want all ones", t,
+          r[3 * t + 1]);
+    CHECK(r[3 * t + 2] == 0xffffu, "thread %u: ballot 0x%08x counts returned lanes", t, r[3 * t + 2]);
+  }
+}
+
 TEST(dynamic_shared_memory) {
   context();
   unsigned block = 128, blocks = 3;
@@ -392,9 +410,9 @@ TEST(faults) {
         {"divergent __syncthreads()", line("void two_barriers", "__syncthreads"),
          L + std::to_string(line_of("faults.cu", "void two_barriers", "__syncthreads") + 2)}},
        false},
-      {{"half_shuffle", 32, 1, 0, CUDA_ERROR_LAUNCH_FAILED,
-        {"__shfl_xor_sync", line("void half_shuffle", "__shfl_xor_sync"), "mask 0xffffffff", "can never complete",
-         "returned"}},
+      {{"mixed_warp_ops", 32, 1, 0, CUDA_ERROR_LAUNCH_FAILED,
+        {"different warp operations", "mask 0xffffffff", "__shfl_xor_sync", "__syncwarp",
+         line("void mixed_warp_ops", "__shfl_xor_sync"), line("void mixed_warp_ops", "__syncwarp")}},
        false},
       {{"shuffle_vs_barrier", 32, 1, 0, CUDA_ERROR_LAUNCH_FAILED,
         {"deadlock", "threads 0-15 wait at __shfl_down_sync", "threads 16-31 wait at __syncthreads()"}},

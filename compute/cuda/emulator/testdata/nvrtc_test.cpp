@@ -135,7 +135,7 @@ TEST(finding_kernels) {
   const char* src = R"(
 // extern "C" __global__ void ghost(float* out) {
 /* extern "C" __global__ void ghost2(float* out) */
-const char* s = "extern \"C\" __global__ void ghost3(";
+__device__ const char* s = "extern \"C\" __global__ void ghost3(";
 extern "C" __global__ void later(float* out, int n);
 extern "C" {
 __global__ void in_block(float* out, int n) { if ((int)threadIdx.x < n) out[threadIdx.x] = 1.0f; }
@@ -145,21 +145,24 @@ extern "C" __global__ __launch_bounds__(256) void bounded(float* out,
   if ((int)threadIdx.x < n) out[threadIdx.x] = 2.0f;
 }
 extern "C" __global__ void later(float* out, int n) { if ((int)threadIdx.x < n) out[threadIdx.x] = 3.0f; }
+extern "C" __global__ void __launch_bounds__(128, 2) bounds_after_void(float* out, int n) {
+  if ((int)threadIdx.x < n) out[threadIdx.x] = 5.0f;
+}
 __global__ void not_extern_c(float* out) { out[0] = 4.0f; }
 )";
   std::string cubin = compile(src, "find.cu");
   CHECK(!cubin.empty(), "did not compile");
   if (cubin.empty()) return;
-  float want[] = {1.0f, 2.0f, 3.0f};
-  const char* names[] = {"in_block", "bounded", "later"};
-  for (int i = 0; i < 3; i++) {
+  float want[] = {1.0f, 2.0f, 3.0f, 5.0f};
+  const char* names[] = {"in_block", "bounded", "later", "bounds_after_void"};
+  for (int i = 0; i < 4; i++) {
     std::vector<float> got = run_scaled(cubin.data(), names[i], 8);
     CHECK(got.size() == 8 && got[7] == want[i], "kernel %s", names[i]);
   }
   CUmodule m;
   OK(cuModuleLoadData(&m, cubin.data()));
   CUfunction f;
-  for (const char* ghost : {"ghost", "ghost2", "ghost3", "not_extern_c"})
+  for (const char* ghost : {"ghost", "ghost2", "ghost3", "not_extern_c", "__launch_bounds__"})
     EXPECT_CODE(cuModuleGetFunction(&f, m, ghost), CUDA_ERROR_NOT_FOUND, ghost);
   OK(cuModuleUnload(m));
 }
