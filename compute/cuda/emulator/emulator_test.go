@@ -70,7 +70,7 @@ func prepare(dir string) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = run(ctx, cxx, setup.testdata, []string{"-std=c++17", "-O1", "-Wall", "-I", setup.include,
+			errs[i] = run(ctx, cxx, setup.testdata, []string{"-std=c++17", "-O0", "-Wall", "-I", setup.include,
 				"-o", filepath.Join(setup.bin, p), p + ".cpp", "-L", setup.libs,
 				"-l:" + DriverLib, "-l:" + BLASLib, "-l:" + NVRTCLib, "-Wl,-rpath," + setup.libs, "-lpthread"})
 		}()

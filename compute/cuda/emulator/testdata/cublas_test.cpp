@@ -1,6 +1,8 @@
 // cublas_test.cpp: the fake cuBLAS against a naive column-major reference written here in
 // double precision, against hand-worked rounding cases, and against the compiler's own
 // _Float16 conversions.
+#include <pthread.h>
+
 #include "check.h"
 
 using namespace check;
@@ -432,6 +434,69 @@ TEST(unsupported_types) {
   EXPECT_CODE(cublasGemmEx(h, 0, 0, 2, 2, 2, &one, a.host(), CUDA_R_16F, 2, b.host(), CUDA_R_16F, 2, &zero, c.host(),
                            CUDA_R_16BF, 2, CUBLAS_COMPUTE_32F, 0),
               CUBLAS_STATUS_NOT_SUPPORTED, "CUDA_R_16F");
+}
+
+namespace {
+
+struct Worker {
+  CUcontext ctx;
+  CUfunction add;
+  int bad = 0;
+};
+
+// work runs products and kernel launches on its own OS thread, with its own handle.
+void* work(void* arg) {
+  Worker* w = static_cast<Worker*>(arg);
+  if (cuCtxSetCurrent(w->ctx) != 0) {
+    w->bad = -1;
+    return nullptr;
+  }
+  cublasHandle_t h;
+  if (cublasCreate_v2(&h) != 0) {
+    w->bad = -2;
+    return nullptr;
+  }
+  int n = 256;
+  std::vector<float> a(256), b(256, 1.0f);
+  for (int i = 0; i < 256; i++) a[size_t(i)] = float(i);
+  Buf<float> da(a), db(b), dc(256), m(16 * 16);
+  float one = 1, zero = 0;
+  for (int it = 0; it < 30; it++) {
+    void* args[] = {&dc.p, &da.p, &db.p, &n};
+    if (cuLaunchKernel(w->add, 1, 1, 1, 256, 1, 1, 0, nullptr, args, nullptr) != 0) w->bad++;
+    // m = a (16x16) * b (16x16 of ones): every column of m is the row sums of a.
+    if (cublasSgemm_v2(h, CUBLAS_OP_N, CUBLAS_OP_N, 16, 16, 16, &one, da.host(), 16, db.host(), 16, &zero, m.host(),
+                       16) != 0)
+      w->bad++;
+  }
+  std::vector<float> c = dc.get(), mm = m.get();
+  for (int i = 0; i < 256; i++) w->bad += c[size_t(i)] != float(i) + 1.0f;
+  for (int i = 0; i < 16; i++) {
+    float rs = 0;
+    for (int l = 0; l < 16; l++) rs += float(i + 16 * l);
+    w->bad += mm[size_t(i)] != rs || mm[size_t(i + 16 * 15)] != rs;
+  }
+  cublasDestroy_v2(h);
+  return nullptr;
+}
+
+}  // namespace
+
+TEST(threads) {
+  CUcontext ctx = context();
+  CUmodule mod = module("kernels.cu");
+  Worker w[4];
+  pthread_t t[4];
+  for (int i = 0; i < 4; i++) {
+    w[i].ctx = ctx;
+    w[i].add = function(mod, "vec_add");
+    pthread_create(&t[i], nullptr, work, &w[i]);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(t[i], nullptr);
+    CHECK(w[i].bad == 0, "thread %d: %d wrong results or failed calls (%s)", i, w[i].bad, emuLastError());
+  }
+  OK(cuModuleUnload(mod));
 }
 
 TEST(sticky_context) {

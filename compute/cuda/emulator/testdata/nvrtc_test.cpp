@@ -1,5 +1,7 @@
 // nvrtc_test.cpp: the fake NVRTC: versions, options, headers, compile errors and their log,
 // the PTX and CUBIN images, how kernels are found in a source, and a missing compiler.
+#include <unistd.h>
+
 #include "check.h"
 
 using namespace check;
@@ -104,6 +106,49 @@ TEST(unknown_options) {
     CHECK(contains(log_of(p), bad), "the log does not name %s: %s", bad, log_of(p).c_str());
   }
   nvrtcDestroyProgram(&p);
+}
+
+TEST(macro_and_include_options) {
+  context();
+  const char* headers[] = {"#define MORE 0.25f\n"};
+  const char* names[] = {"more.h"};
+  // A header in a folder of the file system, found through --include-path.
+  char dir[] = "/tmp/ordermerge-nvrtc-test-XXXXXX";
+  if (!mkdtemp(dir)) {
+    CHECK(false, "mkdtemp");
+    return;
+  }
+  std::string ext = std::string(dir) + "/ext.h";
+  FILE* f = fopen(ext.c_str(), "w");
+  fputs("#define EXTRA 0.5f\n", f);
+  fclose(f);
+  std::string inc = std::string("--include-path=") + dir;
+  const char* src = R"(#include "more.h"
+#include "ext.h"
+#ifdef DROP
+#error DROP must be undefined
+#endif
+extern "C" __global__ void scaled(float* out, int n) {
+  int i = threadIdx.x;
+  if (i < n) out[i] = SCALE * (float)i + OFFSET + MORE + EXTRA;
+}
+)";
+  nvrtcProgram p;
+  OK(nvrtcCreateProgram(&p, src, "macros.cu", 1, headers, names));
+  const char* opts[] = {"--define-macro=SCALE=2.0f", "-DOFFSET=1.0f", "-DDROP", "-UDROP", "--undefine-macro=NOTHING",
+                        inc.c_str(), "--gpu-architecture=compute_90"};
+  int r = nvrtcCompileProgram(p, 7, opts);
+  CHECK(r == NVRTC_SUCCESS, "compile: %d\n%s", r, log_of(p).c_str());
+  size_t n = 0;
+  if (r == NVRTC_SUCCESS && nvrtcGetCUBINSize(p, &n) == 0) {
+    std::string cubin(n, '\0');
+    nvrtcGetCUBIN(p, &cubin[0]);
+    std::vector<float> got = run_scaled(cubin.data(), "scaled", 32);
+    CHECK(got.size() == 32 && got[10] == 21.75f, "out[10] = %g, want 21.75", got.size() == 32 ? got[10] : -1.0f);
+  }
+  nvrtcDestroyProgram(&p);
+  remove(ext.c_str());
+  rmdir(dir);
 }
 
 TEST(compile_errors) {
