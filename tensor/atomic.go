@@ -22,7 +22,7 @@ func CreateAtomic(path string) (*AtomicFile, error) {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, err := os.CreateTemp(dir, tempPattern(base, tmpKind))
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", path, err)
 	}
@@ -55,10 +55,12 @@ func (a *AtomicFile) Commit() error {
 		os.Remove(tmp)
 		return fmt.Errorf("writing %s: %w", a.path, err)
 	}
+	faultPoint("file:synced")
 	if err := os.Rename(tmp, a.path); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("writing %s: %w", a.path, err)
 	}
+	faultPoint("file:renamed")
 	return syncDir(filepath.Dir(a.path))
 }
 

@@ -42,6 +42,11 @@ type Checkpoint struct {
 // shard header and the index. It returns an error naming the file at fault.
 func OpenCheckpoint(path string) (*Checkpoint, error) {
 	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if hint := asideHint(path); hint != "" {
+			return nil, fmt.Errorf("%w%s", err, hint)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +163,7 @@ func (c *Checkpoint) addShard(r *Reader) error {
 
 // ReadIndex reads and checks a model.safetensors.index.json.
 func ReadIndex(path string) (*Index, error) {
-	b, err := os.ReadFile(path)
+	b, err := readSmallFile(path, MaxHeaderSize)
 	if err != nil {
 		return nil, err
 	}

@@ -22,14 +22,28 @@ type CheckpointOptions struct {
 	// Overwrite replaces an existing folder at the destination (only once the new one is
 	// complete). Without it, an existing destination is an error before any work is done.
 	Overwrite bool
+	// Lock is the caller's lock of the destination (LockFolder), for a caller that writes the
+	// folder several times, or other files beside it, under one lock (a training run). When
+	// nil, CreateCheckpoint takes the lock itself and holds it until Commit or Abort.
+	Lock *FolderLock
+
+	// noExchange makes Commit take the fallback path of file systems without an atomic
+	// exchange (tests of that path).
+	noExchange bool
 }
 
 // CheckpointWriter writes a checkpoint folder. Everything is built in a temporary sibling
 // folder; Commit moves it into place only when every shard, the index and the extra files are
-// complete and synced, so the destination is never seen half-written.
+// complete and synced, so the destination is never seen half-written. An existing destination
+// is replaced by an atomic exchange of the two folders (renameat2 RENAME_EXCHANGE), so at every
+// instant, a kill or a power loss included, the destination is the old folder or the new one.
+// Where the file system cannot exchange (NFS, some FUSE file systems), the old folder is
+// renamed aside first; if the process dies before the new one is in place, the next
+// LockFolder of the destination (every later write of it) puts the old one back.
 type CheckpointWriter struct {
 	dir, tmp  string
 	opt       CheckpointOptions
+	lock      *FolderLock // the lock CreateCheckpoint took itself, released at Commit/Abort
 	shards    []*Writer
 	shardOf   map[string]*Writer
 	shardName []string
@@ -40,30 +54,41 @@ type CheckpointWriter struct {
 // CreateCheckpoint starts writing a checkpoint folder at dir with the given tensors.
 func CreateCheckpoint(dir string, specs []Spec, opt CheckpointOptions) (*CheckpointWriter, error) {
 	dir = filepath.Clean(dir)
+	var own *FolderLock
+	if opt.Lock == nil {
+		l, err := LockFolder(dir) // also puts back a folder an interrupted replacement set aside
+		if err != nil {
+			return nil, err
+		}
+		own = l
+	} else if !opt.Lock.held(dir) {
+		return nil, fmt.Errorf("%s: the lock given (CheckpointOptions.Lock) is not a held lock of this folder", dir)
+	}
+	fail := func(err error) (*CheckpointWriter, error) {
+		own.Unlock()
+		return nil, err
+	}
 	if _, err := os.Stat(dir); err == nil && !opt.Overwrite {
-		return nil, fmt.Errorf("%s already exists (choose another output or allow overwriting)", dir)
+		return fail(fmt.Errorf("%s already exists (choose another output or allow overwriting)", dir))
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+		return fail(err)
 	}
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, err
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), tempPattern(dir, tmpKind))
 	if err != nil {
-		return nil, fmt.Errorf("creating %s: %w", dir, err)
+		return fail(fmt.Errorf("creating %s: %w", dir, err))
 	}
 	// MkdirTemp makes the folder private (0700); the checkpoint it becomes should be readable
 	// like any other folder (its files are 0644).
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("creating %s: %w", dir, err)
+		return fail(fmt.Errorf("creating %s: %w", dir, err))
 	}
+	faultPoint("checkpoint:created")
 	meta := opt.Metadata
 	if meta == nil {
 		meta = map[string]string{"format": "pt"}
 	}
-	w := &CheckpointWriter{dir: dir, tmp: tmp, opt: opt, shardOf: map[string]*Writer{}, specs: specs}
+	w := &CheckpointWriter{dir: dir, tmp: tmp, opt: opt, lock: own, shardOf: map[string]*Writer{}, specs: specs}
 	groups, err := planShards(specs, opt.MaxShardSize)
 	if err != nil {
 		w.Abort()
@@ -181,11 +206,14 @@ func checkFileName(name string) error {
 }
 
 // Commit finishes every shard, writes the index (when sharded), and moves the folder into
-// place. With Overwrite, an existing folder is replaced only after the new one is complete.
+// place. With Overwrite, an existing folder is replaced only after the new one is complete, in
+// one atomic exchange where the file system allows it (see CheckpointWriter).
 func (w *CheckpointWriter) Commit() error {
 	if w.done {
 		return fmt.Errorf("%s: already committed or aborted", w.dir)
 	}
+	defer w.lock.Unlock()
+	faultPoint("checkpoint:commit")
 	for i, sw := range w.shards {
 		if err := sw.Commit(); err != nil {
 			for _, rest := range w.shards[i+1:] {
@@ -195,39 +223,105 @@ func (w *CheckpointWriter) Commit() error {
 			return err
 		}
 	}
+	faultPoint("checkpoint:shards")
 	if len(w.shards) > 1 {
 		if err := w.writeIndex(); err != nil {
 			w.removeTemp()
 			return err
 		}
+		faultPoint("checkpoint:index")
 	}
 	if err := syncDir(w.tmp); err != nil {
 		w.removeTemp()
 		return err
 	}
+	faultPoint("checkpoint:synced")
 	w.done = true
-	var old string
-	if _, err := os.Stat(w.dir); err == nil {
-		if !w.opt.Overwrite {
-			os.RemoveAll(w.tmp)
-			return fmt.Errorf("%s appeared while the checkpoint was being written; new one discarded", w.dir)
+	if err := w.place(); err != nil {
+		return err
+	}
+	faultPoint("checkpoint:done")
+	return nil
+}
+
+// place moves the complete, synced temporary folder to the destination.
+func (w *CheckpointWriter) place() error {
+	parent := filepath.Dir(w.dir)
+	_, statErr := os.Lstat(w.dir)
+	if errors.Is(statErr, fs.ErrNotExist) {
+		err := renameNoReplace(w.tmp, w.dir)
+		if unsupported(err) {
+			// The lock keeps every writer of ours away; this only guards against others.
+			if _, statErr = os.Lstat(w.dir); errors.Is(statErr, fs.ErrNotExist) {
+				err = os.Rename(w.tmp, w.dir)
+			} else {
+				err = fs.ErrExist
+			}
 		}
-		old = w.tmp + ".old"
-		if err := os.Rename(w.dir, old); err != nil {
+		switch {
+		case err == nil:
+			faultPoint("checkpoint:renamed")
+			return syncDir(parent)
+		case !errors.Is(err, fs.ErrExist):
+			os.RemoveAll(w.tmp)
+			return fmt.Errorf("moving checkpoint into %s: %w", w.dir, err)
+		}
+		statErr = nil // it appeared meanwhile: handled as an existing folder below
+	} else if statErr != nil {
+		os.RemoveAll(w.tmp)
+		return fmt.Errorf("replacing %s: %w", w.dir, statErr)
+	}
+	if !w.opt.Overwrite {
+		os.RemoveAll(w.tmp)
+		return fmt.Errorf("%s appeared while the checkpoint was being written; new one discarded", w.dir)
+	}
+	if !w.opt.noExchange && !exchangeDisabled() {
+		err := exchange(w.tmp, w.dir)
+		if err == nil {
+			// The old folder now has the temporary name: garbage, wherever we stop from here on.
+			faultPoint("checkpoint:exchanged")
+			if err := syncDir(parent); err != nil {
+				return err
+			}
+			return w.removeOld(w.tmp)
+		}
+		if !unsupported(err) {
 			os.RemoveAll(w.tmp)
 			return fmt.Errorf("replacing %s: %w", w.dir, err)
 		}
 	}
+	// Fallback: the old folder goes aside under a name that says it is the previous version, so
+	// that recoverFolder puts it back if we die before the new one is in place.
+	aside, err := tempName(w.dir, oldKind)
+	if err != nil {
+		os.RemoveAll(w.tmp)
+		return fmt.Errorf("replacing %s: %w", w.dir, err)
+	}
+	if err := os.Rename(w.dir, aside); err != nil {
+		os.RemoveAll(w.tmp)
+		return fmt.Errorf("replacing %s: %w", w.dir, err)
+	}
+	faultPoint("checkpoint:aside")
 	if err := os.Rename(w.tmp, w.dir); err != nil {
-		if old != "" {
-			os.Rename(old, w.dir) // put the previous checkpoint back
+		if rerr := os.Rename(aside, w.dir); rerr != nil {
+			return fmt.Errorf("moving checkpoint into %s: %w (and putting the previous one back from %s failed: %v)", w.dir, err, aside, rerr)
 		}
 		os.RemoveAll(w.tmp)
 		return fmt.Errorf("moving checkpoint into %s: %w", w.dir, err)
 	}
-	if old != "" {
-		os.RemoveAll(old)
+	faultPoint("checkpoint:placed")
+	if err := syncDir(parent); err != nil {
+		return err
 	}
+	return w.removeOld(aside)
+}
+
+// removeOld deletes the replaced folder once the new one is durably in place.
+func (w *CheckpointWriter) removeOld(old string) error {
+	if err := os.RemoveAll(old); err != nil {
+		return fmt.Errorf("%s is in place, but removing the previous version %s failed: %w", w.dir, old, err)
+	}
+	faultPoint("checkpoint:old-removed")
 	return syncDir(filepath.Dir(w.dir))
 }
 
@@ -262,6 +356,7 @@ func (w *CheckpointWriter) Abort() {
 		sw.Abort()
 	}
 	w.removeTemp()
+	w.lock.Unlock()
 }
 
 // SaveCheckpoint writes an in-memory model (tensors in the given order) and its config as a

@@ -3,7 +3,6 @@ package tensor
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 )
 
@@ -245,9 +244,12 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// maxConfigSize bounds config.json (real ones are a few KB).
+const maxConfigSize = 16 << 20
+
 // ReadConfig reads a config.json file.
 func ReadConfig(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := readSmallFile(path, maxConfigSize)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"unicode/utf8"
@@ -47,13 +46,8 @@ type Reader struct {
 
 // Open opens and validates the safetensors file at path. Only the header is read.
 func Open(path string) (*Reader, error) {
-	f, err := os.Open(path)
+	f, st, err := openRegular(path)
 	if err != nil {
-		return nil, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
 		return nil, err
 	}
 	if st.IsDir() {
