@@ -67,7 +67,7 @@ func (t *Trainer) Save(dir string) error {
 	if err := checkReplaceable(dir, t.cfg.KeepFiles); err != nil {
 		return err
 	}
-	w, err := createModelCheckpoint(dir, t.model)
+	w, err := createModelCheckpoint(dir, t.model, t.lockFor(dir))
 	if err != nil {
 		return err
 	}
@@ -79,6 +79,7 @@ func (t *Trainer) Save(dir string) error {
 		return err
 	}
 	t.dir = dir
+	t.ck.last = t.ck.clock()
 	return nil
 }
 
@@ -104,14 +105,15 @@ func checkReplaceable(dir string, keep []string) error {
 	return nil
 }
 
-// createModelCheckpoint starts a checkpoint with the model's tensors (F32) and config.
-func createModelCheckpoint(dir string, model compute.Model) (*tensor.CheckpointWriter, error) {
+// createModelCheckpoint starts a checkpoint with the model's tensors (F32) and config; lock is
+// the caller's lock of dir, or nil.
+func createModelCheckpoint(dir string, model compute.Model, lock *tensor.FolderLock) (*tensor.CheckpointWriter, error) {
 	params := model.Params()
 	specs := make([]tensor.Spec, len(params))
 	for i, p := range params {
 		specs[i] = tensor.Spec{Name: p.Name, DType: tensor.F32, Shape: p.Shape}
 	}
-	w, err := tensor.CreateCheckpoint(dir, specs, tensor.CheckpointOptions{Overwrite: true})
+	w, err := tensor.CreateCheckpoint(dir, specs, tensor.CheckpointOptions{Overwrite: true, Lock: lock})
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +151,7 @@ func SaveModel(dir string, model compute.Model, overwrite bool) error {
 	if _, err := os.Stat(dir); err == nil && !overwrite {
 		return fmt.Errorf("%s already exists (choose another folder or allow overwriting)", dir)
 	}
-	w, err := createModelCheckpoint(dir, model)
+	w, err := createModelCheckpoint(dir, model, nil)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,9 @@ package sft
 import (
 	"fmt"
 	"math"
+	"time"
+
+	"github.com/ordermerge/ordermerge/tensor"
 )
 
 // Schedules of the learning rate after warmup.
@@ -70,9 +73,17 @@ type Config struct {
 	LogEvery int `json:"log_every"`
 
 	// CheckpointDir, when set, receives a resumable checkpoint every CheckpointEvery steps
-	// (0: none in between), when the run is cancelled, and at the end.
-	CheckpointDir   string `json:"-"`
-	CheckpointEvery int    `json:"-"`
+	// (0: none counted in steps), every CheckpointInterval of training time (0:
+	// DefaultCheckpointInterval; negative: none), when the run is cancelled, and at the end.
+	// Checkpoints never change the training: a run gives the same bytes however often it saves.
+	CheckpointDir      string        `json:"-"`
+	CheckpointEvery    int           `json:"-"`
+	CheckpointInterval time.Duration `json:"-"`
+	// CheckpointLock is the caller's lock of CheckpointDir (tensor.LockFolder), when it holds
+	// one for longer than the run (a command that also writes its log there). Without it, Run
+	// takes the lock itself for the run's duration, and a second run into the same folder is
+	// refused with the holder's PID.
+	CheckpointLock *tensor.FolderLock `json:"-"`
 	// KeepFiles names files of an existing CheckpointDir (a training log) that each new
 	// checkpoint carries over, since a checkpoint replaces its folder as a whole.
 	KeepFiles []string `json:"-"`

@@ -39,6 +39,9 @@ type ImbalanceStats struct {
 	// error (Welch), so a gap smaller than about 2*GapSE is not distinguishable from zero.
 	Gap   float64 `json:"gap"`
 	GapSE float64 `json:"gap_se"`
+	// Undefined says why Spearman (and its p-value) or Slope could not be computed, when they
+	// could not: NaN in memory, null in JSON. The run itself is fine.
+	Undefined string `json:"undefined,omitempty"`
 }
 
 // StatsOptions tune ImbalanceOf. Zero values take the defaults.
@@ -60,6 +63,8 @@ func (s ImbalanceStats) Significant(alpha float64) bool {
 // Verdict says in words whether the data show the imbalance, at the 5% level.
 func (s ImbalanceStats) Verdict() string {
 	switch {
+	case s.Undefined != "":
+		return "undefined: " + s.Undefined
 	case s.Permutations <= 0:
 		return "not tested (no permutations)"
 	case !s.Significant(0.05):
@@ -181,6 +186,10 @@ func ImbalanceOf(positions []int, losses []float64, opt StatsOptions) (Imbalance
 	rx, ry := Ranks(x), Ranks(losses)
 	st.Spearman = pearson(rx, ry)
 	st.SpearmanP = 1
+	if math.IsNaN(st.Spearman) {
+		st.SpearmanP = math.NaN()
+		st.Undefined = undefinedWhy(x, losses)
+	}
 	if opt.Permutations > 0 && !math.IsNaN(st.Spearman) {
 		rng := NewRNG(DeriveSeed(opt.Seed, streamStats))
 		perm := append([]float64(nil), ry...)
@@ -298,6 +307,9 @@ type ImbalanceSummary struct {
 	// those with a significant positive one.
 	Imbalanced int `json:"imbalanced"`
 	Opposite   int `json:"opposite"`
+	// Undefined counts variants whose statistics could not be computed (ImbalanceStats.
+	// Undefined); the means are over the others (NaN, null in JSON, when there are none).
+	Undefined int `json:"undefined,omitempty"`
 }
 
 // SummarizeImbalance returns the mean and spread of the variants' statistics.
@@ -305,6 +317,10 @@ func SummarizeImbalance(stats []ImbalanceStats) ImbalanceSummary {
 	s := ImbalanceSummary{Variants: len(stats)}
 	var rho, gap, slope []float64
 	for _, st := range stats {
+		if math.IsNaN(st.Spearman) || math.IsNaN(st.Slope) {
+			s.Undefined++ // pooled over the variants where the statistics exist
+			continue
+		}
 		rho = append(rho, st.Spearman)
 		gap = append(gap, st.Gap)
 		slope = append(slope, st.Slope)
@@ -324,6 +340,10 @@ func SummarizeImbalance(stats []ImbalanceStats) ImbalanceSummary {
 
 // String says the pooled result in one line.
 func (s ImbalanceSummary) String() string {
-	return fmt.Sprintf("%d variants: spearman %.4f ± %.4f, gap early-late %.4f ± %.4f; %d show a significant imbalance (p<0.05), %d the opposite",
+	line := fmt.Sprintf("%d variants: spearman %.4f ± %.4f, gap early-late %.4f ± %.4f; %d show a significant imbalance (p<0.05), %d the opposite",
 		s.Variants, s.MeanSpearman, s.StdSpearman, s.MeanGap, s.StdGap, s.Imbalanced, s.Opposite)
+	if s.Undefined > 0 {
+		line += fmt.Sprintf("; %d with undefined statistics left out", s.Undefined)
+	}
+	return line
 }

@@ -114,6 +114,7 @@ type Trainer struct {
 	final   []FinalLoss
 	bt      batcher
 	dir     string
+	ck      checkpointing
 
 	variant, variants int
 }
@@ -268,7 +269,7 @@ func (t *Trainer) order(epoch int) []int {
 // Result returns the run's state as a Result (slices shared, not to be modified).
 func (t *Trainer) Result() *Result {
 	cfg := t.cfg
-	cfg.Progress, cfg.CheckpointDir, cfg.KeepFiles = nil, "", nil
+	cfg.Progress, cfg.CheckpointDir, cfg.KeepFiles, cfg.CheckpointLock = nil, "", nil, nil
 	return &Result{
 		Model: t.model, Config: cfg, Steps: t.step, TotalSteps: t.totalSteps,
 		Completed: t.final != nil, Records: t.records[:len(t.records):len(t.records)],
@@ -285,10 +286,15 @@ func (t *Trainer) errStopped(err error) error {
 // Run trains until every step is done and the final losses are measured, or until ctx is
 // cancelled: then it returns at the last step boundary (a step in progress is abandoned, its
 // gradients discarded), with the partial Result and an error wrapping ctx.Err(). With
-// Config.CheckpointDir set, a checkpoint is written periodically, on cancellation and at the
-// end. A NaN or infinite loss stops the run with an error naming the step and the sample; the
+// Config.CheckpointDir set, a checkpoint is written periodically (CheckpointEvery steps, and
+// CheckpointInterval of time), on cancellation and at the end, under the folder's lock. A NaN or infinite loss stops the run with an error naming the step and the sample; the
 // model keeps the parameters of the last good step and no checkpoint is written.
 func (t *Trainer) Run(ctx context.Context) (*Result, error) {
+	release, err := t.lockCheckpoints()
+	if err != nil {
+		return t.Result(), err
+	}
+	defer release()
 	start := time.Now()
 	startStep := t.step
 	wasComplete := t.final != nil
@@ -322,7 +328,7 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 			t.cfg.Progress(p)
 			sinceLoss, sinceN = 0, 0
 		}
-		if t.cfg.CheckpointDir != "" && t.cfg.CheckpointEvery > 0 && t.step%t.cfg.CheckpointEvery == 0 && t.step < t.totalSteps {
+		if t.checkpointDue() {
 			if err := t.Save(t.cfg.CheckpointDir); err != nil {
 				return t.Result(), fmt.Errorf("step %d: %w", t.step, err)
 			}

@@ -64,6 +64,7 @@ func TrainVariants(ctx context.Context, base compute.Model, examples []data.Exam
 		}
 		c := cfg
 		c.OrderSeed = seed
+		c.CheckpointLock = nil // a lock of outDir, not of the variant's folder: each run takes its own
 		var t *Trainer
 		if outDir != "" {
 			c.CheckpointDir = VariantDir(outDir, i)
