@@ -535,7 +535,9 @@ func chatSample(obj map[string]json.RawMessage) (Sample, error) {
 // Open names a dataset the way the command line does: "embedded:NAME" for an embedded dataset
 // (split "train" or "test"; "" means "train"), anything else as a file path for Load (split is
 // only recorded).
-func Open(spec, split string) (*Dataset, error) { return OpenContext(context.Background(), spec, split) }
+func Open(spec, split string) (*Dataset, error) {
+	return OpenContext(context.Background(), spec, split)
+}
 
 // OpenContext is Open that gives up when ctx is cancelled (see LoadContext).
 func OpenContext(ctx context.Context, spec, split string) (*Dataset, error) {
