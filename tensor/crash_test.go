@@ -1,18 +1,15 @@
 package tensor
 
 import (
-	"crypto/sha256"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/ordermerge/ordermerge/internal/crashtest"
 )
 
 // crashVersion returns the tensors of version v of a small checkpoint (v changes the values
@@ -44,27 +41,11 @@ func crashSave(dir string) int {
 // snapshot hashes every file under dir by relative path; "" for a missing dir.
 func snapshot(t *testing.T, dir string) string {
 	t.Helper()
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		return ""
-	}
-	var lines []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		lines = append(lines, fmt.Sprintf("%s %x", rel, sha256.Sum256(b)))
-		return nil
-	})
+	s, err := crashtest.Snapshot(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
+	return s
 }
 
 // runCrashSave runs crashSave in a child process with the given extra environment and reports
@@ -73,28 +54,11 @@ func runCrashSave(t *testing.T, dir string, env ...string) (killed bool) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(append(os.Environ(), "ORDERMERGE_TEST_CRASH_SAVE="+dir), env...)
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-			return true
-		}
+	r, err := crashtest.Run(cmd)
+	if err != nil || (!r.Killed && r.Code != 0) {
+		t.Fatalf("crash helper: %v %+v", err, r)
 	}
-	if err != nil {
-		t.Fatalf("crash helper: %v\n%s", err, out)
-	}
-	return false
-}
-
-// faultTrace runs fn with a fresh trace file and returns the points reached, each as NAME#N.
-func occurrences(trace []byte) []string {
-	count := map[string]int{}
-	var out []string
-	for _, name := range strings.Fields(string(trace)) {
-		count[name]++
-		out = append(out, fmt.Sprintf("%s#%d", name, count[name]))
-	}
-	return out
+	return r.Killed
 }
 
 // Kill a replacement of a checkpoint at every step of writing and committing it: the folder
@@ -111,7 +75,7 @@ func TestCrashAtEveryStepOfAReplacement(t *testing.T) {
 			dir := filepath.Join(root, "ckpt")
 			env := []string{"ORDERMERGE_TEST_CRASH_SHARD=" + c.shard}
 			if c.noExchange {
-				env = append(env, noExchangeEnv+"=1")
+				env = append(env, crashtest.NoExchangeEnv+"=1")
 			}
 			reset := func() {
 				os.RemoveAll(root)
@@ -124,12 +88,15 @@ func TestCrashAtEveryStepOfAReplacement(t *testing.T) {
 			reset()
 			oldSnap := snapshot(t, dir)
 			trace := filepath.Join(t.TempDir(), "trace")
-			if runCrashSave(t, dir, append(env, faultTraceEnv+"="+trace)...) {
+			if runCrashSave(t, dir, append(env, crashtest.TraceEnv+"="+trace)...) {
 				t.Fatal("killed without a fault set")
 			}
 			newSnap := snapshot(t, dir)
 			b, _ := os.ReadFile(trace)
-			points := occurrences(b)
+			points, err := crashtest.Points(trace)
+			if err != nil {
+				t.Fatal(err)
+			}
 			step := "checkpoint:exchanged"
 			if c.noExchange {
 				step = "checkpoint:aside"
@@ -140,7 +107,7 @@ func TestCrashAtEveryStepOfAReplacement(t *testing.T) {
 			for _, p := range points {
 				reset()
 				os.Remove(trace)
-				if !runCrashSave(t, dir, append(env, faultTraceEnv+"="+trace, faultEnv+"="+p)...) {
+				if !runCrashSave(t, dir, append(env, crashtest.TraceEnv+"="+trace, crashtest.FaultEnv+"="+p)...) {
 					t.Fatalf("%s: not killed", p)
 				}
 				got := snapshot(t, dir)

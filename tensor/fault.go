@@ -1,40 +1,29 @@
 package tensor
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/ordermerge/ordermerge/internal/crashtest"
 )
 
 // Crash tests kill a run at each step of writing an output and check what a later run finds.
 // They do it through these hooks instead of timing, so every step is hit, every time.
 //
-// Only test binaries read the variables below (testing.Testing is false in every program built
-// with 'go build', so nothing in a user's environment can make ordermerge kill itself or skip
-// the atomic exchange). A build tag would do the same, but the command's crash tests would then
-// need a second build of the whole tree; with testing.Testing the test binary of cmd/ordermerge
-// runs itself as the command.
-const (
-	// faultTraceEnv names a file to which every fault point reached is appended, one name per
-	// line (the list of steps a crash test then kills at, one by one).
-	faultTraceEnv = "ORDERMERGE_TEST_FAULT_TRACE"
-	// faultEnv is NAME#N: at the N-th time point NAME is reached (counted in the trace, which
-	// must be set), the process kills itself with SIGKILL; NAME#N:stop stops it (SIGSTOP)
-	// instead, so that a test can look at a run caught in the middle.
-	faultEnv = "ORDERMERGE_TEST_FAULT"
-	// noExchangeEnv set to 1 makes replacements take the fallback path (rename aside, rename
-	// into place) that file systems without an atomic exchange get.
-	noExchangeEnv = "ORDERMERGE_TEST_NO_EXCHANGE"
-)
+// Only test binaries read the variables of package crashtest: testing.Testing is false in
+// every program built with 'go build', so nothing in a user's environment can make ordermerge
+// kill itself or skip the atomic exchange. (A build tag would do the same, but the command's
+// crash tests would then need a second build of the whole tree; with testing.Testing the test
+// binary of cmd/ordermerge runs itself as the command.)
 
-// faultPoint marks a step at which a crash test may stop the process (see faultEnv).
+// faultPoint marks a step at which a crash test may stop the process (crashtest.FaultEnv).
 func faultPoint(name string) {
 	if !testing.Testing() {
 		return
 	}
-	trace := os.Getenv(faultTraceEnv)
+	trace := os.Getenv(crashtest.TraceEnv)
 	if trace == "" {
 		return
 	}
@@ -44,20 +33,18 @@ func faultPoint(name string) {
 	}
 	fmt.Fprintln(f, name)
 	f.Close()
-	target, stop := strings.CutSuffix(os.Getenv(faultEnv), ":stop")
-	point, _, _ := strings.Cut(target, "#")
-	if point != name {
+	target, stop := strings.CutSuffix(os.Getenv(crashtest.FaultEnv), ":stop")
+	if point, _, _ := strings.Cut(target, "#"); point != name {
 		return
 	}
-	b, _ := os.ReadFile(trace)
-	n := bytes.Count(append([]byte("\n"), b...), []byte("\n"+name+"\n"))
-	if target != fmt.Sprintf("%s#%d", name, n) {
+	if b, _ := os.ReadFile(trace); !crashtest.Reached(b, target) {
 		return
 	}
 	faultStop(stop)
 }
 
-// exchangeDisabled reports whether a crash test asked for the fallback path (noExchangeEnv).
+// exchangeDisabled reports whether a crash test asked for the fallback path
+// (crashtest.NoExchangeEnv).
 func exchangeDisabled() bool {
-	return testing.Testing() && os.Getenv(noExchangeEnv) == "1"
+	return testing.Testing() && os.Getenv(crashtest.NoExchangeEnv) == "1"
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // processStart returns the start time of process pid in clock ticks since boot (field 22 of
-// /proc/PID/stat), or 0 if it cannot be read.
+// /proc/PID/stat), or 0 if there is no such running process.
 func processStart(pid int) uint64 {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
@@ -24,6 +24,9 @@ func processStart(pid int) uint64 {
 	if len(f) < 20 { // state is field 3, starttime field 22
 		return 0
 	}
+	if f[0] == "Z" || f[0] == "X" {
+		return 0 // a zombie (killed, not yet reaped by its parent) or dead: not running
+	}
 	v, err := strconv.ParseUint(f[19], 10, 64)
 	if err != nil {
 		return 0
@@ -31,8 +34,8 @@ func processStart(pid int) uint64 {
 	return v
 }
 
-// processExists reports whether a process with this PID exists on this host.
+// processExists reports whether a process with this PID runs on this host (a zombie, killed
+// but not yet reaped by its parent, does not).
 func processExists(pid int) bool {
-	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
-	return err == nil
+	return processStart(pid) != 0
 }

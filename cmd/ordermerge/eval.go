@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,8 +55,20 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	// The config is checked against the tensors and the memory before the model is
+	// allocated; a model with NaN or infinite weights is refused before it is scored.
+	mcfg, err := checkpointConfig(*model)
+	if err != nil {
+		return err
+	}
+	if err := checkModelMemory(mcfg, "evaluate this model"); err != nil {
+		return err
+	}
 	m, err := llama.Load(*model, opts)
 	if err != nil {
+		return err
+	}
+	if err := checkFinite(*model, m); err != nil {
 		return err
 	}
 	tok, err := evalTokenizer(*tokPath, *model)
@@ -68,7 +81,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	var all []*eval.Result
 	for _, spec := range specs {
-		ds, err := openEvalData(strings.TrimSpace(spec), *split)
+		ds, err := openEvalData(ctx, strings.TrimSpace(spec), *split)
 		if err != nil {
 			return err
 		}
@@ -83,6 +96,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}})
 		if err != nil {
 			return err
+		}
+		if math.IsNaN(res.MeanLoss) || math.IsInf(res.MeanLoss, 0) {
+			return fmt.Errorf("%s on %s: the mean loss is %v: the model's outputs are not finite", *model, ds.Name, res.MeanLoss)
 		}
 		if res.Split == "" {
 			res.Split = *split
@@ -129,7 +145,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // openEvalData accepts a bare embedded name as well as embedded:NAME and file paths.
-func openEvalData(spec, split string) (*data.Dataset, error) {
+func openEvalData(ctx context.Context, spec, split string) (*data.Dataset, error) {
 	if !strings.HasPrefix(spec, "embedded:") {
 		if _, err := os.Stat(spec); err != nil {
 			for _, n := range data.EmbeddedNames() {
@@ -140,14 +156,20 @@ func openEvalData(spec, split string) (*data.Dataset, error) {
 			return nil, fmt.Errorf("--data %s: no such file, and not an embedded dataset (%s)", spec, strings.Join(data.EmbeddedNames(), ", "))
 		}
 	}
-	return data.Open(spec, split)
+	return data.OpenContext(ctx, spec, split)
 }
 
 func evalTokenizer(path, model string) (tokenizer.Tokenizer, error) {
 	if path != "" {
+		if err := checkTokenizerPath(path); err != nil {
+			return nil, err
+		}
 		return tokenizer.Load(path)
 	}
 	if _, err := os.Stat(filepath.Join(model, tokenizer.FileName)); err == nil {
+		if err := checkTokenizerPath(model); err != nil {
+			return nil, err
+		}
 		return tokenizer.Load(model)
 	}
 	return tokenizer.ByteLevel(), nil

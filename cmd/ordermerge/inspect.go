@@ -8,6 +8,7 @@ import (
 	"math"
 	"path/filepath"
 	"sort"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/ordermerge/ordermerge/tensor"
@@ -23,14 +24,17 @@ type inspectTensor struct {
 	Stats *tensorStats `json:"stats,omitempty"`
 }
 
+// tensorStats summarises a tensor's values. Min, Max, Mean and Std are over the finite values
+// and nil (null in JSON, "-" in the table) when there are none: an all-NaN tensor has no
+// minimum, not a minimum of 0.
 type tensorStats struct {
-	Min    float64 `json:"min"`
-	Max    float64 `json:"max"`
-	Mean   float64 `json:"mean"`
-	Std    float64 `json:"std"`
-	NaN    int     `json:"nan"`
-	Inf    int     `json:"inf"`
-	Zeroes int     `json:"zeroes"`
+	Min    *float64 `json:"min"`
+	Max    *float64 `json:"max"`
+	Mean   *float64 `json:"mean"`
+	Std    *float64 `json:"std"`
+	NaN    int64    `json:"nan"`
+	Inf    int64    `json:"inf"`
+	Zeroes int64    `json:"zeroes"`
 }
 
 type inspectReport struct {
@@ -42,6 +46,8 @@ type inspectReport struct {
 	ByDType     map[string]int64             `json:"params_by_dtype"`
 	Metadata    map[string]map[string]string `json:"metadata"`
 	Config      *tensor.Config               `json:"config,omitempty"`
+	// NonFinite names the tensors holding NaN or infinite values (with --stats).
+	NonFinite []string `json:"non_finite_tensors,omitempty"`
 }
 
 func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -93,13 +99,14 @@ func inspectPath(ctx context.Context, path string, withStats bool) (*inspectRepo
 		if it.Shape == nil {
 			it.Shape = []int{}
 		}
-		if withStats {
-			t, err := c.ReadTensor(name)
+		if withStats && e.DType.Bits() > 0 {
+			st, err := streamStats(ctx, r, e)
 			if err != nil {
 				return nil, err
 			}
-			if vals, err := t.Float64(); err == nil {
-				it.Stats = computeStats(vals)
+			it.Stats = st
+			if st != nil && st.NaN+st.Inf > 0 {
+				rep.NonFinite = append(rep.NonFinite, name)
 			}
 		}
 		rep.Tensors = append(rep.Tensors, it)
@@ -120,34 +127,90 @@ func inspectPath(ctx context.Context, path string, withStats bool) (*inspectRepo
 	return rep, nil
 }
 
-func computeStats(vals []float64) *tensorStats {
-	s := &tensorStats{Min: math.Inf(1), Max: math.Inf(-1)}
-	var sum, sumSq float64
-	var finite int
+// statsChunk is how many bytes of a tensor are decoded at a time: memory stays bounded
+// whatever the tensor's size.
+const statsChunk = 1 << 20
+
+// streamStats reads the tensor in chunks and summarises its values (Welford's running mean and
+// variance, exact for any length). A dtype without a numeric decoding gives nil stats.
+func streamStats(ctx context.Context, r *tensor.Reader, e tensor.Entry) (*tensorStats, error) {
+	sec, err := r.Section(e.Name)
+	if err != nil {
+		return nil, err
+	}
+	elem := int64(e.DType.Size())
+	if elem == 0 {
+		return nil, nil
+	}
+	buf := make([]byte, max(statsChunk/elem, 1)*elem)
+	var acc statsAcc
+	for off := int64(0); off < e.Size; {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		n := min(int64(len(buf)), e.Size-off)
+		if _, err := sec.ReadAt(buf[:n], off); err != nil {
+			return nil, fmt.Errorf("%s: reading tensor %q at byte %d: %w", r.Path(), e.Name, off, err)
+		}
+		vals, err := tensor.DecodeFloat64(buf[:n], e.DType)
+		if err != nil {
+			return nil, nil // not a numeric dtype: no statistics
+		}
+		acc.add(vals)
+		off += n
+	}
+	return acc.stats(), nil
+}
+
+// statsAcc accumulates tensorStats over chunks.
+type statsAcc struct {
+	finite         int64
+	mean, m2       float64
+	minV, maxV     float64
+	nan, inf, zero int64
+}
+
+func (a *statsAcc) add(vals []float64) {
 	for _, v := range vals {
 		switch {
 		case math.IsNaN(v):
-			s.NaN++
+			a.nan++
 			continue
 		case math.IsInf(v, 0):
-			s.Inf++
+			a.inf++
 			continue
 		case v == 0:
-			s.Zeroes++
+			a.zero++
 		}
-		finite++
-		sum += v
-		sumSq += v * v
-		s.Min = math.Min(s.Min, v)
-		s.Max = math.Max(s.Max, v)
+		if a.finite == 0 || v < a.minV {
+			a.minV = v
+		}
+		if a.finite == 0 || v > a.maxV {
+			a.maxV = v
+		}
+		a.finite++
+		d := v - a.mean
+		a.mean += d / float64(a.finite)
+		a.m2 += d * (v - a.mean)
 	}
-	if finite == 0 {
-		s.Min, s.Max = 0, 0
+}
+
+func (a *statsAcc) stats() *tensorStats {
+	s := &tensorStats{NaN: a.nan, Inf: a.inf, Zeroes: a.zero}
+	if a.finite == 0 {
 		return s
 	}
-	s.Mean = sum / float64(finite)
-	s.Std = math.Sqrt(math.Max(0, sumSq/float64(finite)-s.Mean*s.Mean))
+	std := math.Sqrt(a.m2 / float64(a.finite))
+	s.Min, s.Max, s.Mean, s.Std = &a.minV, &a.maxV, &a.mean, &std
 	return s
+}
+
+// statCell formats an optional statistic for the table.
+func statCell(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.4g", *v)
 }
 
 func printInspect(w io.Writer, rep *inspectReport, withStats bool) {
@@ -161,7 +224,7 @@ func printInspect(w io.Writer, rep *inspectReport, withStats bool) {
 	for _, t := range rep.Tensors {
 		if withStats && t.Stats != nil {
 			s := t.Stats
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.4g\t%.4g\t%.4g\t%.4g\t%d/%d\n", t.Name, t.DType, tensor.FormatShape(t.Shape), tensor.FormatBytes(t.Bytes), s.Min, s.Max, s.Mean, s.Std, s.NaN, s.Inf)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\n", t.Name, t.DType, tensor.FormatShape(t.Shape), tensor.FormatBytes(t.Bytes), statCell(s.Min), statCell(s.Max), statCell(s.Mean), statCell(s.Std), s.NaN, s.Inf)
 		} else {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, t.DType, tensor.FormatShape(t.Shape), tensor.FormatBytes(t.Bytes), t.File)
 		}
@@ -200,6 +263,15 @@ func printInspect(w io.Writer, rep *inspectReport, withStats bool) {
 			fmt.Fprintf(w, " %s=%q", k, rep.Metadata[f][k])
 		}
 		fmt.Fprintln(w)
+	}
+	if len(rep.NonFinite) > 0 {
+		var parts []string
+		for _, t := range rep.Tensors {
+			if t.Stats != nil && t.Stats.NaN+t.Stats.Inf > 0 {
+				parts = append(parts, fmt.Sprintf("%s (%d NaN, %d Inf)", t.Name, t.Stats.NaN, t.Stats.Inf))
+			}
+		}
+		fmt.Fprintf(w, "not finite: %d of %d tensors hold NaN or infinite values: %s\n", len(rep.NonFinite), len(rep.Tensors), strings.Join(parts, ", "))
 	}
 	if c := rep.Config; c != nil {
 		fmt.Fprintf(w, "config: %s, hidden %d, intermediate %d, layers %d, heads %d (kv %d), vocab %d, context %d, tied %v\n",

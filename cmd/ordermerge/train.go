@@ -8,6 +8,7 @@ import (
 	"github.com/ordermerge/ordermerge/compute"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,19 +75,32 @@ func parseTrainFlags(args []string, stderr io.Writer) (*trainFlags, error) {
 	fs.Uint64Var(&c.OrderSeed, "order-seed", 0, "seed of the data order (with --variants: the first variant's)")
 	mode := fs.String("order-mode", string(c.OrderMode), "reshuffle (new order every epoch), fixed (same order every epoch) or batch-shuffle (fixed batches, shuffled sequence)")
 	fs.IntVar(&c.LogEvery, "log-every", c.LogEvery, "report progress every N steps")
-	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", 0, "also checkpoint every N steps, for resuming after a crash (0: only at the end and on interrupt)")
+	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", 0, "also checkpoint every N steps (0: by time only)")
+	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", sft.DefaultCheckpointInterval, "checkpoint after this much training time since the last checkpoint (0: only every --checkpoint-every steps, on interrupt and at the end)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: ordermerge train --data embedded:NAME|FILE (--base DIR | --init CONFIG.json) --out DIR [flags]")
 		fmt.Fprintln(stderr, "")
 		fmt.Fprintln(stderr, "Fine-tunes a Llama-style model with a seeded data order and records every sample's loss at")
 		fmt.Fprintln(stderr, "every step. OUT gets the checkpoint (Hugging Face layout + optimizer state), records.jsonl/.csv,")
-		fmt.Fprintln(stderr, "final_losses.jsonl/.csv, step_losses.csv, imbalance.json and train.log. Interrupted (Ctrl-C) or")
-		fmt.Fprintln(stderr, "crashed runs continue exactly when the same command is run again.")
+		fmt.Fprintln(stderr, "final_losses.jsonl/.csv, step_losses.csv, imbalance.json and train.log.")
+		fmt.Fprintln(stderr, "")
+		fmt.Fprintln(stderr, "What is kept when a run stops: OUT is checkpointed every --checkpoint-interval of training (5m by")
+		fmt.Fprintln(stderr, "default) and every --checkpoint-every steps, on Ctrl-C or SIGTERM, and at the end. Each checkpoint")
+		fmt.Fprintln(stderr, "replaces the previous one atomically, so a run killed outright (SIGKILL, out of memory, power loss)")
+		fmt.Fprintln(stderr, "leaves the last complete checkpoint and loses the steps since. Running the same command again")
+		fmt.Fprintln(stderr, "continues from it and ends with the same bytes as a run never interrupted. OUT is locked while a")
+		fmt.Fprintln(stderr, "run writes it: a second run into it is refused with the first one's PID.")
 		fmt.Fprintln(stderr, "")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
+	}
+	if c.CheckpointInterval < 0 {
+		return nil, usagef("--checkpoint-interval must not be negative, got %v", c.CheckpointInterval)
+	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = -1 // sft: negative is none, zero its default
 	}
 	c.OrderMode = sft.OrderMode(*mode)
 	switch {
@@ -109,23 +123,53 @@ func parseTrainFlags(args []string, stderr io.Writer) (*trainFlags, error) {
 	return f, nil
 }
 
+// minSamples is the fewest samples whose imbalance statistics can be computed (a rank
+// correlation and a first-minus-last bin gap need three); checked before training, so that
+// a run never trains only to fail its report.
+const minSamples = 3
+
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f, err := parseTrainFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	model, tok, err := trainModel(f)
+	// Everything is checked before anything big is allocated or anything is written: the
+	// model's config against its tensors and against the host's memory, the tokenizer, the
+	// data and the training configuration.
+	mcfg, err := trainModelConfig(f)
+	if err != nil {
+		return err
+	}
+	tok, err := trainTokenizer(f, mcfg)
 	if err != nil {
 		return err
 	}
 	cfg := f.cfg
 	if cfg.MaxSeqLen == 0 {
-		cfg.MaxSeqLen = model.HFConfig().MaxPositionEmbeddings + 1
+		cfg.MaxSeqLen = mcfg.MaxPositionEmbeddings + 1
 	}
-	if id, ok := tok.Special(tokenizer.PAD); ok && int(id) < model.HFConfig().VocabSize {
+	if id, ok := tok.Special(tokenizer.PAD); ok && int(id) < mcfg.VocabSize {
 		cfg.PadID = id
 	}
-	examples, source, err := trainExamples(f, tok, cfg)
+	examples, source, err := trainExamples(ctx, f, tok, cfg)
+	if err != nil {
+		return err
+	}
+	if len(examples) < minSamples {
+		return fmt.Errorf("%s: %d samples; training reports imbalance statistics, which need at least %d (give more data or a larger --limit)", source, len(examples), minSamples)
+	}
+	longest := 0
+	for _, ex := range examples {
+		longest = max(longest, len(ex.Tokens))
+	}
+	copies := 0
+	if f.variants > 0 {
+		copies = 2 // the base's parameters and gradients, kept while each variant trains a clone
+	}
+	if err := tensor.CheckHostMemory("train this model", sft.TrainingMemory(mcfg, cfg, longest, copies)); err != nil {
+		return err
+	}
+	model, err := buildTrainModel(f, mcfg)
 	if err != nil {
 		return err
 	}
@@ -135,7 +179,12 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	if err := prepareOut(f, tok); err != nil {
+	lock, err := tensor.LockFolder(f.out)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	if err := prepareOut(f, tok, lock); err != nil {
 		return err
 	}
 	log, err := newTrainLog(filepath.Join(f.out, trainLogFile), stderr, f.quiet)
@@ -144,6 +193,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer log.finish()
 	log.printf("ordermerge train %s", strings.Join(args, " "))
+	for _, note := range lock.Notes() {
+		log.printf("%s", note)
+	}
 	log.printf("data %s: %d samples; model %d parameters in %d tensors; order %s, seed %d", source, len(examples), countParams(model), len(model.Params()), cfg.OrderMode, cfg.OrderSeed)
 	log.printf("device %s; precision %s", model.Device().Describe(), model.Precision())
 	defer func() { log.printf("%s", peakMemory(model.Device())) }()
@@ -154,6 +206,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return trainVariants(ctx, f, model, examples, cfg, log, stdout)
 	}
 	cfg.CheckpointDir = f.out
+	cfg.CheckpointLock = lock
 	var tr *sft.Trainer
 	if _, err := os.Stat(filepath.Join(f.out, sft.TrainerStateFile)); err == nil {
 		if tr, err = sft.Resume(f.out, model, examples, cfg); err != nil {
@@ -170,11 +223,15 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return err
 	}
+	log.printf("finished %d steps; mean final loss %.4f", res.Steps, meanFinal(res.Final))
 	st, err := res.Imbalance()
 	if err != nil {
-		return err
+		// The model and its records are complete: a statistic that cannot be computed is
+		// reported as such, and the run succeeds.
+		log.printf("imbalance statistics not computed: %v", err)
+		fmt.Fprintf(stdout, "trained %s: %d steps, mean final loss %.4f\nimbalance statistics not computed: %v\n", f.out, res.Steps, meanFinal(res.Final), err)
+		return writeJSON(filepath.Join(f.out, imbalanceFile), map[string]any{"order_seed": res.Config.OrderSeed, "error": err.Error()})
 	}
-	log.printf("finished %d steps; mean final loss %.4f", res.Steps, meanFinal(res.Final))
 	log.printf("imbalance: %s", st.String())
 	perEpoch := imbalanceByEpoch(res)
 	if err := writeJSON(filepath.Join(f.out, imbalanceFile), map[string]any{"order_seed": res.Config.OrderSeed, "first_epoch": st, "by_epoch": perEpoch}); err != nil {
@@ -209,7 +266,7 @@ func trainVariants(ctx context.Context, f *trainFlags, base *llama.Model, exampl
 	for i, r := range results {
 		st, err := r.Imbalance()
 		if err != nil {
-			return fmt.Errorf("variant %d: %w", i, err)
+			st = sft.ImbalanceStats{N: len(r.Final), Spearman: math.NaN(), SpearmanP: math.NaN(), Slope: math.NaN(), Intercept: math.NaN(), Gap: math.NaN(), GapSE: math.NaN(), Undefined: err.Error()}
 		}
 		stats = append(stats, st)
 		reports = append(reports, variantReport{Dir: r.Dir, OrderSeed: r.Config.OrderSeed, MeanLoss: meanFinal(r.Final), Imbalance: st, ByEpoch: imbalanceByEpoch(r)})
@@ -223,32 +280,46 @@ func trainVariants(ctx context.Context, f *trainFlags, base *llama.Model, exampl
 	return writeJSON(filepath.Join(f.out, imbalanceFile), map[string]any{"variants": reports, "summary": sum})
 }
 
-// trainModel loads or initialises the model and picks the tokenizer.
-func trainModel(f *trainFlags) (*llama.Model, tokenizer.Tokenizer, error) {
-	var model *llama.Model
+// trainModelConfig reads and checks the config of the model to train, allocating nothing.
+func trainModelConfig(f *trainFlags) (*tensor.Config, error) {
+	if f.base != "" {
+		return checkpointConfig(f.base)
+	}
+	return initConfig(f.init)
+}
+
+// buildTrainModel loads (--base) or initialises (--init) the model of a checked config on the
+// device of the flags.
+func buildTrainModel(f *trainFlags, cfg *tensor.Config) (*llama.Model, error) {
 	opts, err := f.compute.options()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if f.base != "" {
-		if model, err = llama.Load(f.base, opts); err != nil {
-			return nil, nil, err
-		}
-	} else {
-		cfg, err := tensor.ReadConfig(f.init)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--init: %w", err)
-		}
-		if model, err = llama.New(cfg, f.initSeed, opts); err != nil {
-			return nil, nil, fmt.Errorf("--init %s: %w", f.init, err)
-		}
+		return llama.Load(f.base, opts)
 	}
+	m, err := llama.New(cfg, f.initSeed, opts)
+	if err != nil {
+		return nil, fmt.Errorf("--init %s: %w", f.init, err)
+	}
+	return m, nil
+}
+
+// trainTokenizer picks the tokenizer: --tokenizer, else the base's, else the byte-level one.
+func trainTokenizer(f *trainFlags, cfg *tensor.Config) (tokenizer.Tokenizer, error) {
 	var tok tokenizer.Tokenizer
+	var err error
 	switch {
 	case f.tokenizer != "":
+		if err := checkTokenizerPath(f.tokenizer); err != nil {
+			return nil, err
+		}
 		tok, err = tokenizer.Load(f.tokenizer)
 	case f.base != "":
 		if _, statErr := os.Stat(filepath.Join(f.base, tokenizer.FileName)); statErr == nil {
+			if err := checkTokenizerPath(f.base); err != nil {
+				return nil, err
+			}
 			tok, err = tokenizer.Load(f.base)
 		} else {
 			tok = tokenizer.ByteLevel()
@@ -257,16 +328,16 @@ func trainModel(f *trainFlags) (*llama.Model, tokenizer.Tokenizer, error) {
 		tok = tokenizer.ByteLevel()
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if v := model.HFConfig().VocabSize; tok.VocabSize() > v {
-		return nil, nil, fmt.Errorf("the tokenizer has %d tokens but the model's vocab_size is %d", tok.VocabSize(), v)
+	if v := cfg.VocabSize; tok.VocabSize() > v {
+		return nil, fmt.Errorf("the tokenizer has %d tokens but the model's vocab_size is %d", tok.VocabSize(), v)
 	}
-	return model, tok, nil
+	return tok, nil
 }
 
 // trainExamples loads the dataset and tokenizes it with the template.
-func trainExamples(f *trainFlags, tok tokenizer.Tokenizer, cfg sft.Config) ([]data.Example, string, error) {
+func trainExamples(ctx context.Context, f *trainFlags, tok tokenizer.Tokenizer, cfg sft.Config) ([]data.Example, string, error) {
 	var ds *data.Dataset
 	var err error
 	if strings.HasPrefix(f.data, "embedded:") {
@@ -277,7 +348,7 @@ func trainExamples(f *trainFlags, tok tokenizer.Tokenizer, cfg sft.Config) ([]da
 			return nil, "", usagef("--data: %v", err)
 		}
 	} else {
-		ds, err = data.LoadWith(f.data, data.LoadOptions{Format: f.format, SkipBad: f.skipBad, Split: f.split})
+		ds, err = data.LoadContext(ctx, f.data, data.LoadOptions{Format: f.format, SkipBad: f.skipBad, Split: f.split})
 		if err != nil {
 			return nil, "", err
 		}
@@ -304,9 +375,10 @@ func trainExamples(f *trainFlags, tok tokenizer.Tokenizer, cfg sft.Config) ([]da
 	return exs, desc, nil
 }
 
-// prepareOut makes sure OUT can receive this run and puts the tokenizer there (each variant's
-// folder too), so every checkpoint is a complete model folder for eval and merge.
-func prepareOut(f *trainFlags, tok tokenizer.Tokenizer) error {
+// prepareOut makes sure OUT, whose lock the caller holds, can receive this run and puts the
+// tokenizer there (each variant's folder too), so every checkpoint is a complete model folder
+// for eval and merge. With --overwrite, a previous run's checkpoint is discarded in one step.
+func prepareOut(f *trainFlags, tok tokenizer.Tokenizer, lock *tensor.FolderLock) error {
 	ours := map[string]bool{trainLogFile: true, tokenizer.FileName: true, tokenizer.ConfigFileName: true, imbalanceFile: true}
 	dirs := []string{f.out}
 	if f.variants > 0 {
@@ -320,6 +392,9 @@ func prepareOut(f *trainFlags, tok tokenizer.Tokenizer) error {
 		return err
 	}
 	for _, e := range entries {
+		if tensor.IsTemporary(e.Name()) {
+			continue // locks of the variants' folders, files being written
+		}
 		if f.variants > 0 && strings.HasPrefix(e.Name(), "variant-") {
 			continue
 		}
@@ -333,7 +408,7 @@ func prepareOut(f *trainFlags, tok tokenizer.Tokenizer) error {
 	for _, d := range dirs {
 		if f.overwrite {
 			if _, err := os.Stat(filepath.Join(d, sft.TrainerStateFile)); err == nil {
-				if err := os.RemoveAll(d); err != nil {
+				if err := discardRun(d, lock); err != nil {
 					return err
 				}
 			}
@@ -350,6 +425,20 @@ func prepareOut(f *trainFlags, tok tokenizer.Tokenizer) error {
 		os.Remove(filepath.Join(f.out, imbalanceFile))
 	}
 	return nil
+}
+
+// discardRun removes the run in dir (OUT, whose lock is held, or a variant's folder, whose
+// lock is taken here) as one step: a kill leaves it whole or gone, never half deleted.
+func discardRun(dir string, outLock *tensor.FolderLock) error {
+	if filepath.Clean(dir) == outLock.Dir() {
+		return outLock.Discard()
+	}
+	l, err := tensor.LockFolder(dir)
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	return l.Discard()
 }
 
 // isTrainingFile reports whether name is one of the files a training checkpoint holds.

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/ordermerge/ordermerge/compute"
+	"github.com/ordermerge/ordermerge/model/llama"
+	"github.com/ordermerge/ordermerge/sft"
+	"github.com/ordermerge/ordermerge/tensor"
+	"github.com/ordermerge/ordermerge/tokenizer"
+)
+
+// checkpointConfig returns the config of the Llama checkpoint folder dir, checked, from the
+// headers only, against the checkpoint's tensors: a config.json that describes another model
+// than the tensors beside it (a Llama-3-8B config next to a tiny model) is an error here, not
+// an out-of-memory crash when the model it describes is allocated.
+func checkpointConfig(dir string) (*tensor.Config, error) {
+	ck, err := tensor.OpenCheckpoint(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer ck.Close()
+	if ck.Config == nil {
+		return nil, fmt.Errorf("%s: no %s (a Llama checkpoint folder has one)", dir, tensor.ConfigFile)
+	}
+	if err := llama.CheckConfig(ck.Config); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, tensor.ConfigFile), err)
+	}
+	if err := tensor.CheckLlamaShapes(ck, nil); err != nil {
+		return nil, err
+	}
+	return ck.Config, nil
+}
+
+// initConfig reads and checks a config.json for a freshly initialised model.
+func initConfig(path string) (*tensor.Config, error) {
+	cfg, err := tensor.ReadConfig(path)
+	if err != nil {
+		return nil, fmt.Errorf("--init: %w", err)
+	}
+	if err := llama.CheckConfig(cfg); err != nil {
+		return nil, fmt.Errorf("--init %s: %w", path, err)
+	}
+	if _, err := tensor.LlamaParamCount(cfg); err != nil {
+		return nil, fmt.Errorf("--init %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// checkModelMemory refuses a model that cannot fit into host memory, before it is built.
+func checkModelMemory(cfg *tensor.Config, work string) error {
+	return tensor.CheckHostMemory(work, func() ([]tensor.MemoryItem, error) { return sft.ModelMemory(cfg) })
+}
+
+// checkFinite refuses a model with NaN or infinite parameters: every score computed with it
+// would be meaningless (a loss of NaN), so it is an error, not a result.
+func checkFinite(path string, m compute.Model) error {
+	for _, p := range m.Params() {
+		nan, inf := 0, 0
+		for _, v := range p.Data {
+			switch f := float64(v); {
+			case math.IsNaN(f):
+				nan++
+			case math.IsInf(f, 0):
+				inf++
+			}
+		}
+		if nan+inf > 0 {
+			return fmt.Errorf("%s: tensor %s holds %d NaN and %d infinite values of %d; a model that is not finite cannot be evaluated ('ordermerge inspect --stats %s' lists every tensor)", path, p.Name, nan, inf, len(p.Data), path)
+		}
+	}
+	return nil
+}
+
+// checkTokenizerPath refuses a tokenizer given as a named pipe or a device, which reading would
+// wait on forever; a missing path is left to the tokenizer's own error.
+func checkTokenizerPath(path string) error {
+	for _, p := range []string{path, filepath.Join(path, tokenizer.FileName)} {
+		st, err := os.Stat(p)
+		if err != nil || st.IsDir() {
+			continue
+		}
+		if st.Mode()&fs.ModeType != 0 {
+			return fmt.Errorf("--tokenizer %s is %s, not a regular file", p, tensor.FileKind(st.Mode()))
+		}
+	}
+	return nil
+}
