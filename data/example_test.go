@@ -1,7 +1,9 @@
 package data_test
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/ordermerge/ordermerge/data"
 	"github.com/ordermerge/ordermerge/tokenizer"
@@ -112,4 +114,18 @@ func ExampleEmbeddedMixture() {
 	exs, err := mix.Encode(tokenizer.ByteLevel(), data.EncodeOptions{MaxLen: 129, LossOnPrompt: true})
 	fmt.Println(mix.Len(), len(exs), exs[0].PromptLen, err)
 	// Output: 500 500 0 <nil>
+}
+
+// LoadContext reads a dataset as a stream and gives up when ctx is cancelled: a notebook
+// interrupt, or a named pipe whose writer never comes.
+func ExampleLoadContext() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d, err := data.LoadContext(ctx, "testdata/chat.jsonl", data.LoadOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(d.Format, d.Len(), d.Samples[1].ID)
+	// Output: chat 3 chat.jsonl:2
 }

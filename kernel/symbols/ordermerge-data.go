@@ -13,6 +13,7 @@ func init() {
 	Symbols["github.com/ordermerge/ordermerge/data/data"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Accuracy":               reflect.ValueOf(data.Accuracy),
+		"DefaultMaxRecordBytes":  reflect.ValueOf(constant.MakeFromLiteral("33554432", token.INT, 0)),
 		"DefaultTemplate":        reflect.ValueOf(data.DefaultTemplate),
 		"Embedded":               reflect.ValueOf(data.Embedded),
 		"EmbeddedCorpus":         reflect.ValueOf(data.EmbeddedCorpus),
@@ -30,12 +31,14 @@ func init() {
 		"KindInstruction":        reflect.ValueOf(constant.MakeFromLiteral("\"instruction\"", token.STRING, 0)),
 		"KindMath":               reflect.ValueOf(constant.MakeFromLiteral("\"math\"", token.STRING, 0)),
 		"Load":                   reflect.ValueOf(data.Load),
+		"LoadContext":            reflect.ValueOf(data.LoadContext),
 		"LoadWith":               reflect.ValueOf(data.LoadWith),
 		"MetricExactMatch":       reflect.ValueOf(constant.MakeFromLiteral("\"exact-match\"", token.STRING, 0)),
 		"MetricFinalAnswer":      reflect.ValueOf(constant.MakeFromLiteral("\"final-answer\"", token.STRING, 0)),
 		"MetricPassAt1":          reflect.ValueOf(constant.MakeFromLiteral("\"pass@1\"", token.STRING, 0)),
 		"Normalize":              reflect.ValueOf(data.Normalize),
 		"Open":                   reflect.ValueOf(data.Open),
+		"OpenContext":            reflect.ValueOf(data.OpenContext),
 		"OverflowError":          reflect.ValueOf(constant.MakeFromLiteral("\"error\"", token.STRING, 0)),
 		"OverflowSkip":           reflect.ValueOf(constant.MakeFromLiteral("\"skip\"", token.STRING, 0)),
 		"OverflowTruncate":       reflect.ValueOf(constant.MakeFromLiteral("\"truncate\"", token.STRING, 0)),

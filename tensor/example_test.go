@@ -1,0 +1,63 @@
+package tensor_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/ordermerge/ordermerge/tensor"
+)
+
+// LockFolder claims an output folder for one writer; a second one is told who holds it.
+// CreateCheckpoint takes the lock by itself; a caller that writes a folder several times (a
+// training run, its log) holds it for the whole job and passes it in CheckpointOptions.Lock.
+func ExampleLockFolder() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "run")
+	lock, err := tensor.LockFolder(out)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer lock.Unlock()
+	w, _ := tensor.NewF32("w", []int{2}, []float32{1, 2})
+	err = tensor.SaveCheckpoint(out, nil, []*tensor.Tensor{w}, tensor.CheckpointOptions{Lock: lock})
+	fmt.Println("saved:", err == nil)
+
+	_, err = tensor.LockFolder(out)
+	var busy *tensor.LockedError
+	fmt.Println("second writer refused:", errors.As(err, &busy), busy.PID == os.Getpid())
+	// Output:
+	// saved: true
+	// second writer refused: true true
+}
+
+// CheckLlamaShapes compares a checkpoint's config.json with its tensors from the headers
+// alone, before a model of the config's size is allocated; LlamaParamCount sizes a config.
+func ExampleCheckLlamaShapes() {
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	cfg := tensor.NewLlamaConfig(8, 16, 1, 2, 2, 32, 64)
+	specs, _ := tensor.LlamaSpecs(cfg)
+	var ts []*tensor.Tensor
+	for _, s := range specs {
+		n, _ := tensor.Numel(s.Shape)
+		t, _ := tensor.NewF32(s.Name, s.Shape, make([]float32, n))
+		ts = append(ts, t)
+	}
+	big := tensor.NewLlamaConfig(4096, 14336, 32, 32, 8, 128256, 8192) // Llama-3-8B's sizes
+	tensor.SaveCheckpoint(filepath.Join(dir, "ck"), big, ts, tensor.CheckpointOptions{})
+
+	ck, _ := tensor.OpenCheckpoint(filepath.Join(dir, "ck"))
+	defer ck.Close()
+	fmt.Println(tensor.CheckLlamaShapes(ck, cfg) == nil)
+	fmt.Println(tensor.CheckLlamaShapes(ck, nil) != nil)
+	n, _ := tensor.LlamaParamCount(big)
+	fmt.Println(n, "parameters in the config")
+	// Output:
+	// true
+	// true
+	// 8030261248 parameters in the config
+}
