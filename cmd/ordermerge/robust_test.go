@@ -309,7 +309,7 @@ func TestEndlessAndBlockingInputs(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(500 * time.Millisecond)
+		waitForOpen(t, cmd.Process.Pid, fifo)
 		cmd.Process.Signal(sig)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
@@ -337,6 +337,25 @@ func TestEndlessAndBlockingInputs(t *testing.T) {
 	if _, stderr, code := runCLI(t, "train", "--data", fifo, "--init", cfg, "--epochs", "1", "--batch-size", "2", "--out", out, "--quiet"); code != 0 {
 		t.Errorf("a pipe with a writer: exit %d: %s", code, stderr)
 	}
+}
+
+// waitForOpen returns once process pid has path open (it waits there for a writer, its
+// signal handlers long installed).
+func waitForOpen(t *testing.T, pid int, path string) {
+	t.Helper()
+	fdDir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		fds, err := os.ReadDir(fdDir)
+		if err != nil {
+			t.Fatalf("process %d: %v", pid, err)
+		}
+		for _, fd := range fds {
+			if target, _ := os.Readlink(filepath.Join(fdDir, fd.Name())); target == path {
+				return
+			}
+		}
+	}
+	t.Fatalf("process %d never opened %s", pid, path)
 }
 
 // Item 10: train -h says what is kept when a run is killed, and a run without
