@@ -287,8 +287,9 @@ func (t *Trainer) errStopped(err error) error {
 // cancelled: then it returns at the last step boundary (a step in progress is abandoned, its
 // gradients discarded), with the partial Result and an error wrapping ctx.Err(). With
 // Config.CheckpointDir set, a checkpoint is written periodically (CheckpointEvery steps, and
-// CheckpointInterval of time), on cancellation and at the end, under the folder's lock. A NaN or infinite loss stops the run with an error naming the step and the sample; the
-// model keeps the parameters of the last good step and no checkpoint is written.
+// CheckpointInterval of time), on cancellation and at the end, under the folder's lock. A NaN
+// or infinite loss stops the run with an error naming the step and the sample; the model keeps
+// the parameters of the last good step and no checkpoint is written.
 func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 	release, err := t.lockCheckpoints()
 	if err != nil {

@@ -60,8 +60,12 @@ func checkModelMemory(cfg *tensor.Config, work string) error {
 // would be meaningless (a loss of NaN), so it is an error, not a result.
 func checkFinite(path string, m compute.Model) error {
 	for _, p := range m.Params() {
+		vals, err := p.Read() // one tensor at a time, from wherever the model keeps it
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
 		nan, inf := 0, 0
-		for _, v := range p.Data {
+		for _, v := range vals {
 			switch f := float64(v); {
 			case math.IsNaN(f):
 				nan++
@@ -70,7 +74,7 @@ func checkFinite(path string, m compute.Model) error {
 			}
 		}
 		if nan+inf > 0 {
-			return fmt.Errorf("%s: tensor %s holds %d NaN and %d infinite values of %d; a model that is not finite cannot be evaluated ('ordermerge inspect --stats %s' lists every tensor)", path, p.Name, nan, inf, len(p.Data), path)
+			return fmt.Errorf("%s: tensor %s holds %d NaN and %d infinite values of %d; a model that is not finite cannot be evaluated ('ordermerge inspect --stats %s' lists every tensor)", path, p.Name, nan, inf, len(vals), path)
 		}
 	}
 	return nil
