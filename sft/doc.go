@@ -21,7 +21,10 @@
 // Runs are reproducible to the byte: same seeds, same backend and thread count give identical
 // checkpoint files, and a run resumed from a checkpoint (parameters, AdamW moments, step and
 // records) ends with the same bytes as an uninterrupted one. Long calls take a
-// context.Context and stop at a step boundary.
+// context.Context and stop at a step boundary. A run with a checkpoint folder holds the
+// folder's lock and saves every few minutes by default (Config.CheckpointInterval), so a run
+// killed outright loses at most that much; checkpoints never change the result. TrainingMemory
+// estimates what a run needs before its model is built.
 //
 // The package depends only on the compute.Model contract (compute/cpu), data.Example (data) and the
 // checkpoint format (tensor); it never imports a particular model.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/ordermerge/ordermerge/data"
+	"github.com/ordermerge/ordermerge/tensor"
 )
 
 // VariantSeeds returns k order seeds first, first+1, ..., first+k-1: the usual way to name K
@@ -64,27 +65,38 @@ func TrainVariants(ctx context.Context, base compute.Model, examples []data.Exam
 		}
 		c := cfg
 		c.OrderSeed = seed
-		c.CheckpointLock = nil // a lock of outDir, not of the variant's folder: each run takes its own
+		c.CheckpointLock = nil // a lock of outDir, not of the variant's folder
 		var t *Trainer
 		if outDir != "" {
 			c.CheckpointDir = VariantDir(outDir, i)
+			// Locked before the folder is looked at: taking the lock puts back a checkpoint
+			// that a killed replacement had set aside, which is then resumed, not redone.
+			lock, err := tensor.LockFolder(c.CheckpointDir)
+			if err != nil {
+				return out, fmt.Errorf("variant %d: %w", i, err)
+			}
+			c.CheckpointLock = lock
 			if _, err := os.Stat(filepath.Join(c.CheckpointDir, TrainerStateFile)); err == nil {
 				t, err = Resume(c.CheckpointDir, model, examples, c)
 				if err != nil {
+					lock.Unlock()
 					return out, fmt.Errorf("variant %d: %w", i, err)
 				}
 			} else if !errors.Is(err, fs.ErrNotExist) {
+				lock.Unlock()
 				return out, fmt.Errorf("variant %d: %w", i, err)
 			}
 		}
 		if t == nil {
 			t, err = NewTrainer(model, examples, c)
 			if err != nil {
+				c.CheckpointLock.Unlock()
 				return out, fmt.Errorf("variant %d: %w", i, err)
 			}
 		}
 		t.variant, t.variants = i, len(orderSeeds)
 		res, err := t.Run(ctx)
+		c.CheckpointLock.Unlock()
 		if res != nil {
 			out = append(out, res)
 		}

@@ -12,6 +12,20 @@
 // a temporary file in the destination folder, which is fsynced and renamed into place only when
 // complete, so an error or a crash never leaves a partial file or damages an existing one.
 //
+// A checkpoint folder is written the same way, beside its destination, and replaces an
+// existing one by an atomic exchange of the two folders (renameat2 RENAME_EXCHANGE), so at any
+// instant, a kill or a power loss included, the destination is the old version or the new one.
+// On file systems without the exchange (NFS, some FUSE ones) the old folder is set aside first,
+// and the next writer puts it back if the process died before the new one was in place. Every
+// writer of a folder holds its lock (LockFolder: flock on a file beside it, released by the
+// kernel however the process ends), so a second run into the same output is refused with the
+// holder's PID; taking the lock also removes the temporaries of processes that are no longer
+// running (their names carry host, PID and start time), never those of live ones. Each step
+// of a commit is a fault point at which crash tests kill the process (fault.go).
+//
 // The reader never panics on any input; every rejection is a *FormatError that names the file
-// and says what is wrong.
+// and says what is wrong. Only regular files are opened: a named pipe or a device given as a
+// model is refused at once instead of hanging the run. LlamaSpecs and CheckLlamaShapes check a
+// config.json against the tensors beside it from the headers alone, and CheckHostMemory an
+// estimate of what a job will allocate, before anything is allocated.
 package tensor

@@ -304,3 +304,73 @@ func TestCrashTrainAtEveryStep(t *testing.T) {
 		})
 	}
 }
+
+// Variants are killed at every step of committing their checkpoints (long mode): each
+// variant's folder is then a complete checkpoint or none, and the rerun ends with the bytes
+// of an uninterrupted run.
+func TestCrashTrainVariantsAtEveryCommitStep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long mode only: the single-run crash test covers the same commits")
+	}
+	initPath := tinyInitConfig(t)
+	for _, fe := range faultEnvs {
+		t.Run(fe.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "vars")
+			args := []string{"train", "--data", "embedded:strings", "--limit", "8", "--init", initPath, "--epochs", "1", "--batch-size", "4",
+				"--variants", "2", "--checkpoint-every", "1", "--checkpoint-interval", "0", "--quiet", "--out", out}
+			trace := filepath.Join(t.TempDir(), "trace")
+			if r := runChild(t, append(fe.env, crashtest.TraceEnv+"="+trace), args...); r.Code != 0 {
+				t.Fatalf("train: %s", r.Output)
+			}
+			final := treeSnapshot(t, out, trainLogged)
+			for _, p := range points(t, trace) {
+				if !strings.HasPrefix(p, "checkpoint:") {
+					continue
+				}
+				os.RemoveAll(out)
+				if r := runChild(t, append(fe.env, crashtest.TraceEnv+"="+trace+".x", crashtest.FaultEnv+"="+p), args...); !r.Killed {
+					t.Fatalf("%s: not killed: %s", p, r.Output)
+				}
+				os.Remove(trace + ".x")
+				for i := 0; i < 2; i++ {
+					dir := filepath.Join(out, fmt.Sprintf("variant-%d", i))
+					if _, err := os.Stat(dir); err != nil {
+						// Only the fallback's window, with the old version aside for the
+						// next run (which must put it back, not start the variant over).
+						aside, _ := filepath.Glob(filepath.Join(out, fmt.Sprintf(".variant-%d.old-*", i)))
+						if fe.env == nil || len(aside) != 1 {
+							t.Fatalf("killed at %s: variant %d is missing (set aside: %v)", p, i, aside)
+						}
+						continue
+					}
+					if _, err := os.Stat(filepath.Join(dir, "trainer_state.json")); err != nil {
+						continue
+					}
+					if ck, err := tensor.OpenCheckpoint(dir); err != nil {
+						t.Fatalf("killed at %s: variant %d is not a complete checkpoint: %v", p, i, err)
+					} else {
+						ck.Close()
+					}
+				}
+				rerun := filepath.Join(t.TempDir(), "rerun")
+				if r := runChild(t, append(fe.env, crashtest.TraceEnv+"="+rerun), args...); r.Code != 0 {
+					t.Fatalf("killed at %s, run again: %s", p, r.Output)
+				}
+				if treeSnapshot(t, out, trainLogged) != final {
+					t.Fatalf("killed at %s, run again: not the same bytes as an uninterrupted run", p)
+				}
+				noTemporaries(t, out, "killed at "+p+", run again")
+				if p == "checkpoint:aside#2" {
+					// Variant 0's first checkpoint (of step 1) was set aside: put back, it is
+					// resumed, so the rerun commits 3 checkpoints (variant 0's last, variant
+					// 1's two), not 4. (Aside #1 is the folder with only the tokenizer, which
+					// the first checkpoint replaces.)
+					b, _ := os.ReadFile(rerun)
+					if n := strings.Count(string(b), "checkpoint:done"); n != 3 {
+						t.Fatalf("killed at %s, the rerun wrote %d checkpoints: the set-aside one was not resumed:\n%s", p, n, b)
+					}
+				}
+			}
+		})
+	}
+}

@@ -406,17 +406,7 @@ func prepareOut(f *trainFlags, tok tokenizer.Tokenizer, lock *tensor.FolderLock)
 		}
 	}
 	for _, d := range dirs {
-		if f.overwrite {
-			if _, err := os.Stat(filepath.Join(d, sft.TrainerStateFile)); err == nil {
-				if err := discardRun(d, lock); err != nil {
-					return err
-				}
-			}
-		}
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
-		if err := tokenizer.Save(d, tok); err != nil {
+		if err := prepareRunDir(d, f.overwrite, tok, lock); err != nil {
 			return err
 		}
 	}
@@ -427,18 +417,31 @@ func prepareOut(f *trainFlags, tok tokenizer.Tokenizer, lock *tensor.FolderLock)
 	return nil
 }
 
-// discardRun removes the run in dir (OUT, whose lock is held, or a variant's folder, whose
-// lock is taken here) as one step: a kill leaves it whole or gone, never half deleted.
-func discardRun(dir string, outLock *tensor.FolderLock) error {
-	if filepath.Clean(dir) == outLock.Dir() {
-		return outLock.Discard()
+// prepareRunDir readies the folder of one run: OUT, whose lock outLock is, or a variant's
+// folder, locked here (which also puts back a checkpoint that a killed replacement had set
+// aside, before the folder is looked at). With overwrite a previous run there is discarded as
+// one step, so a kill leaves it whole or gone, never half deleted.
+func prepareRunDir(dir string, overwrite bool, tok tokenizer.Tokenizer, outLock *tensor.FolderLock) error {
+	lock := outLock
+	if filepath.Clean(dir) != outLock.Dir() {
+		l, err := tensor.LockFolder(dir)
+		if err != nil {
+			return err
+		}
+		defer l.Unlock()
+		lock = l
 	}
-	l, err := tensor.LockFolder(dir)
-	if err != nil {
+	if overwrite {
+		if _, err := os.Stat(filepath.Join(dir, sft.TrainerStateFile)); err == nil {
+			if err := lock.Discard(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	defer l.Unlock()
-	return l.Discard()
+	return tokenizer.Save(dir, tok)
 }
 
 // isTrainingFile reports whether name is one of the files a training checkpoint holds.
