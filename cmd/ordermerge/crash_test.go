@@ -313,7 +313,9 @@ func TestCrashTrainVariantsAtEveryCommitStep(t *testing.T) {
 		t.Skip("long mode only: the single-run crash test covers the same commits")
 	}
 	initPath := tinyInitConfig(t)
-	for _, fe := range faultEnvs {
+	// The fallback only: its window (a variant's folder set aside) is what a variants run must
+	// repair before it looks at the folder; the exchange is covered by the single-run test.
+	for _, fe := range faultEnvs[1:] {
 		t.Run(fe.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "vars")
 			args := []string{"train", "--data", "embedded:strings", "--limit", "8", "--init", initPath, "--epochs", "1", "--batch-size", "4",
