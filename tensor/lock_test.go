@@ -272,3 +272,32 @@ func TestReplaceByExchangeAndByFallback(t *testing.T) {
 		}
 	}
 }
+
+// A folder set aside by a version before owner-named temporaries (".OUT.tmp-DIGITS.old", the
+// state the issue found after a kill) is put back when the folder is missing, and otherwise
+// left alone: its owner cannot be told.
+func TestLockFolderPutsBackAnOlderVersionsAside(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "out")
+	mkTree(t, root, map[string]string{".out.tmp-123456.old/v": "old", ".out.tmp-99": "an older version's work"})
+	l, err := LockFolder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "v")); err != nil || string(b) != "old" {
+		t.Fatalf("not put back: %q, %v", b, err)
+	}
+	if n := l.Notes(); len(n) != 1 || !strings.Contains(n[0], "from .out.tmp-123456.old, where an older version set it aside") {
+		t.Errorf("notes %q", n)
+	}
+	l.Unlock()
+	mkTree(t, root, map[string]string{".out.tmp-777.old/v": "older"})
+	l, err = LockFolder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Unlock()
+	if got := listDir(t, root); got != ".out.tmp-777.old .out.tmp-99 out" {
+		t.Errorf("left: %s", got)
+	}
+}

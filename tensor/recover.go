@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -57,6 +58,10 @@ type leftover struct {
 	mtime int64
 }
 
+// legacyAside matches the folder that versions before owner-named temporaries set aside,
+// ".OUT.tmp-DIGITS.old": when OUT is missing, it is the last version, and is put back too.
+var legacyAside = regexp.MustCompile(`^\.(.+)\.tmp-[0-9]+\.old$`)
+
 // leftovers lists dir's temporaries of dead owners. Temporaries whose owner cannot be read
 // from the name (written by older versions) are left alone: nothing says they are garbage.
 func leftovers(dir string) ([]leftover, error) {
@@ -67,6 +72,14 @@ func leftovers(dir string) ([]leftover, error) {
 	}
 	var out []leftover
 	for _, e := range entries {
+		if m := legacyAside.FindStringSubmatch(e.Name()); m != nil && m[1] == filepath.Base(dir) {
+			lo := leftover{path: filepath.Join(parent, e.Name()), kind: oldKind, owner: owner{host: "an older version"}}
+			if info, err := e.Info(); err == nil {
+				lo.mtime = info.ModTime().UnixNano()
+			}
+			out = append(out, lo)
+			continue
+		}
 		for _, kind := range []string{tmpKind, oldKind} {
 			rest, ok := strings.CutPrefix(e.Name(), tempPrefix(dir, kind))
 			if !ok {
@@ -105,7 +118,13 @@ func recoverFolder(dir string) ([]string, error) {
 		}
 		if len(asides) > 0 {
 			// Each replacement sets aside the folder it found; the newest is the last version.
-			sort.Slice(asides, func(i, j int) bool { return asides[i].mtime > asides[j].mtime })
+			// Ours come before an older version's.
+			sort.Slice(asides, func(i, j int) bool {
+				if (asides[i].owner.pid == 0) != (asides[j].owner.pid == 0) {
+					return asides[j].owner.pid == 0
+				}
+				return asides[i].mtime > asides[j].mtime
+			})
 			if err := os.Rename(asides[0].path, dir); err != nil {
 				return notes, fmt.Errorf("restoring %s from %s: %w", dir, asides[0].path, err)
 			}
@@ -113,7 +132,11 @@ func recoverFolder(dir string) ([]string, error) {
 				return notes, err
 			}
 			faultPoint("recover:restored")
-			notes = append(notes, fmt.Sprintf("restored %s from %s, where process %d set it aside before it was killed", dir, filepath.Base(asides[0].path), asides[0].owner.pid))
+			who := fmt.Sprintf("process %d", asides[0].owner.pid)
+			if asides[0].owner.pid == 0 {
+				who = asides[0].owner.host
+			}
+			notes = append(notes, fmt.Sprintf("restored %s from %s, where %s set it aside before it was killed", dir, filepath.Base(asides[0].path), who))
 			for i, lo := range los {
 				if lo.path == asides[0].path {
 					los = append(los[:i], los[i+1:]...)
@@ -125,6 +148,9 @@ func recoverFolder(dir string) ([]string, error) {
 		return nil, fmt.Errorf("checking %s: %w", dir, err)
 	}
 	for _, lo := range los {
+		if lo.owner.pid == 0 {
+			continue // an older version's: put back when it is the only copy, never removed
+		}
 		size := treeSize(lo.path)
 		if err := os.RemoveAll(lo.path); err != nil {
 			return notes, fmt.Errorf("removing %s, left by process %d: %w", lo.path, lo.owner.pid, err)
