@@ -7,7 +7,6 @@ import (
 
 	"github.com/ordermerge/ordermerge/data"
 	"github.com/ordermerge/ordermerge/sft"
-	"github.com/ordermerge/ordermerge/tensor"
 )
 
 // reverseTask makes n samples: a prompt of random letters 1..20 and a separator 21, then the
@@ -102,23 +101,4 @@ func ExampleImbalanceOf() {
 	// Output:
 	// spearman -0.99, gap 0.90, slope -0.010
 	// early samples end with higher loss (the training imbalance)
-}
-
-// TrainingMemory estimates what training needs before the model is built, so a run that
-// cannot fit is refused with the numbers instead of ending in an out-of-memory crash.
-func ExampleTrainingMemory() {
-	llama3 := tensor.NewLlamaConfig(4096, 14336, 32, 32, 8, 128256, 8192)
-	cfg := sft.Config{BatchSize: 8, MicroBatchSize: 1}
-	items, _ := sft.TrainingMemory(llama3, cfg, 512, 0)()
-	for _, it := range items[:4] {
-		fmt.Printf("%s %s\n", it.What, tensor.FormatBytes(it.Bytes))
-	}
-	// tensor.CheckHostMemory compares with what this machine has free; here, 24 GiB.
-	fmt.Println(tensor.CheckMemory("host memory", "train", 24<<30, items))
-	// Output:
-	// parameters 29.9 GiB
-	// gradients 29.9 GiB
-	// RoPE tables 4.0 MiB
-	// AdamW moments 59.8 GiB
-	// not enough host memory to train: it needs at least 123.7 GiB (parameters 29.9 GiB, gradients 29.9 GiB, RoPE tables 4.0 MiB, AdamW moments 59.8 GiB, activations 4.0 GiB) but 24.0 GiB is available
 }

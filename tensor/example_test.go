@@ -61,3 +61,18 @@ func ExampleCheckLlamaShapes() {
 	// true
 	// 8030261248 parameters in the config
 }
+
+// CheckMemory compares an estimate, item by item, with the memory available where the work
+// will run (CheckHostMemory reads the host's); a run that cannot fit is refused with the
+// numbers before anything is allocated.
+func ExampleCheckMemory() {
+	params, _ := tensor.LlamaParamCount(tensor.NewLlamaConfig(4096, 14336, 32, 32, 8, 128256, 8192))
+	items := []tensor.MemoryItem{
+		{What: "parameters", Bytes: tensor.MemoryBytes(float64(params), 4)},
+		{What: "gradients", Bytes: tensor.MemoryBytes(float64(params), 4)},
+		{What: "AdamW moments", Bytes: tensor.MemoryBytes(float64(params), 8)},
+	}
+	fmt.Println(tensor.CheckMemory("host memory", "train", 24<<30, items))
+	// Output:
+	// not enough host memory to train: it needs at least 119.7 GiB (parameters 29.9 GiB, gradients 29.9 GiB, AdamW moments 59.8 GiB) but 24.0 GiB is available
+}

@@ -61,7 +61,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if err := checkModelMemory(mcfg, "evaluate this model"); err != nil {
+	items, err := modelMemory(opts, mcfg, false, 1, 1, 0)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *model, err)
+	}
+	if err := checkFits(opts.Device, "evaluate this model", items); err != nil {
 		return err
 	}
 	m, err := llama.Load(*model, opts)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/ordermerge/ordermerge/compute"
 	"github.com/ordermerge/ordermerge/model/llama"
-	"github.com/ordermerge/ordermerge/sft"
 	"github.com/ordermerge/ordermerge/tensor"
 	"github.com/ordermerge/ordermerge/tokenizer"
 )
@@ -51,9 +50,42 @@ func initConfig(path string) (*tensor.Config, error) {
 	return cfg, nil
 }
 
-// checkModelMemory refuses a model that cannot fit into host memory, before it is built.
-func checkModelMemory(cfg *tensor.Config, work string) error {
-	return tensor.CheckHostMemory(work, func() ([]tensor.MemoryItem, error) { return sft.ModelMemory(cfg) })
+// modelMemory lists what a model of cfg will take on the options' device, before it is built
+// (llama.EstimateMemory): with training, for micro-batches of batch x seq tokens, AdamW's two
+// moments and extra copies of the parameters and gradients (the base kept while variants
+// train); without, for one sequence (a lower bound: generation's cache comes on top).
+func modelMemory(opts llama.Options, cfg *tensor.Config, training bool, batch, seq, copies int) ([]tensor.MemoryItem, error) {
+	mm, err := llama.EstimateMemory(opts.Device, cfg, opts.Precision, max(batch, 1), max(seq, 1), training)
+	if err != nil {
+		return nil, err
+	}
+	items := []tensor.MemoryItem{{What: "parameters", Bytes: mm.Params}, {What: "gradients", Bytes: mm.Grads}}
+	if training {
+		n, err := tensor.LlamaParamCount(cfg)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, tensor.MemoryItem{What: "AdamW moments", Bytes: tensor.MemoryBytes(float64(n), 8)})
+	}
+	items = append(items, tensor.MemoryItem{What: "activations", Bytes: mm.Activations})
+	if copies > 0 {
+		items = append(items, tensor.MemoryItem{What: "the base model kept meanwhile", Bytes: tensor.MemoryBytes(float64(mm.Params+mm.Grads), float64(copies))})
+	}
+	return items, nil
+}
+
+// checkFits refuses work whose memory does not fit where it will run: the device's free memory,
+// and on the CPU the host's available memory (also bounded by a cgroup's limit: a container, a
+// Slurm job).
+func checkFits(dev compute.Device, work string, items []tensor.MemoryItem) error {
+	st := dev.MemoryStats()
+	if dev.Name() == "cpu" {
+		return tensor.CheckHostMemory(work, func() ([]tensor.MemoryItem, error) { return items, nil })
+	}
+	if st.Free <= 0 {
+		return nil // the device does not say
+	}
+	return tensor.CheckMemory(dev.Name()+" memory", work, st.Free, items)
 }
 
 // checkFinite refuses a model with NaN or infinite parameters: every score computed with it

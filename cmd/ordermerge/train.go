@@ -162,14 +162,26 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, ex := range examples {
 		longest = max(longest, len(ex.Tokens))
 	}
-	copies := 0
-	if f.variants > 0 {
-		copies = 2 // the base's parameters and gradients, kept while each variant trains a clone
-	}
-	if err := tensor.CheckHostMemory("train this model", sft.TrainingMemory(mcfg, cfg, longest, copies)); err != nil {
+	opts, err := f.compute.options()
+	if err != nil {
 		return err
 	}
-	model, err := buildTrainModel(f, mcfg)
+	copies := 0
+	if f.variants > 0 {
+		copies = 1 // the base, kept while each variant trains a clone of it
+	}
+	micro := cfg.MicroBatchSize
+	if micro == 0 {
+		micro = cfg.BatchSize
+	}
+	items, err := modelMemory(opts, mcfg, true, micro, longest-1, copies)
+	if err != nil {
+		return err
+	}
+	if err := checkFits(opts.Device, "train this model", items); err != nil {
+		return err
+	}
+	model, err := buildTrainModel(f, mcfg, opts)
 	if err != nil {
 		return err
 	}
@@ -288,13 +300,8 @@ func trainModelConfig(f *trainFlags) (*tensor.Config, error) {
 	return initConfig(f.init)
 }
 
-// buildTrainModel loads (--base) or initialises (--init) the model of a checked config on the
-// device of the flags.
-func buildTrainModel(f *trainFlags, cfg *tensor.Config) (*llama.Model, error) {
-	opts, err := f.compute.options()
-	if err != nil {
-		return nil, err
-	}
+// buildTrainModel loads (--base) or initialises (--init) the model of a checked config.
+func buildTrainModel(f *trainFlags, cfg *tensor.Config, opts llama.Options) (*llama.Model, error) {
 	if f.base != "" {
 		return llama.Load(f.base, opts)
 	}
