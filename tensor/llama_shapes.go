@@ -8,11 +8,13 @@ import (
 	"strings"
 )
 
-// LlamaSpecs returns the tensors a LlamaForCausalLM of this config has, with their shapes (as
-// F32), in checkpoint order: embedding; per layer input_layernorm, q, k, v, o projections,
-// post_attention_layernorm, gate, up, down projections; final norm; lm_head unless the
-// embeddings are tied. It allocates nothing, so a config can be checked before a model is
-// built from it; sizes that overflow are an error.
+// LlamaSpecs returns the tensors every decoder of the Llama family (llama, mistral, qwen2,
+// qwen3) has, with their shapes (as F32), in checkpoint order: embedding; per layer
+// input_layernorm, q, k, v, o projections, post_attention_layernorm, gate, up, down
+// projections; final norm; lm_head unless the embeddings are tied. A family's small extras
+// (q/k/v biases, per-head q/k norms) are not listed: they are vectors, checked when the model
+// loads. It allocates nothing, so a config can be checked before a model is built from it;
+// sizes that overflow are an error.
 func LlamaSpecs(c *Config) ([]Spec, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err

@@ -61,10 +61,7 @@ func modelMemory(opts llama.Options, cfg *tensor.Config, training bool, batch, s
 	}
 	items := []tensor.MemoryItem{{What: "parameters", Bytes: mm.Params}, {What: "gradients", Bytes: mm.Grads}}
 	if training {
-		n, err := tensor.LlamaParamCount(cfg)
-		if err != nil {
-			return nil, err
-		}
+		n := llama.NumParamsOf(cfg) // its sizes are checked (initConfig, checkpointConfig)
 		items = append(items, tensor.MemoryItem{What: "AdamW moments", Bytes: tensor.MemoryBytes(float64(n), 8)})
 	}
 	items = append(items, tensor.MemoryItem{What: "activations", Bytes: mm.Activations})
