@@ -25,7 +25,7 @@
 //
 // The reader never panics on any input; every rejection is a *FormatError that names the file
 // and says what is wrong. Only regular files are opened: a named pipe or a device given as a
-// model is refused at once instead of hanging the run. LlamaSpecs and CheckLlamaShapes check a
-// config.json against the tensors beside it from the headers alone, and CheckHostMemory an
-// estimate of what a job will allocate, before anything is allocated.
+// model is refused at once instead of hanging the run. (model/llama's CheckCheckpoint checks a
+// config.json against the tensors beside it from the headers alone.) CheckHostMemory checks an
+// estimate of what a job will allocate, before anything is allocated.)
 package tensor

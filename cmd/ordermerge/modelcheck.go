@@ -29,7 +29,7 @@ func checkpointConfig(dir string) (*tensor.Config, error) {
 	if err := llama.CheckConfig(ck.Config); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, tensor.ConfigFile), err)
 	}
-	if err := tensor.CheckLlamaShapes(ck, nil); err != nil {
+	if err := llama.CheckCheckpoint(ck, nil); err != nil {
 		return nil, err
 	}
 	return ck.Config, nil
@@ -42,9 +42,6 @@ func initConfig(path string) (*tensor.Config, error) {
 		return nil, fmt.Errorf("--init: %w", err)
 	}
 	if err := llama.CheckConfig(cfg); err != nil {
-		return nil, fmt.Errorf("--init %s: %w", path, err)
-	}
-	if _, err := tensor.LlamaParamCount(cfg); err != nil {
 		return nil, fmt.Errorf("--init %s: %w", path, err)
 	}
 	return cfg, nil

@@ -12,14 +12,16 @@ import (
 func init() {
 	Symbols["github.com/ordermerge/ordermerge/model/llama/llama"] = map[string]reflect.Value{
 		// function, constant and variable definitions
-		"CacheBytes":     reflect.ValueOf(llama.CacheBytes),
-		"CheckConfig":    reflect.ValueOf(llama.CheckConfig),
-		"EstimateMemory": reflect.ValueOf(llama.EstimateMemory),
-		"Families":       reflect.ValueOf(llama.Families),
-		"InitStd":        reflect.ValueOf(constant.MakeFromLiteral("0.01999999999999999999959342418531793583724720519967377185821533203", token.FLOAT, 0)),
-		"Load":           reflect.ValueOf(llama.Load),
-		"New":            reflect.ValueOf(llama.New),
-		"NumParamsOf":    reflect.ValueOf(llama.NumParamsOf),
+		"CacheBytes":      reflect.ValueOf(llama.CacheBytes),
+		"CheckCheckpoint": reflect.ValueOf(llama.CheckCheckpoint),
+		"CheckConfig":     reflect.ValueOf(llama.CheckConfig),
+		"EstimateMemory":  reflect.ValueOf(llama.EstimateMemory),
+		"Families":        reflect.ValueOf(llama.Families),
+		"InitStd":         reflect.ValueOf(constant.MakeFromLiteral("0.01999999999999999999959342418531793583724720519967377185821533203", token.FLOAT, 0)),
+		"Load":            reflect.ValueOf(llama.Load),
+		"New":             reflect.ValueOf(llama.New),
+		"NumParamsOf":     reflect.ValueOf(llama.NumParamsOf),
+		"ParamCount":      reflect.ValueOf(llama.ParamCount),
 
 		// type definitions
 		"KVCache":     reflect.ValueOf((*llama.KVCache)(nil)),

@@ -81,6 +81,11 @@ func Load(path string, opt Options) (*Model, error) {
 	if ck.Config == nil {
 		return nil, fmt.Errorf("llama: load %s: no %s", path, tensor.ConfigFile)
 	}
+	// The shapes from the headers first: nothing of a config's size is allocated for a config
+	// that does not describe the tensors.
+	if err := CheckCheckpoint(ck, nil); err != nil {
+		return nil, fmt.Errorf("llama: load %w", err)
+	}
 	m, err := newModel(ck.Config, opt)
 	if err != nil {
 		return nil, fmt.Errorf("llama: load %s: %w", path, err)

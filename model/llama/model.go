@@ -83,6 +83,9 @@ func CheckConfig(c *tensor.Config) error {
 	if _, err := archOf(c); err != nil {
 		return fmt.Errorf("llama: %w", err)
 	}
+	if err := checkSizes(c); err != nil {
+		return fmt.Errorf("llama: %w", err)
+	}
 	return nil
 }
 
