@@ -27,5 +27,5 @@
 // and says what is wrong. Only regular files are opened: a named pipe or a device given as a
 // model is refused at once instead of hanging the run. (model/llama's CheckCheckpoint checks a
 // config.json against the tensors beside it from the headers alone.) CheckHostMemory checks an
-// estimate of what a job will allocate, before anything is allocated.)
+// estimate of what a job will allocate, before anything is allocated.
 package tensor
