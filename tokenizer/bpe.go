@@ -34,7 +34,7 @@ type BPE struct {
 	rawVocab map[string]int32 // byte-level: token as raw bytes -> id (for ignore_merges)
 	tokens   []string         // id -> token string, added tokens included; see hasToken
 	has      []bool
-	merges   map[uint64]merge
+	merges   *mergeTable
 	byteIDs  [256]int32     // byte-level: id of each byte; otherwise the <0xXX> token or -1
 	charIDs  map[rune]int32 // non-byte-level: single-character tokens
 	unk      int32          // -1: none
@@ -101,7 +101,6 @@ func ParseBPE(tokenizerJSON, configJSON []byte, source string) (*BPE, error) {
 	}
 	t := &BPE{
 		vocab:        m.Vocab,
-		merges:       make(map[uint64]merge, len(m.Vocab)),
 		unk:          -1,
 		byteFallback: m.ByteFallback,
 		fuseUnk:      m.FuseUnk,
@@ -228,6 +227,7 @@ func vocabToBytes(s string) (string, bool) {
 
 func (t *BPE) readMerges(raw json.RawMessage, source string) error {
 	if isNull(raw) {
+		t.merges = newMergeTable(0)
 		return nil
 	}
 	// Two layouts exist: ["a b", ...] (older files) and [["a", "b"], ...] (tokenizers >= 0.20).
@@ -245,6 +245,7 @@ func (t *BPE) readMerges(raw json.RawMessage, source string) error {
 	} else if err := json.Unmarshal(raw, &pairs); err != nil {
 		return fmt.Errorf("%s: model.merges: want a list of \"a b\" strings or of [a, b] pairs: %w", source, err)
 	}
+	t.merges = newMergeTable(len(pairs))
 	for i, p := range pairs {
 		a, okA := t.vocab[p[0]]
 		b, okB := t.vocab[p[1]]
@@ -253,7 +254,7 @@ func (t *BPE) readMerges(raw json.RawMessage, source string) error {
 			return fmt.Errorf("%s: model.merges[%d] = %q %q: a part or the merged token is not in model.vocab", source, i, p[0], p[1])
 		}
 		// A pair listed twice keeps its last rank, as Hugging Face's map does.
-		t.merges[mergeKey(a, b)] = merge{rank: int32(i), id: id}
+		t.merges.put(a, b, merge{rank: int32(i), id: id})
 	}
 	return nil
 }

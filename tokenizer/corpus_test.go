@@ -2,8 +2,6 @@ package tokenizer_test
 
 import (
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -73,27 +71,4 @@ func referenceCorpus() []string {
 		fixed = append(fixed, sb.String())
 	}
 	return fixed
-}
-
-// prose returns about n bytes of English prose: the license texts every Debian system ships
-// (falling back to this repository's README), repeated.
-func prose(n int) string {
-	var src strings.Builder
-	if files, _ := filepath.Glob("/usr/share/common-licenses/*"); len(files) > 0 {
-		for _, f := range files {
-			if b, err := os.ReadFile(f); err == nil {
-				src.Write(b)
-			}
-		}
-	}
-	if src.Len() == 0 {
-		b, _ := os.ReadFile("../README.md")
-		src.Write(b)
-	}
-	text := src.String()
-	var out strings.Builder
-	for out.Len() < n {
-		out.WriteString(text)
-	}
-	return out.String()[:n]
 }

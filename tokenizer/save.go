@@ -86,7 +86,7 @@ func Load(path string) (Tokenizer, error) {
 
 // isByteLevelLayout reports whether b is exactly the file Save writes for ByteLevel.
 func (b *BPE) isByteLevelLayout() bool {
-	if len(b.merges) != 0 || len(b.vocab) != 256 || !b.byteLevel || b.pre != (byteLevelPre{}) ||
+	if b.merges.n != 0 || len(b.vocab) != 256 || !b.byteLevel || b.pre != (byteLevelPre{}) ||
 		b.normalizer != nil || len(b.added.raw.tokens) != len(byteSpecials) || len(b.added.norm.tokens) != 0 {
 		return false
 	}

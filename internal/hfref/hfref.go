@@ -22,6 +22,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // Packages are the npm packages the reference tests use, at the versions they were written
@@ -155,6 +156,38 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "..." + s[len(s)-n:]
+}
+
+// Prose returns n bytes of English prose: the license texts every Debian system ships under
+// /usr/share/common-licenses (falling back to the given files), repeated, cut at a rune
+// boundary.
+func Prose(n int, fallback ...string) string {
+	var src strings.Builder
+	read := func(files []string) {
+		for _, f := range files {
+			if b, err := os.ReadFile(f); err == nil && utf8.Valid(b) {
+				src.Write(b)
+			}
+		}
+	}
+	licenses, _ := filepath.Glob("/usr/share/common-licenses/*")
+	read(licenses)
+	if src.Len() == 0 {
+		read(fallback)
+	}
+	if src.Len() == 0 {
+		return strings.Repeat("All work and no play makes Jack a dull boy. ", n/44+1)[:n]
+	}
+	text := src.String()
+	var out strings.Builder
+	for out.Len() < n {
+		out.WriteString(text)
+	}
+	s := out.String()[:n]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // Short shortens a string for a test message.
