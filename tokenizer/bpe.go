@@ -48,6 +48,7 @@ type BPE struct {
 	added      addedVocab
 
 	specials     map[string]int32 // role name or added-token content -> id
+	contents     map[int32]string // added token id -> content as written in the file
 	chatTemplate string
 	vocabSize    int
 	// raw and config are the files as read, written back verbatim by Save.
@@ -106,6 +107,7 @@ func ParseBPE(tokenizerJSON, configJSON []byte, source string) (*BPE, error) {
 		fuseUnk:      m.FuseUnk,
 		ignoreMerges: m.IgnoreMerges,
 		specials:     map[string]int32{},
+		contents:     map[int32]string{},
 		raw:          tokenizerJSON,
 		config:       configJSON,
 	}
@@ -165,6 +167,7 @@ func ParseBPE(tokenizerJSON, configJSON []byte, source string) (*BPE, error) {
 		}
 		t.tokens[a.ID], t.has[a.ID] = content, true
 		t.specials[a.Content] = a.ID
+		t.contents[a.ID] = a.Content
 	}
 	if t.post, err = parsePostProcessor(f.PostProcessor, "post_processor", t.lookup); err != nil {
 		return nil, fmt.Errorf("%s: %w", source, err)
@@ -276,6 +279,19 @@ func (t *BPE) VocabSize() int { return t.vocabSize }
 func (t *BPE) Special(name string) (int32, bool) {
 	id, ok := t.specials[name]
 	return id, ok
+}
+
+// SpecialContent returns the text of the token Special(name) finds: "<|begin_of_text|>" for
+// "bos" with a Llama 3 file. Chat templates are given these texts (bos_token, eos_token).
+func (t *BPE) SpecialContent(name string) (string, bool) {
+	id, ok := t.specials[name]
+	if !ok {
+		return "", false
+	}
+	if c, ok := t.contents[id]; ok {
+		return c, true
+	}
+	return t.tokens[id], true
 }
 
 // ChatTemplate returns the Jinja chat template of tokenizer_config.json ("" if it has none).

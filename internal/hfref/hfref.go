@@ -43,7 +43,7 @@ var Packages = []string{
 	"llama-tokenizer-js@1.2.2",
 }
 
-//go:embed *.js
+//go:embed *.js *.py
 var scripts embed.FS
 
 var (
@@ -148,6 +148,26 @@ func Run(t testing.TB, dir, script string, input, out any) {
 	}
 	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
 		t.Fatalf("node %s: output is not the JSON expected: %v\n%s", script, err, tail(stdout.String(), 2000))
+	}
+}
+
+// RunPython runs one of this package's Python scripts with Debian's /usr/bin/python3 (where
+// python3-jinja2 lives), input as JSON on stdin, and decodes its JSON output into out.
+func RunPython(t testing.TB, dir, script string, input, out any) {
+	t.Helper()
+	in, err := json.Marshal(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/usr/bin/python3", filepath.Join(dir, script))
+	cmd.Stdin = bytes.NewReader(in)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("python3 %s: %v\n%s", script, err, tail(stderr.String(), 4000))
+	}
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		t.Fatalf("python3 %s: output is not the JSON expected: %v\n%s", script, err, tail(stdout.String(), 2000))
 	}
 }
 
