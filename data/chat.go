@@ -101,6 +101,25 @@ func ChatTemplateFor(tok tokenizer.Tokenizer) (*ChatTemplate, error) {
 	return NewChatTemplate(name, src, tokens)
 }
 
+// ChatLayout is the layout name that LayoutByName (and the CLI's --template) reads as "the
+// tokenizer's own chat template".
+const ChatLayout = "chat"
+
+// LayoutByName returns EncodeOptions laying samples out as name says: a built-in Template
+// (TemplateNames), or ChatLayout for tok's chat template (FallbackChatTemplate when it has
+// none).
+func LayoutByName(name string, tok tokenizer.Tokenizer) (EncodeOptions, error) {
+	if name == ChatLayout {
+		c, err := ChatTemplateFor(tok)
+		return EncodeOptions{Chat: c}, err
+	}
+	t, err := TemplateByName(name)
+	if err != nil {
+		return EncodeOptions{}, fmt.Errorf("%w, or %s", err, ChatLayout)
+	}
+	return EncodeOptions{Template: t}, nil
+}
+
 // Source returns the template's Jinja text.
 func (c *ChatTemplate) Source() string { return c.source }
 
