@@ -712,7 +712,9 @@ func (c *reCompiler) setSplit(at, body, out int, lazy bool) {
 }
 
 // charSet is a set of runes: listed runes, ranges, Unicode tables and nested sets, possibly
-// negated. ASCII membership is precomputed.
+// negated. Membership of ASCII runes is a bit test; so is membership of the rest of the Basic
+// Multilingual Plane for sets built from Unicode tables (\p{L} and the like), where a table
+// search per rune would dominate the matching of long runs of CJK text.
 type charSet struct {
 	runes  []rune
 	ranges [][2]rune
@@ -720,6 +722,7 @@ type charSet struct {
 	subs   []*charSet
 	neg    bool
 	ascii  [2]uint64
+	bmp    *[1 << 10]uint64 // runes below 0x10000, for table-based sets
 	ready  bool
 }
 
@@ -729,19 +732,66 @@ func prepared(s *charSet) *charSet {
 }
 
 func (s *charSet) prepare() {
-	s.ready = false
+	s.ready, s.bmp = false, nil
 	var a [2]uint64
 	for r := rune(0); r < 128; r++ {
 		if s.slowHas(r) {
 			a[r>>6] |= 1 << (r & 63)
 		}
 	}
-	s.ascii, s.ready = a, true
+	s.ascii = a
+	if len(s.tables) > 0 || len(s.subs) > 0 {
+		s.bmp = s.bmpBits()
+	}
+	s.ready = true
+}
+
+// bmpBits computes membership of every rune below 0x10000 from the set's parts.
+func (s *charSet) bmpBits() *[1 << 10]uint64 {
+	var b [1 << 10]uint64
+	set := func(lo, hi rune) {
+		for r := max(lo, 0); r <= min(hi, 0xFFFF); r++ {
+			b[r>>6] |= 1 << (r & 63)
+		}
+	}
+	for _, r := range s.runes {
+		set(r, r)
+	}
+	for _, rg := range s.ranges {
+		set(rg[0], rg[1])
+	}
+	for _, t := range s.tables {
+		for _, rg := range t.R16 {
+			for r := rune(rg.Lo); r <= rune(rg.Hi); r += rune(rg.Stride) {
+				b[r>>6] |= 1 << (r & 63)
+			}
+		}
+	}
+	for _, sub := range s.subs {
+		sb := sub.bmp
+		if sb == nil {
+			sb = sub.bmpBits()
+		}
+		for i := range b {
+			b[i] |= sb[i]
+		}
+	}
+	if s.neg {
+		for i := range b {
+			b[i] = ^b[i]
+		}
+	}
+	return &b
 }
 
 func (s *charSet) has(r rune) bool {
-	if r < 128 && r >= 0 && s.ready {
-		return s.ascii[r>>6]&(1<<(r&63)) != 0
+	if s.ready {
+		if r >= 0 && r < 128 {
+			return s.ascii[r>>6]&(1<<(r&63)) != 0
+		}
+		if s.bmp != nil && r >= 0 && r <= 0xFFFF {
+			return s.bmp[r>>6]&(1<<(r&63)) != 0
+		}
 	}
 	return s.slowHas(r)
 }

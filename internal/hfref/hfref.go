@@ -5,9 +5,9 @@
 //
 // The packages are large (about 1.2 GB unpacked) and need the network, so the tests that use
 // them skip unless ORDERMERGE_HF_REFERENCE=1. They are then installed with npm into a temporary
-// folder (npm's cache inside it too), unless ORDERMERGE_HF_NPM names a folder where they are
-// already installed (.ci/run installs once and hands that folder to every package's tests).
-// Nothing is cached outside temporary folders.
+// folder (npm's cache inside it too), or into ORDERMERGE_HF_NPM when that names a folder: the
+// test binaries of several packages then share one install (.ci/run points it at a fresh
+// temporary folder and removes it afterwards). Nothing is cached outside temporary folders.
 package hfref
 
 import (
@@ -72,22 +72,54 @@ func Dir(t testing.TB) string {
 }
 
 func install() (string, error) {
-	if dir := os.Getenv("ORDERMERGE_HF_NPM"); dir != "" {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", "tokenizers")); err != nil {
-			return "", fmt.Errorf("ORDERMERGE_HF_NPM=%s has no node_modules/tokenizers: %w", dir, err)
+	dir := os.Getenv("ORDERMERGE_HF_NPM")
+	if dir == "" {
+		// One folder per test binary; it lives as long as the process (the OS temp folder is
+		// cleaned by the machine, and tests have no process-wide cleanup hook).
+		tmp, err := os.MkdirTemp("", "ordermerge-hfref-")
+		if err != nil {
+			return "", err
 		}
-		return dir, writeScripts(dir)
+		dir = tmp
 	}
-	// One folder per test binary; it lives as long as the process (the OS temp folder is
-	// cleaned by the machine, and tests have no process-wide cleanup hook).
-	dir, err := os.MkdirTemp("", "ordermerge-hfref-")
-	if err != nil {
-		return "", err
-	}
-	if err := Install(dir); err != nil {
+	if err := installShared(dir); err != nil {
 		return "", err
 	}
 	return dir, writeScripts(dir)
+}
+
+// installShared installs Packages into dir unless an earlier process has: several test binaries
+// (go test ./tokenizer/ ./data/) share one ORDERMERGE_HF_NPM folder, and the first to take the
+// lock installs while the others wait.
+func installShared(dir string) error {
+	done := filepath.Join(dir, ".ordermerge-hfref-installed")
+	lock := filepath.Join(dir, ".ordermerge-hfref-lock")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(20 * time.Minute)
+	for {
+		if _, err := os.Stat(done); err == nil {
+			return nil
+		}
+		if err := os.Mkdir(lock, 0o755); err == nil {
+			break
+		} else if !os.IsExist(err) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("waited 20 minutes for another process to install the npm packages into %s (remove %s if none is running)", dir, lock)
+		}
+		time.Sleep(time.Second)
+	}
+	defer os.Remove(lock)
+	if _, err := os.Stat(done); err == nil {
+		return nil
+	}
+	if err := Install(dir); err != nil {
+		return err
+	}
+	return os.WriteFile(done, []byte(strings.Join(Packages, "\n")+"\n"), 0o644)
 }
 
 // Install runs npm install of Packages into dir, with npm's cache inside dir.
