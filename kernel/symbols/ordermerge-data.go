@@ -13,6 +13,7 @@ func init() {
 	Symbols["github.com/ordermerge/ordermerge/data/data"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Accuracy":               reflect.ValueOf(data.Accuracy),
+		"ChatLayout":             reflect.ValueOf(constant.MakeFromLiteral("\"chat\"", token.STRING, 0)),
 		"ChatTemplateFor":        reflect.ValueOf(data.ChatTemplateFor),
 		"DefaultChatDate":        reflect.ValueOf(constant.MakeFromLiteral("\"26 Jul 2024\"", token.STRING, 0)),
 		"DefaultTemplate":        reflect.ValueOf(data.DefaultTemplate),
@@ -32,6 +33,7 @@ func init() {
 		"KindCode":               reflect.ValueOf(constant.MakeFromLiteral("\"code\"", token.STRING, 0)),
 		"KindInstruction":        reflect.ValueOf(constant.MakeFromLiteral("\"instruction\"", token.STRING, 0)),
 		"KindMath":               reflect.ValueOf(constant.MakeFromLiteral("\"math\"", token.STRING, 0)),
+		"LayoutByName":           reflect.ValueOf(data.LayoutByName),
 		"Load":                   reflect.ValueOf(data.Load),
 		"LoadWith":               reflect.ValueOf(data.LoadWith),
 		"MetricExactMatch":       reflect.ValueOf(constant.MakeFromLiteral("\"exact-match\"", token.STRING, 0)),
