@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -236,7 +237,13 @@ func (t *BPE) readMerges(raw json.RawMessage, source string) error {
 	// Two layouts exist: ["a b", ...] (older files) and [["a", "b"], ...] (tokenizers >= 0.20).
 	var pairs [][2]string
 	var legacy []string
-	if err := json.Unmarshal(raw, &legacy); err == nil {
+	// Look at the first element to pick the layout: decoding the whole list as the wrong one
+	// first would scan megabytes for nothing.
+	if pairLayout(raw) {
+		if err := json.Unmarshal(raw, &pairs); err != nil {
+			return fmt.Errorf("%s: model.merges: want a list of [a, b] pairs: %w", source, err)
+		}
+	} else if err := json.Unmarshal(raw, &legacy); err == nil {
 		pairs = make([][2]string, len(legacy))
 		for i, s := range legacy {
 			a, b, ok := strings.Cut(s, " ")
@@ -260,6 +267,16 @@ func (t *BPE) readMerges(raw json.RawMessage, source string) error {
 		t.merges.put(a, b, merge{rank: int32(i), id: id})
 	}
 	return nil
+}
+
+// pairLayout reports whether a merges list holds [a, b] pairs (its first element is a list).
+func pairLayout(raw json.RawMessage) bool {
+	b := bytes.TrimLeft(raw, " \t\r\n")
+	if len(b) == 0 || b[0] != '[' {
+		return false
+	}
+	b = bytes.TrimLeft(b[1:], " \t\r\n")
+	return len(b) > 0 && b[0] == '['
 }
 
 // lookup finds a token's id among the added tokens, then the vocabulary.
