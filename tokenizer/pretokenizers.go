@@ -237,9 +237,9 @@ const (
 // metaspacePre replaces spaces by the replacement character (▁), prepends one (always, or only
 // to the piece that starts the input), and optionally splits before each replacement.
 type metaspacePre struct {
-	repl   string
-	scheme int
-	split_ bool
+	repl        string
+	scheme      int
+	splitPieces bool
 }
 
 func (m metaspacePre) split(dst []piece, p piece) []piece {
@@ -255,7 +255,7 @@ func (m metaspacePre) split(dst []piece, p piece) []piece {
 		text = m.repl + text
 	}
 	p.text = text
-	if !m.split_ {
+	if !m.splitPieces {
 		if text == "" {
 			return dst
 		}
@@ -442,7 +442,7 @@ func parsePreTokenizer(raw json.RawMessage, where string) (pre preTokenizer, byt
 // parseMetaspace reads a Metaspace pre-tokenizer or decoder: the replacement, the prepend
 // scheme (or the older add_prefix_space flag) and split.
 func parseMetaspace(h hfPreTokenizer, where string) (metaspacePre, error) {
-	m := metaspacePre{repl: h.Replacement, scheme: prependAlways, split_: h.Split == nil || *h.Split}
+	m := metaspacePre{repl: h.Replacement, scheme: prependAlways, splitPieces: h.Split == nil || *h.Split}
 	if utf8.RuneCountInString(m.repl) != 1 {
 		return m, fmt.Errorf("%s: replacement %q must be one character", where, h.Replacement)
 	}
