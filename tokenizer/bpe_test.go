@@ -270,3 +270,17 @@ func BenchmarkBPEEncode(b *testing.B) {
 		tok.Encode(text)
 	}
 }
+
+// BenchmarkBPELongRun measures the merge loop on one unbroken 50,000-byte piece (the heap
+// path; a rescanning loop is quadratic here).
+func BenchmarkBPELongRun(b *testing.B) {
+	tok, err := ParseBPE(gpt2Style(b), nil, "gpt2.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := strings.Repeat("l", 50000)
+	b.SetBytes(int64(len(text)))
+	for i := 0; i < b.N; i++ {
+		tok.Encode(text)
+	}
+}

@@ -8,7 +8,8 @@ import (
 	"unicode/utf8"
 )
 
-// Parsing builds a small tree; compiling lays it out as the instructions above.
+// The parser builds a small tree of a pattern; reCompiler (regex.go) lays it out as the
+// instructions the matcher runs.
 
 type reNodeKind uint8
 
