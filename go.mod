@@ -14,7 +14,10 @@ require (
 	gorgonia.org/gorgonia v0.9.18
 )
 
-require rsc.io/pdf v0.1.1 // indirect
+require (
+	github.com/ardanlabs/jinja v1.8.0 // indirect
+	rsc.io/pdf v0.1.1 // indirect
+)
 
 require (
 	codeberg.org/go-fonts/liberation v0.5.0 // indirect
@@ -38,8 +41,8 @@ require (
 	// (they refuse Go versions they were not built to know). gorgonia needs this one to start.
 	go4.org/unsafe/assume-no-moving-gc v0.0.0-20231121144256-b99613f794b6 // indirect
 	golang.org/x/image v0.30.0 // indirect
-	golang.org/x/sync v0.16.0 // indirect
-	golang.org/x/text v0.28.0 // indirect
+	golang.org/x/sync v0.20.0 // indirect
+	golang.org/x/text v0.28.0
 	golang.org/x/xerrors v0.0.0-20200804184101-5ec99f83aff1 // indirect
 	gonum.org/v1/gonum v0.17.0
 	google.golang.org/protobuf v1.28.0 // indirect

@@ -16,8 +16,11 @@ die() { printf '[install] error: %s\n' "$*" >&2; exit 1; }
 # peer of the kernel benchmark). python3-torch: the peer of the training benchmark and the
 # reference the model's math is checked against. g++: builds the CPU emulation of CUDA that
 # the CUDA device is tested with (compute/cuda/emulator), and compiles kernels there.
+# python3-jinja2: the chat-template reference (the renderer transformers uses). nodejs + npm:
+# the tokenizer and chat-template reference tests install Hugging Face's own libraries from npm
+# (into a temporary folder) and run them.
 packages=(libopenblas-dev pkg-config jupyter-client jupyter-nbconvert python3-nbclient
-  jupyter-console python3-ipykernel python3-notebook python3-torch g++)
+  jupyter-console python3-ipykernel python3-notebook python3-torch g++ python3-jinja2)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -25,6 +28,10 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# node and npm count as present whichever package brought them (Debian's nodejs and npm, or a
+# nodejs build that bundles npm and conflicts with Debian's npm package).
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then
@@ -36,7 +43,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
     || die "apt-get install ${missing[*]} failed"
 else
-  say "Debian packages present: ${packages[*]}"
+  say "Debian packages present: ${packages[*]} nodejs npm"
 fi
 
 command -v go >/dev/null || die "Go is not on PATH (need Go 1.26 or newer: https://go.dev/dl/)"

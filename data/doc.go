@@ -16,8 +16,11 @@
 //     tasks, two math tasks, one code task in the tiny language of package pipe), sized so a
 //     model of a few million parameters learns them on a laptop CPU in minutes. They exist so
 //     the paper's order-and-merge study runs anywhere without downloads.
-//   - The prompt template (role markers around the prompt, EOS after the response) that makes
-//     an Example of a sample: prompt tokens carry no loss, response tokens do. And the
+//   - The layouts that make an Example of a sample: Template (role markers around the prompt,
+//     EOS after the response; prompt tokens carry no loss, response tokens do) and
+//     ChatTemplate, a model's own Jinja chat template from tokenizer_config.json, rendered as
+//     transformers renders it, with the loss on every assistant turn (Example.Loss) and a
+//     documented fallback (FallbackChatTemplate) for tokenizers without one. And the
 //     model-free metrics: final-answer exact match (math), normalised exact match
 //     (instructions) and pass@1 by execution (code).
 package data

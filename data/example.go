@@ -9,4 +9,8 @@ type Example struct {
 	Tokens []int32
 	// PromptLen is the number of leading tokens that carry no loss.
 	PromptLen int
+	// Loss, when set (one entry per token), says which tokens carry loss: a multi-turn chat
+	// learns every assistant turn and none of the turns between. PromptLen is then the first
+	// token with loss. Nil means every token from PromptLen on.
+	Loss []bool `json:",omitempty"`
 }

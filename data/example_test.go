@@ -116,6 +116,26 @@ func ExampleEmbeddedMixture() {
 	// Output: 500 500 0 <nil>
 }
 
+func ExampleNewChatTemplate() {
+	// A model's tokenizer_config.json holds its chat template; data.ChatTemplateFor(tok) reads
+	// it from a loaded tokenizer. Here a short ChatML template stands in.
+	tmpl, err := data.NewChatTemplate("chatml",
+		`{% for m in messages %}{{ '<|im_start|>' + m.role + '\n' + m.content + '<|im_end|>\n' }}{% endfor %}`+
+			`{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}`, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	s := data.Sample{ID: "q1", Prompt: "2+2?", Response: "4"}
+	text, _ := tmpl.Render(s.Messages(true), false)
+	fmt.Printf("%q\n", text)
+	ex, _ := tmpl.Encode(tokenizer.ByteLevel(), s)
+	fmt.Printf("loss on %q\n", tokenizer.ByteLevel().Decode(ex.Tokens[ex.PromptLen:]))
+	// Output:
+	// "<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n4<|im_end|>\n"
+	// loss on "4<|im_end|>\n"
+}
+
 // LoadContext reads a dataset as a stream and gives up when ctx is cancelled: a notebook
 // interrupt, or a named pipe whose writer never comes.
 func ExampleLoadContext() {

@@ -3,8 +3,6 @@ package data
 import (
 	"fmt"
 	"strings"
-
-	"github.com/ordermerge/ordermerge/tokenizer"
 )
 
 // Template lays a sample out as tokens: which markers surround each turn, and what ends the
@@ -78,10 +76,27 @@ func TemplateByName(name string) (Template, error) {
 	return Template{}, fmt.Errorf("unknown template %q (have %s)", name, strings.Join(TemplateNames(), ", "))
 }
 
+// Encoder is what laying samples out needs from a tokenizer; every tokenizer.Tokenizer has it.
+type Encoder interface {
+	Encode(text string) []int32
+	Special(name string) (int32, bool)
+}
+
+// A Formatter lays samples out as tokens: Template (fixed role-marker layouts) and
+// *ChatTemplate (a model's own Jinja chat template) are the two kinds.
+type Formatter interface {
+	// Encode returns the Example of s: prompt tokens without loss, the reply with loss.
+	Encode(tok Encoder, s Sample) (Example, error)
+	// EncodePrompt returns the tokens a model is given to generate the reply to s.
+	EncodePrompt(tok Encoder, s Sample) ([]int32, error)
+	// Stop returns the tokens that end a reply.
+	Stop(tok Encoder) ([]int32, error)
+}
+
 // seq collects a token sequence from text and special tokens, encoding each stretch of text
 // between special tokens in one call.
 type seq struct {
-	tok  tokenizer.Tokenizer
+	tok  Encoder
 	tmpl string
 	ids  []int32
 	text strings.Builder
@@ -149,7 +164,7 @@ func (t Template) prompt(q *seq, s Sample) {
 }
 
 // EncodePrompt returns the tokens a model is given to generate the response to s.
-func (t Template) EncodePrompt(tok tokenizer.Tokenizer, s Sample) ([]int32, error) {
+func (t Template) EncodePrompt(tok Encoder, s Sample) ([]int32, error) {
 	q := &seq{tok: tok, tmpl: t.Name}
 	t.prompt(q, s)
 	if q.err != nil {
@@ -159,7 +174,7 @@ func (t Template) EncodePrompt(tok tokenizer.Tokenizer, s Sample) ([]int32, erro
 }
 
 // Encode returns the Example of s: prompt tokens (no loss) then response tokens.
-func (t Template) Encode(tok tokenizer.Tokenizer, s Sample) (Example, error) {
+func (t Template) Encode(tok Encoder, s Sample) (Example, error) {
 	q := &seq{tok: tok, tmpl: t.Name}
 	t.prompt(q, s)
 	n := len(q.ids)
@@ -174,7 +189,7 @@ func (t Template) Encode(tok tokenizer.Tokenizer, s Sample) (Example, error) {
 
 // Stop returns the tokens that end a response (ResponseEnd, usually just EOS): generation stops
 // when it has produced them.
-func (t Template) Stop(tok tokenizer.Tokenizer) ([]int32, error) {
+func (t Template) Stop(tok Encoder) ([]int32, error) {
 	q := &seq{tok: tok, tmpl: t.Name}
 	q.marker("ResponseEnd", t.ResponseEnd)
 	q.flush()
@@ -198,6 +213,9 @@ const (
 type EncodeOptions struct {
 	// Template lays the samples out; the zero value means DefaultTemplate.
 	Template Template
+	// Chat, when set, lays the samples out with a model's chat template instead of Template
+	// (ChatTemplateFor(tok) gives the tokenizer's own).
+	Chat *ChatTemplate
 	// MaxLen caps the tokens of one Example (prompt and response); 0 means no cap. A model
 	// with context T trains on inputs Tokens[:len-1], so MaxLen = T+1 fills the context.
 	MaxLen int
@@ -211,13 +229,22 @@ type EncodeOptions struct {
 	LossOnPrompt bool
 }
 
+// Formatter returns the layout the options name: Chat when set, else Template (DefaultTemplate
+// for the zero value).
+func (o EncodeOptions) Formatter() Formatter {
+	if o.Chat != nil {
+		return o.Chat
+	}
+	if o.Template == (Template{}) {
+		return DefaultTemplate()
+	}
+	return o.Template
+}
+
 // Encode turns every sample into an Example, in order. With OverflowSkip, the examples left
 // out are the samples whose IDs are missing from the result.
-func (d *Dataset) Encode(tok tokenizer.Tokenizer, opts EncodeOptions) ([]Example, error) {
-	tmpl := opts.Template
-	if tmpl == (Template{}) {
-		tmpl = DefaultTemplate()
-	}
+func (d *Dataset) Encode(tok Encoder, opts EncodeOptions) ([]Example, error) {
+	f := opts.Formatter()
 	switch opts.Overflow {
 	case "", OverflowError, OverflowTruncate, OverflowSkip:
 	default:
@@ -225,7 +252,7 @@ func (d *Dataset) Encode(tok tokenizer.Tokenizer, opts EncodeOptions) ([]Example
 	}
 	out := make([]Example, 0, len(d.Samples))
 	for _, s := range d.Samples {
-		ex, err := tmpl.Encode(tok, s)
+		ex, err := f.Encode(tok, s)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.Source, err)
 		}
@@ -235,12 +262,15 @@ func (d *Dataset) Encode(tok tokenizer.Tokenizer, opts EncodeOptions) ([]Example
 				continue
 			case opts.Overflow == OverflowTruncate && ex.PromptLen < opts.MaxLen:
 				ex.Tokens = ex.Tokens[:opts.MaxLen:opts.MaxLen]
+				if ex.Loss != nil {
+					ex.Loss = ex.Loss[:opts.MaxLen:opts.MaxLen]
+				}
 			default:
 				return nil, fmt.Errorf("%s: sample %s is %d tokens (prompt %d); MaxLen is %d", d.Source, s.ID, len(ex.Tokens), ex.PromptLen, opts.MaxLen)
 			}
 		}
 		if opts.LossOnPrompt {
-			ex.PromptLen = 0
+			ex.PromptLen, ex.Loss = 0, nil
 		}
 		out = append(out, ex)
 	}

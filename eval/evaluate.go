@@ -20,6 +20,9 @@ type Options struct {
 	// Template lays out the prompts (zero value: data.DefaultTemplate); use the template the
 	// model was trained with.
 	Template data.Template
+	// Chat, when set, lays the prompts out with a model's chat template instead (the one the
+	// model was fine-tuned with; data.ChatTemplateFor gives the tokenizer's own).
+	Chat *data.ChatTemplate
 	// MaxNewTokens bounds each answer (0: twice the longest reference answer in tokens, plus
 	// 8, capped by the context).
 	MaxNewTokens int
@@ -74,10 +77,11 @@ func Evaluate(ctx context.Context, m Model, tok tokenizer.Tokenizer, ds *data.Da
 		return nil, fmt.Errorf("evaluate: model, tokenizer and dataset are required")
 	}
 	start := time.Now()
-	tmpl := opt.Template
-	if tmpl.Name == "" && tmpl.User == "" && tmpl.Assistant == "" {
-		tmpl = data.DefaultTemplate()
+	enc := data.EncodeOptions{Template: opt.Template, Chat: opt.Chat}
+	if opt.Chat == nil && opt.Template.Name == "" && opt.Template.User == "" && opt.Template.Assistant == "" {
+		enc.Template = data.DefaultTemplate()
 	}
+	tmpl := enc.Formatter()
 	samples := ds.Samples
 	if opt.Limit > 0 && opt.Limit < len(samples) {
 		samples = samples[:opt.Limit]
@@ -155,7 +159,7 @@ func Evaluate(ctx context.Context, m Model, tok tokenizer.Tokenizer, ds *data.Da
 	res.Accuracy = float64(res.Correct) / float64(res.N)
 	if opt.Losses {
 		sub := &data.Dataset{Name: ds.Name, Samples: samples}
-		losses, err := SampleLosses(ctx, m, tok, sub, tmpl, batch)
+		losses, err := sampleLosses(ctx, m, tok, sub, enc, batch)
 		if err != nil {
 			return nil, err
 		}
@@ -173,11 +177,17 @@ func Evaluate(ctx context.Context, m Model, tok tokenizer.Tokenizer, ds *data.Da
 // SampleLosses returns each sample's mean loss over its reference answer's tokens, in order,
 // computed in batches of batchSize (0: 32) without touching gradients.
 func SampleLosses(ctx context.Context, m Model, tok tokenizer.Tokenizer, ds *data.Dataset, tmpl data.Template, batchSize int) ([]float64, error) {
+	return sampleLosses(ctx, m, tok, ds, data.EncodeOptions{Template: tmpl}, batchSize)
+}
+
+// sampleLosses is SampleLosses with the layout (Template or Chat) given in enc.
+func sampleLosses(ctx context.Context, m Model, tok tokenizer.Tokenizer, ds *data.Dataset, enc data.EncodeOptions, batchSize int) ([]float64, error) {
 	if batchSize <= 0 {
 		batchSize = 32
 	}
 	pad, _ := tok.Special(tokenizer.PAD)
-	exs, err := ds.Encode(tok, data.EncodeOptions{Template: tmpl, MaxLen: m.ContextLength() + 1, Overflow: data.OverflowTruncate})
+	enc.MaxLen, enc.Overflow = m.ContextLength()+1, data.OverflowTruncate
+	exs, err := ds.Encode(tok, enc)
 	if err != nil {
 		return nil, fmt.Errorf("losses on %s: %w", ds.Name, err)
 	}

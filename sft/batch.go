@@ -34,6 +34,8 @@ func PrepareExamples(examples []data.Example, maxLen int, truncate bool) ([]data
 			return nil, 0, fmt.Errorf("%s: negative prompt length %d", name, ex.PromptLen)
 		case len(ex.Tokens) < 2 || ex.PromptLen >= len(ex.Tokens):
 			return nil, 0, fmt.Errorf("%s: no response token to learn (%d tokens, prompt %d)", name, len(ex.Tokens), ex.PromptLen)
+		case ex.Loss != nil && len(ex.Loss) != len(ex.Tokens):
+			return nil, 0, fmt.Errorf("%s: loss mask of %d entries for %d tokens", name, len(ex.Loss), len(ex.Tokens))
 		}
 		seen[ex.ID] = true
 		for j, tok := range ex.Tokens {
@@ -49,7 +51,13 @@ func PrepareExamples(examples []data.Example, maxLen int, truncate bool) ([]data
 				return nil, 0, fmt.Errorf("%s: its prompt of %d tokens leaves no response token within the maximum sequence length %d", name, ex.PromptLen, maxLen)
 			}
 			ex.Tokens = ex.Tokens[:maxLen:maxLen]
+			if ex.Loss != nil {
+				ex.Loss = ex.Loss[:maxLen:maxLen]
+			}
 			truncated++
+		}
+		if responseTokens(ex) == 0 {
+			return nil, 0, fmt.Errorf("%s: its loss mask leaves no token to learn", name)
 		}
 		out[i] = ex
 	}
@@ -57,8 +65,22 @@ func PrepareExamples(examples []data.Example, maxLen int, truncate bool) ([]data
 }
 
 // responseTokens is the number of positions that carry loss for ex (the predicted response
-// tokens): every token from max(PromptLen, 1) on, since token 0 is never predicted.
-func responseTokens(ex data.Example) int { return len(ex.Tokens) - max(ex.PromptLen, 1) }
+// tokens): every token from max(PromptLen, 1) on that its Loss mask (if any) marks, since
+// token 0 is never predicted.
+func responseTokens(ex data.Example) int {
+	n := 0
+	for t := max(ex.PromptLen, 1); t < len(ex.Tokens); t++ {
+		if learns(ex, t) {
+			n++
+		}
+	}
+	return n
+}
+
+// learns reports whether token t of ex carries loss.
+func learns(ex data.Example, t int) bool {
+	return t >= ex.PromptLen && (ex.Loss == nil || ex.Loss[t])
+}
 
 // PackBatch turns examples into one right-padded batch. A sample of L tokens fills L-1
 // positions: input t is Tokens[t], its target is Tokens[t+1] when that is a response token,
@@ -86,7 +108,7 @@ func packInto(b *compute.Batch, examples []data.Example, padID int32) {
 				continue
 			}
 			in[t] = ex.Tokens[t]
-			if t+1 >= ex.PromptLen {
+			if learns(ex, t+1) {
 				tg[t] = ex.Tokens[t+1]
 			} else {
 				tg[t] = -1

@@ -66,3 +66,30 @@ func TestPrepareExamplesLengthPolicy(t *testing.T) {
 		}
 	}
 }
+
+func TestPackBatchLossMask(t *testing.T) {
+	// A two-turn chat: tokens 2-3 and 6-7 are assistant turns, 4-5 the user turn between.
+	ex := data.Example{ID: "chat", Tokens: []int32{1, 2, 3, 4, 5, 6, 7}, PromptLen: 2,
+		Loss: []bool{false, false, true, true, false, false, true}}
+	b := PackBatch([]data.Example{ex}, 0)
+	if want := []int32{-1, 3, 4, -1, -1, 7}; !slices.Equal(b.Targets, want) {
+		t.Errorf("targets %v, want %v (loss only where the mask is set)", b.Targets, want)
+	}
+	if n := responseTokens(ex); n != 3 {
+		t.Errorf("responseTokens = %d, want 3", n)
+	}
+	prepared, cut, err := PrepareExamples([]data.Example{ex}, 4, true)
+	if err != nil || cut != 1 || len(prepared[0].Loss) != 4 {
+		t.Fatalf("truncation: %+v, %d, %v; want the mask cut with the tokens", prepared, cut, err)
+	}
+	bad := ex
+	bad.Loss = bad.Loss[:3]
+	if _, _, err := PrepareExamples([]data.Example{bad}, 0, false); err == nil || !strings.Contains(err.Error(), "loss mask of 3 entries") {
+		t.Errorf("short mask: err = %v", err)
+	}
+	none := ex
+	none.Loss = make([]bool, len(ex.Tokens))
+	if _, _, err := PrepareExamples([]data.Example{none}, 0, false); err == nil || !strings.Contains(err.Error(), "no token to learn") {
+		t.Errorf("empty mask: err = %v", err)
+	}
+}

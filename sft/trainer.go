@@ -241,6 +241,15 @@ func fingerprint(exs []data.Example) string {
 			binary.LittleEndian.PutUint32(buf[:4], uint32(tok))
 			h.Write(buf[:4])
 		}
+		if ex.Loss != nil { // only masked examples hash their mask: older fingerprints stay valid
+			for _, l := range ex.Loss {
+				if l {
+					h.Write([]byte{1})
+				} else {
+					h.Write([]byte{0})
+				}
+			}
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

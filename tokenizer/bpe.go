@@ -4,165 +4,246 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
-// BPE is a byte-level BPE tokenizer read from a Hugging Face tokenizer.json (GPT-2, Llama 3,
-// Qwen 2 and their relatives). Encoding follows that format's rules: added tokens are matched
-// in the text first (longest match at the leftmost position), the rest is cut by the
-// pre-tokenizer's pattern, each piece is written in the byte alphabet, and adjacent symbols are
-// merged lowest rank first until no listed merge applies.
+// BPE is a tokenizer read from a Hugging Face tokenizer.json whose model is BPE: the byte-level
+// family (GPT-2, Llama 3, SmolLM2, Qwen 2/2.5/3, Mistral Nemo) and the SentencePiece-style
+// family (Llama 2, TinyLlama, Mistral 7B, Gemma), with their normalizers, pre-tokenizers,
+// decoders, post-processor and added tokens. Encoding follows Hugging Face's pipeline:
 //
-// Not supported (Load says so by name): normalizers, SentencePiece-style models with
-// byte_fallback (Llama 2), word-piece prefixes/suffixes, and pre-tokenizer patterns other than
-// the GPT-2, Llama 3 and Qwen 2 ones. Post-processors are ignored: Encode never adds BOS/EOS
-// (the prompt template does). Dropout is ignored: encoding is deterministic.
+//  1. Added tokens whose "normalized" flag is false are matched in the raw text (leftmost,
+//     longest first, with their lstrip/rstrip/single_word flags).
+//  2. Each stretch between them is normalized (NFC, NFKC, Prepend, Replace, ...); added tokens
+//     with "normalized" set are then matched in the normalized text.
+//  3. The pre-tokenizer cuts the rest into pieces (Split patterns, ByteLevel, Metaspace,
+//     Digits, ...); BPE never merges across pieces.
+//  4. Each piece becomes symbols (bytes in the byte alphabet, or characters with <0xXX> byte
+//     fallback or unk) that are merged lowest rank first; see merge.go.
+//
+// Encode stops there, as Hugging Face's add_special_tokens=False does; EncodeSpecial also runs
+// the post-processor (the BOS that Llama and Gemma files add). Decode maps ids to token strings
+// (added tokens first) and runs the decoder chain.
+//
+// Refused at load, by name: model types other than BPE (Unigram, WordPiece, WordLevel), BPE
+// with a continuing_subword_prefix or end_of_word_suffix, normalizers, pre-tokenizers,
+// decoders and post-processors not listed in their parsers, and patterns outside the regex
+// subset of regex.go. Dropout is ignored: encoding is deterministic.
 type BPE struct {
-	vocab        map[string]int32
-	tokens       map[int32]string // id -> vocab string (byte alphabet)
-	merges       map[[2]int32]merge
-	added        []addedToken     // sorted by content length, longest first
-	addedFirst   [256][]int       // first byte of content -> indices into added
-	addedByID    map[int32]string // id -> content
-	split        splitter         // nil: a whole segment is one piece
-	prefixSpace  bool
-	ignoreMerges bool
-	specials     map[string]int32 // role name or content -> id
+	vocab    map[string]int32
+	rawVocab map[string]int32 // byte-level: token as raw bytes -> id (for ignore_merges)
+	tokens   []string         // id -> token string, added tokens included; see hasToken
+	has      []bool
+	merges   *mergeTable
+	byteIDs  [256]int32     // byte-level: id of each byte; otherwise the <0xXX> token or -1
+	charIDs  map[rune]int32 // non-byte-level: single-character tokens
+	unk      int32          // -1: none
+
+	byteLevel, byteFallback, fuseUnk, ignoreMerges bool
+
+	normalizer normalizer
+	pre        preTokenizer
+	dec        decoder
+	post       postProcessor
+	added      addedVocab
+
+	specials     map[string]int32 // role name or added-token content -> id
+	contents     map[int32]string // added token id -> content as written in the file
+	chatTemplate string
 	vocabSize    int
 	// raw and config are the files as read, written back verbatim by Save.
 	raw, config []byte
 }
 
-type merge struct {
-	rank int32
-	id   int32
-}
-
-type addedToken struct {
-	ID         int32  `json:"id"`
-	Content    string `json:"content"`
-	SingleWord bool   `json:"single_word"`
-	LStrip     bool   `json:"lstrip"`
-	RStrip     bool   `json:"rstrip"`
-	Normalized bool   `json:"normalized"`
-	Special    bool   `json:"special"`
-}
-
 // hfTokenizer is the part of tokenizer.json the loader reads.
 type hfTokenizer struct {
-	AddedTokens  []addedToken    `json:"added_tokens"`
-	Normalizer   json.RawMessage `json:"normalizer"`
-	PreTokenizer json.RawMessage `json:"pre_tokenizer"`
-	Decoder      json.RawMessage `json:"decoder"`
-	Model        struct {
-		Type                    string           `json:"type"`
+	AddedTokens   []addedToken    `json:"added_tokens"`
+	Normalizer    json.RawMessage `json:"normalizer"`
+	PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
+	PostProcessor json.RawMessage `json:"post_processor"`
+	Decoder       json.RawMessage `json:"decoder"`
+	Model         struct {
+		Type                    *string          `json:"type"`
 		Vocab                   map[string]int32 `json:"vocab"`
 		Merges                  json.RawMessage  `json:"merges"`
 		UnkToken                *string          `json:"unk_token"`
 		ContinuingSubwordPrefix *string          `json:"continuing_subword_prefix"`
 		EndOfWordSuffix         *string          `json:"end_of_word_suffix"`
 		ByteFallback            bool             `json:"byte_fallback"`
+		FuseUnk                 bool             `json:"fuse_unk"`
 		IgnoreMerges            bool             `json:"ignore_merges"`
 	} `json:"model"`
 }
 
-type hfPreTokenizer struct {
-	Type           string           `json:"type"`
-	AddPrefixSpace bool             `json:"add_prefix_space"`
-	UseRegex       *bool            `json:"use_regex"`
-	Pretokenizers  []hfPreTokenizer `json:"pretokenizers"`
-	Pattern        struct {
-		Regex  *string `json:"Regex"`
-		String *string `json:"String"`
-	} `json:"pattern"`
-	Behavior string `json:"behavior"`
-	Invert   bool   `json:"invert"`
-}
-
-// ParseBPE builds a BPE tokenizer from the bytes of a tokenizer.json and, optionally, of the
-// tokenizer_config.json beside it (nil if there is none; it names the BOS/EOS/PAD tokens).
-// source names the file in errors.
+// ParseBPE builds a tokenizer from the bytes of a tokenizer.json and, optionally, of the
+// tokenizer_config.json beside it (nil if there is none). The config names the BOS/EOS/PAD
+// tokens (a null entry means the model has none) and holds the chat template. source names the
+// file in errors.
 func ParseBPE(tokenizerJSON, configJSON []byte, source string) (*BPE, error) {
 	var f hfTokenizer
 	if err := json.Unmarshal(tokenizerJSON, &f); err != nil {
 		return nil, fmt.Errorf("%s: %w", source, err)
 	}
 	m := &f.Model
-	if m.Type != "BPE" {
-		return nil, fmt.Errorf("%s: model.type is %q; only byte-level BPE is supported", source, m.Type)
+	if m.Type != nil && *m.Type != "BPE" {
+		return nil, fmt.Errorf("%s: model.type is %q; only BPE models are supported (not Unigram, WordPiece or WordLevel)", source, *m.Type)
 	}
-	if m.ByteFallback {
-		return nil, fmt.Errorf("%s: model.byte_fallback is set (a SentencePiece-style tokenizer such as Llama 2's); only byte-level BPE is supported", source)
+	if m.Type == nil && isNull(m.Merges) {
+		return nil, fmt.Errorf("%s: model has no type and no merges; only BPE models are supported", source)
 	}
 	if m.ContinuingSubwordPrefix != nil && *m.ContinuingSubwordPrefix != "" {
-		return nil, fmt.Errorf("%s: model.continuing_subword_prefix is not supported", source)
+		return nil, fmt.Errorf("%s: model.continuing_subword_prefix %q is not supported", source, *m.ContinuingSubwordPrefix)
 	}
 	if m.EndOfWordSuffix != nil && *m.EndOfWordSuffix != "" {
-		return nil, fmt.Errorf("%s: model.end_of_word_suffix is not supported", source)
+		return nil, fmt.Errorf("%s: model.end_of_word_suffix %q is not supported", source, *m.EndOfWordSuffix)
 	}
 	if len(m.Vocab) == 0 {
 		return nil, fmt.Errorf("%s: model.vocab is empty", source)
 	}
-	if n := bytes.TrimSpace(f.Normalizer); len(n) > 0 && !bytes.Equal(n, []byte("null")) {
-		return nil, fmt.Errorf("%s: normalizer %s is not supported (byte-level BPE files have none)", source, n)
-	}
 	t := &BPE{
 		vocab:        m.Vocab,
-		tokens:       make(map[int32]string, len(m.Vocab)),
-		merges:       map[[2]int32]merge{},
-		addedByID:    map[int32]string{},
-		specials:     map[string]int32{},
+		unk:          -1,
+		byteFallback: m.ByteFallback,
+		fuseUnk:      m.FuseUnk,
 		ignoreMerges: m.IgnoreMerges,
+		specials:     map[string]int32{},
+		contents:     map[int32]string{},
 		raw:          tokenizerJSON,
 		config:       configJSON,
+	}
+	var err error
+	if t.normalizer, err = parseNormalizer(f.Normalizer, "normalizer"); err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	if t.pre, t.byteLevel, err = parsePreTokenizer(f.PreTokenizer, "pre_tokenizer"); err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	if t.dec, err = parseDecoder(f.Decoder, "decoder"); err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
 	}
 	for s, id := range m.Vocab {
 		if id < 0 {
 			return nil, fmt.Errorf("%s: model.vocab[%q] has negative id %d", source, s, id)
 		}
-		t.tokens[id] = s
 		t.vocabSize = max(t.vocabSize, int(id)+1)
-	}
-	// Every byte must have a token, or some text could not be encoded at all.
-	for b := 0; b < 256; b++ {
-		if _, ok := m.Vocab[string(byteRunes[b])]; !ok {
-			return nil, fmt.Errorf("%s: model.vocab has no token for byte 0x%02x (%q); not a byte-level vocabulary", source, b, string(byteRunes[b]))
-		}
-	}
-	if err := t.readMerges(m.Merges, source); err != nil {
-		return nil, err
-	}
-	if err := t.readPreTokenizer(f.PreTokenizer, source); err != nil {
-		return nil, err
 	}
 	for i, a := range f.AddedTokens {
 		if a.Content == "" || a.ID < 0 {
 			return nil, fmt.Errorf("%s: added_tokens[%d]: empty content or negative id", source, i)
 		}
-		t.added = append(t.added, a)
-		t.addedByID[a.ID] = a.Content
+		// A token already in the vocabulary keeps the vocabulary's id, as Hugging Face's
+		// AddedVocabulary gives it (published files never disagree; edited ones may).
+		if id, ok := m.Vocab[a.Content]; ok {
+			f.AddedTokens[i].ID = id
+		}
+		t.vocabSize = max(t.vocabSize, int(f.AddedTokens[i].ID)+1)
+	}
+	t.tokens = make([]string, t.vocabSize)
+	t.has = make([]bool, t.vocabSize)
+	for s, id := range m.Vocab {
+		t.tokens[id], t.has[id] = s, true
+	}
+	if err := t.readSymbols(source); err != nil {
+		return nil, err
+	}
+	if m.UnkToken != nil && *m.UnkToken != "" {
+		id, ok := m.Vocab[*m.UnkToken]
+		if !ok {
+			return nil, fmt.Errorf("%s: model.unk_token %q is not in model.vocab", source, *m.UnkToken)
+		}
+		t.unk = id
+	}
+	if err := t.readMerges(m.Merges, source); err != nil {
+		return nil, err
+	}
+	if err := t.added.init(f.AddedTokens, t.normalizer); err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	for _, a := range f.AddedTokens {
+		// Hugging Face gives a normalized added token back as its normalized content.
+		content := a.Content
+		if a.Normalized && t.normalizer != nil {
+			content = t.normalizer.normalize(content)
+		}
+		t.tokens[a.ID], t.has[a.ID] = content, true
 		t.specials[a.Content] = a.ID
-		t.vocabSize = max(t.vocabSize, int(a.ID)+1)
+		t.contents[a.ID] = a.Content
 	}
-	sort.SliceStable(t.added, func(i, j int) bool { return len(t.added[i].Content) > len(t.added[j].Content) })
-	for i, a := range t.added {
-		t.addedFirst[a.Content[0]] = append(t.addedFirst[a.Content[0]], i)
+	if t.post, err = parsePostProcessor(f.PostProcessor, "post_processor", t.lookup); err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
 	}
-	if err := t.readSpecialNames(configJSON, source); err != nil {
+	if err := t.readConfig(configJSON, source); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
+// readSymbols prepares the first step of the model: the id of every byte (byte-level files) or
+// of every single-character token and <0xXX> byte token (the others).
+func (t *BPE) readSymbols(source string) error {
+	if t.byteLevel {
+		if t.byteFallback {
+			return fmt.Errorf("%s: model.byte_fallback is set together with a ByteLevel pre-tokenizer; no published file does that and it is not supported", source)
+		}
+		for b := 0; b < 256; b++ {
+			id, ok := t.vocab[string(byteRunes[b])]
+			if !ok {
+				return fmt.Errorf("%s: model.vocab has no token for byte 0x%02x (%q); a ByteLevel pre-tokenizer needs all 256", source, b, string(byteRunes[b]))
+			}
+			t.byteIDs[b] = id
+		}
+		t.rawVocab = make(map[string]int32, len(t.vocab))
+		for s, id := range t.vocab {
+			if raw, ok := vocabToBytes(s); ok {
+				t.rawVocab[raw] = id
+			}
+		}
+		return nil
+	}
+	t.charIDs = map[rune]int32{}
+	for s, id := range t.vocab {
+		if r, n := utf8.DecodeRuneInString(s); n == len(s) && r != utf8.RuneError {
+			t.charIDs[r] = id
+		}
+	}
+	for b := 0; b < 256; b++ {
+		t.byteIDs[b] = -1
+		if id, ok := t.vocab[fmt.Sprintf("<0x%02X>", b)]; ok {
+			t.byteIDs[b] = id
+		}
+	}
+	return nil
+}
+
+// vocabToBytes reads a byte-alphabet token as the bytes it stands for.
+func vocabToBytes(s string) (string, bool) {
+	var b []byte
+	for _, r := range s {
+		c, ok := byteOfRune(r)
+		if !ok {
+			return "", false
+		}
+		b = append(b, c)
+	}
+	return string(b), true
+}
+
 func (t *BPE) readMerges(raw json.RawMessage, source string) error {
-	if len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+	if isNull(raw) {
+		t.merges = newMergeTable(0)
 		return nil
 	}
 	// Two layouts exist: ["a b", ...] (older files) and [["a", "b"], ...] (tokenizers >= 0.20).
 	var pairs [][2]string
 	var legacy []string
-	if err := json.Unmarshal(raw, &legacy); err == nil {
+	// Look at the first element to pick the layout: decoding the whole list as the wrong one
+	// first would scan megabytes for nothing.
+	if pairLayout(raw) {
+		if err := json.Unmarshal(raw, &pairs); err != nil {
+			return fmt.Errorf("%s: model.merges: want a list of [a, b] pairs: %w", source, err)
+		}
+	} else if err := json.Unmarshal(raw, &legacy); err == nil {
 		pairs = make([][2]string, len(legacy))
 		for i, s := range legacy {
 			a, b, ok := strings.Cut(s, " ")
@@ -174,6 +255,7 @@ func (t *BPE) readMerges(raw json.RawMessage, source string) error {
 	} else if err := json.Unmarshal(raw, &pairs); err != nil {
 		return fmt.Errorf("%s: model.merges: want a list of \"a b\" strings or of [a, b] pairs: %w", source, err)
 	}
+	t.merges = newMergeTable(len(pairs))
 	for i, p := range pairs {
 		a, okA := t.vocab[p[0]]
 		b, okB := t.vocab[p[1]]
@@ -181,276 +263,189 @@ func (t *BPE) readMerges(raw json.RawMessage, source string) error {
 		if !okA || !okB || !okAB {
 			return fmt.Errorf("%s: model.merges[%d] = %q %q: a part or the merged token is not in model.vocab", source, i, p[0], p[1])
 		}
-		key := [2]int32{a, b}
-		if _, dup := t.merges[key]; !dup { // the first listing has the rank
-			t.merges[key] = merge{rank: int32(i), id: id}
-		}
+		// A pair listed twice keeps its last rank, as Hugging Face's map does.
+		t.merges.put(a, b, merge{rank: int32(i), id: id})
 	}
 	return nil
 }
 
-func (t *BPE) readPreTokenizer(raw json.RawMessage, source string) error {
-	if len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		return fmt.Errorf("%s: no pre_tokenizer; a byte-level BPE file has a ByteLevel one", source)
+// pairLayout reports whether a merges list holds [a, b] pairs (its first element is a list).
+func pairLayout(raw json.RawMessage) bool {
+	b := bytes.TrimLeft(raw, " \t\r\n")
+	if len(b) == 0 || b[0] != '[' {
+		return false
 	}
-	var p hfPreTokenizer
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return fmt.Errorf("%s: pre_tokenizer: %w", source, err)
-	}
-	steps := []hfPreTokenizer{p}
-	if p.Type == "Sequence" {
-		steps = p.Pretokenizers
-	}
-	sawByteLevel := false
-	for i, s := range steps {
-		switch s.Type {
-		case "Split":
-			if sawByteLevel || t.split != nil {
-				return fmt.Errorf("%s: pre_tokenizer step %d: a Split must come once, before ByteLevel", source, i)
-			}
-			if s.Pattern.Regex == nil || s.Behavior != "Isolated" || s.Invert {
-				return fmt.Errorf("%s: pre_tokenizer step %d: only an Isolated, non-inverted Regex split is supported", source, i)
-			}
-			switch *s.Pattern.Regex {
-			case llama3Pattern:
-				t.split = llama3Split(3)
-			case qwen2Pattern:
-				t.split = llama3Split(1)
-			case gpt2Pattern:
-				t.split = gpt2Split
-			default:
-				return fmt.Errorf("%s: pre_tokenizer step %d: split pattern %q is not one of the GPT-2, Llama 3 or Qwen 2 patterns", source, i, *s.Pattern.Regex)
-			}
-		case "ByteLevel":
-			sawByteLevel = true
-			t.prefixSpace = s.AddPrefixSpace
-			// use_regex defaults to true in the format: the GPT-2 pattern.
-			if s.UseRegex == nil || *s.UseRegex {
-				if t.split != nil {
-					return fmt.Errorf("%s: pre_tokenizer step %d: ByteLevel with use_regex after a Split is not supported", source, i)
-				}
-				t.split = gpt2Split
-			}
-		default:
-			return fmt.Errorf("%s: pre_tokenizer step %d: type %q is not supported (want ByteLevel, or Split then ByteLevel)", source, i, s.Type)
-		}
-	}
-	if !sawByteLevel {
-		return fmt.Errorf("%s: pre_tokenizer has no ByteLevel step; only byte-level BPE is supported", source)
-	}
-	return nil
+	b = bytes.TrimLeft(b[1:], " \t\r\n")
+	return len(b) > 0 && b[0] == '['
 }
 
-// readSpecialNames binds the role names BOS/EOS/PAD to tokens: from tokenizer_config.json when
-// it names them, otherwise from the well-known contents of the GPT-2 and Llama 3 families.
-func (t *BPE) readSpecialNames(configJSON []byte, source string) error {
-	if len(bytes.TrimSpace(configJSON)) > 0 {
-		var cfg map[string]json.RawMessage
-		if err := json.Unmarshal(configJSON, &cfg); err != nil {
-			return fmt.Errorf("%s: tokenizer_config.json: %w", source, err)
-		}
-		for name, key := range map[string]string{BOS: "bos_token", EOS: "eos_token", PAD: "pad_token"} {
-			content, err := configToken(cfg[key])
-			if err != nil {
-				return fmt.Errorf("%s: tokenizer_config.json: %s: %w", source, key, err)
-			}
-			if content == "" {
-				continue
-			}
-			id, ok := t.specials[content]
-			if !ok {
-				id, ok = t.vocab[content]
-			}
-			if !ok {
-				return fmt.Errorf("%s: tokenizer_config.json: %s %q is not a token", source, key, content)
-			}
-			t.specials[name] = id
-		}
+// lookup finds a token's id among the added tokens, then the vocabulary.
+func (t *BPE) lookup(content string) (int32, bool) {
+	if id, ok := t.added.byContent[content]; ok {
+		return id, true
 	}
-	guesses := map[string][]string{
-		BOS:       {"<|begin_of_text|>", "<s>", "<|bos|>", "<|endoftext|>"},
-		EOS:       {"<|end_of_text|>", "</s>", "<|eos|>", "<|endoftext|>"},
-		PAD:       {"<|pad|>", "<pad>"},
-		System:    {"<|system|>"},
-		User:      {"<|user|>"},
-		Assistant: {"<|assistant|>"},
-	}
-	for name, contents := range guesses {
-		if _, ok := t.specials[name]; ok {
-			continue
-		}
-		for _, c := range contents {
-			if id, ok := t.addedID(c); ok {
-				t.specials[name] = id
-				break
-			}
-		}
-	}
-	return nil
-}
-
-func (t *BPE) addedID(content string) (int32, bool) {
-	for _, a := range t.added {
-		if a.Content == content {
-			return a.ID, true
-		}
-	}
-	return 0, false
-}
-
-// configToken reads a token entry of tokenizer_config.json: a string, an AddedToken object
-// ({"content": ...}), or null.
-func configToken(raw json.RawMessage) (string, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return "", nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		return s, nil
-	}
-	var obj struct {
-		Content string `json:"content"`
-	}
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return "", fmt.Errorf("want a string or an object with content: %w", err)
-	}
-	return obj.Content, nil
+	id, ok := t.vocab[content]
+	return id, ok
 }
 
 // VocabSize is one more than the largest id in the vocabulary or the added tokens.
 func (t *BPE) VocabSize() int { return t.vocabSize }
 
-// Special looks up a role name bound by tokenizer_config.json (or guessed from the family's
-// well-known tokens) or the content of any added token.
+// Special looks up a role name (bos, eos, pad, unk from tokenizer_config.json; system, user,
+// assistant when the file has such marker tokens) or the content of any added token.
 func (t *BPE) Special(name string) (int32, bool) {
 	id, ok := t.specials[name]
 	return id, ok
 }
 
-// Encode returns the ids of text; see BPE for the rules.
+// SpecialContent returns the text of the token Special(name) finds: "<|begin_of_text|>" for
+// "bos" with a Llama 3 file. Chat templates are given these texts (bos_token, eos_token).
+func (t *BPE) SpecialContent(name string) (string, bool) {
+	id, ok := t.specials[name]
+	if !ok {
+		return "", false
+	}
+	if c, ok := t.contents[id]; ok {
+		return c, true
+	}
+	return t.tokens[id], true
+}
+
+// ChatTemplate returns the Jinja chat template of tokenizer_config.json ("" if it has none).
+func (t *BPE) ChatTemplate() string { return t.chatTemplate }
+
+// Encode returns the ids of text without the post-processor's special tokens (Hugging Face's
+// add_special_tokens=False); added tokens written in the text are still matched.
 func (t *BPE) Encode(text string) []int32 {
-	var ids []int32
-	start := 0
-	for i := 0; i < len(text); {
-		a, from, to, ok := t.matchAdded(text, i, start)
-		if !ok {
-			i++
-			continue
-		}
-		ids = t.encodeSegment(ids, text[start:from])
-		ids = append(ids, a.ID)
-		start, i = to, to
-	}
-	return t.encodeSegment(ids, text[start:])
+	return t.encode(nil, text)
 }
 
-// matchAdded reports the longest added token starting at i, with the span it covers once its
-// lstrip/rstrip flags have absorbed neighbouring whitespace (never before floor, where the
-// previous added token ended).
-func (t *BPE) matchAdded(text string, i, floor int) (addedToken, int, int, bool) {
-	for _, k := range t.addedFirst[text[i]] {
-		a := t.added[k]
-		if !strings.HasPrefix(text[i:], a.Content) {
-			continue
-		}
-		end := i + len(a.Content)
-		if a.SingleWord && (isWordByteBefore(text, i) || isWordByteAt(text, end)) {
-			continue
-		}
-		from, to := i, end
-		if a.LStrip {
-			for from > floor && isASCIISpace(text[from-1]) {
-				from--
-			}
-		}
-		if a.RStrip {
-			for to < len(text) && isASCIISpace(text[to]) {
-				to++
-			}
-		}
-		return a, from, to, true
-	}
-	return addedToken{}, 0, 0, false
-}
-
-func isASCIISpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-func isWordByte(c byte) bool {
-	return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80
-}
-func isWordByteBefore(s string, i int) bool { return i > 0 && isWordByte(s[i-1]) }
-func isWordByteAt(s string, i int) bool     { return i < len(s) && isWordByte(s[i]) }
-
-// encodeSegment encodes text that holds no added token.
-func (t *BPE) encodeSegment(ids []int32, seg string) []int32 {
-	if seg == "" {
+// EncodeSpecial returns the ids of text with the post-processor's special tokens, such as the
+// BOS of Llama 2 and Gemma files (Hugging Face's default add_special_tokens=True).
+func (t *BPE) EncodeSpecial(text string) []int32 {
+	ids := t.encode(nil, text)
+	if t.post == nil {
 		return ids
 	}
-	if t.prefixSpace && seg[0] != ' ' {
-		seg = " " + seg
+	return t.post.apply(ids)
+}
+
+func (t *BPE) encode(ids []int32, text string) []int32 {
+	t.added.raw.each(text, true, func(seg string, first bool, id int32) {
+		if id >= 0 {
+			ids = append(ids, id)
+			return
+		}
+		if t.normalizer != nil {
+			seg = t.normalizer.normalize(seg)
+		}
+		t.added.norm.each(seg, first, func(sub string, first bool, id int32) {
+			if id >= 0 {
+				ids = append(ids, id)
+				return
+			}
+			ids = t.encodeSegment(ids, piece{text: sub, first: first})
+		})
+	})
+	return ids
+}
+
+// encodeSegment pre-tokenizes a stretch that holds no added token and encodes each piece.
+func (t *BPE) encodeSegment(ids []int32, seg piece) []int32 {
+	if seg.text == "" {
+		return ids
 	}
-	if t.split == nil {
-		return t.encodePiece(ids, seg)
+	if t.pre == nil {
+		return t.encodePiece(ids, seg.text)
 	}
-	for _, p := range split(seg, t.split) {
-		ids = t.encodePiece(ids, p)
+	var buf [16]piece
+	for _, p := range t.pre.split(buf[:0], seg) {
+		ids = t.encodePiece(ids, p.text)
 	}
 	return ids
 }
 
-// encodePiece applies the merges to one pre-token. Merging the lowest-ranked adjacent pair
-// first, leftmost among equals, gives the same result as the format's priority-queue
-// formulation; pieces are short, so the quadratic scan is cheap.
-func (t *BPE) encodePiece(ids []int32, piece string) []int32 {
-	word := bytesToVocab(piece)
+// encodePiece runs the model on one pre-token.
+func (t *BPE) encodePiece(ids []int32, s string) []int32 {
+	if s == "" {
+		return ids
+	}
+	if t.byteLevel {
+		if t.ignoreMerges {
+			if id, ok := t.rawVocab[s]; ok {
+				return append(ids, id)
+			}
+		}
+		start := len(ids)
+		for i := 0; i < len(s); i++ {
+			ids = append(ids, t.byteIDs[s[i]])
+		}
+		row := mergeRow(t.merges, ids[start:])
+		return ids[:start+len(row)]
+	}
 	if t.ignoreMerges {
-		if id, ok := t.vocab[word]; ok {
+		if id, ok := t.vocab[s]; ok {
 			return append(ids, id)
 		}
 	}
-	syms := make([]int32, 0, len(piece))
-	for i := 0; i < len(piece); i++ {
-		syms = append(syms, t.vocab[string(byteRunes[piece[i]])]) // present: checked at load
-	}
-	for len(syms) > 1 {
-		best, at := merge{rank: -1}, -1
-		for k := 0; k+1 < len(syms); k++ {
-			m, ok := t.merges[[2]int32{syms[k], syms[k+1]}]
-			if ok && (at < 0 || m.rank < best.rank) {
-				best, at = m, k
+	start := len(ids)
+	unk, unkOpen := int32(-1), false
+	for i, r := range s {
+		n := utf8.RuneLen(r)
+		if r == utf8.RuneError {
+			_, n = utf8.DecodeRuneInString(s[i:])
+		}
+		if id, ok := t.charIDs[r]; ok && (r != utf8.RuneError || n == 3) {
+			if unkOpen {
+				ids = append(ids, unk)
+				unkOpen = false
 			}
+			ids = append(ids, id)
+			continue
 		}
-		if at < 0 {
-			break
+		if t.byteFallback && t.hasByteTokens(s[i:i+n]) {
+			for k := i; k < i+n; k++ {
+				ids = append(ids, t.byteIDs[s[k]])
+			}
+			continue
 		}
-		syms[at] = best.id
-		syms = append(syms[:at+1], syms[at+2:]...)
+		if t.unk >= 0 {
+			if unkOpen && !t.fuseUnk {
+				ids = append(ids, unk)
+			}
+			unk, unkOpen = t.unk, true
+		}
 	}
-	return append(ids, syms...)
+	if unkOpen {
+		ids = append(ids, unk)
+	}
+	row := mergeRow(t.merges, ids[start:])
+	return ids[:start+len(row)]
 }
 
-// Decode writes added tokens as their content and vocabulary tokens as the bytes their
-// characters stand for.
-func (t *BPE) Decode(ids []int32) string {
-	var sb strings.Builder
-	for _, id := range ids {
-		if c, ok := t.addedByID[id]; ok {
-			sb.WriteString(c)
-			continue
-		}
-		s, ok := t.tokens[id]
-		if !ok {
-			sb.WriteString(unknownToken(id))
-			continue
-		}
-		for _, r := range s {
-			if b, ok := byteOfRune(r); ok {
-				sb.WriteByte(b)
-			} else {
-				sb.WriteRune(r)
-			}
+func (t *BPE) hasByteTokens(s string) bool {
+	for k := 0; k < len(s); k++ {
+		if t.byteIDs[s[k]] < 0 {
+			return false
 		}
 	}
-	return sb.String()
+	return true
+}
+
+// Decode maps ids to their token strings (added tokens by content) and runs the decoder chain,
+// as Hugging Face's decode(ids, skip_special_tokens=False) does. Ids outside the vocabulary
+// are written as "<|unk:ID|>".
+func (t *BPE) Decode(ids []int32) string {
+	toks := make([]string, len(ids))
+	for i, id := range ids {
+		if id >= 0 && int(id) < len(t.tokens) && t.has[id] {
+			toks[i] = t.tokens[id]
+		} else {
+			toks[i] = unknownToken(id)
+		}
+	}
+	if t.dec == nil {
+		return strings.Join(toks, " ")
+	}
+	return strings.Join(t.dec.decodeChain(toks), "")
 }

@@ -180,14 +180,22 @@ func TestParseBPERejects(t *testing.T) {
 		errHas string
 	}{
 		{"wordpiece", func(f map[string]any) { model(f)["type"] = "WordPiece" }, `model.type is "WordPiece"`},
-		{"byte-fallback", func(f map[string]any) { model(f)["byte_fallback"] = true }, "byte_fallback"},
-		{"normalizer", func(f map[string]any) { f["normalizer"] = map[string]any{"type": "NFC"} }, "normalizer"},
-		{"unknown-regex", func(f map[string]any) {
+		{"unigram", func(f map[string]any) { model(f)["type"] = "Unigram" }, `model.type is "Unigram"`},
+		{"precompiled", func(f map[string]any) { f["normalizer"] = map[string]any{"type": "Precompiled"} }, `normalizer: type "Precompiled"`},
+		{"lookbehind", func(f map[string]any) {
 			f["pre_tokenizer"] = map[string]any{"type": "Sequence", "pretokenizers": []any{
-				map[string]any{"type": "Split", "pattern": map[string]any{"Regex": `\w+`}, "behavior": "Isolated"},
+				map[string]any{"type": "Split", "pattern": map[string]any{"Regex": `(?<=a)b`}, "behavior": "Isolated"},
 				map[string]any{"type": "ByteLevel", "use_regex": false}}}
-		}, "not one of the GPT-2"},
-		{"metaspace", func(f map[string]any) { f["pre_tokenizer"] = map[string]any{"type": "Metaspace"} }, `"Metaspace"`},
+		}, `pre_tokenizer.pretokenizers[0]: pattern "(?<=a)b"`},
+		{"bytelevel-not-last", func(f map[string]any) {
+			f["pre_tokenizer"] = map[string]any{"type": "Sequence", "pretokenizers": []any{
+				map[string]any{"type": "ByteLevel"}, map[string]any{"type": "Digits"}}}
+		}, "ByteLevel must be the last"},
+		{"bytelevel-with-fallback", func(f map[string]any) { model(f)["byte_fallback"] = true }, "byte_fallback"},
+		{"suffix", func(f map[string]any) { model(f)["end_of_word_suffix"] = "</w>" }, "end_of_word_suffix"},
+		{"unk-missing", func(f map[string]any) { model(f)["unk_token"] = "<unk>" }, `unk_token "<unk>"`},
+		{"post-processor", func(f map[string]any) { f["post_processor"] = map[string]any{"type": "Magic"} }, `post_processor: type "Magic"`},
+		{"decoder", func(f map[string]any) { f["decoder"] = map[string]any{"type": "WordPiece"} }, `decoder: type "WordPiece"`},
 		{"bad-merge", func(f map[string]any) { model(f)["merges"] = []string{"x y"} }, `model.merges[0]`},
 		{"missing-byte", func(f map[string]any) { delete(model(f)["vocab"].(map[string]any), "Ġ") }, "byte 0x20"},
 	}
@@ -258,6 +266,20 @@ func BenchmarkBPEEncode(b *testing.B) {
 	text := strings.Repeat("hello the world, it's 12345 lll\n", 32)
 	b.SetBytes(int64(len(text)))
 	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tok.Encode(text)
+	}
+}
+
+// BenchmarkBPELongRun measures the merge loop on one unbroken 50,000-byte piece (the heap
+// path; a rescanning loop is quadratic here).
+func BenchmarkBPELongRun(b *testing.B) {
+	tok, err := ParseBPE(gpt2Style(b), nil, "gpt2.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := strings.Repeat("l", 50000)
+	b.SetBytes(int64(len(text)))
 	for i := 0; i < b.N; i++ {
 		tok.Encode(text)
 	}

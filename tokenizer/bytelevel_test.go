@@ -64,8 +64,14 @@ func TestRoundTripProperty(t *testing.T) {
 	for i := 0; i < 3000; i++ {
 		s := randomText(r, i%2 == 0)
 		for name, tok := range map[string]Tokenizer{"bytes": ByteLevel(), "gpt2": bpe, "llama3": l3} {
-			if got := tok.Decode(tok.Encode(s)); got != s {
-				t.Fatalf("%s: Decode(Encode(%q)) = %q", name, s, got)
+			// Hugging Face's byte-level decoder writes invalid UTF-8 as U+FFFD; the byte-level
+			// tokenizer gives back the bytes themselves.
+			want := s
+			if name != "bytes" {
+				want = lossyUTF8([]byte(s))
+			}
+			if got := tok.Decode(tok.Encode(s)); got != want {
+				t.Fatalf("%s: Decode(Encode(%q)) = %q, want %q", name, s, got, want)
 			}
 		}
 	}
@@ -84,7 +90,7 @@ func FuzzRoundTrip(f *testing.F) {
 			t.Fatalf("bytes: round trip of %q gave %q", s, got)
 		}
 		ids := bpe.Encode(s)
-		if got := bpe.Decode(ids); got != s {
+		if got := bpe.Decode(ids); got != lossyUTF8([]byte(s)) {
 			t.Fatalf("bpe: round trip of %q gave %q", s, got)
 		}
 		if utf8.ValidString(s) && len(ids) > len(s) {

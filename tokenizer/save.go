@@ -86,7 +86,8 @@ func Load(path string) (Tokenizer, error) {
 
 // isByteLevelLayout reports whether b is exactly the file Save writes for ByteLevel.
 func (b *BPE) isByteLevelLayout() bool {
-	if len(b.merges) != 0 || len(b.vocab) != 256 || b.split != nil || b.prefixSpace || len(b.added) != len(byteSpecials) {
+	if b.merges.n != 0 || len(b.vocab) != 256 || !b.byteLevel || b.pre != (byteLevelPre{}) ||
+		b.normalizer != nil || len(b.added.raw.tokens) != len(byteSpecials) || len(b.added.norm.tokens) != 0 {
 		return false
 	}
 	for c := 0; c < 256; c++ {
@@ -95,7 +96,7 @@ func (b *BPE) isByteLevelLayout() bool {
 		}
 	}
 	for i, s := range byteSpecials {
-		if b.addedByID[256+int32(i)] != s.content {
+		if id, ok := b.added.byContent[s.content]; !ok || id != 256+int32(i) {
 			return false
 		}
 	}

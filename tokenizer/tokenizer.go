@@ -18,13 +18,3 @@ type Tokenizer interface {
 	// "user", "assistant") or by the token's exact content (such as "<|eot_id|>").
 	Special(name string) (int32, bool)
 }
-
-// Role names accepted by Special, beside token contents.
-const (
-	BOS       = "bos"
-	EOS       = "eos"
-	PAD       = "pad"
-	System    = "system"
-	User      = "user"
-	Assistant = "assistant"
-)

@@ -25,7 +25,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	dataSpec := fs.String("data", "", "dataset(s), comma-separated: an embedded name ("+strings.Join(data.EmbeddedNames(), ", ")+"), embedded:NAME, or a dataset file; \"all\" = every embedded dataset")
 	split := fs.String("split", "test", "split of an embedded dataset: test or train")
 	tokPath := fs.String("tokenizer", "", "tokenizer.json file or folder (default: the model's, else the byte-level tokenizer)")
-	tmplName := fs.String("template", "default", "prompt template the model was trained with: "+strings.Join(data.TemplateNames(), ", "))
+	tmplName := fs.String("template", "default", "prompt template the model was trained with: "+strings.Join(data.TemplateNames(), ", ")+", or "+data.ChatLayout+" (the tokenizer's chat template)")
 	limit := fs.Int("limit", 0, "evaluate the first N samples of each dataset only (0: all)")
 	batch := fs.Int("batch-size", 32, "prompts generated together")
 	maxNew := fs.Int("max-new-tokens", 0, "longest answer generated (0: twice the longest reference, plus 8)")
@@ -47,8 +47,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	tmpl, err := data.TemplateByName(*tmplName)
-	if err != nil {
+	if _, err := data.TemplateByName(*tmplName); err != nil && *tmplName != data.ChatLayout {
 		return usagef("--template: %v", err)
 	}
 	opts, err := cf.options()
@@ -79,6 +78,10 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	layout, err := data.LayoutByName(*tmplName, tok)
+	if err != nil {
+		return usagef("--template: %v", err)
+	}
 	specs := strings.Split(*dataSpec, ",")
 	if *dataSpec == "all" {
 		specs = data.EmbeddedNames()
@@ -89,7 +92,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		res, err := eval.Evaluate(ctx, m, tok, ds, eval.Options{Template: tmpl, Limit: *limit, BatchSize: *batch, MaxNewTokens: *maxNew, Losses: *losses,
+		res, err := eval.Evaluate(ctx, m, tok, ds, eval.Options{Template: layout.Template, Chat: layout.Chat, Limit: *limit, BatchSize: *batch, MaxNewTokens: *maxNew, Losses: *losses,
 			Progress: func(done, total int) {
 				if !*asJSON {
 					fmt.Fprintf(stderr, "\r%s: %d/%d", ds.Name, done, total)

@@ -51,7 +51,7 @@ func parseTrainFlags(args []string, stderr io.Writer) (*trainFlags, error) {
 	fs.StringVar(&f.init, "init", "", "instead of --base: a config.json (LlamaConfig keys) for a freshly initialised model")
 	fs.Uint64Var(&f.initSeed, "init-seed", 0, "seed of the initialisation with --init (independent of the order seed)")
 	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer.json file or folder (default: the base's, else the byte-level tokenizer)")
-	fs.StringVar(&f.template, "template", "default", "prompt template: "+strings.Join(data.TemplateNames(), ", "))
+	fs.StringVar(&f.template, "template", "default", "prompt template: "+strings.Join(data.TemplateNames(), ", ")+", or "+data.ChatLayout+" (the tokenizer's own chat template; a documented fallback when it has none)")
 	fs.StringVar(&f.out, "out", "", "output folder: the checkpoint, records and train.log (required)")
 	fs.IntVar(&f.variants, "variants", 0, "train K variants with order seeds N..N+K-1 into OUT/variant-i (0: one model in OUT)")
 	fs.BoolVar(&f.overwrite, "overwrite", false, "start over when OUT already holds a checkpoint of a run (default: resume it)")
@@ -363,15 +363,15 @@ func trainExamples(ctx context.Context, f *trainFlags, tok tokenizer.Tokenizer, 
 	if f.limit > 0 {
 		ds = ds.Head(f.limit)
 	}
-	tmpl, err := data.TemplateByName(f.template)
+	layout, err := data.LayoutByName(f.template, tok)
 	if err != nil {
 		return nil, "", usagef("--template: %v", err)
 	}
-	overflow := data.OverflowError
+	layout.MaxLen, layout.Overflow = cfg.MaxSeqLen, data.OverflowError
 	if cfg.Truncate {
-		overflow = data.OverflowTruncate
+		layout.Overflow = data.OverflowTruncate
 	}
-	exs, err := ds.Encode(tok, data.EncodeOptions{Template: tmpl, MaxLen: cfg.MaxSeqLen, Overflow: overflow})
+	exs, err := ds.Encode(tok, layout)
 	if err != nil {
 		return nil, "", err
 	}

@@ -177,3 +177,21 @@ func TestTrainCommandUsageErrors(t *testing.T) {
 		t.Errorf("foreign folder now holds %d entries", len(entries))
 	}
 }
+
+func TestTrainCommandChatTemplate(t *testing.T) {
+	// The byte-level tokenizer has no chat template: --template chat uses the fallback layout,
+	// and every assistant turn of the multi-turn chats learns.
+	cfg := tinyInitConfig(t)
+	out := filepath.Join(t.TempDir(), "run")
+	args := []string{"train", "--data", "../../data/testdata/chat.jsonl", "--template", "chat", "--init", cfg, "--epochs", "1", "--batch-size", "2", "--max-seq-len", "400", "--out", out, "--quiet"}
+	if _, stderr, code := runCLI(t, args...); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	final, err := sft.ReadFinalLosses(filepath.Join(out, sft.FinalLossesFile))
+	if err != nil || len(final) == 0 {
+		t.Fatalf("final losses %+v, err %v", final, err)
+	}
+	if _, stderr, code := runCLI(t, "train", "--data", "embedded:strings", "--template", "nope", "--init", cfg, "--out", filepath.Join(t.TempDir(), "x")); code != 2 || !strings.Contains(stderr, "chat") {
+		t.Errorf("unknown template: exit %d: %s (want the names, chat among them)", code, stderr)
+	}
+}

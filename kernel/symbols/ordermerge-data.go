@@ -13,6 +13,9 @@ func init() {
 	Symbols["github.com/ordermerge/ordermerge/data/data"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Accuracy":               reflect.ValueOf(data.Accuracy),
+		"ChatLayout":             reflect.ValueOf(constant.MakeFromLiteral("\"chat\"", token.STRING, 0)),
+		"ChatTemplateFor":        reflect.ValueOf(data.ChatTemplateFor),
+		"DefaultChatDate":        reflect.ValueOf(constant.MakeFromLiteral("\"26 Jul 2024\"", token.STRING, 0)),
 		"DefaultMaxRecordBytes":  reflect.ValueOf(constant.MakeFromLiteral("33554432", token.INT, 0)),
 		"DefaultTemplate":        reflect.ValueOf(data.DefaultTemplate),
 		"Embedded":               reflect.ValueOf(data.Embedded),
@@ -21,6 +24,7 @@ func init() {
 		"EmbeddedMixture":        reflect.ValueOf(data.EmbeddedMixture),
 		"EmbeddedNames":          reflect.ValueOf(data.EmbeddedNames),
 		"EmbeddedWith":           reflect.ValueOf(data.EmbeddedWith),
+		"FallbackChatTemplate":   reflect.ValueOf(constant.MakeFromLiteral("\"{{- bos_token if bos_token is defined else '' -}}\\n{%- for m in messages -%}\\n{%- if m.role == 'system' -%}\\n{{ m.content }}{{ '\\\\n\\\\n' }}\\n{%- elif m.role == 'user' -%}\\n{{ '### Instruction:\\\\n' }}{{ m.content }}{{ '\\\\n\\\\n' }}\\n{%- else -%}\\n{{ '### Response:\\\\n' }}{{ m.content }}{{ eos_token if eos_token is defined else '' }}{{ '\\\\n\\\\n' }}\\n{%- endif -%}\\n{%- endfor -%}\\n{%- if add_generation_prompt -%}{{ '### Response:\\\\n' }}{%- endif -%}\"", token.STRING, 0)),
 		"FinalAnswer":            reflect.ValueOf(data.FinalAnswer),
 		"FormatAlpaca":           reflect.ValueOf(constant.MakeFromLiteral("\"alpaca\"", token.STRING, 0)),
 		"FormatChat":             reflect.ValueOf(constant.MakeFromLiteral("\"chat\"", token.STRING, 0)),
@@ -30,12 +34,14 @@ func init() {
 		"KindCode":               reflect.ValueOf(constant.MakeFromLiteral("\"code\"", token.STRING, 0)),
 		"KindInstruction":        reflect.ValueOf(constant.MakeFromLiteral("\"instruction\"", token.STRING, 0)),
 		"KindMath":               reflect.ValueOf(constant.MakeFromLiteral("\"math\"", token.STRING, 0)),
+		"LayoutByName":           reflect.ValueOf(data.LayoutByName),
 		"Load":                   reflect.ValueOf(data.Load),
 		"LoadContext":            reflect.ValueOf(data.LoadContext),
 		"LoadWith":               reflect.ValueOf(data.LoadWith),
 		"MetricExactMatch":       reflect.ValueOf(constant.MakeFromLiteral("\"exact-match\"", token.STRING, 0)),
 		"MetricFinalAnswer":      reflect.ValueOf(constant.MakeFromLiteral("\"final-answer\"", token.STRING, 0)),
 		"MetricPassAt1":          reflect.ValueOf(constant.MakeFromLiteral("\"pass@1\"", token.STRING, 0)),
+		"NewChatTemplate":        reflect.ValueOf(data.NewChatTemplate),
 		"Normalize":              reflect.ValueOf(data.Normalize),
 		"Open":                   reflect.ValueOf(data.Open),
 		"OpenContext":            reflect.ValueOf(data.OpenContext),
@@ -48,9 +54,12 @@ func init() {
 
 		// type definitions
 		"Case":          reflect.ValueOf((*data.Case)(nil)),
+		"ChatTemplate":  reflect.ValueOf((*data.ChatTemplate)(nil)),
 		"Dataset":       reflect.ValueOf((*data.Dataset)(nil)),
 		"EncodeOptions": reflect.ValueOf((*data.EncodeOptions)(nil)),
+		"Encoder":       reflect.ValueOf((*data.Encoder)(nil)),
 		"Example":       reflect.ValueOf((*data.Example)(nil)),
+		"Formatter":     reflect.ValueOf((*data.Formatter)(nil)),
 		"LoadOptions":   reflect.ValueOf((*data.LoadOptions)(nil)),
 		"Message":       reflect.ValueOf((*data.Message)(nil)),
 		"Sample":        reflect.ValueOf((*data.Sample)(nil)),
@@ -58,5 +67,41 @@ func init() {
 		"Task":          reflect.ValueOf((*data.Task)(nil)),
 		"TaskInfo":      reflect.ValueOf((*data.TaskInfo)(nil)),
 		"Template":      reflect.ValueOf((*data.Template)(nil)),
+
+		// interface wrapper definitions
+		"_Encoder":   reflect.ValueOf((*_github_com_ordermerge_ordermerge_data_Encoder)(nil)),
+		"_Formatter": reflect.ValueOf((*_github_com_ordermerge_ordermerge_data_Formatter)(nil)),
 	}
+}
+
+// _github_com_ordermerge_ordermerge_data_Encoder is an interface wrapper for Encoder type
+type _github_com_ordermerge_ordermerge_data_Encoder struct {
+	IValue   interface{}
+	WEncode  func(text string) []int32
+	WSpecial func(name string) (int32, bool)
+}
+
+func (W _github_com_ordermerge_ordermerge_data_Encoder) Encode(text string) []int32 {
+	return W.WEncode(text)
+}
+func (W _github_com_ordermerge_ordermerge_data_Encoder) Special(name string) (int32, bool) {
+	return W.WSpecial(name)
+}
+
+// _github_com_ordermerge_ordermerge_data_Formatter is an interface wrapper for Formatter type
+type _github_com_ordermerge_ordermerge_data_Formatter struct {
+	IValue        interface{}
+	WEncode       func(tok data.Encoder, s data.Sample) (data.Example, error)
+	WEncodePrompt func(tok data.Encoder, s data.Sample) ([]int32, error)
+	WStop         func(tok data.Encoder) ([]int32, error)
+}
+
+func (W _github_com_ordermerge_ordermerge_data_Formatter) Encode(tok data.Encoder, s data.Sample) (data.Example, error) {
+	return W.WEncode(tok, s)
+}
+func (W _github_com_ordermerge_ordermerge_data_Formatter) EncodePrompt(tok data.Encoder, s data.Sample) ([]int32, error) {
+	return W.WEncodePrompt(tok, s)
+}
+func (W _github_com_ordermerge_ordermerge_data_Formatter) Stop(tok data.Encoder) ([]int32, error) {
+	return W.WStop(tok)
 }

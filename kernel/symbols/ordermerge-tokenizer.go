@@ -29,6 +29,7 @@ func init() {
 		"ParseBPE":       reflect.ValueOf(tokenizer.ParseBPE),
 		"Save":           reflect.ValueOf(tokenizer.Save),
 		"System":         reflect.ValueOf(constant.MakeFromLiteral("\"system\"", token.STRING, 0)),
+		"UNK":            reflect.ValueOf(constant.MakeFromLiteral("\"unk\"", token.STRING, 0)),
 		"User":           reflect.ValueOf(constant.MakeFromLiteral("\"user\"", token.STRING, 0)),
 
 		// type definitions
