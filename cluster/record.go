@@ -59,6 +59,9 @@ func ReadRecord(out string) (r *Record, ok bool, err error) {
 }
 
 func (r *Record) save(out string) error {
+	if err := os.MkdirAll(filepath.Dir(recordPath(out)), 0o755); err != nil {
+		return err
+	}
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
@@ -68,6 +71,15 @@ func (r *Record) save(out string) error {
 
 func (r *Record) note(format string, args ...any) {
 	r.Events = append(r.Events, RecordEvent{Time: time.Now().UTC().Truncate(time.Second), What: fmt.Sprintf(format, args...)})
+}
+
+// since returns what the events from index i on say.
+func (r *Record) since(i int) []string {
+	var out []string
+	for _, e := range r.Events[i:] {
+		out = append(out, e.What)
+	}
+	return out
 }
 
 // ids returns every job id of the record (tasks and finishing job).

@@ -85,8 +85,9 @@ func WriteSlurmScripts(p *Plan, o SlurmOptions) (train, finish string, err error
 // variants that are not complete yet (all of them the first time; a later submission into
 // the same folder resumes the others from their checkpoints) and the finishing job, which
 // depends on every task (afterok). It refuses while an earlier submission into the folder has
-// live jobs (a *LiveError), and when the folder's plan trains different variants.
-func (s *Slurm) Submit(ctx context.Context, p *Plan, o SlurmOptions) (*Record, error) {
+// live jobs (a *LiveError), and when the folder's plan trains different variants. It returns
+// what it submitted, one line per job.
+func (s *Slurm) Submit(ctx context.Context, p *Plan, o SlurmOptions) ([]string, error) {
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
@@ -126,6 +127,7 @@ func (s *Slurm) Submit(ctx context.Context, p *Plan, o SlurmOptions) (*Record, e
 	} else {
 		rec = &Record{Scheduler: "slurm"}
 	}
+	before := len(rec.Events)
 	if len(rec.Tasks) != p.K {
 		rec.Tasks = make([]string, p.K)
 	}
@@ -162,11 +164,11 @@ func (s *Slurm) Submit(ctx context.Context, p *Plan, o SlurmOptions) (*Record, e
 		if serr := rec.save(p.Out); serr != nil {
 			return nil, errors.Join(err, serr)
 		}
-		return rec, fmt.Errorf("the variants are queued but the finishing job is not (`ordermerge status --requeue %s` submits it): %w", p.Out, err)
+		return rec.since(before), fmt.Errorf("the variants are queued but the finishing job is not (`ordermerge status --requeue %s` submits it): %w", p.Out, err)
 	}
 	rec.Finish = finishID
 	rec.note("submitted finishing job %s", finishID)
-	return rec, rec.save(p.Out)
+	return rec.since(before), rec.save(p.Out)
 }
 
 // submitFinish submits the finishing job after the given tasks. Should a task fail, the job

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,15 +19,39 @@ import (
 	"github.com/ordermerge/ordermerge/tensor"
 )
 
-// buildOrdermerge builds the CLI into a temporary folder: the jobs run it.
+// The CLI the jobs run, built once per test binary into a temporary folder.
+var ordermerge struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if ordermerge.dir != "" {
+		os.RemoveAll(ordermerge.dir)
+	}
+	os.Exit(code)
+}
+
+// buildOrdermerge builds the CLI (once) and returns its path: the jobs run it.
 func buildOrdermerge(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ordermerge")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/ordermerge/ordermerge/cmd/ordermerge")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	ordermerge.once.Do(func() {
+		if ordermerge.dir, ordermerge.err = os.MkdirTemp("", "om-cluster-test-"); ordermerge.err != nil {
+			return
+		}
+		ordermerge.bin = filepath.Join(ordermerge.dir, "ordermerge")
+		out, err := exec.Command("go", "build", "-o", ordermerge.bin, "github.com/ordermerge/ordermerge/cmd/ordermerge").CombinedOutput()
+		if err != nil {
+			ordermerge.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if ordermerge.err != nil {
+		t.Fatal(ordermerge.err)
 	}
-	return bin
+	return ordermerge.bin
 }
 
 // runBin runs the CLI with env and returns stdout, stderr and the exit error.

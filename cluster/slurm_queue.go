@@ -176,4 +176,3 @@ func (s *Slurm) sbatch(ctx context.Context, script string, args ...string) (stri
 	}
 	return id, nil
 }
-

@@ -254,12 +254,12 @@ func runSubmitSlurm(ctx context.Context, args []string, stdout, stderr io.Writer
 	if pf.dryRun {
 		return printSlurmDryRun(p, o, stdout)
 	}
-	rec, err := (&cluster.Slurm{}).Submit(ctx, p, o)
+	did, err := (&cluster.Slurm{}).Submit(ctx, p, o)
+	for _, d := range did {
+		fmt.Fprintln(stdout, d)
+	}
 	if err != nil {
 		return err
-	}
-	for _, e := range rec.Events {
-		fmt.Fprintln(stdout, e.What)
 	}
 	fmt.Fprintf(stdout, "scripts in %s; logs in %s\nfollow the jobs: ordermerge status %s\n", filepath.Join(p.Out, cluster.SlurmDir), filepath.Join(p.Out, cluster.LogsDir), p.Out)
 	return nil
