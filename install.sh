@@ -16,8 +16,10 @@ die() { printf '[install] error: %s\n' "$*" >&2; exit 1; }
 # peer of the kernel benchmark). python3-torch: the peer of the training benchmark and the
 # reference the model's math is checked against. g++: builds the CPU emulation of CUDA that
 # the CUDA device is tested with (compute/cuda/emulator), and compiles kernels there.
+# slurm-wlm and munge: the real one-node Slurm that the cluster tests start and stop themselves
+# (cluster/slurmtest; no service is set up).
 packages=(libopenblas-dev pkg-config jupyter-client jupyter-nbconvert python3-nbclient
-  jupyter-console python3-ipykernel python3-notebook python3-torch g++)
+  jupyter-console python3-ipykernel python3-notebook python3-torch g++ slurm-wlm munge)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -142,6 +142,17 @@ func New(opt Options) (*Cluster, error) {
 	return nil, fmt.Errorf("starting a one-node Slurm in %s: %w", dir, lastErr)
 }
 
+// Open returns the cluster that New started in dir (from another process: the
+// oneslurm command stops what it started this way).
+func Open(dir string) (*Cluster, error) {
+	c := &Cluster{Dir: dir, Conf: filepath.Join(dir, "slurm.conf"), logf: func(string, ...any) {}}
+	if _, err := os.Stat(c.Conf); err != nil {
+		return nil, fmt.Errorf("%s holds no one-node Slurm: %w", dir, err)
+	}
+	c.env = append(os.Environ(), "SLURM_CONF="+c.Conf)
+	return c, nil
+}
+
 // Env is this process's environment with SLURM_CONF pointing at the cluster.
 func (c *Cluster) Env() []string { return c.env }
 
