@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,6 +77,40 @@ func tinyConfig(t *testing.T) string {
 	return path
 }
 
+// killProcess sends SIGKILL to the training process of a variant (named by its progress
+// file), after checking that the pid is that process.
+func killProcess(t *testing.T, dir string) {
+	t.Helper()
+	pr, ok, err := cluster.ReadProgress(dir)
+	if err != nil || !ok {
+		t.Fatalf("no progress file in %s: %v", dir, err)
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pr.PID))
+	if err != nil || !strings.Contains(string(cmdline), "train") || !strings.Contains(string(cmdline), dir) {
+		t.Fatalf("pid %d of %s is not its training process (%q, %v)", pr.PID, dir, cmdline, err)
+	}
+	if err := syscall.Kill(pr.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// resumedFrom returns the step a variant's train.log says it resumed from (0: it did not).
+func resumedFrom(t *testing.T, dir string) int {
+	t.Helper()
+	log, _ := os.ReadFile(filepath.Join(dir, "train.log"))
+	for _, l := range strings.Split(string(log), "\n") {
+		if _, rest, ok := strings.Cut(l, " resuming "); ok {
+			var step, total int
+			if _, after, ok := strings.Cut(rest, " from step "); ok {
+				fmt.Sscanf(after, "%d of %d", &step, &total)
+				t.Logf("%s: resumed from step %d of %d", filepath.Base(dir), step, total)
+				return step
+			}
+		}
+	}
+	return 0
+}
+
 // checkpointFiles are the files of a variant that must match a local run byte for byte.
 var checkpointFiles = []string{tensor.ConfigFile, tensor.SingleFile, sft.OptimizerFile, sft.TrainerStateFile,
 	sft.RecordsFile, sft.FinalLossesFile, sft.StepLossesCSVFile, "tokenizer.json"}
@@ -89,6 +125,7 @@ func TestSlurmEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("SKIPPED in -short mode: trains three variants through a real one-node Slurm (about a minute)")
 	}
+	t.Parallel() // each test has a Slurm of its own
 	c := slurmtest.Start(t, slurmtest.Options{})
 	bin := buildOrdermerge(t)
 	env := c.Env()
@@ -134,8 +171,14 @@ func TestSlurmEndToEnd(t *testing.T) {
 		seen[i] = map[string]bool{}
 	}
 	finishSeen := map[string]bool{}
-	killed, killStep, requeued := -1, 0, false
-	var sawRunningStep, sawFailedLog bool
+	// Two tasks are killed mid-run: one with scancel --signal=KILL (Slurm cancels it: SIGTERM,
+	// then SIGKILL), one with a plain SIGKILL to its process (no chance to checkpoint: it must
+	// resume from its last periodic checkpoint).
+	var kills []int
+	hardKilled := -1
+	requeued := false
+	var sawRunningStep bool
+	sawFailedLog := map[int]bool{}
 	var last cluster.Status
 	for deadline := time.Now().Add(4 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -155,33 +198,40 @@ func TestSlurmEndToEnd(t *testing.T) {
 			if ts.State == cluster.StateRunning && ts.Step > 0 && ts.Loss > 0 && ts.TotalSteps > ts.Step {
 				sawRunningStep = true
 			}
-			if ts.State == cluster.StateFailed && i == killed && len(ts.LogTail) > 0 {
-				sawFailedLog = true
+			if ts.State == cluster.StateFailed && len(ts.LogTail) > 0 {
+				sawFailedLog[i] = true
 			}
 		}
 		finishSeen[st.Finish.State] = true
-		if killed < 0 {
-			// Kill the first task caught mid-run with a checkpoint behind it.
-			for i, ts := range st.Tasks {
-				v, err := cluster.ReadVariant(job.Plan.VariantDir(i))
-				if err == nil && ts.State == cluster.StateRunning && v.Exists && v.Step >= 20 && v.Step <= v.TotalSteps-100 {
-					if text, err := c.Run("scancel", "--signal=KILL", ts.Job); err != nil {
-						t.Fatalf("scancel --signal=KILL %s: %v: %s", ts.Job, err, text)
-					}
-					killed, killStep = i, v.Step
-					t.Logf("killed %s (variant %d) with its checkpoint at step %d of %d", ts.Job, i, v.Step, v.TotalSteps)
-					break
-				}
+		for i, ts := range st.Tasks {
+			if len(kills) == 2 || slices.Contains(kills, i) {
+				break
 			}
+			v, err := cluster.ReadVariant(job.Plan.VariantDir(i))
+			if err != nil || ts.State != cluster.StateRunning || !v.Exists || v.Step < 20 || v.Step > v.TotalSteps-100 {
+				continue
+			}
+			if len(kills) == 0 {
+				if text, err := c.Run("scancel", "--signal=KILL", ts.Job); err != nil {
+					t.Fatalf("scancel --signal=KILL %s: %v: %s", ts.Job, err, text)
+				}
+				t.Logf("scancel --signal=KILL %s (variant %d), its checkpoint at step %d of %d", ts.Job, i, v.Step, v.TotalSteps)
+			} else {
+				killProcess(t, job.Plan.VariantDir(i))
+				hardKilled = i
+				t.Logf("SIGKILL to the process of %s (variant %d), its checkpoint at step %d of %d", ts.Job, i, v.Step, v.TotalSteps)
+			}
+			kills = append(kills, i)
 		}
-		if killed >= 0 && !requeued && st.Tasks[killed].State == cluster.StateFailed {
-			// The finishing step refuses while that variant is incomplete, naming it.
+		if len(kills) == 2 && !requeued && st.Tasks[kills[0]].State == cluster.StateFailed && st.Tasks[kills[1]].State == cluster.StateFailed {
+			t.Logf("after the kills:\n%s", st.String())
+			// The finishing step refuses while a variant is incomplete, naming it.
 			_, stderr, err := runBin(env, bin, "finish", out)
-			if err == nil || !strings.Contains(stderr, fmt.Sprintf("variant %d ", killed)) || !strings.Contains(stderr, "incomplete") {
-				t.Errorf("finish with variant %d incomplete: err %v, stderr %q; want a refusal naming it", killed, err, stderr)
+			if err == nil || !strings.Contains(stderr, fmt.Sprintf("variant %d ", kills[0])) || !strings.Contains(stderr, "incomplete") {
+				t.Errorf("finish with variant %d incomplete: err %v, stderr %q; want a refusal naming it", kills[0], err, stderr)
 			}
 			text, stderr, err := runBin(env, bin, "status", "--requeue", out)
-			if err != nil || !strings.Contains(text, "requeued") {
+			if err != nil || strings.Count(text, "requeued ") != 2 {
 				t.Fatalf("status --requeue: %v\n%s%s", err, text, stderr)
 			}
 			t.Logf("status --requeue: %s", strings.TrimSpace(text))
@@ -194,8 +244,8 @@ func TestSlurmEndToEnd(t *testing.T) {
 	if !last.Done() {
 		t.Fatalf("the jobs ended without success:\n%s", last.String())
 	}
-	if killed < 0 {
-		t.Fatalf("no task was caught mid-run to be killed (the variants trained too fast?)")
+	if len(kills) < 2 {
+		t.Fatalf("only %d task(s) were caught mid-run to be killed (the variants trained too fast?)", len(kills))
 	}
 	for i := range seen {
 		for _, want := range []string{cluster.StateRunning, cluster.StateDone} {
@@ -207,8 +257,10 @@ func TestSlurmEndToEnd(t *testing.T) {
 	if !seen[0][cluster.StatePending] && !seen[1][cluster.StatePending] && !seen[2][cluster.StatePending] {
 		t.Errorf("no task was ever shown pending (three tasks on a node with fewer cores must wait)")
 	}
-	if !seen[killed][cluster.StateFailed] || !sawFailedLog {
-		t.Errorf("the killed variant %d was not shown failed with the end of its log (saw %v)", killed, seen[killed])
+	for _, k := range kills {
+		if !seen[k][cluster.StateFailed] || !sawFailedLog[k] {
+			t.Errorf("the killed variant %d was not shown failed with the end of its log (saw %v)", k, seen[k])
+		}
 	}
 	if !sawRunningStep {
 		t.Errorf("no running task showed its step and loss")
@@ -217,14 +269,14 @@ func TestSlurmEndToEnd(t *testing.T) {
 		t.Errorf("the finishing job was not shown pending, then done: %v", finishSeen)
 	}
 	t.Logf("states seen: variants %v, finishing job %v", seen, finishSeen)
-	logText, _ := os.ReadFile(filepath.Join(job.Plan.VariantDir(killed), "train.log"))
-	for _, l := range strings.Split(string(logText), "\n") {
-		if strings.Contains(l, "resuming") {
-			t.Logf("variant %d: %s", killed, l)
+	for _, k := range kills {
+		step := resumedFrom(t, job.Plan.VariantDir(k))
+		switch {
+		case step <= 0:
+			t.Errorf("variant %d did not resume from a checkpoint", k)
+		case k == hardKilled && step%20 != 0:
+			t.Errorf("variant %d was killed without warning but resumed from step %d, not from a periodic checkpoint (every 20 steps)", k, step)
 		}
-	}
-	if !strings.Contains(string(logText), "resuming") || strings.Contains(string(logText), "from step 0 ") {
-		t.Errorf("variant %d (killed at step %d or later) did not resume from its checkpoint; train.log:\n%s", killed, killStep, logText)
 	}
 
 	if err := <-localDone; err != nil {

@@ -30,6 +30,7 @@ func newFaultRun(t *testing.T, opt slurmtest.Options) *faultRun {
 	if testing.Short() {
 		t.Skip("SKIPPED in -short mode: trains variants through a real one-node Slurm")
 	}
+	t.Parallel() // each test has a Slurm of its own
 	c := slurmtest.Start(t, opt)
 	r := &faultRun{t: t, c: c, bin: buildOrdermerge(t), localDone: make(chan error, 1)}
 	work := t.TempDir()
