@@ -29,6 +29,8 @@ type FinishOptions struct {
 	EvalBatch int
 	// MaxMemory bounds each merge's buffers in bytes (0: the merge default).
 	MaxMemory int64
+	// Model places the models that are evaluated (device, precision; zero: the CPU).
+	Model llama.Options
 }
 
 func (o FinishOptions) logf(format string, args ...any) {
@@ -153,7 +155,7 @@ func Finish(ctx context.Context, p *Plan, opt FinishOptions) (*study.Results, er
 		batch = 32
 	}
 	score := func(what, dir string) (study.Score, int, error) {
-		m, err := llama.Load(dir, llama.Options{})
+		m, err := llama.Load(dir, opt.Model)
 		if err != nil {
 			return study.Score{}, 0, fmt.Errorf("%s: %w", what, err)
 		}

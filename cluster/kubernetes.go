@@ -220,7 +220,7 @@ func (p *Plan) KubernetesManifests(o KubernetesOptions) (train, finish []byte, e
 				Spec: kubePodSpec{
 					RestartPolicy: "OnFailure",
 					Containers: []kubeContainer{{
-						Name: "finish", Image: o.Image, Command: []string{p.Binary, "finish", kubePlanMount + "/" + PlanFile},
+						Name: "finish", Image: o.Image, Command: append(append([]string{p.Binary, "finish"}, p.FinishArgs...), kubePlanMount+"/"+PlanFile),
 						Resources:    o.resources(o.FinishGPUs),
 						VolumeMounts: []kubeMountPoint{workMount, {Name: kubePlanVolumeName, MountPath: kubePlanMount, ReadOnly: true}},
 					}},

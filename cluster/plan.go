@@ -65,6 +65,8 @@ type Plan struct {
 	EvalData  string `json:"eval_data"`
 	EvalSplit string `json:"eval_split"`
 	TestSize  int    `json:"test_size,omitempty"`
+	// FinishArgs are more flags of the finishing job's `ordermerge finish` (its --device).
+	FinishArgs []string `json:"finish_args,omitempty"`
 	// Command is the command line that made the plan, quoted in the report.
 	Command string `json:"command,omitempty"`
 }
@@ -91,7 +93,9 @@ func (p *Plan) TrainCommand(i int) []string {
 }
 
 // FinishCommand is the command of the finishing job.
-func (p *Plan) FinishCommand() []string { return []string{p.Binary, "finish", p.Out} }
+func (p *Plan) FinishCommand() []string {
+	return append(append([]string{p.Binary, "finish"}, p.FinishArgs...), p.Out)
+}
 
 // reservedTrainFlags are set by the plan per task, or would break resuming.
 var reservedTrainFlags = []string{"out", "order-seed", "variants", "overwrite"}

@@ -246,10 +246,18 @@ func runSubmitSlurm(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	if o.Gres != "" && strings.Contains(o.Gres, "gpu") && fs.Lookup("device") == nil {
-		// Hook: once train has a --device flag it is forwarded like every train flag; until
-		// then a GPU allocation is not used by the tasks.
-		fmt.Fprintln(stderr, "note: 'ordermerge train' has no --device flag in this build: the tasks train on the CPUs of the nodes they get")
+	// train's --device is forwarded to the tasks like every train flag; the finishing job
+	// evaluates on it too when it gets a GPU.
+	device := fs.Lookup("device").Value.String()
+	finishGres := o.Gres
+	if o.FinishGres != "" {
+		finishGres = o.FinishGres
+	}
+	switch {
+	case strings.Contains(o.Gres, "gpu") && device == "cpu":
+		fmt.Fprintln(stderr, "note: --gres asks for GPUs but the tasks train on --device cpu (the default); add --device cuda to use them")
+	case device != "cpu" && strings.Contains(finishGres, "gpu"):
+		p.FinishArgs = []string{"--device=" + device}
 	}
 	if pf.dryRun {
 		return printSlurmDryRun(p, o, stdout)
@@ -297,6 +305,9 @@ func runSubmitKubernetes(args []string, stdout, stderr io.Writer) error {
 	p, err := pf.parse(fs, "kubernetes", args)
 	if err != nil {
 		return err
+	}
+	if device := fs.Lookup("device").Value.String(); device != "cpu" && o.FinishGPUs > 0 {
+		p.FinishArgs = []string{"--device=" + device}
 	}
 	train, finish, err := p.KubernetesManifests(o)
 	if err != nil {

@@ -15,8 +15,10 @@ func runFinish(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("finish", stderr)
 	batch := fs.Int("eval-batch", 32, "prompts generated together when evaluating")
 	maxMemory := fs.String("max-memory", "256MiB", "memory budget of each merge's tensor buffers")
+	var cf computeFlags
+	cf.registerDevice(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ordermerge finish DIR | PLAN.json")
+		fmt.Fprintln(stderr, "usage: ordermerge finish [--device cuda] DIR | PLAN.json")
 		fmt.Fprintln(stderr, "")
 		fmt.Fprintln(stderr, "The finishing job of a submission (ordermerge submit): checks that every variant in DIR is")
 		fmt.Fprintln(stderr, "complete (else it refuses, naming the variant), merges them with every method of the plan into")
@@ -38,8 +40,12 @@ func runFinish(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	model, err := cf.options()
+	if err != nil {
+		return err
+	}
 	logf := func(line string) { fmt.Fprintf(stdout, "%s %s\n", time.Now().Format(time.TimeOnly), line) }
-	res, err := cluster.Finish(ctx, plan, cluster.FinishOptions{Log: logf, EvalBatch: *batch, MaxMemory: budget})
+	res, err := cluster.Finish(ctx, plan, cluster.FinishOptions{Log: logf, EvalBatch: *batch, MaxMemory: budget, Model: model})
 	if err != nil {
 		return err
 	}

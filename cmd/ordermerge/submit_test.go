@@ -36,8 +36,14 @@ func TestSubmitSlurmDryRunWritesNothing(t *testing.T) {
 			t.Errorf("dry run lacks %q:\n%s", want, stdout)
 		}
 	}
-	if !strings.Contains(stderr, "no --device flag") {
+	if !strings.Contains(stderr, "add --device cuda") {
 		t.Errorf("a GPU allocation without train --device should be noted: %q", stderr)
+	}
+	// With --device, the tasks get it (as every train flag) and so does the finishing job.
+	stdout, stderr, code = runCLI(t, "submit", "slurm", "--data", "embedded:arith", "--init", cfg, "--variants", "2", "--out", out,
+		"--gres", "gpu:1", "--device", "cuda", "--binary", "/opt/bin/ordermerge", "--dry-run")
+	if code != 0 || !strings.Contains(stdout, " --device=cuda ") || !strings.Contains(stdout, "exec /opt/bin/ordermerge finish --device=cuda "+out+"\n") {
+		t.Errorf("--device cuda: exit %d %s\n%s", code, stderr, stdout)
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Errorf("--dry-run created %s", out)
