@@ -104,30 +104,39 @@ func flagValue(args []string, name string) string {
 	return ""
 }
 
+// watchRetries is how many status reads in a row may fail before Watch gives up.
+const watchRetries = 5
+
 // Status reads the state of every task and of the finishing job.
 func (j *Job) Status(ctx context.Context) (*Status, error) { return j.Slurm.Status(ctx, j.Plan) }
 
 // Watch reads the status every interval (at least a second) and passes it to show, until
 // nothing more will happen (Status.Finished) or ctx ends; it returns the last status.
 // Cancelling ctx (interrupting the cell) stops the watching only: the jobs go on, and Watch
-// returns the last status with ctx's error. Cancel is the call that stops the jobs.
+// returns the last status with ctx's error. Cancel is the call that stops the jobs. A status
+// that cannot be read (the controller restarting, say) is tried again; Watch gives up after
+// watchRetries failures in a row.
 func (j *Job) Watch(ctx context.Context, every time.Duration, show func(*Status)) (*Status, error) {
 	every = max(every, time.Second)
 	var last *Status
+	failures := 0
 	for {
 		st, err := j.Status(ctx)
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			return last, ctx.Err()
-		}
-		if err != nil {
-			return last, err
-		}
-		last = st
-		if show != nil {
-			show(st)
-		}
-		if st.Finished() {
-			return st, nil
+		case err != nil:
+			if failures++; failures >= watchRetries {
+				return last, fmt.Errorf("reading the status %d times in a row: %w", failures, err)
+			}
+		default:
+			failures, last = 0, st
+			if show != nil {
+				show(st)
+			}
+			if st.Finished() {
+				return st, nil
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ordermerge/ordermerge/sft"
 	"github.com/ordermerge/ordermerge/study"
@@ -173,5 +174,32 @@ func TestReadVariantProblems(t *testing.T) {
 	os.WriteFile(filepath.Join(d, sft.TrainerStateFile), []byte("{"), 0o644)
 	if _, err := ReadVariant(d); err == nil || !strings.Contains(err.Error(), sft.TrainerStateFile) {
 		t.Errorf("broken trainer state: %v", err)
+	}
+}
+
+// TestWatchRetriesAndStops watches a plan whose squeue fails twice (a controller restarting)
+// and then shows every task done: Watch shows each status it could read and returns when
+// nothing more will happen; a cancelled context stops it at once.
+func TestWatchRetriesAndStops(t *testing.T) {
+	p := testPlan(t)
+	p.K = 1
+	writeVariant(t, p.VariantDir(0), 11, 10, 10)
+	os.MkdirAll(filepath.Join(p.Out, ReportDir), 0o755)
+	os.WriteFile(filepath.Join(p.Out, ReportDir, study.ResultsFile), []byte("{}"), 0o644)
+	(&Record{Tasks: []string{"7_0"}, Finish: "8"}).save(p.Out)
+	dir := t.TempDir()
+	count := filepath.Join(dir, "count")
+	squeue := fmt.Sprintf("#!/bin/sh\necho x >> %s\nif [ $(wc -l < %s) -le 2 ]; then echo 'slurm_load_jobs error: Unable to contact slurm controller' >&2; exit 1; fi\necho '7_0|COMPLETED|None'; echo '8|COMPLETED|None'\n", count, count)
+	os.WriteFile(filepath.Join(dir, "squeue"), []byte(squeue), 0o755)
+	job := &Job{Plan: p, Slurm: &Slurm{Bin: dir}}
+	shown := 0
+	st, err := job.Watch(context.Background(), time.Second, func(*Status) { shown++ })
+	if err != nil || !st.Done() || shown != 1 {
+		t.Errorf("Watch: done %v, shown %d, err %v", st != nil && st.Done(), shown, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := job.Watch(ctx, time.Second, nil); err != context.Canceled {
+		t.Errorf("cancelled Watch: %v", err)
 	}
 }

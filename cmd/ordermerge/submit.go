@@ -64,7 +64,7 @@ func (pf *planFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&pf.evalSplit, "eval-split", "test", "split of an embedded --eval-data")
 	fs.IntVar(&pf.testSize, "test-size", 0, "score on the first N evaluation samples only (0: all)")
 	fs.StringVar(&pf.name, "name", "ordermerge", "prefix of the job names")
-	fs.StringVar(&pf.binary, "binary", "", "the ordermerge binary the jobs run (default: "+pf.defaultBinary+")")
+	fs.StringVar(&pf.binary, "binary", "", "the ordermerge binary the jobs run; the nodes must see it at this path (default: "+pf.defaultBinary+")")
 	fs.BoolVar(&pf.dryRun, "dry-run", false, "print what would be submitted; write and submit nothing")
 }
 
