@@ -14,8 +14,13 @@ import (
 )
 
 // ProgressFile is the small file `ordermerge train` keeps up to date in its output folder, so
-// that a status command on another machine can show a running task's step and loss.
-const ProgressFile = "progress.json"
+// that a status command on another machine can show a running task's step and loss. It is
+// written to ProgressPartialFile first and renamed over it, so readers never see half a file;
+// a process killed in between leaves the partial file, which the next write replaces.
+const (
+	ProgressFile        = "progress.json"
+	ProgressPartialFile = "progress.json.partial"
+)
 
 // Progress states.
 const (
@@ -54,7 +59,8 @@ func TrainingProgress(p sft.Progress) Progress {
 	}
 }
 
-// WriteProgress replaces dir/progress.json with p (stamped with host, pid and time).
+// WriteProgress replaces dir/progress.json with p (stamped with host, pid and time). It is not
+// synced to disk: a progress file lost in a crash only shows an older step.
 func WriteProgress(dir string, p Progress) error {
 	p.Host, _ = os.Hostname()
 	p.PID = os.Getpid()
@@ -63,7 +69,11 @@ func WriteProgress(dir string, p Progress) error {
 	if err != nil {
 		return err
 	}
-	return tensor.WriteFileAtomic(filepath.Join(dir, ProgressFile), append(b, '\n'))
+	partial := filepath.Join(dir, ProgressPartialFile)
+	if err := os.WriteFile(partial, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(partial, filepath.Join(dir, ProgressFile))
 }
 
 // ReadProgress reads dir/progress.json; ok is false when there is none yet.

@@ -136,8 +136,10 @@ func TestSlurmEndToEnd(t *testing.T) {
 		"--order-seed", "11", "--checkpoint-every", "20", "--log-every", "5"}
 
 	// The reference: the same three variants trained locally, one after another.
-	localDone := make(chan error, 1)
+	localDone, localEnded := make(chan error, 1), make(chan struct{})
+	t.Cleanup(func() { <-localEnded }) // before the temporary folders go
 	go func() {
+		defer close(localEnded)
 		_, stderr, err := runBin(env, bin, append(append([]string{"train"}, trainArgs...), "--variants", "3", "--out", local, "--quiet")...)
 		if err != nil {
 			err = fmt.Errorf("the local reference run: %v: %s", err, stderr)
@@ -205,7 +207,7 @@ func TestSlurmEndToEnd(t *testing.T) {
 		finishSeen[st.Finish.State] = true
 		for i, ts := range st.Tasks {
 			if len(kills) == 2 || slices.Contains(kills, i) {
-				break
+				continue
 			}
 			v, err := cluster.ReadVariant(job.Plan.VariantDir(i))
 			if err != nil || ts.State != cluster.StateRunning || !v.Exists || v.Step < 20 || v.Step > v.TotalSteps-100 {

@@ -37,7 +37,10 @@ func newFaultRun(t *testing.T, opt slurmtest.Options) *faultRun {
 	r.out, r.local = filepath.Join(work, "cluster"), filepath.Join(work, "local")
 	r.trainArgs = []string{"--data", "embedded:strings", "--limit", "160", "--init", tinyConfig(t), "--epochs", "6", "--batch-size", "2",
 		"--order-seed", "3", "--checkpoint-every", "20", "--log-every", "5"}
+	ended := make(chan struct{})
+	t.Cleanup(func() { <-ended }) // before the temporary folders go
 	go func() {
+		defer close(ended)
 		_, stderr, err := runBin(c.Env(), r.bin, append(append([]string{"train"}, r.trainArgs...), "--variants", "2", "--out", r.local, "--quiet")...)
 		if err != nil {
 			err = fmt.Errorf("the local reference run: %v: %s", err, stderr)

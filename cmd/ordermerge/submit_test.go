@@ -221,7 +221,9 @@ func TestTrainWritesProgressFile(t *testing.T) {
 			t.Errorf("variant %d progress: %+v", i, pr)
 		}
 	}
-	// A rerun of a finished run keeps its folder valid (progress.json counts as train's).
+	// A rerun of a finished run keeps its folder valid: progress.json counts as train's, and so
+	// does the partial file a process killed while writing it leaves behind.
+	os.WriteFile(filepath.Join(out, cluster.ProgressPartialFile), []byte(`{"sta`), 0o644)
 	if _, stderr, code := runCLI(t, "train", "--data", "embedded:arith", "--limit", "8", "--init", cfg, "--epochs", "2", "--batch-size", "4", "--out", out, "--quiet"); code != 0 {
 		t.Errorf("rerun: %s", stderr)
 	}

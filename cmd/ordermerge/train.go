@@ -400,7 +400,8 @@ func trainExamples(ctx context.Context, f *trainFlags, tok tokenizer.Tokenizer, 
 // tokenizer there (each variant's folder too), so every checkpoint is a complete model folder
 // for eval and merge. With --overwrite, a previous run's checkpoint is discarded in one step.
 func prepareOut(f *trainFlags, tok tokenizer.Tokenizer, lock *tensor.FolderLock) error {
-	ours := map[string]bool{trainLogFile: true, tokenizer.FileName: true, tokenizer.ConfigFileName: true, imbalanceFile: true, cluster.ProgressFile: true}
+	ours := map[string]bool{trainLogFile: true, tokenizer.FileName: true, tokenizer.ConfigFileName: true, imbalanceFile: true,
+		cluster.ProgressFile: true, cluster.ProgressPartialFile: true}
 	dirs := []string{f.out}
 	if f.variants > 0 {
 		dirs = dirs[:0]
