@@ -18,9 +18,10 @@ die() { printf '[install] error: %s\n' "$*" >&2; exit 1; }
 # the CUDA device is tested with (compute/cuda/emulator), and compiles kernels there.
 # python3-jinja2: the chat-template reference (the renderer transformers uses). nodejs + npm:
 # the tokenizer and chat-template reference tests install Hugging Face's own libraries from npm
-# (into a temporary folder) and run them.
+# (into a temporary folder) and run them. slurm-wlm and munge: the real one-node Slurm that
+# the cluster tests start and stop themselves (cluster/slurmtest; no service is set up).
 packages=(libopenblas-dev pkg-config jupyter-client jupyter-nbconvert python3-nbclient
-  jupyter-console python3-ipykernel python3-notebook python3-torch g++ python3-jinja2)
+  jupyter-console python3-ipykernel python3-notebook python3-torch g++ python3-jinja2 slurm-wlm munge)
 
 missing=()
 for p in "${packages[@]}"; do

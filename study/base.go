@@ -31,6 +31,9 @@ type BaseResult struct {
 	Loss     float64 `json:"final_loss"`
 	Seconds  float64 `json:"seconds"`
 	CacheKey string  `json:"cache_key"`
+	// Source, when set, says where a base that this package did not build came from (the
+	// report prints it instead of the pre-training details).
+	Source string `json:"source,omitempty"`
 }
 
 // deviceKind is "" for the CPU and "cuda" for any GPU (bases are the same on every GPU of a

@@ -317,6 +317,9 @@ func (r *Results) document(figs map[string]string, command string) document {
 }
 
 func baseWhere(b BaseResult) string {
+	if b.Source != "" {
+		return b.Source
+	}
 	if b.Cached {
 		return "pre-trained on the task family, loaded from cache"
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ordermerge/ordermerge/cluster"
 	"github.com/ordermerge/ordermerge/internal/crashtest"
 	"github.com/ordermerge/ordermerge/tensor"
 )
@@ -204,7 +205,10 @@ func TestCrashMergeAtEveryStep(t *testing.T) {
 
 // trainLogged leaves out what differs from run to run by design: the log (times, and the
 // lines of the runs that were killed).
-func trainLogged(name string) bool { return name == trainLogFile || tensor.IsTemporary(name) }
+func trainLogged(name string) bool {
+	// progress.json, like train.log, says when and by which process: not part of the bytes.
+	return name == trainLogFile || name == cluster.ProgressFile || name == cluster.ProgressPartialFile || tensor.IsTemporary(name)
+}
 
 // A training run is killed at every step of writing each of its checkpoints (and the files
 // beside them), then the same command is run again.

@@ -35,6 +35,9 @@ func commands() []command {
 		{name: "repro", summary: "run the paper's study on the embedded datasets and write a report", run: runRepro},
 		{name: "inspect", summary: "list the tensors of a safetensors file or checkpoint directory", run: runInspect},
 		{name: "train", summary: "fine-tune a model (or K order variants) with a seeded data order and per-sample loss records", run: runTrain},
+		{name: "submit", summary: "train K order variants as Slurm or Kubernetes jobs, then merge, evaluate and report in a dependent job", run: runSubmit},
+		{name: "status", summary: "show the jobs of a submission: pending, running (step, loss), done or failed; requeue or cancel them", run: runStatus},
+		{name: "finish", summary: "merge, evaluate and report the variants of a submission (the dependent job runs it)", run: runFinish},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds

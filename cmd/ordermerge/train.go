@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"github.com/ordermerge/ordermerge/compute"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ordermerge/ordermerge/cluster"
 	"github.com/ordermerge/ordermerge/data"
 	"github.com/ordermerge/ordermerge/model/llama"
 	"github.com/ordermerge/ordermerge/sft"
@@ -38,7 +40,13 @@ type trainFlags struct {
 }
 
 func parseTrainFlags(args []string, stderr io.Writer) (*trainFlags, error) {
-	fs := newFlagSet("train", stderr)
+	return parseTrainFlagsOn(newFlagSet("train", stderr), args, nil)
+}
+
+// parseTrainFlagsOn defines train's flags on fs, which may hold more (submit's), parses args
+// and checks them; usage, when set, replaces train's usage text.
+func parseTrainFlagsOn(fs *flag.FlagSet, args []string, usage func()) (*trainFlags, error) {
+	stderr := fs.Output()
 	f := &trainFlags{cfg: sft.DefaultConfig()}
 	c := &f.cfg
 	f.compute.register(fs)
@@ -93,6 +101,9 @@ func parseTrainFlags(args []string, stderr io.Writer) (*trainFlags, error) {
 		fmt.Fprintln(stderr, "")
 		fs.PrintDefaults()
 	}
+	if usage != nil {
+		fs.Usage = usage
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -128,7 +139,7 @@ func parseTrainFlags(args []string, stderr io.Writer) (*trainFlags, error) {
 // a run never trains only to fail its report.
 const minSamples = 3
 
-func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	f, err := parseTrainFlags(args, stderr)
 	if err != nil {
 		return err
@@ -204,6 +215,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer log.finish()
+	// progress.json in each output folder lets `ordermerge status` show a running job's step.
+	log.out, log.variants = f.out, f.variants > 0
+	defer func() { log.writeProgress(err) }()
 	log.printf("ordermerge train %s", strings.Join(args, " "))
 	for _, note := range lock.Notes() {
 		log.printf("%s", note)
@@ -211,7 +225,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log.printf("data %s: %d samples; model %d parameters in %d tensors; order %s, seed %d", source, len(examples), countParams(model), len(model.Params()), cfg.OrderMode, cfg.OrderSeed)
 	log.printf("device %s; precision %s", model.Device().Describe(), model.Precision())
 	defer func() { log.printf("%s", peakMemory(model.Device())) }()
-	cfg.KeepFiles = []string{trainLogFile, tokenizer.FileName, tokenizer.ConfigFileName}
+	cfg.KeepFiles = []string{trainLogFile, tokenizer.FileName, tokenizer.ConfigFileName, cluster.ProgressFile}
 	cfg.Progress = log.progress
 
 	if f.variants > 0 {
@@ -386,7 +400,8 @@ func trainExamples(ctx context.Context, f *trainFlags, tok tokenizer.Tokenizer, 
 // tokenizer there (each variant's folder too), so every checkpoint is a complete model folder
 // for eval and merge. With --overwrite, a previous run's checkpoint is discarded in one step.
 func prepareOut(f *trainFlags, tok tokenizer.Tokenizer, lock *tensor.FolderLock) error {
-	ours := map[string]bool{trainLogFile: true, tokenizer.FileName: true, tokenizer.ConfigFileName: true, imbalanceFile: true}
+	ours := map[string]bool{trainLogFile: true, tokenizer.FileName: true, tokenizer.ConfigFileName: true, imbalanceFile: true,
+		cluster.ProgressFile: true, cluster.ProgressPartialFile: true}
 	dirs := []string{f.out}
 	if f.variants > 0 {
 		dirs = dirs[:0]
@@ -509,6 +524,10 @@ type trainLog struct {
 	path   string
 	quiet  bool
 	status *statusLine
+	// out and variants place progress.json: in out, or in each variant's folder.
+	out      string
+	variants bool
+	last     map[int]cluster.Progress
 }
 
 func newTrainLog(path string, stderr io.Writer, quiet bool) (*trainLog, error) {
@@ -549,6 +568,13 @@ func (l *trainLog) progress(p sft.Progress) {
 	line := p.String()
 	if p.Phase == "train" {
 		l.appendLine(line)
+		if l.out != "" {
+			if l.last == nil {
+				l.last = map[int]cluster.Progress{}
+			}
+			l.last[p.Variant] = cluster.TrainingProgress(p)
+			cluster.WriteProgress(l.progressDir(p.Variant), l.last[p.Variant])
+		}
 	}
 	if l.quiet {
 		return
@@ -567,3 +593,26 @@ func (l *trainLog) progress(p sft.Progress) {
 }
 
 func (l *trainLog) finish() { l.status.finish() }
+
+func (l *trainLog) progressDir(variant int) string {
+	if l.variants {
+		return sft.VariantDir(l.out, variant)
+	}
+	return l.out
+}
+
+// writeProgress marks the progress files done, or the latest one failed with the run's error
+// (variants train one after another: the earlier ones are done).
+func (l *trainLog) writeProgress(err error) {
+	latest := -1
+	for v := range l.last {
+		latest = max(latest, v)
+	}
+	for v, p := range l.last {
+		p.State = cluster.ProgressDone
+		if err != nil && v == latest {
+			p.State, p.Error = cluster.ProgressFailed, err.Error()
+		}
+		cluster.WriteProgress(l.progressDir(v), p)
+	}
+}

@@ -56,6 +56,7 @@ var ours = []string{
 	"merge",
 	"viz",
 	"study",
+	"cluster",
 }
 
 // docOnly are packages whose doc comments are indexed but whose symbols are registered by
