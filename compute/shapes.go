@@ -88,6 +88,21 @@ type Norm struct {
 	Replace bool
 }
 
+// Check panics, naming op and the buffer, when one of bufs is too short for the norm: "rstd"
+// holds Rows values, "w" and "dw" D, the others Span().
+func (s Norm) Check(op string, bufs map[string]Buf) {
+	for name, b := range bufs {
+		n := s.Span()
+		switch name {
+		case "rstd":
+			n = s.Rows
+		case "w", "dw":
+			n = s.D
+		}
+		CheckLen(op, name, b, n, F32)
+	}
+}
+
 // Strided reports whether the vectors are strided (LD > 0).
 func (s Norm) Strided() bool { return s.LD > 0 }
 

@@ -10,19 +10,19 @@ torch.autocast(bfloat16). Prints one JSON line.
 import argparse
 import json
 import math
+import os
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
+# torch_train.py sits beside this script in the GPU check's folder, in bench/train in the tree.
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [here, os.path.join(here, "..", "train")]
+from torch_train import Llama as TrainLlama  # noqa: E402
 
-def rms(x, w, eps=1e-6):
-    return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
-
-
-def rot(x):
-    h = x.shape[-1] // 2
-    return torch.cat((-x[..., h:], x[..., :h]), -1)
+rms, rot = TrainLlama.rms, TrainLlama.rot
 
 
 class Llama(torch.nn.Module):

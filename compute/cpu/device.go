@@ -286,22 +286,9 @@ func (d *Device) EmbeddingBackward(dtable, dout compute.Buf, ids []int32, dim in
 	EmbeddingBackward(d.be, F32(dtable), F32(dout), ids, dim)
 }
 
-func checkNorm(op string, s compute.Norm, bufs map[string]compute.Buf) {
-	for name, b := range bufs {
-		n := s.Span()
-		switch name {
-		case "rstd":
-			n = s.Rows
-		case "w", "dw":
-			n = s.D
-		}
-		compute.CheckLen(op, name, b, n, compute.F32)
-	}
-}
-
 // RMSNorm normalises rows.
 func (d *Device) RMSNorm(out, rstd, x, w compute.Buf, s compute.Norm) {
-	checkNorm("rmsnorm", s, map[string]compute.Buf{"out": out, "rstd": rstd, "x": x, "w": w})
+	s.Check("rmsnorm", map[string]compute.Buf{"out": out, "rstd": rstd, "x": x, "w": w})
 	if s.Strided() {
 		rmsNormForwardStrided(d.be, F32(out), F32(rstd), F32(x), F32(w), s)
 		return
@@ -311,7 +298,7 @@ func (d *Device) RMSNorm(out, rstd, x, w compute.Buf, s compute.Norm) {
 
 // RMSNormApply recomputes RMSNorm's output.
 func (d *Device) RMSNormApply(out, x, w, rstd compute.Buf, s compute.Norm) {
-	checkNorm("rmsnorm apply", s, map[string]compute.Buf{"out": out, "rstd": rstd, "x": x, "w": w})
+	s.Check("rmsnorm apply", map[string]compute.Buf{"out": out, "rstd": rstd, "x": x, "w": w})
 	if s.Strided() {
 		rmsNormApplyStrided(d.be, F32(out), F32(rstd), F32(x), F32(w), s)
 		return
@@ -321,7 +308,7 @@ func (d *Device) RMSNormApply(out, x, w, rstd compute.Buf, s compute.Norm) {
 
 // RMSNormBackward adds RMSNorm's gradient.
 func (d *Device) RMSNormBackward(dx, dw, dout, x, w, rstd compute.Buf, s compute.Norm) {
-	checkNorm("rmsnorm backward", s, map[string]compute.Buf{"dx": dx, "dw": dw, "dout": dout, "x": x, "w": w, "rstd": rstd})
+	s.Check("rmsnorm backward", map[string]compute.Buf{"dx": dx, "dw": dw, "dout": dout, "x": x, "w": w, "rstd": rstd})
 	if s.Strided() || s.Replace {
 		rmsNormBackwardStrided(d.be, F32(dx), F32(dw), F32(dout), F32(x), F32(w), F32(rstd), s)
 		return

@@ -82,19 +82,6 @@ func (d *Device) EmbeddingBackward(dtable, dout compute.Buf, ids []int32, dim in
 		d.p(dtable), d.p(dout), buf, buf+uint64(4*u), buf+uint64(4*(2*u+1)), i32(dim))
 }
 
-func checkNorm(op string, s compute.Norm, bufs map[string]compute.Buf) {
-	for name, b := range bufs {
-		n := s.Span()
-		switch name {
-		case "rstd":
-			n = s.Rows
-		case "w", "dw":
-			n = s.D
-		}
-		compute.CheckLen(op, name, b, n, compute.F32)
-	}
-}
-
 // layoutArgs are the strided-vector arguments of the norm kernels (all zero for packed rows).
 func layoutArgs(s compute.Norm) []uint64 {
 	if !s.Strided() {
@@ -105,7 +92,7 @@ func layoutArgs(s compute.Norm) []uint64 {
 
 // RMSNorm normalises vectors (one block per vector).
 func (d *Device) RMSNorm(out, rstd, x, w compute.Buf, s compute.Norm) {
-	checkNorm("rmsnorm", s, map[string]compute.Buf{"out": out, "rstd": rstd, "x": x, "w": w})
+	s.Check("rmsnorm", map[string]compute.Buf{"out": out, "rstd": rstd, "x": x, "w": w})
 	unlock := d.enter()
 	defer unlock()
 	args := append([]uint64{d.p(out), d.p(rstd), d.p(x), d.p(w), i32(s.D), f32bits(s.Eps)}, layoutArgs(s)...)
@@ -114,7 +101,7 @@ func (d *Device) RMSNorm(out, rstd, x, w compute.Buf, s compute.Norm) {
 
 // RMSNormApply recomputes RMSNorm's output.
 func (d *Device) RMSNormApply(out, x, w, rstd compute.Buf, s compute.Norm) {
-	checkNorm("rmsnorm apply", s, map[string]compute.Buf{"out": out, "rstd": rstd, "x": x, "w": w})
+	s.Check("rmsnorm apply", map[string]compute.Buf{"out": out, "rstd": rstd, "x": x, "w": w})
 	unlock := d.enter()
 	defer unlock()
 	n := int64(s.Rows) * int64(s.D)
@@ -128,7 +115,7 @@ const normChunk = 256
 // RMSNormBackward adds (or with Replace, writes) dx per vector, and adds dw by fixed chunks
 // of vectors. dw goes first: with Replace, dx may be dout.
 func (d *Device) RMSNormBackward(dx, dw, dout, x, w, rstd compute.Buf, s compute.Norm) {
-	checkNorm("rmsnorm backward", s, map[string]compute.Buf{"dx": dx, "dw": dw, "dout": dout, "x": x, "w": w, "rstd": rstd})
+	s.Check("rmsnorm backward", map[string]compute.Buf{"dx": dx, "dw": dw, "dout": dout, "x": x, "w": w, "rstd": rstd})
 	unlock := d.enter()
 	defer unlock()
 	la := layoutArgs(s)

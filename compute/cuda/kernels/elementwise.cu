@@ -101,43 +101,31 @@ extern "C" __global__ void scatter_rows_f32(float* dst, const float* src, const 
 	}
 }
 
-// to_heads copies heads nh heads of hd values from column col of rows of stride ld (B*T rows)
-// into the layout (B, nh, T, hd), as f32 or rounded to bf16.
+// row_offset is where element i of the layout (B, nh, T, hd) lives in rows of stride ld
+// (B*T rows), its heads from column col.
+__device__ __forceinline__ i64 row_offset(i64 i, int T, int nh, int hd, int ld, int col) {
+	int c = (int)(i % hd);
+	i64 q = i / hd;
+	int t = (int)(q % T);
+	q /= T;
+	int h = (int)(q % nh);
+	i64 b = q / nh;
+	return (b * T + t) * ld + col + h * hd + c;
+}
+
+// to_heads copies nh heads of hd values from column col of rows of stride ld (B*T rows) into
+// the layout (B, nh, T, hd), as f32 or rounded to bf16.
 extern "C" __global__ void to_heads_f32(float* dst, const float* src, int B, int T, int nh, int hd, int ld, int col) {
-	GRID_STRIDE(i, (i64)B * T * nh * hd) {
-		int c = (int)(i % hd);
-		i64 q = i / hd;
-		int t = (int)(q % T);
-		q /= T;
-		int h = (int)(q % nh);
-		int b = (int)(q / nh);
-		dst[i] = src[((i64)b * T + t) * ld + col + h * hd + c];
-	}
+	GRID_STRIDE(i, (i64)B * T * nh * hd) dst[i] = src[row_offset(i, T, nh, hd, ld, col)];
 }
 
 extern "C" __global__ void to_heads_bf16(bf16* dst, const float* src, int B, int T, int nh, int hd, int ld, int col) {
-	GRID_STRIDE(i, (i64)B * T * nh * hd) {
-		int c = (int)(i % hd);
-		i64 q = i / hd;
-		int t = (int)(q % T);
-		q /= T;
-		int h = (int)(q % nh);
-		int b = (int)(q / nh);
-		dst[i] = f2bf(src[((i64)b * T + t) * ld + col + h * hd + c]);
-	}
+	GRID_STRIDE(i, (i64)B * T * nh * hd) dst[i] = f2bf(src[row_offset(i, T, nh, hd, ld, col)]);
 }
 
 // from_heads is to_heads' inverse: (B, nh, T, hd) back into rows of stride ld from column col.
 extern "C" __global__ void from_heads(float* dst, const float* src, int B, int T, int nh, int hd, int ld, int col) {
-	GRID_STRIDE(i, (i64)B * T * nh * hd) {
-		int c = (int)(i % hd);
-		i64 q = i / hd;
-		int t = (int)(q % T);
-		q /= T;
-		int h = (int)(q % nh);
-		int b = (int)(q / nh);
-		dst[((i64)b * T + t) * ld + col + h * hd + c] = src[i];
-	}
+	GRID_STRIDE(i, (i64)B * T * nh * hd) dst[row_offset(i, T, nh, hd, ld, col)] = src[i];
 }
 
 // kv_append writes the keys and values of new rows into the caches: row r goes to cache
