@@ -176,7 +176,7 @@ func TestLoadErrors(t *testing.T) {
 	if err := tensor.WriteConfig(filepath.Join(d2, tensor.ConfigFile), c3); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(d2, Options{}); err == nil || !strings.Contains(err.Error(), `missing tensor "model.layers.2.input_layernorm.weight"`) {
+	if _, err := Load(d2, Options{}); err == nil || !strings.Contains(err.Error(), "model.layers.2.input_layernorm.weight is missing") {
 		t.Errorf("missing tensor: %v", err)
 	}
 	// Wrong shape: the config's intermediate size differs.
@@ -184,7 +184,7 @@ func TestLoadErrors(t *testing.T) {
 	if err := tensor.WriteConfig(filepath.Join(d2, tensor.ConfigFile), c3); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(d2, Options{}); err == nil || !strings.Contains(err.Error(), "has shape [24 16], the config needs [20 16]") {
+	if _, err := Load(d2, Options{}); err == nil || !strings.Contains(err.Error(), "has shape [24 16], the config calls for [20 16]") {
 		t.Errorf("wrong shape: %v", err)
 	}
 	// No config.json.
