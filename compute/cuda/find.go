@@ -94,7 +94,8 @@ func archTarget() string {
 }
 
 // sitePackages lists the Python package folders where pip puts PyTorch's NVIDIA wheels: the
-// active virtual or conda environment, the user's, and the system's.
+// active virtual or conda environment, the user's, that of the python3 on PATH, and the
+// system's.
 func sitePackages() []string {
 	var roots []string
 	for _, env := range []string{"VIRTUAL_ENV", "CONDA_PREFIX"} {
@@ -104,6 +105,14 @@ func sitePackages() []string {
 	}
 	if home, err := os.UserHomeDir(); err == nil {
 		roots = append(roots, filepath.Join(home, ".local", "lib", "python3*", "site-packages"))
+	}
+	// The environment of the python3 first on PATH, activated or not (a virtual environment
+	// such as /opt/torch/.venv/bin/python3 keeps its packages in ../lib/python3.X).
+	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
+		if st, err := os.Stat(filepath.Join(d, "python3")); err == nil && !st.IsDir() {
+			roots = append(roots, filepath.Join(filepath.Dir(d), "lib", "python3*", "site-packages"))
+			break
+		}
 	}
 	roots = append(roots,
 		"/usr/local/lib/python3*/dist-packages", "/usr/local/lib/python3*/site-packages",
