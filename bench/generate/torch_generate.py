@@ -94,7 +94,8 @@ def main():
     if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = a.precision == "tf32"
     L = a.prompt + a.new
-    model = Llama(a, L).to(dev).eval()
+    with torch.device(dev):  # initialised where it runs: a 1B model's init on the host takes most of a minute
+        model = Llama(a, L).eval()
     kvh = a.dim // a.heads
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     idx = torch.randint(0, a.vocab, (a.batch, a.prompt), device=dev)

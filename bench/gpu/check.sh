@@ -65,8 +65,9 @@ for s in $steps; do
   tests) run tests 150 ./cuda.test -test.v -test.timeout 140s ;;
   train-125m) run train-125m 100 ./bench-train -torch="$torch" -config "$small" -device cuda -precision bf16 -steps 10 -warmup 3 -repeat 1 -python "$py" ;;
   generate-125m) run generate-125m 60 ./bench-generate -torch="$torch" -config "$small" -device cuda -precision bf16 -batch 16 -prompt 128 -new 256 -repeat 1 -python "$py" ;;
+  train-125m-tf32) run train-125m-tf32 80 ./bench-train -torch="$torch" -config "$small" -device cuda -precision tf32 -steps 10 -warmup 3 -repeat 1 -python "$py" ;;
   train-1b) run train-1b 120 ./bench-train -torch="$torch" -config "$large" -device cuda -precision bf16 -steps 6 -warmup 2 -repeat 1 -python "$py" ;;
-  generate-1b) run generate-1b 60 ./bench-generate -torch="$torch" -config "$large" -device cuda -precision bf16 -batch 16 -prompt 128 -new 128 -repeat 1 -python "$py" ;;
+  generate-1b) run generate-1b 90 ./bench-generate -torch="$torch" -config "$large" -device cuda -precision bf16 -batch 16 -prompt 128 -new 128 -repeat 1 -python "$py" ;;
   *) echo "unknown step $s" >&2 ;;
   esac
 done
@@ -92,7 +93,7 @@ log "summary"
   echo
   echo "| benchmark | ordermerge | PyTorch | ratio |"
   echo "|---|---|---|---|"
-  for f in train-125m train-1b generate-125m generate-1b; do
+  for f in train-125m train-125m-tf32 train-1b generate-125m generate-1b; do
     [ -f "$out/$f.log" ] || continue
     grep '^RESULT ' "$out/$f.log" | sed 's/^RESULT //' | "$py" -c '
 import json, sys

@@ -83,11 +83,14 @@ func (d *Device) AdamW(params []compute.AdamWParam, s compute.AdamWStep) {
 		m, v := F32(p.M)[sp.lo:sp.hi], F32(p.V)[sp.lo:sp.hi]
 		for i := range data {
 			g := float64(grad[i]) * gradScale
-			mi := b1*float64(m[i]) + (1-b1)*g
-			vi := b2*float64(v[i]) + (1-b2)*g*g
+			// The explicit conversions round each product, so that no compiler fuses one
+			// with the sum into an FMA (Go may on arm64): the CUDA kernel rounds the same
+			// way, and the two devices agree bit for bit.
+			mi := float64(b1*float64(m[i])) + float64((1-b1)*g)
+			vi := float64(b2*float64(v[i])) + float64((1-b2)*g*g)
 			m[i], v[i] = float32(mi), float32(vi)
 			denom := math.Sqrt(float64(v[i]))/sqrtBC2 + eps
-			data[i] = float32(float64(data[i])*decay - stepSize*float64(m[i])/denom)
+			data[i] = float32(float64(float64(data[i])*decay) - stepSize*float64(m[i])/denom)
 		}
 	})
 }

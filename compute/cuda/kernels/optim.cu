@@ -22,11 +22,13 @@ extern "C" __global__ void adamw(float* w, const float* grad, float* m, float* v
                                  double eps, double decay, double stepSize, double sqrtBC2, double gradScale) {
 	for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (i64)gridDim.x * blockDim.x) {
 		double g = (double)grad[i] * gradScale;
-		double mi = b1 * (double)m[i] + (1.0 - b1) * g;
-		double vi = b2 * (double)v[i] + (1.0 - b2) * g * g;
+		// The _rn intrinsics keep NVRTC from fusing a product and a sum into one FMA (it does
+		// by default): the CPU device rounds each, and the two must agree bit for bit.
+		double mi = __dadd_rn(__dmul_rn(b1, (double)m[i]), __dmul_rn(1.0 - b1, g));
+		double vi = __dadd_rn(__dmul_rn(b2, (double)v[i]), __dmul_rn(__dmul_rn(1.0 - b2, g), g));
 		m[i] = (float)mi;
 		v[i] = (float)vi;
 		double denom = sqrt((double)v[i]) / sqrtBC2 + eps;
-		w[i] = (float)((double)w[i] * decay - stepSize * (double)m[i] / denom);
+		w[i] = (float)__dsub_rn(__dmul_rn((double)w[i], decay), stepSize * (double)m[i] / denom);
 	}
 }
