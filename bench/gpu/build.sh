@@ -20,7 +20,7 @@ export CGO_ENABLED=0
 go test -c -trimpath -o "$dir/cuda.test" ./compute/cuda
 go build -trimpath -o "$dir/bench-train" ./bench/train
 go build -trimpath -o "$dir/bench-generate" ./bench/generate
-cp bench/train/torch_train.py bench/generate/torch_generate.py bench/gpu/check.sh "$dir/"
-chmod +x "$dir/check.sh"
+cp bench/train/torch_train.py bench/generate/torch_generate.py bench/gpu/check.sh bench/gpu/profile.sh "$dir/"
+chmod +x "$dir/check.sh" "$dir/profile.sh"
 git rev-parse HEAD >"$dir/COMMIT" 2>/dev/null || true
 du -sh "$dir"
