@@ -148,24 +148,17 @@ func (d *Device) AttentionBackward(dqkv, dout, qkv, att, scratch compute.Buf, s 
 		kern = "to_heads_bf16"
 	}
 	d.elementwise(kern, l.qn, at(l.do), d.p(dout), i32(s.B), i32(s.T), i32(s.Heads), i32(s.HeadDim), i32(s.Heads*s.HeadDim), 0)
-	pIn := P
+	// dP_g (rep*T x T) = dO_g V_g^T, then the softmax backward in place; in bf16 it also
+	// rounds P for the dV product below in the same pass over P.
+	d.batched(l, at(l.ds), at(l.do), at(l.v), dt, compute.GEMM{TransB: true, M: int(rep * T), N: int(T), K: int(hd), Alpha: 1}, rep*T*hd, T*hd, rep*T*T)
+	pIn, dsIn, dsb, pb := P, at(l.ds), uint64(0), uint64(0)
 	if l.esz == 2 {
-		pIn = at(l.pbB)
-		d.elementwise("cast_f32_bf16", l.pn, pIn, P, uint64(l.pn))
+		dsb, pb = at(l.dsb), at(l.pbB)
+		pIn, dsIn = pb, dsb
 	}
+	d.launch("softmax_causal_backward", d1(int(l.pn/T)), d1(rowThreads(s.T/4)), 0, at(l.ds), dsb, pb, P, i32(s.T))
 	// dV_g (T x hd) = P_g^T dO_g
 	d.batched(l, at(l.dv), pIn, at(l.do), dt, compute.GEMM{TransA: true, M: int(T), N: int(hd), K: int(rep * T), Alpha: 1}, rep*T*T, rep*T*hd, T*hd)
-	// dP_g (rep*T x T) = dO_g V_g^T, then the softmax backward in place.
-	d.batched(l, at(l.ds), at(l.do), at(l.v), dt, compute.GEMM{TransB: true, M: int(rep * T), N: int(T), K: int(hd), Alpha: 1}, rep*T*hd, T*hd, rep*T*T)
-	dsb := uint64(0)
-	if l.esz == 2 {
-		dsb = at(l.dsb)
-	}
-	d.launch("softmax_causal_backward", d1(int(l.pn/T)), d1(rowThreads(s.T/4)), 0, at(l.ds), dsb, P, i32(s.T))
-	dsIn := at(l.ds)
-	if l.esz == 2 {
-		dsIn = dsb
-	}
 	// dQ_g = scale * dS_g K_g;  dK_g = scale * dS_g^T Q_g
 	d.batched(l, at(l.dq), dsIn, at(l.k), dt, compute.GEMM{M: int(rep * T), N: int(hd), K: int(T), Alpha: scale}, rep*T*T, T*hd, rep*T*hd)
 	d.batched(l, at(l.dk), dsIn, at(l.q), dt, compute.GEMM{TransA: true, M: int(T), N: int(hd), K: int(rep * T), Alpha: scale}, rep*T*T, rep*T*hd, T*hd)

@@ -291,6 +291,16 @@ func TestCastAndBF16Transfers(t *testing.T) {
 	d.cpu.Cast(back.c, dst.c)
 	d.gpu.Cast(back.g, dst.g)
 	d.same("cast bf16 to f32", back, 0)
+	// The kernel takes four values a thread where both ends are aligned for it: aligned,
+	// misaligned on either side, and a tail that is not a multiple of four.
+	big := d.random(compute.F32, 4099, 3)
+	for _, off := range []struct{ src, dst int }{{0, 0}, {1, 0}, {0, 1}, {4, 2}, {3, 3}} {
+		n := 4099 - max(off.src, off.dst)
+		out := d.from(compute.BF16, make([]float32, 4099))
+		d.cpu.Cast(out.c.Slice(off.dst, off.dst+n), big.c.Slice(off.src, off.src+n))
+		d.gpu.Cast(out.g.Slice(off.dst, off.dst+n), big.g.Slice(off.src, off.src+n))
+		d.same(fmt.Sprintf("cast f32 to bf16 at offsets %+v", off), out, 0)
+	}
 }
 
 func TestAttention(t *testing.T) {

@@ -29,9 +29,11 @@ extern "C" __global__ void softmax_causal(float* att, bf16* pbf, int T, int wind
 	}
 }
 
-// softmax_causal_backward: ds = p * (dp - sum_j p_j dp_j) on keys 0..t (zero above), in
-// place over dp; with dsbf also rounded to bf16.
-extern "C" __global__ void softmax_causal_backward(float* ds, bf16* dsbf, const float* att, int T) {
+// softmax_causal_backward: ds = p * (dp - sum_j p_j dp_j) on keys 0..t (zero above). In f32
+// it is written in place over dp; with dsbf (bf16 products) only rounded to bf16 there, and
+// p rounded to bf16 into pbf in the same pass (the product for dV), so neither the float32
+// ds nor a second pass over p is paid for.
+extern "C" __global__ void softmax_causal_backward(float* ds, bf16* dsbf, bf16* pbf, const float* att, int T) {
 	i64 row = blockIdx.x;
 	int t = (int)(row % T);
 	const float* p = att + row * T;
@@ -40,9 +42,14 @@ extern "C" __global__ void softmax_causal_backward(float* ds, bf16* dsbf, const 
 	for (int j = threadIdx.x; j <= t; j += blockDim.x) dot += p[j] * d[j];
 	dot = block_sum(dot);
 	for (int j = threadIdx.x; j < T; j += blockDim.x) {
-		float v = j <= t ? p[j] * (d[j] - dot) : 0.0f;
-		d[j] = v;
-		if (dsbf) dsbf[row * T + j] = f2bf(v);
+		float pj = j <= t ? p[j] : 0.0f;
+		float v = j <= t ? pj * (d[j] - dot) : 0.0f;
+		if (dsbf) {
+			dsbf[row * T + j] = f2bf(v);
+			pbf[row * T + j] = f2bf(pj);
+		} else {
+			d[j] = v;
+		}
 	}
 }
 
