@@ -3,7 +3,7 @@
 # filled. It runs every CUDA test on the real device, the training benchmark against PyTorch
 # eager with bf16 autocast on the same Llama (about 125M and about 1B parameters, context
 # 1024), and the generation benchmark against a PyTorch KV-cache loop, and writes a one-page
-# summary (summary.md) plus the logs to OUTDIR. It is sized for about 8 minutes on one H200.
+# summary (summary.md) plus the logs to OUTDIR. It takes about 3 minutes on one H200.
 # PYTHON names the Python with PyTorch (default: python3). For a dry run of this script on a
 # machine without a GPU: ORDERMERGE_CUDA_TEST=emulator ORDERMERGE_CUDA_LIBS=<emulator libs>
 # TORCH=false SIZE=tiny.
