@@ -4,7 +4,8 @@
 #   cuda.test       the CUDA device's tests (go test -c ./compute/cuda), run on the real GPU
 #   bench-train     the training benchmark (bench/train) and its PyTorch peer torch_train.py
 #   bench-generate  the generation benchmark (bench/generate) and torch_generate.py
-#   check.sh        runs all of it: DIR/check.sh OUTDIR
+#   ordermerge.gz   the CLI, for cli.sh (the command line on the GPU, end to end)
+#   check.sh        runs all of it: DIR/check.sh OUTDIR (profile.sh: GPU time per kernel)
 # The binaries are CGO_ENABLED=0: they need nothing on the GPU machine but its C library (the
 # CUDA libraries are loaded at run time), and none of them carries the Jupyter kernel's
 # interpreter tables.
@@ -20,7 +21,11 @@ export CGO_ENABLED=0
 go test -c -trimpath -o "$dir/cuda.test" ./compute/cuda
 go build -trimpath -o "$dir/bench-train" ./bench/train
 go build -trimpath -o "$dir/bench-generate" ./bench/generate
-cp bench/train/torch_train.py bench/generate/torch_generate.py bench/gpu/check.sh bench/gpu/profile.sh "$dir/"
-chmod +x "$dir/check.sh" "$dir/profile.sh"
+# The CLI itself, for cli.sh: stripped and compressed (it carries the kernel's interpreter
+# tables), about 12 MB.
+go build -trimpath -ldflags="-s -w" -o "$dir/ordermerge" ./cmd/ordermerge
+gzip -f "$dir/ordermerge"
+cp bench/train/torch_train.py bench/generate/torch_generate.py bench/gpu/check.sh bench/gpu/profile.sh bench/gpu/cli.sh "$dir/"
+chmod +x "$dir/check.sh" "$dir/profile.sh" "$dir/cli.sh"
 git rev-parse HEAD >"$dir/COMMIT" 2>/dev/null || true
 du -sh "$dir"
