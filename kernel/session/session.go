@@ -87,8 +87,11 @@ type Session struct {
 	hookSyms   map[string]reflect.Value
 	identities map[reflect.Type]string
 	typeNames  map[reflect.Type]string
-	resyncs    int    // padding variables declared by resync
-	stdinBuf   []byte // the rest of the last input line, for byte-wise readers such as fmt.Scan
+	resyncs    int             // padding variables declared by resync
+	stdinBuf   []byte          // the rest of the last input line, for byte-wise readers such as fmt.Scan
+	noop       *interp.Program // the empty program prepareStop runs
+
+	eval *evaluation // the last evaluation (see execute); guarded by mu
 }
 
 // New creates a session with a fresh interpreter.
@@ -172,6 +175,12 @@ func (s *Session) reset() error {
 		return fmt.Errorf("import kernel hook: %w", err)
 	}
 	s.it = it
+	s.noop = nil
+	// yaegi compiles channel operations as cancellable only once an ExecuteWithContext has
+	// run (it sets the flag that the code generator reads): run one before any cell compiles.
+	if err := s.prepareStop(); err != nil {
+		return err
+	}
 	s.packages = packageNames(s.members, s.opts.PreferredImports)
 	s.imported = map[string]string{}
 	s.funcs = map[string]string{}
@@ -322,6 +331,9 @@ type Result struct {
 // Execute runs one cell. Output goes to host while it runs; cancelling ctx interrupts it.
 // Execute must not be called concurrently with itself, Complete or Inspect.
 func (s *Session) Execute(ctx context.Context, code string, host Host) Result {
+	// An interrupted cell's compiled call may still be running: nothing else can run until
+	// it returns, and its output must not reach this cell (host is set only after the wait).
+	settleErr := s.settle(ctx, host.Stderr())
 	cellCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	s.mu.Lock()
@@ -337,6 +349,11 @@ func (s *Session) Execute(ctx context.Context, code string, host Host) Result {
 	}()
 	s.history = append(s.history, code)
 	res := Result{Cell: cell}
+	if settleErr != nil {
+		res.Interrupted = true
+		res.Err = interruptedError()
+		return res
+	}
 	code, magics := parseMagics(code)
 	if w := strings.TrimSuffix(strings.TrimSpace(code), "()"); (w == "exit" || w == "quit") && len(magics) == 0 && !s.isGlobal(w) {
 		res.Exit = true
@@ -373,8 +390,7 @@ func (s *Session) Execute(ctx context.Context, code string, host Host) Result {
 		}
 		if ctx.Err() != nil {
 			res.Interrupted = true
-			res.Err = &Error{Name: "Interrupted", Value: "the cell was interrupted",
-				Traceback: []string{"Interrupted: the cell was interrupted (its variables so far are kept)"}}
+			res.Err = interruptedError()
 			return res
 		}
 		res.Err = s.toError(err, code)
@@ -382,6 +398,11 @@ func (s *Session) Execute(ctx context.Context, code string, host Host) Result {
 	}
 	res.Data = data
 	return res
+}
+
+func interruptedError() *Error {
+	return &Error{Name: "Interrupted", Value: "the cell was interrupted",
+		Traceback: []string{"Interrupted: the cell was interrupted (nothing after the interrupt point ran; variables it defined before it are kept)"}}
 }
 
 // runGuarded is run, with a panic of the kernel's own code (a bug) turned into the cell's
@@ -527,7 +548,7 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 			s.varTypes[name] = t
 		}
 	}
-	v, err := s.it.ExecuteWithContext(ctx, prog)
+	v, err := s.execute(ctx, prog)
 	if err != nil {
 		if s.lastPanicPos != "" {
 			s.lastPanicPos = fixed.mapPanicPos(s.lastPanicPos)
@@ -538,7 +559,7 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 		s.imported[im[0]] = im[1]
 	}
 	if runMain {
-		if _, err := s.it.EvalWithContext(ctx, ";\n"+mainName+"()"); err != nil {
+		if _, err := s.evalCtx(ctx, ";\n"+mainName+"()"); err != nil {
 			return reflect.Value{}, false, err
 		}
 	}
@@ -572,7 +593,7 @@ func (s *Session) withMethods(ctx context.Context, x ast.Expr, src string, base 
 	s.mu.Lock()
 	s.captured = nil
 	s.mu.Unlock()
-	if _, err := s.it.EvalWithContext(ctx, fmt.Sprintf(";%s.Capture(%s)", hookName, src[off(x.Pos()):off(x.End())])); err != nil {
+	if _, err := s.evalCtx(ctx, fmt.Sprintf(";%s.Capture(%s)", hookName, src[off(x.Pos()):off(x.End())])); err != nil {
 		return reflect.Value{}, false
 	}
 	s.mu.Lock()
@@ -605,7 +626,7 @@ func (s *Session) callHasOneResult(ctx context.Context, call *ast.CallExpr, src 
 	}
 	off := func(p token.Pos) int { return fset.Position(p).Offset - base }
 	fun := src[off(call.Fun.Pos()):off(call.Fun.End())]
-	fv, err := s.it.EvalWithContext(ctx, ";"+fun)
+	fv, err := s.evalCtx(ctx, ";"+fun)
 	if err != nil || !fv.IsValid() || fv.Kind() != reflect.Func {
 		// A conversion (the interpreter returns a stale value for a type name) or a
 		// builtin such as len: show what the call returned.
