@@ -101,6 +101,9 @@ func (s *Session) fixChunk(src string, decl bool, cell int, useGlobals bool) (re
 		ed.goStmts(f, cell)
 		for i, st := range stmtBody(f) {
 			s.stmtEdits(ed, t, st, i, out.types)
+			if len(stmtNames(st)) > 0 {
+				ed.insert(ed.off(st.End()), ranMarker(i)) // see names.go
+			}
 		}
 	}
 	out.src, sorted = ed.apply()

@@ -92,6 +92,10 @@ type Session struct {
 	noop       *interp.Program // the empty program prepareStop runs
 
 	eval *evaluation // the last evaluation (see execute); guarded by mu
+	ran  int         // the last top-level statement of the running chunk that ran (names.go); guarded by mu
+	// dead are names that failed cells would have introduced: undefined for cells, though
+	// still in yaegi's scope (see names.go).
+	dead map[string]bool
 }
 
 // New creates a session with a fresh interpreter.
@@ -185,6 +189,7 @@ func (s *Session) reset() error {
 	s.imported = map[string]string{}
 	s.funcs = map[string]string{}
 	s.types = map[string]string{}
+	s.dead = map[string]bool{}
 	return nil
 }
 
@@ -414,11 +419,17 @@ func (s *Session) runGuarded(ctx context.Context, code string, cell int, host Ho
 				Traceback: []string{fmt.Sprintf("internal error of the kernel (please report it with the cell): %v", r)}}
 		}
 	}()
-	return s.run(ctx, code, cell, host)
+	names := s.snapshotNames()
+	defer func() {
+		if err != nil {
+			s.rollBack(names)
+		}
+	}()
+	return s.run(ctx, code, cell, host, names)
 }
 
 // run evaluates the chunks of one cell and returns the bundle of its value, if any.
-func (s *Session) run(ctx context.Context, code string, cell int, host Host) (map[string]any, error) {
+func (s *Session) run(ctx context.Context, code string, cell int, host Host, names *cellNames) (map[string]any, error) {
 	chunks, err := splitCell(code)
 	if err != nil {
 		return nil, err
@@ -427,7 +438,7 @@ func (s *Session) run(ctx context.Context, code string, cell int, host Host) (ma
 	var showValue bool
 	for i, c := range chunks {
 		last := i == len(chunks)-1
-		v, show, err := s.runChunk(ctx, code, c, cell, host, last)
+		v, show, err := s.runChunk(ctx, code, c, cell, host, last, names)
 		if err != nil {
 			return nil, err
 		}
@@ -448,7 +459,7 @@ func (s *Session) run(ctx context.Context, code string, cell int, host Host) (ma
 }
 
 // runChunk prepares and evaluates one chunk.
-func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, host Host, last bool) (reflect.Value, bool, error) {
+func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, host Host, last bool, names *cellNames) (reflect.Value, bool, error) {
 	text := code[c.start:c.end]
 	src := placed(text, c.line, c.col)
 	fset := token.NewFileSet()
@@ -456,6 +467,10 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 	if err != nil {
 		return reflect.Value{}, false, firstSyntaxError(err)
 	}
+	if se := s.deadName(fset, f); se != nil {
+		return reflect.Value{}, false, se
+	}
+	defs := chunkDefinitions(f, c.decl)
 	var edits []edit
 	off := func(p token.Pos) int { return fset.Position(p).Offset - base }
 	var newImports [][2]string
@@ -538,6 +553,7 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 	}
 	prog, fixed, err := s.compileChunk(src, edits, c.decl, cell, fset, f)
 	if err != nil {
+		s.chunkFailed(names, defs, -2) // nothing ran
 		return reflect.Value{}, false, err
 	}
 	// The compile has (re)declared the chunk's globals, whether or not the run succeeds.
@@ -548,12 +564,20 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 			s.varTypes[name] = t
 		}
 	}
+	s.ranStatement(-1)
 	v, err := s.execute(ctx, prog)
 	if err != nil {
+		s.chunkFailed(names, defs, s.lastRan())
 		if s.lastPanicPos != "" {
 			s.lastPanicPos = fixed.mapPanicPos(s.lastPanicPos)
 		}
 		return reflect.Value{}, false, err
+	}
+	for _, d := range defs {
+		s.revive(d.names)
+		if c.decl {
+			names.decls = append(names.decls, d.names...)
+		}
 	}
 	for _, im := range newImports {
 		s.imported[im[0]] = im[1]
@@ -694,7 +718,11 @@ func (s *Session) globals() (g map[string]reflect.Value) {
 			g = map[string]reflect.Value{}
 		}
 	}()
-	return s.it.Globals()
+	g = s.it.Globals()
+	for n := range s.dead {
+		delete(g, n)
+	}
+	return g
 }
 
 // undefinedName finds the first identifier of a failed chunk that nothing defines. yaegi
