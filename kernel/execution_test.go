@@ -18,7 +18,7 @@ import (
 func TestExecutionWithJupyterClient(t *testing.T) {
 	jp := installForJupyter(t)
 	env := append(os.Environ(), "JUPYTER_PATH="+jp, "JUPYTER_RUNTIME_DIR="+t.TempDir())
-	for _, item := range []string{"interrupt_blocking_call", "parent_death", "worker_panic", "failed_cell_names", "kernel_info"} {
+	for _, item := range []string{"interrupt_blocking_call", "parent_death", "worker_panic", "runtime_errors", "failed_cell_names", "kernel_info"} {
 		t.Run(item, func(t *testing.T) {
 			cmd := exec.Command(jupyterPython, "testdata/execution_check.py", item, session.LanguageVersion())
 			cmd.Env = env

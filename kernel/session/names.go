@@ -14,13 +14,16 @@ import (
 // none: later uses failed with reflect errors), and a failed redefinition of an existing x
 // replaced x's value with zero.
 //
-// Each top-level statement that defines names is followed, in the source yaegi runs, by a
-// call that records its index (ranMarker), so the session knows which definitions ran. When
+// Each top-level statement is preceded, in the source yaegi runs, by a call that records its
+// index (atMarker), so the session knows which statement a failure stopped in: the
+// definitions before it ran, and the position of a panic at the top level is in it. When
 // a cell fails, the names of the definitions that did not run are rolled back: an existing
-// variable gets its value back, an existing function or type its recorded declaration, and a
-// name the cell introduced is forgotten (dead): the kernel reports it as undefined until a
-// cell defines it again, and it is left out of the globals that completion, %who and the
-// rewrites see. (yaegi offers no way to delete a global, so the name stays in its scope.)
+// variable gets its value (and type) back, an existing function or type its recorded
+// declaration, and a name the cell introduced is forgotten (dead): the kernel reports it as
+// undefined until a cell defines it again, and it is left out of the globals that
+// completion, %who and the rewrites see. (yaegi offers no way to delete a global, so the
+// name stays in its scope. A function or type that a failed cell redeclared keeps its new
+// definition in the interpreter, for the same reason.)
 
 // definition is one top-level statement (or a declaration chunk) and the names it defines.
 type definition struct {
@@ -118,34 +121,35 @@ func specNames(d *ast.GenDecl) []string {
 	return names
 }
 
-// ranMarker is the call that follows the i-th top-level statement in the source yaegi runs.
-func ranMarker(i int) string { return "; " + hookName + ".Ran(" + strconv.Itoa(i) + ")" }
+// atMarker is the call that precedes the i-th top-level statement in the source yaegi runs.
+func atMarker(i int) string { return hookName + ".At(" + strconv.Itoa(i) + "); " }
 
-// ranStatement is the hook behind ranMarker.
-func (s *Session) ranStatement(i int) {
+// atStatement is the hook behind atMarker.
+func (s *Session) atStatement(i int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ran = i
+	s.at = i
 }
 
-// lastRan is the index of the last statement of the running chunk whose marker ran (-1: none).
-func (s *Session) lastRan() int {
+// runningStatement is the index of the top-level statement of the chunk that was running
+// last (-1: none yet).
+func (s *Session) runningStatement() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.ran
+	return s.at
 }
 
-// chunkFailed notes the names of a failed chunk's definitions that did not run: every one for
-// a compile failure (ran < -1), those after statement ran otherwise. The names of those that
-// ran are alive again, if an earlier failure had forgotten them.
-func (s *Session) chunkFailed(c *cellNames, defs []definition, ran int) {
-	if ran < -1 {
+// chunkFailed notes the names of a failed chunk's definitions that did not run: all of them
+// when it did not compile, otherwise those from statement at (where it stopped) on. The
+// names of those that ran are alive again, if an earlier failure had forgotten them.
+func (s *Session) chunkFailed(c *cellNames, defs []definition, compiled bool, at int) {
+	if !compiled {
 		// A cell that fails to compile declares nothing: its earlier declaration chunks
 		// (functions, types, variables without values) go too. Statements that ran stay.
 		c.notRun = append(c.notRun, c.decls...)
 	}
 	for _, d := range defs {
-		if d.stmt >= 0 && d.stmt <= ran {
+		if compiled && d.stmt >= 0 && d.stmt < at {
 			s.revive(d.names)
 			continue
 		}

@@ -71,14 +71,19 @@ type Session struct {
 	captured any      // the value Capture received
 
 	// Interpreter state, touched only by Execute/Complete/Inspect (one at a time).
-	it           *interp.Interpreter
-	packages     map[string]string // package name usable in cells -> import path
-	members      map[string]map[string]reflect.Value
-	imported     map[string]string // name bound by an import -> path
-	funcs        map[string]string // user funcs -> declaration source
-	types        map[string]string // user types -> declaration source
-	history      []string
-	lastPanicPos string
+	it       *interp.Interpreter
+	packages map[string]string // package name usable in cells -> import path
+	members  map[string]map[string]reflect.Value
+	imported map[string]string // name bound by an import -> path
+	funcs    map[string]string // user funcs -> declaration source
+	types    map[string]string // user types -> declaration source
+	history  []string
+	// panicLines are yaegi's "L:C: panic: F(...)" lines of the running evaluation (guarded by
+	// mu); stack is the last failed chunk's, in cell coordinates (see stack.go).
+	panicLines []string
+	stack      []stackFrame
+	lastChunk  rewritten            // the chunk whose failure stack holds
+	funcChunks map[string]funcChunk // where each function declared by a cell was compiled
 	// varTypes are the compiled types of variables that cells defined at the top level, as
 	// far as the typer could tell them (see typer).
 	varTypes map[string]reflect.Type
@@ -92,7 +97,7 @@ type Session struct {
 	noop       *interp.Program // the empty program prepareStop runs
 
 	eval *evaluation // the last evaluation (see execute); guarded by mu
-	ran  int         // the last top-level statement of the running chunk that ran (names.go); guarded by mu
+	at   int         // the top-level statement of the running chunk that runs (names.go); guarded by mu
 	// dead are names that failed cells would have introduced: undefined for cells, though
 	// still in yaegi's scope (see names.go).
 	dead map[string]bool
@@ -190,6 +195,7 @@ func (s *Session) reset() error {
 	s.funcs = map[string]string{}
 	s.types = map[string]string{}
 	s.dead = map[string]bool{}
+	s.funcChunks = map[string]funcChunk{}
 	return nil
 }
 
@@ -470,6 +476,9 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 	if se := s.deadName(fset, f); se != nil {
 		return reflect.Value{}, false, se
 	}
+	if se := assignMismatch(fset, f); se != nil {
+		return reflect.Value{}, false, se
+	}
 	defs := chunkDefinitions(f, c.decl)
 	var edits []edit
 	off := func(p token.Pos) int { return fset.Position(p).Offset - base }
@@ -553,7 +562,13 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 	}
 	prog, fixed, err := s.compileChunk(src, edits, c.decl, cell, fset, f)
 	if err != nil {
-		s.chunkFailed(names, defs, -2) // nothing ran
+		s.chunkFailed(names, defs, false, 0)
+		var se *SyntaxError
+		if errors.As(err, &se) {
+			if oe := overflowError(se.Msg, fset, f); oe != nil {
+				return reflect.Value{}, false, oe
+			}
+		}
 		return reflect.Value{}, false, err
 	}
 	// The compile has (re)declared the chunk's globals, whether or not the run succeeds.
@@ -564,14 +579,34 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 			s.varTypes[name] = t
 		}
 	}
-	s.ranStatement(-1)
+	s.atStatement(-1)
+	s.takePanicLines()
 	v, err := s.execute(ctx, prog)
 	if err != nil {
-		s.chunkFailed(names, defs, s.lastRan())
-		if s.lastPanicPos != "" {
-			s.lastPanicPos = fixed.mapPanicPos(s.lastPanicPos)
+		s.chunkFailed(names, defs, true, s.runningStatement())
+		var top ast.Stmt
+		if at, body := s.runningStatement(), stmtBody(f); !c.decl && at >= 0 && at < len(body) {
+			top = body[at]
+		}
+		s.stack, s.lastChunk = s.mapStack(s.takePanicLines(), fixed, cell, fset, top), fixed
+		var p interp.Panic
+		if errors.As(err, &p) {
+			msg := fmt.Sprint(p.Value)
+			if m := posPrefixRE.FindStringSubmatch(msg); m != nil {
+				msg = m[3]
+			}
+			if oe := overflowError(msg, fset, f); oe != nil {
+				return reflect.Value{}, false, oe
+			}
 		}
 		return reflect.Value{}, false, err
+	}
+	if c.decl {
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil {
+				s.funcChunks[fd.Name.Name] = funcChunk{fx: fixed, cell: cell}
+			}
+		}
 	}
 	for _, d := range defs {
 		s.revive(d.names)

@@ -147,13 +147,16 @@ def worker_panic():
 # Each case: code, the error's evalue must contain this, and the line:col the traceback names.
 RUNTIME_ERRORS = [
     ("index in a function", "func get(xs []int, i int) int {\n\treturn xs[i]\n}\nget([]int{1, 2, 3}, 5)",
-     "runtime error: index out of range [5] with length 3", "2:11"),
+     "runtime error: index out of range", "2:9"),
+    ("index at the top level", "xs := []int{1, 2, 3}\nfmt.Println(len(xs))\nxs[5]",
+     "runtime error: index out of range [5] with length 3", "3:1"),
     ("nil pointer", "type node struct{ next *node; v int }\nvar n *node\nfmt.Println(n.v)",
-     "runtime error: invalid memory address or nil pointer dereference", "3:15"),
-    ("failed type assertion", "var v any = \"s\"\nn := v.(int)\n_ = n",
+     "runtime error: invalid memory address or nil pointer dereference", "3:13"),
+    ("failed type assertion", "var v any = \"s\"\nk := v.(int)\n_ = k",
      "interface conversion: interface {} is string, not int", "2:6"),
-    ("constant overflow", "x := 1 << 70", "cannot use 1 << 70 (untyped int constant 1180591620717411303424) as int value in variable declaration (overflows)", "1:6"),
-    ("assignment count", "a, b := 1", "assignment mismatch: 2 variables but 1 value", "1:6"),
+    ("constant overflow", "1 << 70", "cannot use 1 << 70 (untyped int constant 1180591620717411303424)", "1:1"),
+    ("constant overflow in a definition", "x := 1 << 70", "cannot use 1 << 70 (untyped int constant 1180591620717411303424) as int value (overflows)", "1:6"),
+    ("assignment count", "a, b := 1", "assignment mismatch: 2 variables but 1 value", "1:1"),
 ]
 
 
@@ -171,7 +174,7 @@ def runtime_errors():
     reply, outs = run(kc, "func inner(xs []int) int { return xs[3] }\nfunc outer() int {\n\treturn inner([]int{1})\n}\nouter()")
     errs = errors(outs)
     tb = "\n".join(errs[0]["traceback"]) if errs else ""
-    check("stack names the functions", "inner" in tb and "outer" in tb and "1:" in tb and "3:" in tb, tb)
+    check("stack names the functions", "1:35: in func inner" in tb and "3:15: in func outer" in tb and "5:1: in the cell" in tb, tb)
     km.shutdown_kernel(now=True)
 
 
