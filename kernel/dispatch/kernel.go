@@ -281,6 +281,12 @@ func (k *Kernel) handleShell(m *wire.Message) {
 	done := k.busy(m)
 	defer done()
 	sh := k.sockets.Shell
+	if m.Header.MsgType != "kernel_info_request" {
+		// The symbol tables load at the first request that needs them (session.Options.LazyLoad).
+		if err := k.sess.Load(); err != nil {
+			k.log.Print(err)
+		}
+	}
 	switch m.Header.MsgType {
 	case "kernel_info_request":
 		k.reply(sh, m, "kernel_info_reply", k.kernelInfo())

@@ -54,6 +54,10 @@ type Options struct {
 	LatePanic func(cell int, err *Error)
 	// Env is the interpreter's environment (default: the process environment).
 	Env []string
+	// LazyLoad defers loading the standard library and Symbols into the interpreter
+	// (the longest part of New) to the first Execute or Load, so that a kernel answers
+	// kernel_info sooner. Complete and Inspect need Load first.
+	LazyLoad bool
 }
 
 // Session is one interpreter and the state the kernel keeps beside it.
@@ -82,6 +86,7 @@ type Session struct {
 	// mu); stack is the last failed chunk's, in cell coordinates (see stack.go).
 	panicLines []string
 	stack      []stackFrame
+	loaded     *loadOnce            // the symbol tables are in it (see Load)
 	lastChunk  rewritten            // the chunk whose failure stack holds
 	funcChunks map[string]funcChunk // where each function declared by a cell was compiled
 	// varTypes are the compiled types of variables that cells defined at the top level, as
@@ -137,21 +142,16 @@ func (s *Session) reset() error {
 		Stderr: &panicLineFilter{s: s},
 		Env:    env,
 	})
-	if err := it.Use(stdlib.Symbols); err != nil {
-		return fmt.Errorf("load standard library symbols: %w", err)
-	}
 	s.members = map[string]map[string]reflect.Value{}
 	for k, v := range stdlib.Symbols {
 		s.members[k] = v
 	}
 	for _, tab := range s.opts.Symbols {
-		if err := it.Use(tab); err != nil {
-			return fmt.Errorf("load preloaded symbols: %w", err)
-		}
 		for k, v := range tab {
 			s.members[k] = v
 		}
 	}
+	s.loaded = &loadOnce{}
 	syms, mapTypes := s.display.Exports()
 	if err := it.Use(syms); err != nil {
 		return fmt.Errorf("load display symbols: %w", err)
@@ -196,7 +196,35 @@ func (s *Session) reset() error {
 	s.types = map[string]string{}
 	s.dead = map[string]bool{}
 	s.funcChunks = map[string]funcChunk{}
+	if !s.opts.LazyLoad {
+		return s.Load()
+	}
 	return nil
+}
+
+// loadOnce guards loading the symbol tables into one interpreter.
+type loadOnce struct {
+	once sync.Once
+	err  error
+}
+
+// Load puts the standard library and the preloaded packages into the interpreter, once (see
+// Options.LazyLoad). It is safe to call from several goroutines; Execute calls it.
+func (s *Session) Load() error {
+	l, it := s.loaded, s.it
+	l.once.Do(func() {
+		if err := it.Use(stdlib.Symbols); err != nil {
+			l.err = fmt.Errorf("load standard library symbols: %w", err)
+			return
+		}
+		for _, tab := range s.opts.Symbols {
+			if err := it.Use(tab); err != nil {
+				l.err = fmt.Errorf("load preloaded symbols: %w", err)
+				return
+			}
+		}
+	})
+	return l.err
 }
 
 const hookPath = "ordermerge.kernel/kernelhook"
@@ -360,6 +388,10 @@ func (s *Session) Execute(ctx context.Context, code string, host Host) Result {
 	}()
 	s.history = append(s.history, code)
 	res := Result{Cell: cell}
+	if err := s.Load(); err != nil {
+		res.Err = &Error{Name: "KernelError", Value: err.Error(), Traceback: []string{err.Error()}}
+		return res
+	}
 	if settleErr != nil {
 		res.Interrupted = true
 		res.Err = interruptedError()
@@ -436,6 +468,9 @@ func (s *Session) runGuarded(ctx context.Context, code string, cell int, host Ho
 
 // run evaluates the chunks of one cell and returns the bundle of its value, if any.
 func (s *Session) run(ctx context.Context, code string, cell int, host Host, names *cellNames) (map[string]any, error) {
+	if err := s.Load(); err != nil { // again after a %reset
+		return nil, err
+	}
 	chunks, err := splitCell(code)
 	if err != nil {
 		return nil, err
