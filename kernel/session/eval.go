@@ -36,8 +36,12 @@ func yaegiStop(*interp.Interpreter)
 
 // evaluation is one run of yaegi's Execute on its own goroutine.
 type evaluation struct {
-	done    chan struct{} // closed when Execute has returned
+	done    chan struct{} // closed when Execute has returned and after has run
 	stopped bool          // yaegiStop was called for it (guarded by Session.mu)
+	// after is what the session does once the evaluation has ended (whenSettled); finished
+	// is set when the goroutine takes no more of it. Both guarded by Session.mu.
+	after    []func()
+	finished bool
 }
 
 // prepareStop gives the coming evaluation a fresh cancellation channel: yaegi creates it only
@@ -75,6 +79,19 @@ func (s *Session) execute(ctx context.Context, prog *interp.Program) (reflect.Va
 	go func() {
 		defer close(ev.done)
 		v, err = s.it.Execute(prog)
+		for {
+			s.mu.Lock()
+			after := ev.after
+			ev.after = nil
+			ev.finished = len(after) == 0
+			s.mu.Unlock()
+			if len(after) == 0 {
+				return
+			}
+			for _, f := range after {
+				f()
+			}
+		}
 	}()
 	select {
 	case <-ev.done:
@@ -83,6 +100,25 @@ func (s *Session) execute(ctx context.Context, prog *interp.Program) (reflect.Va
 		s.stopEval(ev)
 		return reflect.Value{}, ctx.Err()
 	}
+}
+
+// whenSettled runs fn once the last evaluation has ended: at once if it has, otherwise on
+// its goroutine when it returns (an interrupted cell's bookkeeping must not touch the
+// interpreter while the cell's compiled call is still running). The next evaluation, and
+// Settle, wait for it.
+func (s *Session) whenSettled(fn func()) {
+	s.mu.Lock()
+	ev := s.eval
+	if ev != nil && !ev.finished {
+		ev.after = append(ev.after, fn)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	if ev != nil {
+		<-ev.done
+	}
+	fn()
 }
 
 // stopEval stops ev, once.

@@ -460,7 +460,7 @@ func (s *Session) runGuarded(ctx context.Context, code string, cell int, host Ho
 	names := s.snapshotNames()
 	defer func() {
 		if err != nil {
-			s.rollBack(names)
+			s.whenSettled(func() { s.rollBack(names) })
 		}
 	}()
 	return s.run(ctx, code, cell, host, names)
@@ -618,7 +618,7 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 	s.takePanicLines()
 	v, err := s.execute(ctx, prog)
 	if err != nil {
-		s.chunkFailed(names, defs, true, s.runningStatement())
+		s.whenSettled(func() { s.chunkFailed(names, defs, true, s.runningStatement()) })
 		var top ast.Stmt
 		if at, body := s.runningStatement(), stmtBody(f); !c.decl && at >= 0 && at < len(body) {
 			top = body[at]
