@@ -13,7 +13,7 @@ func TestErrorsReadLikeGo(t *testing.T) {
 		code, msg, pos string
 		stack          []string // further traceback lines expected
 	}{
-		{"func get(xs []int, i int) int {\n\tn := len(xs)\n\t_ = n\n\treturn xs[i]\n}\nget([]int{1, 2, 3}, 5)", "runtime error: index out of range", "4:9: in func get",
+		{"func get(xs []int, i int) int {\n\tn := len(xs)\n\t_ = n\n\treturn xs[i]\n}\nget([]int{1, 2, 3}, 5)", "runtime error: index out of range [5] with length 3", "4:9: in func get",
 			[]string{"  6:1: in the cell"}},
 		{"xs := []int{1, 2, 3}\nfmt.Println(len(xs))\nxs[5]", "runtime error: index out of range [5] with length 3", "3:1: in the cell", nil},
 		{"type node struct{ next *node; v int }\nvar n *node\nfmt.Println(n.v)", "runtime error: invalid memory address or nil pointer dereference", "3:13: in the cell", nil},

@@ -147,7 +147,7 @@ def worker_panic():
 # Each case: code, the error's evalue must contain this, and the line:col the traceback names.
 RUNTIME_ERRORS = [
     ("index in a function", "func get(xs []int, i int) int {\n\treturn xs[i]\n}\nget([]int{1, 2, 3}, 5)",
-     "runtime error: index out of range", "2:9"),
+     "runtime error: index out of range [5] with length 3", "2:9"),
     ("index at the top level", "xs := []int{1, 2, 3}\nfmt.Println(len(xs))\nxs[5]",
      "runtime error: index out of range [5] with length 3", "3:1"),
     ("nil pointer", "type node struct{ next *node; v int }\nvar n *node\nfmt.Println(n.v)",
