@@ -82,8 +82,9 @@
 // compiled code sees the methods of types declared in cells only through the interfaces it
 // takes (errors.As with such a target fails); a method value of a value receiver is not a copy;
 // a named result of a struct type declared in a cell loses whole-value assignments (return
-// the values instead); a compiled call that
-// ignores its context runs on after an interrupt; when the interpreter
+// the values instead); a compiled call that ignores its context runs on after an interrupt
+// (nothing of the cell after it runs, and the next cell waits for it to return, saying
+// so); when the interpreter
 // itself fails to compile a cell, the error says so and moving the code into a function
 // usually avoids it. A cell that is just exit or quit ends a jupyter console session.
 //
@@ -95,4 +96,18 @@
 // discarded. interrupt_request and SIGINT cancel the cell's context; interpreted loops stop at
 // once, compiled calls at their next context check. A panic in a cell or in a goroutine it
 // started becomes that cell's error and the kernel lives on.
+//
+// # Failures, as Go reports them
+//
+// An interrupted cell answers at once and nothing after its interrupt point runs, even when
+// the interrupt came during a compiled call that does not watch its context (time.Sleep): the
+// next cell starts when that call has returned, and no output of the old cell reaches it. A
+// panic reads as the Go runtime's ("runtime error: index out of range [5] with length 3",
+// "invalid memory address or nil pointer dereference", "interface conversion: ...") at the
+// cell line and column where it happened, followed by the cell functions it went through; a
+// panic on a worker goroutine of a compiled package (parallel loops, merges) is the cell's
+// error too. A cell that fails to compile defines none of its names, one that is interrupted
+// or panics keeps the definitions that ran, and existing variables keep their values. The
+// kernel exits when the process that started it (JPY_PARENT_PID) ends, as ipykernel does,
+// and kernel_info gives the Go version the interpreter implements (1.22 for yaegi v0.16.1).
 package kernel

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"regexp"
 	"runtime/debug"
+	"sync"
 
 	"github.com/ordermerge/ordermerge/kernel/dispatch"
 	"github.com/ordermerge/ordermerge/kernel/session"
@@ -26,12 +27,21 @@ var preferredImports = map[string]string{
 }
 
 // SessionOptions returns the session options of the real kernel: preloaded symbol tables,
-// the doc index and the package-name preferences.
+// the doc index and the package-name preferences. The doc index is decoded at its first
+// use (an inspect or a completion), not at start-up; should it fail to decode, docs are
+// missing and the error is written to logw.
 func SessionOptions() (session.Options, error) {
-	docs, err := symbols.Docs()
-	if err != nil {
-		return session.Options{}, fmt.Errorf("decode doc index: %w", err)
-	}
+	return sessionOptions(io.Discard), nil
+}
+
+func sessionOptions(logw io.Writer) session.Options {
+	docs := sync.OnceValue(func() map[string]symbols.Doc {
+		d, err := symbols.Docs()
+		if err != nil {
+			fmt.Fprintf(logw, "kernel: decode doc index: %v\n", err)
+		}
+		return d
+	})
 	prefs := make(map[string]string, len(preferredImports))
 	for k, v := range preferredImports {
 		prefs[k] = v
@@ -39,11 +49,12 @@ func SessionOptions() (session.Options, error) {
 	return session.Options{
 		Symbols: []map[string]map[string]reflect.Value{symbols.Symbols},
 		Docs: func(key string) (session.Doc, bool) {
-			d, ok := docs[key]
+			d, ok := docs()[key]
 			return session.Doc{Decl: d.Decl, Text: d.Text}, ok
 		},
 		PreferredImports: prefs,
-	}, nil
+		LazyLoad:         true,
+	}
 }
 
 // Config configures Start.
@@ -61,10 +72,11 @@ func Start(ctx context.Context, connectionFile string, cfg Config) (*dispatch.Ke
 	if err != nil {
 		return nil, err
 	}
-	opts, err := SessionOptions()
-	if err != nil {
-		return nil, err
+	logw := cfg.Log
+	if logw == nil {
+		logw = io.Discard
 	}
+	opts := sessionOptions(logw)
 	// yaegi's compiler reports some of its internal failures with log.Panic, which also prints
 	// the message through the standard logger, that is into the running cell's stderr. The
 	// panic itself becomes the cell's one error output, so the printed line is dropped.

@@ -74,9 +74,6 @@ func mustRun(t *testing.T, s *session.Session, code string) (session.Result, str
 // cancellation holds at most one step more than had been reported) and that the session and
 // its variables are still usable.
 func TestInterruptRealTrainingWithinOneStep(t *testing.T) {
-	if raceEnabled {
-		t.Skip(raceSkip)
-	}
 	s := realSession(t)
 	dir := t.TempDir()
 	setup, err := os.ReadFile("testdata/train_setup.cell")

@@ -159,7 +159,7 @@ func (p *plan) execute(ctx context.Context, out sink, opt runOptions) ([]TensorR
 				if ctx.Err() != nil {
 					continue
 				}
-				rep, err := w.process(ctx, p.tensors[i])
+				rep, err := w.processRecovered(ctx, p.tensors[i])
 				if err != nil {
 					fail(err)
 					continue
@@ -284,7 +284,7 @@ func newWorker(ctx context.Context, p *plan, l layout, checkFinite bool, out sin
 		failed := false
 		for j := range w.writes {
 			if !failed && ctx.Err() == nil {
-				if err := out.writeChunk(j.name, j.off, w.outBufs[j.buf][:j.n]); err != nil {
+				if err := writeRecovered(out, j.name, j.off, w.outBufs[j.buf][:j.n]); err != nil {
 					failed = true
 					fail(err)
 				} else {
@@ -295,6 +295,16 @@ func newWorker(ctx context.Context, p *plan, l layout, checkFinite bool, out sin
 		}
 	}()
 	return w
+}
+
+// writeRecovered is out.writeChunk with a panic returned as an error (see processRecovered).
+func writeRecovered(out sink, name string, off int64, b []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("tensor %s: panic while writing: %v", name, r)
+		}
+	}()
+	return out.writeChunk(name, off, b)
 }
 
 // close waits for the writes in flight.
@@ -344,6 +354,19 @@ func (w *worker) nextOut(ctx context.Context, size int) (int, []byte, error) {
 	case <-ctx.Done():
 		return 0, nil, ctx.Err()
 	}
+}
+
+// processRecovered is process with a panic (of a merge method, say a registered one given a
+// tensor it did not expect) turned into the merge's error: a panic on this worker goroutine
+// would otherwise end the process, a notebook kernel with all its variables included. The
+// merge stops at the error, so the worker's buffers are not used again.
+func (w *worker) processRecovered(ctx context.Context, tp *tensorPlan) (rep TensorReport, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			rep, err = TensorReport{}, fmt.Errorf("tensor %s: panic while merging: %v", tp.name, r)
+		}
+	}()
+	return w.process(ctx, tp)
 }
 
 func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, error) {

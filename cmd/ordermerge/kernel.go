@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/ordermerge/ordermerge/kernel"
 )
@@ -33,6 +35,11 @@ func runKernel(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
+	// A parent that dies without shutting the kernel down (SIGKILL) ends it too.
+	go kernel.WatchParent(ctx, kernel.ParentPID(), 500*time.Millisecond, func() {
+		fmt.Fprintln(stderr, "kernel: the parent process (JPY_PARENT_PID) has exited; shutting down")
+		cancel()
+	})
 	go func() {
 		for {
 			select {

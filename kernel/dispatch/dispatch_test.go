@@ -66,9 +66,6 @@ func TestExecuteMessagesAndCounts(t *testing.T) {
 }
 
 func TestErrorsAndStopOnError(t *testing.T) {
-	if raceEnabled {
-		t.Skip(raceSkip)
-	}
 	_, c, _ := startKernel(t, nil, false)
 	reply, io := c.execute("a := 1\nb := a +* 2", nil)
 	if reply["status"] != "error" || reply["ename"] != "CompileError" {
@@ -130,9 +127,6 @@ func TestBadSignatureIsDroppedWithoutEffect(t *testing.T) {
 }
 
 func TestGoroutinePanicKeepsKernel(t *testing.T) {
-	if raceEnabled {
-		t.Skip(raceSkip)
-	}
 	_, c, _ := startKernel(t, nil, false)
 	reply, io := c.execute("ch := make(chan int)\ngo func() { var m map[string]int; m[\"x\"] = 1; ch <- 1 }()\n<-ch", nil)
 	if reply["status"] != "error" || reply["ename"] != "GoroutinePanic" {
@@ -168,9 +162,6 @@ func TestGoroutinePanicKeepsKernel(t *testing.T) {
 }
 
 func TestInterruptInfiniteLoopWithinOneSecond(t *testing.T) {
-	if raceEnabled {
-		t.Skip(raceSkip)
-	}
 	_, c, _ := startKernel(t, nil, false)
 	c.execute("n := 0", nil)
 	id := c.request(c.shell, "execute_request", map[string]any{"code": "for { n++ }", "stop_on_error": true})
@@ -230,9 +221,6 @@ func slowTrainSymbols(s *slowTrain) map[string]map[string]reflect.Value {
 }
 
 func TestInterruptCompiledCallWithinOneStep(t *testing.T) {
-	if raceEnabled {
-		t.Skip(raceSkip)
-	}
 	st := &slowTrain{}
 	_, c, _ := startKernel(t, slowTrainSymbols(st), true)
 	id := c.request(c.shell, "execute_request", map[string]any{"code": "import \"ordermerge.test/slowtrain\"\nn, err := slowtrain.Train(display.Context(), 1000, 100)"})

@@ -52,6 +52,9 @@ func (k *Kernel) execute(m *wire.Message) {
 		k.publish(m, "execute_input", map[string]any{"code": req.Code, "execution_count": count})
 	}
 	h := k.newCellHost(m, req.Silent, req.AllowStdin, ctx)
+	// The compiled call of an interrupted cell may still be running; what it writes to fds 1
+	// and 2 until it returns must not be captured into this cell.
+	_ = k.sess.Settle(ctx, h.stderr) // when ctx ends first, Execute reports the interrupt
 	if k.capture != nil {
 		k.capture.SetTargets(h.stdout, h.stderr)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"runtime"
 	"sync"
 
 	"github.com/google/uuid"
@@ -265,7 +264,7 @@ func (k *Kernel) kernelInfo() map[string]any {
 		"implementation_version": k.cfg.Version,
 		"language_info": map[string]any{
 			"name":               "go",
-			"version":            runtime.Version()[2:],
+			"version":            session.LanguageVersion(), // what cells may use, not the Go that built the kernel
 			"mimetype":           "text/x-go",
 			"file_extension":     ".go",
 			"pygments_lexer":     "go",
@@ -282,6 +281,12 @@ func (k *Kernel) handleShell(m *wire.Message) {
 	done := k.busy(m)
 	defer done()
 	sh := k.sockets.Shell
+	if m.Header.MsgType != "kernel_info_request" {
+		// The symbol tables load at the first request that needs them (session.Options.LazyLoad).
+		if err := k.sess.Load(); err != nil {
+			k.log.Print(err)
+		}
+	}
 	switch m.Header.MsgType {
 	case "kernel_info_request":
 		k.reply(sh, m, "kernel_info_reply", k.kernelInfo())
@@ -293,6 +298,11 @@ func (k *Kernel) handleShell(m *wire.Message) {
 			CursorPos int    `json:"cursor_pos"`
 		}
 		_ = json.Unmarshal(m.Content, &c)
+		if k.sess.Busy() { // an interrupted cell's compiled call holds the interpreter
+			k.reply(sh, m, "complete_reply", map[string]any{"status": "ok", "matches": []string{},
+				"cursor_start": c.CursorPos, "cursor_end": c.CursorPos, "metadata": map[string]any{}})
+			return
+		}
 		matches, start, end := k.sess.Complete(c.Code, c.CursorPos)
 		k.reply(sh, m, "complete_reply", map[string]any{"status": "ok", "matches": matches,
 			"cursor_start": start, "cursor_end": end, "metadata": map[string]any{}})
@@ -302,6 +312,10 @@ func (k *Kernel) handleShell(m *wire.Message) {
 			CursorPos int    `json:"cursor_pos"`
 		}
 		_ = json.Unmarshal(m.Content, &c)
+		if k.sess.Busy() {
+			k.reply(sh, m, "inspect_reply", map[string]any{"status": "ok", "found": false, "data": map[string]any{}, "metadata": map[string]any{}})
+			return
+		}
 		data, found := k.sess.Inspect(c.Code, c.CursorPos)
 		k.reply(sh, m, "inspect_reply", map[string]any{"status": "ok", "found": found, "data": data, "metadata": map[string]any{}})
 	case "is_complete_request":

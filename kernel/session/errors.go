@@ -30,17 +30,7 @@ func (s *Session) toError(err error, code string) *Error {
 	}
 	var p interp.Panic
 	if errors.As(err, &p) {
-		e := &Error{Name: "panic", Value: fmt.Sprint(p.Value)}
-		e.Traceback = []string{"panic: " + e.Value}
-		if s.lastPanicPos != "" {
-			if m := posRE.FindStringSubmatch(s.lastPanicPos + " "); m != nil {
-				line, _ := strconv.Atoi(m[1])
-				col, _ := strconv.Atoi(m[2])
-				e.Traceback = append(e.Traceback, excerpt(code, line-1, col, fmt.Sprintf("at line %d, column %d of the cell", line-1, col))...)
-			}
-		}
-		s.lastPanicPos = ""
-		return e
+		return s.panicError(p.Value, code)
 	}
 	msg := err.Error()
 	if list := splitErrors(msg); len(list) > 0 {
@@ -95,9 +85,9 @@ type panicLineFilter struct{ s *Session }
 
 func (f *panicLineFilter) Write(p []byte) (int, error) {
 	if panicLineRE.Match(p) {
-		if f.s.lastPanicPos == "" { // the innermost frame reports first
-			f.s.lastPanicPos = strings.TrimSpace(string(p))
-		}
+		f.s.mu.Lock()
+		f.s.panicLines = append(f.s.panicLines, strings.TrimSpace(string(p))) // innermost frame first
+		f.s.mu.Unlock()
 		return len(p), nil
 	}
 	return f.s.writeStderr(p)

@@ -100,6 +100,7 @@ func (s *Session) fixChunk(src string, decl bool, cell int, useGlobals bool) (re
 	} else {
 		ed.goStmts(f, cell)
 		for i, st := range stmtBody(f) {
+			ed.insert(ed.off(st.Pos()), atMarker(i)) // see names.go
 			s.stmtEdits(ed, t, st, i, out.types)
 		}
 	}
@@ -821,18 +822,6 @@ func (r rewritten) cellPos(line, col int) (int, int) {
 	off = min(off+col-1, len(r.src))
 	o := min(max(r.pos.orig(off), 0), len(r.orig))
 	return lineCol(r.orig, o)
-}
-
-// mapPanicPos maps the position of a "L:C: panic" line yaegi printed.
-func (r rewritten) mapPanicPos(p string) string {
-	m := posRE.FindStringSubmatch(p)
-	if m == nil {
-		return p
-	}
-	line, _ := strconv.Atoi(m[1])
-	col, _ := strconv.Atoi(m[2])
-	line, col = r.cellPos(line, col)
-	return fmt.Sprintf("%d:%d: %s", line, col, m[3])
 }
 
 // explain turns a compile failure into the cell's error: the first message, at the cell's

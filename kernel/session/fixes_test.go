@@ -173,9 +173,6 @@ func TestTopLevelCompoundStatements(t *testing.T) {
 }
 
 func TestTopLevelDeferRunsOnceAtCellEnd(t *testing.T) {
-	if raceEnabled {
-		t.Skip(raceSkip)
-	}
 	s := newLabSession(t)
 	runCases(t, s, []cellCase{
 		{code: "xs := []int{1}\ndefer fmt.Println(\"d1\", len(xs))\ndefer func() { fmt.Println(\"d2\") }()\nxs = append(xs, 2)\nfmt.Println(\"body\", len(xs))",
@@ -235,9 +232,6 @@ func TestCallbacksAndCompiledLiterals(t *testing.T) {
 
 // Errors in rewritten code still point at the cell's own line and column.
 func TestErrorPositionsAfterRewrites(t *testing.T) {
-	if raceEnabled {
-		t.Skip(raceSkip)
-	}
 	s := newLabSession(t)
 	run(t, s, "results, _ := lab.Run(2)\nm := map[string]int{}")
 	checkErrorPositions(t, s, [][2]string{
@@ -255,9 +249,6 @@ func TestErrorPositionsAfterRewrites(t *testing.T) {
 // Compiled calls passed display.Context() (here the cell's context through a compiled
 // training loop) stop when the cell is interrupted, also from inside a rewritten loop.
 func TestInterruptInsideRewrittenLoop(t *testing.T) {
-	if raceEnabled {
-		t.Skip(raceSkip)
-	}
 	s := newLabSession(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { time.Sleep(100 * time.Millisecond); cancel() }()
@@ -353,9 +344,6 @@ func TestMultiValueDefinitionsSeenFromNestedCalls(t *testing.T) {
 // as the result slots of a call whose results go straight into them, without zeroing them:
 // in a loop, a sum accumulated across calls and an error came back from an earlier call.
 func TestNamedResultsStartAtZero(t *testing.T) {
-	if raceEnabled {
-		t.Skip(raceSkip)
-	}
 	s := newLabSession(t)
 	runCases(t, s, []cellCase{
 		{code: "func tot(n int) (sum int) {\n\tfor i := 1; i <= n; i++ { sum += i }\n\treturn\n}\n" +

@@ -36,6 +36,7 @@ func (s *Session) hookSymbols() map[string]reflect.Value {
 		"Defer":   reflect.ValueOf(s.deferCall),
 		"Clear":   reflect.ValueOf(clearValue),
 		"Forget":  reflect.ValueOf(forget),
+		"At":      reflect.ValueOf(s.atStatement),
 	}
 	for k, t := range orderedKinds {
 		for _, b := range []string{"min", "max"} {

@@ -54,6 +54,10 @@ type Options struct {
 	LatePanic func(cell int, err *Error)
 	// Env is the interpreter's environment (default: the process environment).
 	Env []string
+	// LazyLoad defers loading the standard library and Symbols into the interpreter
+	// (the longest part of New) to the first Execute or Load, so that a kernel answers
+	// kernel_info sooner. Complete and Inspect need Load first.
+	LazyLoad bool
 }
 
 // Session is one interpreter and the state the kernel keeps beside it.
@@ -71,14 +75,20 @@ type Session struct {
 	captured any      // the value Capture received
 
 	// Interpreter state, touched only by Execute/Complete/Inspect (one at a time).
-	it           *interp.Interpreter
-	packages     map[string]string // package name usable in cells -> import path
-	members      map[string]map[string]reflect.Value
-	imported     map[string]string // name bound by an import -> path
-	funcs        map[string]string // user funcs -> declaration source
-	types        map[string]string // user types -> declaration source
-	history      []string
-	lastPanicPos string
+	it       *interp.Interpreter
+	packages map[string]string // package name usable in cells -> import path
+	members  map[string]map[string]reflect.Value
+	imported map[string]string // name bound by an import -> path
+	funcs    map[string]string // user funcs -> declaration source
+	types    map[string]string // user types -> declaration source
+	history  []string
+	// panicLines are yaegi's "L:C: panic: F(...)" lines of the running evaluation (guarded by
+	// mu); stack is the last failed chunk's, in cell coordinates (see stack.go).
+	panicLines []string
+	stack      []stackFrame
+	loaded     *loadOnce            // the symbol tables are in it (see Load)
+	lastChunk  rewritten            // the chunk whose failure stack holds
+	funcChunks map[string]funcChunk // where each function declared by a cell was compiled
 	// varTypes are the compiled types of variables that cells defined at the top level, as
 	// far as the typer could tell them (see typer).
 	varTypes map[string]reflect.Type
@@ -87,8 +97,15 @@ type Session struct {
 	hookSyms   map[string]reflect.Value
 	identities map[reflect.Type]string
 	typeNames  map[reflect.Type]string
-	resyncs    int    // padding variables declared by resync
-	stdinBuf   []byte // the rest of the last input line, for byte-wise readers such as fmt.Scan
+	resyncs    int             // padding variables declared by resync
+	stdinBuf   []byte          // the rest of the last input line, for byte-wise readers such as fmt.Scan
+	noop       *interp.Program // the empty program prepareStop runs
+
+	eval *evaluation // the last evaluation (see execute); guarded by mu
+	at   int         // the top-level statement of the running chunk that runs (names.go); guarded by mu
+	// dead are names that failed cells would have introduced: undefined for cells, though
+	// still in yaegi's scope (see names.go).
+	dead map[string]bool
 }
 
 // New creates a session with a fresh interpreter.
@@ -125,21 +142,16 @@ func (s *Session) reset() error {
 		Stderr: &panicLineFilter{s: s},
 		Env:    env,
 	})
-	if err := it.Use(stdlib.Symbols); err != nil {
-		return fmt.Errorf("load standard library symbols: %w", err)
-	}
 	s.members = map[string]map[string]reflect.Value{}
 	for k, v := range stdlib.Symbols {
 		s.members[k] = v
 	}
 	for _, tab := range s.opts.Symbols {
-		if err := it.Use(tab); err != nil {
-			return fmt.Errorf("load preloaded symbols: %w", err)
-		}
 		for k, v := range tab {
 			s.members[k] = v
 		}
 	}
+	s.loaded = &loadOnce{}
 	syms, mapTypes := s.display.Exports()
 	if err := it.Use(syms); err != nil {
 		return fmt.Errorf("load display symbols: %w", err)
@@ -172,11 +184,47 @@ func (s *Session) reset() error {
 		return fmt.Errorf("import kernel hook: %w", err)
 	}
 	s.it = it
+	s.noop = nil
+	// yaegi compiles channel operations as cancellable only once an ExecuteWithContext has
+	// run (it sets the flag that the code generator reads): run one before any cell compiles.
+	if err := s.prepareStop(); err != nil {
+		return err
+	}
 	s.packages = packageNames(s.members, s.opts.PreferredImports)
 	s.imported = map[string]string{}
 	s.funcs = map[string]string{}
 	s.types = map[string]string{}
+	s.dead = map[string]bool{}
+	s.funcChunks = map[string]funcChunk{}
+	if !s.opts.LazyLoad {
+		return s.Load()
+	}
 	return nil
+}
+
+// loadOnce guards loading the symbol tables into one interpreter.
+type loadOnce struct {
+	once sync.Once
+	err  error
+}
+
+// Load puts the standard library and the preloaded packages into the interpreter, once (see
+// Options.LazyLoad). It is safe to call from several goroutines; Execute calls it.
+func (s *Session) Load() error {
+	l, it := s.loaded, s.it
+	l.once.Do(func() {
+		if err := it.Use(stdlib.Symbols); err != nil {
+			l.err = fmt.Errorf("load standard library symbols: %w", err)
+			return
+		}
+		for _, tab := range s.opts.Symbols {
+			if err := it.Use(tab); err != nil {
+				l.err = fmt.Errorf("load preloaded symbols: %w", err)
+				return
+			}
+		}
+	})
+	return l.err
 }
 
 const hookPath = "ordermerge.kernel/kernelhook"
@@ -322,6 +370,9 @@ type Result struct {
 // Execute runs one cell. Output goes to host while it runs; cancelling ctx interrupts it.
 // Execute must not be called concurrently with itself, Complete or Inspect.
 func (s *Session) Execute(ctx context.Context, code string, host Host) Result {
+	// An interrupted cell's compiled call may still be running: nothing else can run until
+	// it returns, and its output must not reach this cell (host is set only after the wait).
+	settleErr := s.settle(ctx, host.Stderr())
 	cellCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	s.mu.Lock()
@@ -337,6 +388,15 @@ func (s *Session) Execute(ctx context.Context, code string, host Host) Result {
 	}()
 	s.history = append(s.history, code)
 	res := Result{Cell: cell}
+	if err := s.Load(); err != nil {
+		res.Err = &Error{Name: "KernelError", Value: err.Error(), Traceback: []string{err.Error()}}
+		return res
+	}
+	if settleErr != nil {
+		res.Interrupted = true
+		res.Err = interruptedError()
+		return res
+	}
 	code, magics := parseMagics(code)
 	if w := strings.TrimSuffix(strings.TrimSpace(code), "()"); (w == "exit" || w == "quit") && len(magics) == 0 && !s.isGlobal(w) {
 		res.Exit = true
@@ -373,8 +433,7 @@ func (s *Session) Execute(ctx context.Context, code string, host Host) Result {
 		}
 		if ctx.Err() != nil {
 			res.Interrupted = true
-			res.Err = &Error{Name: "Interrupted", Value: "the cell was interrupted",
-				Traceback: []string{"Interrupted: the cell was interrupted (its variables so far are kept)"}}
+			res.Err = interruptedError()
 			return res
 		}
 		res.Err = s.toError(err, code)
@@ -382,6 +441,11 @@ func (s *Session) Execute(ctx context.Context, code string, host Host) Result {
 	}
 	res.Data = data
 	return res
+}
+
+func interruptedError() *Error {
+	return &Error{Name: "Interrupted", Value: "the cell was interrupted",
+		Traceback: []string{"Interrupted: the cell was interrupted (nothing after the interrupt point ran; variables it defined before it are kept)"}}
 }
 
 // runGuarded is run, with a panic of the kernel's own code (a bug) turned into the cell's
@@ -393,11 +457,20 @@ func (s *Session) runGuarded(ctx context.Context, code string, cell int, host Ho
 				Traceback: []string{fmt.Sprintf("internal error of the kernel (please report it with the cell): %v", r)}}
 		}
 	}()
-	return s.run(ctx, code, cell, host)
+	names := s.snapshotNames()
+	defer func() {
+		if err != nil {
+			s.whenSettled(func() { s.rollBack(names) })
+		}
+	}()
+	return s.run(ctx, code, cell, host, names)
 }
 
 // run evaluates the chunks of one cell and returns the bundle of its value, if any.
-func (s *Session) run(ctx context.Context, code string, cell int, host Host) (map[string]any, error) {
+func (s *Session) run(ctx context.Context, code string, cell int, host Host, names *cellNames) (map[string]any, error) {
+	if err := s.Load(); err != nil { // again after a %reset
+		return nil, err
+	}
 	chunks, err := splitCell(code)
 	if err != nil {
 		return nil, err
@@ -406,7 +479,7 @@ func (s *Session) run(ctx context.Context, code string, cell int, host Host) (ma
 	var showValue bool
 	for i, c := range chunks {
 		last := i == len(chunks)-1
-		v, show, err := s.runChunk(ctx, code, c, cell, host, last)
+		v, show, err := s.runChunk(ctx, code, c, cell, host, last, names)
 		if err != nil {
 			return nil, err
 		}
@@ -427,7 +500,7 @@ func (s *Session) run(ctx context.Context, code string, cell int, host Host) (ma
 }
 
 // runChunk prepares and evaluates one chunk.
-func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, host Host, last bool) (reflect.Value, bool, error) {
+func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, host Host, last bool, names *cellNames) (reflect.Value, bool, error) {
 	text := code[c.start:c.end]
 	src := placed(text, c.line, c.col)
 	fset := token.NewFileSet()
@@ -435,6 +508,13 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 	if err != nil {
 		return reflect.Value{}, false, firstSyntaxError(err)
 	}
+	if se := s.deadName(fset, f); se != nil {
+		return reflect.Value{}, false, se
+	}
+	if se := assignMismatch(fset, f); se != nil {
+		return reflect.Value{}, false, se
+	}
+	defs := chunkDefinitions(f, c.decl)
 	var edits []edit
 	off := func(p token.Pos) int { return fset.Position(p).Offset - base }
 	var newImports [][2]string
@@ -517,6 +597,13 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 	}
 	prog, fixed, err := s.compileChunk(src, edits, c.decl, cell, fset, f)
 	if err != nil {
+		s.chunkFailed(names, defs, false, 0)
+		var se *SyntaxError
+		if errors.As(err, &se) {
+			if oe := overflowError(se.Msg, fset, f); oe != nil {
+				return reflect.Value{}, false, oe
+			}
+		}
 		return reflect.Value{}, false, err
 	}
 	// The compile has (re)declared the chunk's globals, whether or not the run succeeds.
@@ -527,18 +614,46 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 			s.varTypes[name] = t
 		}
 	}
-	v, err := s.it.ExecuteWithContext(ctx, prog)
+	s.atStatement(-1)
+	s.takePanicLines()
+	v, err := s.execute(ctx, prog)
 	if err != nil {
-		if s.lastPanicPos != "" {
-			s.lastPanicPos = fixed.mapPanicPos(s.lastPanicPos)
+		s.whenSettled(func() { s.chunkFailed(names, defs, true, s.runningStatement()) })
+		var top ast.Stmt
+		if at, body := s.runningStatement(), stmtBody(f); !c.decl && at >= 0 && at < len(body) {
+			top = body[at]
+		}
+		s.stack, s.lastChunk = s.mapStack(s.takePanicLines(), fixed, cell, fset, top), fixed
+		var p interp.Panic
+		if errors.As(err, &p) {
+			msg := fmt.Sprint(p.Value)
+			if m := posPrefixRE.FindStringSubmatch(msg); m != nil {
+				msg = m[3]
+			}
+			if oe := overflowError(msg, fset, f); oe != nil {
+				return reflect.Value{}, false, oe
+			}
 		}
 		return reflect.Value{}, false, err
+	}
+	if c.decl {
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil {
+				s.funcChunks[fd.Name.Name] = funcChunk{fx: fixed, cell: cell}
+			}
+		}
+	}
+	for _, d := range defs {
+		s.revive(d.names)
+		if c.decl {
+			names.decls = append(names.decls, d.names...)
+		}
 	}
 	for _, im := range newImports {
 		s.imported[im[0]] = im[1]
 	}
 	if runMain {
-		if _, err := s.it.EvalWithContext(ctx, ";\n"+mainName+"()"); err != nil {
+		if _, err := s.evalCtx(ctx, ";\n"+mainName+"()"); err != nil {
 			return reflect.Value{}, false, err
 		}
 	}
@@ -572,7 +687,7 @@ func (s *Session) withMethods(ctx context.Context, x ast.Expr, src string, base 
 	s.mu.Lock()
 	s.captured = nil
 	s.mu.Unlock()
-	if _, err := s.it.EvalWithContext(ctx, fmt.Sprintf(";%s.Capture(%s)", hookName, src[off(x.Pos()):off(x.End())])); err != nil {
+	if _, err := s.evalCtx(ctx, fmt.Sprintf(";%s.Capture(%s)", hookName, src[off(x.Pos()):off(x.End())])); err != nil {
 		return reflect.Value{}, false
 	}
 	s.mu.Lock()
@@ -605,7 +720,7 @@ func (s *Session) callHasOneResult(ctx context.Context, call *ast.CallExpr, src 
 	}
 	off := func(p token.Pos) int { return fset.Position(p).Offset - base }
 	fun := src[off(call.Fun.Pos()):off(call.Fun.End())]
-	fv, err := s.it.EvalWithContext(ctx, ";"+fun)
+	fv, err := s.evalCtx(ctx, ";"+fun)
 	if err != nil || !fv.IsValid() || fv.Kind() != reflect.Func {
 		// A conversion (the interpreter returns a stale value for a type name) or a
 		// builtin such as len: show what the call returned.
@@ -673,7 +788,11 @@ func (s *Session) globals() (g map[string]reflect.Value) {
 			g = map[string]reflect.Value{}
 		}
 	}()
-	return s.it.Globals()
+	g = s.it.Globals()
+	for n := range s.dead {
+		delete(g, n)
+	}
+	return g
 }
 
 // undefinedName finds the first identifier of a failed chunk that nothing defines. yaegi

@@ -137,9 +137,6 @@ func checkErrorPositions(t *testing.T, s *Session, cases [][2]string) {
 }
 
 func TestPanicsBecomeErrors(t *testing.T) {
-	if raceEnabled {
-		t.Skip(raceSkip)
-	}
 	s := newSession(t)
 	r, h := run(t, s, "v := []int{1}\n_ = v[3]")
 	if r.Err == nil || r.Err.Name != "panic" || !strings.Contains(r.Err.Value, "index out of range") {
@@ -176,9 +173,6 @@ func TestGoStatementKeepsArgumentValues(t *testing.T) {
 }
 
 func TestInterruptStopsInfiniteLoop(t *testing.T) {
-	if raceEnabled {
-		t.Skip(raceSkip)
-	}
 	s := newSession(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { time.Sleep(100 * time.Millisecond); cancel() }()

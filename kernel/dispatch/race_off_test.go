@@ -1,7 +1,0 @@
-//go:build !race
-
-package dispatch
-
-const raceEnabled = false
-
-const raceSkip = ""

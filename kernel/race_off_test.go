@@ -1,7 +1,0 @@
-//go:build !race
-
-package kernel
-
-const raceEnabled = false
-
-const raceSkip = ""

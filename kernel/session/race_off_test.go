@@ -1,7 +1,0 @@
-//go:build !race
-
-package session
-
-const raceEnabled = false
-
-const raceSkip = ""
