@@ -181,6 +181,20 @@ func (p *Progress) Set(n int) {
 	}
 }
 
+// SetTotal changes the number of steps the bar counts to (<= 0: an open-ended counter).
+func (p *Progress) SetTotal(total int) {
+	p.mu.Lock()
+	p.total = total
+	p.mu.Unlock()
+}
+
+// SetLabel changes the text shown before the bar (shown with the next update).
+func (p *Progress) SetLabel(label string) {
+	p.mu.Lock()
+	p.label = label
+	p.mu.Unlock()
+}
+
 // Done marks the bar finished and shows its final state.
 func (p *Progress) Done() {
 	p.mu.Lock()
@@ -268,23 +282,27 @@ func (d *Display) Exports() (symbols map[string]map[string]reflect.Value, mapTyp
 	show, showID, update := reflect.ValueOf(d.Show), reflect.ValueOf(d.ShowID), reflect.ValueOf(d.Update)
 	symbols = map[string]map[string]reflect.Value{
 		ImportPath + "/display": {
-			"Show":        show,
-			"ShowID":      showID,
-			"Update":      update,
-			"NewID":       reflect.ValueOf(d.NewID),
-			"HTML":        reflect.ValueOf(d.HTML),
-			"Markdown":    reflect.ValueOf(d.Markdown),
-			"Text":        reflect.ValueOf(d.Text),
-			"PNG":         reflect.ValueOf(d.PNG),
-			"SVG":         reflect.ValueOf(d.SVG),
-			"Image":       reflect.ValueOf(d.Image),
-			"JSON":        reflect.ValueOf(d.JSON),
-			"Context":     reflect.ValueOf(d.Context),
-			"Input":       reflect.ValueOf(d.Input),
-			"Password":    reflect.ValueOf(d.Password),
-			"NewProgress": reflect.ValueOf(d.NewProgress),
-			"Bundle":      reflect.ValueOf(Bundle),
-			"ErrNoStdin":  reflect.ValueOf(&ErrNoStdin).Elem(),
+			"Show":             show,
+			"ShowID":           showID,
+			"Update":           update,
+			"NewID":            reflect.ValueOf(d.NewID),
+			"HTML":             reflect.ValueOf(d.HTML),
+			"Markdown":         reflect.ValueOf(d.Markdown),
+			"Text":             reflect.ValueOf(d.Text),
+			"PNG":              reflect.ValueOf(d.PNG),
+			"SVG":              reflect.ValueOf(d.SVG),
+			"Image":            reflect.ValueOf(d.Image),
+			"JSON":             reflect.ValueOf(d.JSON),
+			"Context":          reflect.ValueOf(d.Context),
+			"Input":            reflect.ValueOf(d.Input),
+			"Password":         reflect.ValueOf(d.Password),
+			"NewProgress":      reflect.ValueOf(d.NewProgress),
+			"Train":            reflect.ValueOf(d.Train),
+			"TrainVariants":    reflect.ValueOf(d.TrainVariants),
+			"TrainingProgress": reflect.ValueOf(d.TrainingProgress),
+			"StudyProgress":    reflect.ValueOf(d.StudyProgress),
+			"Bundle":           reflect.ValueOf(Bundle),
+			"ErrNoStdin":       reflect.ValueOf(&ErrNoStdin).Elem(),
 
 			"Progress":    reflect.ValueOf((*Progress)(nil)),
 			"MIMEBundler": reflect.ValueOf((*MIMEBundler)(nil)),

@@ -30,8 +30,11 @@ func (s *Session) toError(err error, code string) *Error {
 	}
 	var p interp.Panic
 	if errors.As(err, &p) {
-		e := &Error{Name: "panic", Value: fmt.Sprint(p.Value)}
-		e.Traceback = []string{"panic: " + e.Value}
+		e, ok := mustError(p.Value)
+		if !ok {
+			e = &Error{Name: "panic", Value: fmt.Sprint(p.Value)}
+			e.Traceback = []string{"panic: " + e.Value}
+		}
 		if s.lastPanicPos != "" {
 			if m := posRE.FindStringSubmatch(s.lastPanicPos + " "); m != nil {
 				line, _ := strconv.Atoi(m[1])

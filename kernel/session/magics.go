@@ -20,6 +20,13 @@ plotter, vg, draw, gorgonia, and the project's tensor, sft, llama (model/llama),
 tokenizer, eval, compute, cpu (compute/cpu), gorgoniamodel, merge, viz and study; other third-party packages cannot
 be imported.
 
+Errors in one line: must(f(...)) fails the cell with f's error when it is not nil (nothing after
+it runs) and gives f's other results:
+  task := must(data.Embedded("strings"))     base, info := must(study.BaseModel(ctx, cfg, tok))
+  must(os.WriteFile(path, b, 0o644))         must(err)
+It is a statement of its own or the whole right side of an assignment, in cells and in the
+functions they declare.
+
 Package display (github.com/ordermerge/ordermerge/kernel/display), usable as display.X:
   display.Show(v)            show v richly (MIMEBundle/HTML/Markdown/SVG/PNG methods,
                              image.Image, String method, or plain text)
@@ -27,6 +34,10 @@ Package display (github.com/ordermerge/ordermerge/kernel/display), usable as dis
   display.Image(img), display.Text(s)
   id := display.NewID(); display.ShowID(id, v); display.Update(id, v)   update in place
   p := display.NewProgress("train", n); p.Add(1); p.Done()              progress bar
+  display.TrainVariants(base, examples, tc, seeds, dir), display.Train(model, examples, tc)
+                             sft's training with the cell's context and a live progress bar
+  cfg.Progress = display.StudyProgress()      a study's (or study.BaseModel's) progress, live
+  tc.Progress = display.TrainingProgress(label)   a progress bar for any sft.Config
   ctx := display.Context()   the cell's context: pass it to long calls (training, merging)
                              so that interrupting the cell stops them at their next step
   display.Input(prompt), display.Password(prompt)   read a line from the user
