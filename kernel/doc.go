@@ -35,7 +35,10 @@
 //	PNG() ([]byte, error)         // image/png
 //
 // The first that matches, in that order, wins; an image.Image becomes a PNG; text/plain is
-// always added (the String method if there is one, else fmt's %v). For an interpreted type
+// always added (the String method if there is one, else fmt's %+v, with field names; a value of
+// more than 1000 elements is summarised as numpy does, its long slices and maps shown by their
+// first and last three elements, and no text/plain is longer than 64 KiB: fmt.Println(v) prints
+// all of it). For an interpreted type
 // (declared in a cell) the methods are seen by display.Show, and by a cell's final value when
 // that is a variable or a field (the kernel evaluates it again as the argument of a function
 // that receives the methods); the result of a call of such a type is shown as plain text.

@@ -154,12 +154,24 @@ type Progress struct {
 	last    time.Time
 	done    bool
 	shownOK bool
+	// message: without a total the bar is just its label (a status line, as StudyProgress
+	// shows between counted stages), not a counter.
+	message bool
 }
 
 // NewProgress shows a progress bar for total steps (total <= 0: an open-ended counter).
 func (d *Display) NewProgress(label string, total int) *Progress {
+	return d.newProgress(label, total, false)
+}
+
+// newStatus is a Progress that shows only its label while it has no total.
+func (d *Display) newStatus(label string, total int) *Progress {
+	return d.newProgress(label, total, true)
+}
+
+func (d *Display) newProgress(label string, total int, message bool) *Progress {
 	p := &Progress{d: d, id: fmt.Sprintf("progress-%s-%d", uuid.NewString()[:8], d.ids.Add(1)),
-		label: label, total: total, start: time.Now()}
+		label: label, total: total, start: time.Now(), message: message}
 	p.shownOK = d.ShowID(p.id, p.render()) == nil
 	return p
 }
@@ -171,7 +183,7 @@ func (p *Progress) Add(n int) { p.Set(p.current() + n) }
 func (p *Progress) Set(n int) {
 	p.mu.Lock()
 	p.n = n
-	due := time.Since(p.last) >= 100*time.Millisecond
+	due := time.Since(p.last) >= 100*time.Millisecond || n == p.total
 	if due {
 		p.last = time.Now()
 	}
@@ -229,6 +241,9 @@ func (p *Progress) render() progressView {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	elapsed := time.Since(p.start).Round(100 * time.Millisecond)
+	if p.total <= 0 && p.message {
+		return progressView{p.label, "<pre>" + htmlEscape(p.label) + "</pre>"}
+	}
 	if p.total <= 0 {
 		t := fmt.Sprintf("%s: %d (%v)", p.label, p.n, elapsed)
 		return progressView{t, "<pre>" + htmlEscape(t) + "</pre>"}

@@ -21,7 +21,7 @@ func (d *Display) Train(model compute.Model, examples []data.Example, cfg sft.Co
 	bar := d.NewProgress("training", 0)
 	cfg.Progress = chainProgress(bar.trainingUpdate("training"), cfg.Progress)
 	res, err := sft.Train(d.Context(), model, examples, cfg)
-	bar.finish(err)
+	bar.finish("training", err)
 	return res, err
 }
 
@@ -34,7 +34,7 @@ func (d *Display) TrainVariants(base compute.Model, examples []data.Example, cfg
 	bar := d.NewProgress(label, 0)
 	cfg.Progress = chainProgress(bar.trainingUpdate(label), cfg.Progress)
 	res, err := sft.TrainVariants(d.Context(), base, examples, cfg, orderSeeds, outDir)
-	bar.finish(err)
+	bar.finish(label, err)
 	return res, err
 }
 
@@ -59,7 +59,7 @@ func (d *Display) StudyProgress() func(study.Event) {
 		mu.Lock()
 		defer mu.Unlock()
 		if bar == nil {
-			bar = d.NewProgress(e.Message, e.Total)
+			bar = d.newStatus(e.Message, e.Total)
 		}
 		bar.SetLabel(e.Message)
 		bar.SetTotal(e.Total)
@@ -113,8 +113,9 @@ func (p *Progress) setNow(n int) {
 
 // finish shows the bar's final state: full after a success, where it stopped (and why) after
 // an error or an interrupt.
-func (p *Progress) finish(err error) {
+func (p *Progress) finish(label string, err error) {
 	if err == nil {
+		p.SetLabel(label + ": done")
 		p.Done()
 		return
 	}

@@ -93,6 +93,9 @@ func TestStudyProgressIsOneLine(t *testing.T) {
 	d := display.New(display.Host{Publisher: rec, Context: context.Background})
 	p := d.StudyProgress()
 	p(study.Event{Stage: "base", Message: "pre-training the base model"})
+	if rec.texts[0] != "pre-training the base model" {
+		t.Errorf("a stage without a count shows %q, want just its message", rec.texts[0])
+	}
 	for i := 1; i <= 50; i++ {
 		p(study.Event{Stage: "base", Message: fmt.Sprintf("pre-training: step %d", i), Done: i, Total: 50})
 	}
@@ -100,8 +103,9 @@ func TestStudyProgressIsOneLine(t *testing.T) {
 	if len(rec.ids) != 1 {
 		t.Fatalf("%d displays, want one line updated in place", len(rec.ids))
 	}
-	// 52 events in well under 100 ms: the first, and each change of stage, are shown at once.
-	if len(rec.texts) > 5 {
+	// 52 events in well under 100 ms: the first, the last step of a count and each change of
+	// stage are shown at once.
+	if len(rec.texts) > 6 {
 		t.Errorf("%d updates for 52 events: not throttled", len(rec.texts))
 	}
 	if last := rec.texts[len(rec.texts)-1]; !strings.HasPrefix(last, "dataset 1 of 2: strings [") || !strings.Contains(last, "0/2") {

@@ -1,0 +1,257 @@
+package display
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+)
+
+// The text/plain form of a value follows numpy's print options: a value with more than
+// summaryThreshold elements in all (numbers, strings, struct fields, map entries, ...) is
+// summarised, every slice, array and map in it shown by its first and last edgeItems
+// elements around "...", so showing a 1000x1000 image or a million-element slice sends a line
+// rather than megabytes (the PNG beside it is the real view). Whatever the value, the text
+// is at most maxText bytes. fmt.Println(v) prints all of it.
+const (
+	summaryThreshold = 1000
+	edgeItems        = 3
+	maxText          = 64 << 10
+	maxSummaryString = 200 // runes of a string inside a summarised value
+)
+
+// Text is the text/plain form of v: its String (or Error) method if it has one, strings
+// quoted as Go would write them (so "" and " " are visible), structs with their field names
+// (fmt's %+v), and large values summarised as numpy summarises arrays (see summaryThreshold).
+func Text(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "<nil>"
+	case fmt.Stringer:
+		return capText(x.String())
+	case error:
+		return capText(x.Error())
+	case string:
+		if len(x) > maxText {
+			return capText(fmt.Sprintf("%q", x))
+		}
+		return fmt.Sprintf("%q", x)
+	case reflect.Value:
+		if x.IsValid() && x.CanInterface() {
+			return Text(x.Interface())
+		}
+		return fmt.Sprint(x)
+	}
+	rv := reflect.ValueOf(v)
+	budget := summaryThreshold
+	if countElements(rv, &budget, 0) {
+		return capText(fmt.Sprintf("%+v", v))
+	}
+	var b strings.Builder
+	summarise(&b, rv, 0)
+	return capText(b.String())
+}
+
+// capText keeps the first and last parts of a text longer than maxText.
+func capText(s string) string {
+	if len(s) <= maxText {
+		return s
+	}
+	head, tail := s[:maxText*3/4], s[len(s)-maxText/8:]
+	return fmt.Sprintf("%s\n... (%d bytes left out; fmt.Print shows all of it) ...\n%s", head, len(s)-len(head)-len(tail), tail)
+}
+
+// countElements takes one from budget for every element of v (numbers, strings, ...; a long
+// string counts one per 64 bytes) and reports whether v fits in it.
+func countElements(v reflect.Value, budget *int, depth int) bool {
+	if *budget < 0 {
+		return false
+	}
+	if depth > 8 {
+		return true // deep (or cyclic) pointers: fmt prints addresses below the top
+	}
+	switch v.Kind() {
+	case reflect.String:
+		*budget -= 1 + v.Len()/64
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.IsNil() {
+			return true
+		}
+		if n := v.Len(); n > *budget {
+			*budget -= n
+			return false
+		}
+		if isScalar(v.Type().Elem().Kind()) {
+			*budget -= v.Len()
+			break
+		}
+		for i := 0; i < v.Len() && *budget >= 0; i++ {
+			countElements(v.Index(i), budget, depth+1)
+		}
+	case reflect.Map:
+		if n := v.Len(); n > *budget {
+			*budget -= n
+			return false
+		}
+		it := v.MapRange()
+		for it.Next() && *budget >= 0 {
+			countElements(it.Key(), budget, depth+1)
+			countElements(it.Value(), budget, depth+1)
+		}
+	case reflect.Struct:
+		if hasTextMethod(v) {
+			break
+		}
+		for i := 0; i < v.NumField() && *budget >= 0; i++ {
+			countElements(v.Field(i), budget, depth+1)
+		}
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() && (depth == 0 || v.Kind() == reflect.Interface) && !hasTextMethod(v) {
+			countElements(v.Elem(), budget, depth+1)
+		}
+	default:
+		*budget-- // one number, or what fmt prints in one piece
+	}
+	return *budget >= 0
+}
+
+func isScalar(k reflect.Kind) bool {
+	return k >= reflect.Bool && k <= reflect.Complex128
+}
+
+// hasTextMethod reports whether fmt would print v with its String or Error method.
+func hasTextMethod(v reflect.Value) bool {
+	if !v.CanInterface() {
+		return false
+	}
+	switch v.Interface().(type) {
+	case fmt.Stringer, error:
+		return true
+	}
+	return false
+}
+
+// summarise writes v as fmt's %+v would, with long slices, arrays and maps cut to their
+// edges and long strings shortened.
+func summarise(b *strings.Builder, v reflect.Value, depth int) {
+	if b.Len() > maxText {
+		return
+	}
+	if !v.IsValid() {
+		b.WriteString("<nil>")
+		return
+	}
+	if hasTextMethod(v) && (v.Kind() != reflect.Pointer || !v.IsNil()) {
+		s := fmt.Sprint(v.Interface())
+		if len(s) > 4*maxSummaryString {
+			s = s[:4*maxSummaryString] + "..."
+		}
+		b.WriteString(s)
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		r := []rune(v.String())
+		if len(r) > maxSummaryString {
+			fmt.Fprintf(b, "%s...(%d bytes)", string(r[:maxSummaryString]), v.Len())
+			return
+		}
+		b.WriteString(v.String())
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.IsNil() {
+			b.WriteString("[]")
+			return
+		}
+		b.WriteByte('[')
+		edges(b, v.Len(), func(i int) { summarise(b, v.Index(i), depth+1) })
+		b.WriteByte(']')
+	case reflect.Map:
+		keys := v.MapKeys()
+		sortKeys(keys)
+		b.WriteString("map[")
+		edges(b, len(keys), func(i int) {
+			summarise(b, keys[i], depth+1)
+			b.WriteByte(':')
+			summarise(b, v.MapIndex(keys[i]), depth+1)
+		})
+		b.WriteByte(']')
+	case reflect.Struct:
+		b.WriteByte('{')
+		t := v.Type()
+		for i := 0; i < v.NumField(); i++ {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(t.Field(i).Name)
+			b.WriteByte(':')
+			summarise(b, v.Field(i), depth+1)
+		}
+		b.WriteByte('}')
+	case reflect.Pointer:
+		if v.IsNil() {
+			b.WriteString("<nil>")
+			return
+		}
+		switch v.Elem().Kind() {
+		case reflect.Struct, reflect.Slice, reflect.Array, reflect.Map:
+			if depth == 0 {
+				b.WriteByte('&')
+				summarise(b, v.Elem(), depth+1)
+				return
+			}
+		}
+		fmt.Fprintf(b, "%p", v.Interface())
+	case reflect.Interface:
+		if v.IsNil() {
+			b.WriteString("<nil>")
+			return
+		}
+		summarise(b, v.Elem(), depth)
+	default:
+		if v.CanInterface() {
+			fmt.Fprintf(b, "%v", v.Interface())
+		} else {
+			fmt.Fprintf(b, "%v", v)
+		}
+	}
+}
+
+// edges writes elements 0..n-1 with write, separated by spaces; of more than 2*edgeItems, only
+// the first and last edgeItems around "...".
+func edges(b *strings.Builder, n int, write func(i int)) {
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if n > 2*edgeItems && i == edgeItems {
+			b.WriteString("... ")
+			i = n - edgeItems
+		}
+		write(i)
+	}
+}
+
+// sortKeys orders map keys as fmt does for the common key kinds (numbers, strings, bools);
+// others by their text.
+func sortKeys(keys []reflect.Value) {
+	if len(keys) == 0 {
+		return
+	}
+	k := keys[0].Kind()
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		switch {
+		case k >= reflect.Int && k <= reflect.Int64:
+			return a.Int() < b.Int()
+		case k >= reflect.Uint && k <= reflect.Uintptr:
+			return a.Uint() < b.Uint()
+		case k == reflect.Float32 || k == reflect.Float64:
+			return a.Float() < b.Float()
+		case k == reflect.String:
+			return a.String() < b.String()
+		case k == reflect.Bool:
+			return !a.Bool() && b.Bool()
+		}
+		return fmt.Sprint(a) < fmt.Sprint(b)
+	})
+}
