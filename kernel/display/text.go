@@ -44,12 +44,17 @@ func Text(v any) string {
 	}
 	rv := reflect.ValueOf(v)
 	budget := summaryThreshold
-	if countElements(rv, &budget, 0) {
-		return capText(fmt.Sprintf("%+v", v))
-	}
-	var b strings.Builder
-	summarise(&b, rv, 0)
-	return capText(b.String())
+	w := textWriter{summary: !countElements(rv, &budget, 0)}
+	w.value(rv, 0)
+	return capText(w.b.String())
+}
+
+// textWriter writes a value as fmt's %+v does, except that fields of types declared in cells
+// have the names the cell gave them (the interpreter stores a field "rows" as "Xrows"), and,
+// in a summary, long slices, arrays and maps are cut to their edges and long strings shortened.
+type textWriter struct {
+	b       strings.Builder
+	summary bool
 }
 
 // capText keeps the first and last parts of a text longer than maxText.
@@ -131,9 +136,8 @@ func hasTextMethod(v reflect.Value) bool {
 	return false
 }
 
-// summarise writes v as fmt's %+v would, with long slices, arrays and maps cut to their
-// edges and long strings shortened.
-func summarise(b *strings.Builder, v reflect.Value, depth int) {
+func (w *textWriter) value(v reflect.Value, depth int) {
+	b := &w.b
 	if b.Len() > maxText {
 		return
 	}
@@ -143,7 +147,7 @@ func summarise(b *strings.Builder, v reflect.Value, depth int) {
 	}
 	if hasTextMethod(v) && (v.Kind() != reflect.Pointer || !v.IsNil()) {
 		s := fmt.Sprint(v.Interface())
-		if len(s) > 4*maxSummaryString {
+		if w.summary && len(s) > 4*maxSummaryString {
 			s = s[:4*maxSummaryString] + "..."
 		}
 		b.WriteString(s)
@@ -152,7 +156,7 @@ func summarise(b *strings.Builder, v reflect.Value, depth int) {
 	switch v.Kind() {
 	case reflect.String:
 		r := []rune(v.String())
-		if len(r) > maxSummaryString {
+		if w.summary && len(r) > maxSummaryString {
 			fmt.Fprintf(b, "%s...(%d bytes)", string(r[:maxSummaryString]), v.Len())
 			return
 		}
@@ -163,16 +167,16 @@ func summarise(b *strings.Builder, v reflect.Value, depth int) {
 			return
 		}
 		b.WriteByte('[')
-		edges(b, v.Len(), func(i int) { summarise(b, v.Index(i), depth+1) })
+		w.edges(v.Len(), func(i int) { w.value(v.Index(i), depth+1) })
 		b.WriteByte(']')
 	case reflect.Map:
 		keys := v.MapKeys()
 		sortKeys(keys)
 		b.WriteString("map[")
-		edges(b, len(keys), func(i int) {
-			summarise(b, keys[i], depth+1)
+		w.edges(len(keys), func(i int) {
+			w.value(keys[i], depth+1)
 			b.WriteByte(':')
-			summarise(b, v.MapIndex(keys[i]), depth+1)
+			w.value(v.MapIndex(keys[i]), depth+1)
 		})
 		b.WriteByte(']')
 	case reflect.Struct:
@@ -182,9 +186,9 @@ func summarise(b *strings.Builder, v reflect.Value, depth int) {
 			if i > 0 {
 				b.WriteByte(' ')
 			}
-			b.WriteString(t.Field(i).Name)
+			b.WriteString(fieldName(t, i))
 			b.WriteByte(':')
-			summarise(b, v.Field(i), depth+1)
+			w.value(v.Field(i), depth+1)
 		}
 		b.WriteByte('}')
 	case reflect.Pointer:
@@ -196,7 +200,7 @@ func summarise(b *strings.Builder, v reflect.Value, depth int) {
 		case reflect.Struct, reflect.Slice, reflect.Array, reflect.Map:
 			if depth == 0 {
 				b.WriteByte('&')
-				summarise(b, v.Elem(), depth+1)
+				w.value(v.Elem(), depth+1)
 				return
 			}
 		}
@@ -206,7 +210,7 @@ func summarise(b *strings.Builder, v reflect.Value, depth int) {
 			b.WriteString("<nil>")
 			return
 		}
-		summarise(b, v.Elem(), depth)
+		w.value(v.Elem(), depth)
 	default:
 		if v.CanInterface() {
 			fmt.Fprintf(b, "%v", v.Interface())
@@ -216,19 +220,30 @@ func summarise(b *strings.Builder, v reflect.Value, depth int) {
 	}
 }
 
-// edges writes elements 0..n-1 with write, separated by spaces; of more than 2*edgeItems, only
-// the first and last edgeItems around "...".
-func edges(b *strings.Builder, n int, write func(i int)) {
+// edges writes elements 0..n-1 with write, separated by spaces; in a summary, of more than
+// 2*edgeItems only the first and last edgeItems around "...".
+func (w *textWriter) edges(n int, write func(i int)) {
 	for i := 0; i < n; i++ {
 		if i > 0 {
-			b.WriteByte(' ')
+			w.b.WriteByte(' ')
 		}
-		if n > 2*edgeItems && i == edgeItems {
-			b.WriteString("... ")
+		if w.summary && n > 2*edgeItems && i == edgeItems {
+			w.b.WriteString("... ")
 			i = n - edgeItems
 		}
 		write(i)
 	}
+}
+
+// fieldName is the name of field i of t as the source declared it: the interpreter builds the
+// struct types of cells with reflect.StructOf, exporting a field "rows" as "Xrows". (A field
+// a cell names "Xrows" itself is shown as "rows": the types are indistinguishable.)
+func fieldName(t reflect.Type, i int) string {
+	n := t.Field(i).Name
+	if t.Name() == "" && len(n) > 1 && n[0] == 'X' && n[1] >= 'a' && n[1] <= 'z' {
+		return n[1:]
+	}
+	return n
 }
 
 // sortKeys orders map keys as fmt does for the common key kinds (numbers, strings, bools);

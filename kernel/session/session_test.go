@@ -84,7 +84,7 @@ func TestStateAcrossCellsAndValues(t *testing.T) {
 		{"import \"fmt\"\nfmt.Println(\"hi\", x)", "", "hi 40\n"},
 		{"func double(v int) int { return 2 * v }\ndouble(x)", "80", ""},
 		{"fmt.Println(\"again\")", "", "again\n"},
-		{"strings.ToUpper(\"abc\")", `"ABC"`, ""}, // preloaded package without import
+		{"strings.ToUpper(\"abc\")", `"ABC"`, ""},                       // preloaded package without import
 		{"type P struct{ A, B int }\np := P{1, 2}\np", "{A:1 B:2}", ""}, // structs show their field names, as fmt's %+v
 		{"p.A = 7\np.A", "7", ""},
 		{"func() int { return 5 }()", "5", ""},
