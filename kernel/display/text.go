@@ -27,6 +27,11 @@ func Text(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return "<nil>"
+	case reflect.Value: // before Stringer: a reflect.Value's String method names its type
+		if x.IsValid() && x.CanInterface() {
+			return Text(x.Interface())
+		}
+		return fmt.Sprint(x)
 	case fmt.Stringer:
 		return capText(x.String())
 	case error:
@@ -36,11 +41,6 @@ func Text(v any) string {
 			return capText(fmt.Sprintf("%q", x))
 		}
 		return fmt.Sprintf("%q", x)
-	case reflect.Value:
-		if x.IsValid() && x.CanInterface() {
-			return Text(x.Interface())
-		}
-		return fmt.Sprint(x)
 	}
 	rv := reflect.ValueOf(v)
 	budget := summaryThreshold

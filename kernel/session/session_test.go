@@ -236,7 +236,7 @@ func TestCompleteInspectIsComplete(t *testing.T) {
 		t.Errorf("strings.ToU: %v %d", m, start)
 	}
 	m, _, _ = s.Complete("pt.", 3)
-	if strings.Join(m, ",") != "X,Y" {
+	if strings.Join(m, ",") != "Norm1,X,Y" { // methods declared in cells too
 		t.Errorf("pt.: %v", m)
 	}
 	m, start, _ = s.Complete("é := myC", 8) // code points, not bytes
@@ -285,7 +285,7 @@ func TestMagics(t *testing.T) {
 		t.Errorf("interpreted getenv: %q %+v", text(r), r.Err)
 	}
 	_, h = run(t, s, "%time\nx := 0\nfor i := 0; i < 1000; i++ { x += i }")
-	if !strings.Contains(h.out.String(), "wall time:") {
+	if !strings.Contains(h.out.String(), "Wall time:") {
 		t.Errorf("%%time: %q", h.out.String())
 	}
 	_, h = run(t, s, "%help")
