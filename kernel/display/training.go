@@ -31,6 +31,9 @@ func (d *Display) Train(model compute.Model, examples []data.Example, cfg sft.Co
 //	results := must(display.TrainVariants(base, examples, tc, sft.VariantSeeds(2, 1), ""))
 func (d *Display) TrainVariants(base compute.Model, examples []data.Example, cfg sft.Config, orderSeeds []uint64, outDir string) ([]*sft.Result, error) {
 	label := fmt.Sprintf("fine-tuning %d order variants", len(orderSeeds))
+	if cfg.OrderMode != "" {
+		label += " (" + string(cfg.OrderMode) + ")"
+	}
 	bar := d.NewProgress(label, 0)
 	cfg.Progress = chainProgress(bar.trainingUpdate(label), cfg.Progress)
 	res, err := sft.TrainVariants(d.Context(), base, examples, cfg, orderSeeds, outDir)

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"go/ast"
+	"go/build"
 	"go/doc"
 	"go/format"
 	"go/parser"
@@ -164,6 +165,14 @@ func run(out, root string, oursOnly bool) error {
 	return writeGzipJSON(filepath.Join(out, StdlibDocsFile), std)
 }
 
+// linux is the platform whose files the standard library's docs are read from (fixed, so the
+// index does not depend on the machine that generates it).
+var linux = func() build.Context {
+	c := build.Default
+	c.GOOS, c.GOARCH, c.CgoEnabled = "linux", "amd64", true
+	return c
+}()
+
 // StdlibDocsFile holds the standard library's doc index (gzip-compressed JSON: 2.8 MB of
 // text, 0.6 MB compressed), in docs.json's format.
 const StdlibDocsFile = "docs_stdlib.json.gz"
@@ -257,9 +266,14 @@ type docEntry struct {
 
 // indexDocs adds the exported declarations of package path (source in dir) to docs.
 func indexDocs(dir, path string, docs map[string]docEntry) error {
+	return indexDocsOf(dir, path, docs, func(string) bool { return true })
+}
+
+// indexDocsOf is indexDocs of the files keep accepts.
+func indexDocsOf(dir, path string, docs map[string]docEntry, keep func(name string) bool) error {
 	fset := token.NewFileSet()
 	pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
+		return !strings.HasSuffix(fi.Name(), "_test.go") && keep(fi.Name())
 	}, parser.ParseComments)
 	if err != nil {
 		return err
@@ -363,7 +377,11 @@ func indexStdlibDocs(docs map[string]docEntry) error {
 			continue // not the standard library's API (yaegi's own tables)
 		}
 		all := map[string]docEntry{}
-		if err := indexDocs(filepath.Join(goroot, "src", filepath.FromSlash(path)), path, all); err != nil {
+		dir := filepath.Join(goroot, "src", filepath.FromSlash(path))
+		// The files of one platform: several declare the same function for different systems
+		// (os.File.Close for plan9 and unix), and which of them go/doc kept would vary.
+		keep := func(name string) bool { ok, err := linux.MatchFile(dir, name); return err == nil && ok }
+		if err := indexDocsOf(dir, path, all, keep); err != nil {
 			return fmt.Errorf("doc index of %s: %w", path, err)
 		}
 		for k, d := range all {
