@@ -33,8 +33,8 @@
 //	must(os.WriteFile(path, b, 0o644))
 //
 // It is a rewrite of the cell (session/must.go), not a function, so it keeps every result's
-// type without generics; it stands as a statement or as the whole right side of an assignment,
-// in cells and in the functions they declare. display.TrainVariants and display.Train are
+// type without generics; it stands as a statement or as the whole right side of an assignment
+// or a return, in cells and in the functions they declare. display.TrainVariants and display.Train are
 // sft's with the cell's context and one live progress bar that counts the steps itself;
 // cfg.Progress = display.StudyProgress() shows a study's (or study.BaseModel's pre-training)
 // progress on one line updated in place.

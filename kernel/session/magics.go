@@ -25,8 +25,9 @@ Errors in one line: must(f(...)) fails the cell with f's error when it is not ni
 it runs) and gives f's other results:
   task := must(data.Embedded("strings"))     base, info := must(study.BaseModel(ctx, cfg, tok))
   must(os.WriteFile(path, b, 0o644))         must(err)
-It is a statement of its own or the whole right side of an assignment, in cells and in the
-functions they declare.
+It is a statement of its own or the whole right side of an assignment or of a return
+(return must(f(x)) in a function returning f's other results), in cells and in the functions
+they declare.
 
 Package display (github.com/ordermerge/ordermerge/kernel/display), usable as display.X:
   display.Show(v)            show v richly (MIMEBundle/HTML/Markdown/SVG/PNG methods,

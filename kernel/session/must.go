@@ -5,6 +5,7 @@ import (
 	"go/ast"
 	"go/token"
 	"reflect"
+	"strings"
 )
 
 // must is the kernel's one-line error handling for cells. Go cells otherwise spend a third of
@@ -17,10 +18,12 @@ import (
 //	x = must(f(a))       ->  var __mustN error; x, __mustN = f(a); if ...
 //	must(f(a))           ->  if __mustN := __kernel.LastError(f(a)); __mustN != nil { panic(...) }
 //	must(err)            ->  the same (any number of results, the last an error)
+//	return must(f(a))    ->  __mustN_r1, __mustN := f(a); if ...; return __mustN_r1
 //
 // The panic is a cellError when the error is not nil; the cell then fails with
 // that error's message at the line of the must, and every statement after it is skipped, as
-// with panic(err). The rewrite works in functions declared in cells too. A cell (or an
+// with panic(err). The rewrite works in functions declared in cells too (return must(f())
+// returns f's other results). A cell (or an
 // earlier one) that declares its own must keeps it.
 
 // mustName is what cells call.
@@ -93,6 +96,7 @@ func (s *Session) mustEdits(ed *editor, f *ast.File, cell int) error {
 		}
 		return true
 	})
+	returns := resultCounts(f)
 	handled := map[*ast.CallExpr]bool{}
 	n := 0
 	temp := func() string {
@@ -116,6 +120,27 @@ func (s *Session) mustEdits(ed *editor, f *ast.File, cell int) error {
 				ed.replace(ed.off(call.Fun.Pos()), ed.off(call.Fun.End()), "if "+tmp+" := "+hookName+".LastError")
 				ed.insert(ed.off(call.End()), "; "+tmp+" != nil "+failWith(tmp))
 			}
+		case *ast.ReturnStmt:
+			if len(st.Results) != 1 || returns[st] < 1 {
+				return true
+			}
+			call := mustCall(st.Results[0])
+			inner, ok := (*ast.CallExpr)(nil), false
+			if call != nil && len(call.Args) == 1 {
+				inner, ok = call.Args[0].(*ast.CallExpr)
+			}
+			if !ok {
+				return true
+			}
+			handled[call] = true
+			tmp := temp()
+			vals := make([]string, returns[st])
+			for i := range vals {
+				vals[i] = fmt.Sprintf("%s_r%d", tmp, i+1)
+			}
+			list := strings.Join(vals, ", ")
+			ed.replace(ed.off(st.Pos()), ed.off(inner.Pos()), list+", "+tmp+" := ")
+			ed.replace(ed.off(inner.End()), ed.off(call.End()), "; if "+tmp+" != nil "+failWith(tmp)+"; return "+list)
 		case *ast.AssignStmt:
 			if len(st.Rhs) != 1 || (st.Tok != token.DEFINE && st.Tok != token.ASSIGN) {
 				return true
@@ -154,6 +179,45 @@ func (s *Session) mustEdits(ed *editor, f *ast.File, cell int) error {
 		return bad == nil
 	})
 	return bad
+}
+
+// resultCounts maps each return statement of a chunk to the number of results of the
+// function it returns from.
+func resultCounts(f *ast.File) map[*ast.ReturnStmt]int {
+	out := map[*ast.ReturnStmt]int{}
+	var walk func(body *ast.BlockStmt, n int)
+	walk = func(body *ast.BlockStmt, n int) {
+		if body == nil {
+			return
+		}
+		ast.Inspect(body, func(node ast.Node) bool {
+			switch x := node.(type) {
+			case *ast.FuncLit:
+				walk(x.Body, numResults(x.Type))
+				return false
+			case *ast.ReturnStmt:
+				out[x] = n
+			}
+			return true
+		})
+	}
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok {
+			walk(fd.Body, numResults(fd.Type))
+		}
+	}
+	return out
+}
+
+func numResults(ft *ast.FuncType) int {
+	if ft.Results == nil {
+		return 0
+	}
+	n := 0
+	for _, fl := range ft.Results.List {
+		n += max(len(fl.Names), 1)
+	}
+	return n
 }
 
 // failWith is the block a rewritten must runs when tmp holds an error.

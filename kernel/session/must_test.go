@@ -16,6 +16,9 @@ func TestMustOneLineErrorHandling(t *testing.T) {
 		{code: "n = must(strconv.Atoi(\"7\"))\nn", value: "7"},
 		{code: "must(os.WriteFile(os.DevNull, nil, 0o644))\nmust(nil)\n1", value: "1"},
 		{code: "func twice(s string) int {\n\tv := must(strconv.Atoi(s))\n\treturn 2 * v\n}\ntwice(\"21\")", value: "42"},
+		{code: "func parse(s string) int {\n\treturn must(strconv.Atoi(s))\n}\nparse(\"12\")", value: "12"},
+		{code: "split := func(s string) (string, string, bool) { return must(func() (string, string, bool, error) { a, b, ok := strings.Cut(s, \"=\"); return a, b, ok, nil }()) }\nk, v, _ := split(\"a=b\")\nk + v", value: `"ab"`},
+		{code: "func parseOr(s string) (int, error) {\n\tdefer func() { recover() }()\n\treturn must(strconv.Atoi(s)), nil\n}", err: "must(...) is a statement of its own"},
 		{code: "total := 0\nfor _, w := range []string{\"1\", \"2\"} {\n\tv := must(strconv.Atoi(w))\n\ttotal += v\n}\ntotal", value: "3"},
 	})
 	// A failed must ends the cell at its line with the error itself; nothing after it runs.
