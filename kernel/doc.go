@@ -22,6 +22,35 @@
 // context: pass it to long compiled calls (sft.Train(display.Context(), ...), merges,
 // evaluations) so that an interrupt stops them at their next step.
 //
+// # Cells that read like prose
+//
+// must(f(...)) is one-line error handling: it gives f's results without its final error, and
+// when that error is not nil the cell fails with it (named by its type, at the must's line)
+// and nothing after it runs:
+//
+//	task := must(data.Embedded("strings"))
+//	base, info := must(study.BaseModel(display.Context(), cfg, tok))
+//	must(os.WriteFile(path, b, 0o644))
+//
+// It is a rewrite of the cell (session/must.go), not a function, so it keeps every result's
+// type without generics; it stands as a statement or as the whole right side of an assignment
+// or a return, in cells and in the functions they declare. display.TrainVariants and display.Train are
+// sft's with the cell's context and one live progress bar that counts the steps itself;
+// cfg.Progress = display.StudyProgress() shows a study's (or study.BaseModel's pre-training)
+// progress on one line updated in place.
+//
+// # Editor help and magics
+//
+// Shift-Tab (inspect_request) documents the callable of the call around the cursor, as
+// IPython's token_at_cursor does (strings.ToUpper in strings.ToUpper(|)), else the name at
+// the cursor: the signature with parameter names and the doc comment, for our packages and
+// the standard library (kernel/symbols' doc index), for functions, types and methods declared
+// in cells, and a variable's type and (summarised) value. Completion lists the fields and
+// methods of values of cell-declared types too. Magics as in IPython: %time (stmt), %%time,
+// %%writefile [-a], %lsmagic, %env, %who, %reset, %help, and ?name / name?. history_request
+// answers tail, range (start, stop) and search (a GLOB pattern, unique, n) as IPython's
+// HistoryManager does.
+//
 // # Rich values: the display contract
 //
 // A cell's final expression, and any value passed to display.Show, is rendered from the
@@ -35,7 +64,10 @@
 //	PNG() ([]byte, error)         // image/png
 //
 // The first that matches, in that order, wins; an image.Image becomes a PNG; text/plain is
-// always added (the String method if there is one, else fmt's %v). For an interpreted type
+// always added (the String method if there is one, else fmt's %+v, with field names; a value of
+// more than 1000 elements is summarised as numpy does, its long slices and maps shown by their
+// first and last three elements, and no text/plain is longer than 64 KiB: fmt.Println(v) prints
+// all of it). For an interpreted type
 // (declared in a cell) the methods are seen by display.Show, and by a cell's final value when
 // that is a variable or a field (the kernel evaluates it again as the argument of a function
 // that receives the methods); the result of a call of such a type is shown as plain text.

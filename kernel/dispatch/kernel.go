@@ -352,30 +352,6 @@ func (k *Kernel) handleShell(m *wire.Message) {
 	}
 }
 
-func (k *Kernel) historyRequest(m *wire.Message) {
-	var c struct {
-		Access string `json:"hist_access_type"`
-		N      int    `json:"n"`
-		Output bool   `json:"output"`
-	}
-	_ = json.Unmarshal(m.Content, &c)
-	k.mu.Lock()
-	h := k.history
-	k.mu.Unlock()
-	if c.Access == "tail" && c.N > 0 && c.N < len(h) {
-		h = h[len(h)-c.N:]
-	}
-	entries := make([]any, 0, len(h))
-	for _, e := range h {
-		if c.Output {
-			entries = append(entries, []any{0, e.line, []any{e.code, nil}})
-		} else {
-			entries = append(entries, []any{0, e.line, e.code})
-		}
-	}
-	k.reply(k.sockets.Shell, m, "history_reply", map[string]any{"status": "ok", "history": entries})
-}
-
 // latePanic reports a goroutine panic that happened after its cell finished, under that
 // cell's request so the front end attaches it to the right cell.
 func (k *Kernel) latePanic(cell int, e *session.Error) {

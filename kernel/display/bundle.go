@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"reflect"
 )
 
 // The structural interfaces a value may implement to render itself. They are declared here
@@ -98,25 +97,4 @@ func encodeValue(mime string, v any) any {
 		return json.RawMessage(b)
 	}
 	return string(b)
-}
-
-// Text is the text/plain form of v: its String method if it has one, strings quoted as Go
-// would write them (so "" and " " are visible), everything else as fmt's %v.
-func Text(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "<nil>"
-	case fmt.Stringer:
-		return x.String()
-	case error:
-		return x.Error()
-	case string:
-		return fmt.Sprintf("%q", x)
-	case reflect.Value:
-		if x.IsValid() && x.CanInterface() {
-			return Text(x.Interface())
-		}
-		return fmt.Sprint(x)
-	}
-	return fmt.Sprintf("%v", v)
 }

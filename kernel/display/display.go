@@ -154,12 +154,24 @@ type Progress struct {
 	last    time.Time
 	done    bool
 	shownOK bool
+	// message: without a total the bar is just its label (a status line, as StudyProgress
+	// shows between counted stages), not a counter.
+	message bool
 }
 
 // NewProgress shows a progress bar for total steps (total <= 0: an open-ended counter).
 func (d *Display) NewProgress(label string, total int) *Progress {
+	return d.newProgress(label, total, false)
+}
+
+// newStatus is a Progress that shows only its label while it has no total.
+func (d *Display) newStatus(label string, total int) *Progress {
+	return d.newProgress(label, total, true)
+}
+
+func (d *Display) newProgress(label string, total int, message bool) *Progress {
 	p := &Progress{d: d, id: fmt.Sprintf("progress-%s-%d", uuid.NewString()[:8], d.ids.Add(1)),
-		label: label, total: total, start: time.Now()}
+		label: label, total: total, start: time.Now(), message: message}
 	p.shownOK = d.ShowID(p.id, p.render()) == nil
 	return p
 }
@@ -171,7 +183,7 @@ func (p *Progress) Add(n int) { p.Set(p.current() + n) }
 func (p *Progress) Set(n int) {
 	p.mu.Lock()
 	p.n = n
-	due := time.Since(p.last) >= 100*time.Millisecond
+	due := time.Since(p.last) >= 100*time.Millisecond || n == p.total
 	if due {
 		p.last = time.Now()
 	}
@@ -179,6 +191,20 @@ func (p *Progress) Set(n int) {
 	if due {
 		p.push()
 	}
+}
+
+// SetTotal changes the number of steps the bar counts to (<= 0: an open-ended counter).
+func (p *Progress) SetTotal(total int) {
+	p.mu.Lock()
+	p.total = total
+	p.mu.Unlock()
+}
+
+// SetLabel changes the text shown before the bar (shown with the next update).
+func (p *Progress) SetLabel(label string) {
+	p.mu.Lock()
+	p.label = label
+	p.mu.Unlock()
 }
 
 // Done marks the bar finished and shows its final state.
@@ -215,6 +241,9 @@ func (p *Progress) render() progressView {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	elapsed := time.Since(p.start).Round(100 * time.Millisecond)
+	if p.total <= 0 && p.message {
+		return progressView{p.label, "<pre>" + htmlEscape(p.label) + "</pre>"}
+	}
 	if p.total <= 0 {
 		t := fmt.Sprintf("%s: %d (%v)", p.label, p.n, elapsed)
 		return progressView{t, "<pre>" + htmlEscape(t) + "</pre>"}
@@ -268,23 +297,27 @@ func (d *Display) Exports() (symbols map[string]map[string]reflect.Value, mapTyp
 	show, showID, update := reflect.ValueOf(d.Show), reflect.ValueOf(d.ShowID), reflect.ValueOf(d.Update)
 	symbols = map[string]map[string]reflect.Value{
 		ImportPath + "/display": {
-			"Show":        show,
-			"ShowID":      showID,
-			"Update":      update,
-			"NewID":       reflect.ValueOf(d.NewID),
-			"HTML":        reflect.ValueOf(d.HTML),
-			"Markdown":    reflect.ValueOf(d.Markdown),
-			"Text":        reflect.ValueOf(d.Text),
-			"PNG":         reflect.ValueOf(d.PNG),
-			"SVG":         reflect.ValueOf(d.SVG),
-			"Image":       reflect.ValueOf(d.Image),
-			"JSON":        reflect.ValueOf(d.JSON),
-			"Context":     reflect.ValueOf(d.Context),
-			"Input":       reflect.ValueOf(d.Input),
-			"Password":    reflect.ValueOf(d.Password),
-			"NewProgress": reflect.ValueOf(d.NewProgress),
-			"Bundle":      reflect.ValueOf(Bundle),
-			"ErrNoStdin":  reflect.ValueOf(&ErrNoStdin).Elem(),
+			"Show":             show,
+			"ShowID":           showID,
+			"Update":           update,
+			"NewID":            reflect.ValueOf(d.NewID),
+			"HTML":             reflect.ValueOf(d.HTML),
+			"Markdown":         reflect.ValueOf(d.Markdown),
+			"Text":             reflect.ValueOf(d.Text),
+			"PNG":              reflect.ValueOf(d.PNG),
+			"SVG":              reflect.ValueOf(d.SVG),
+			"Image":            reflect.ValueOf(d.Image),
+			"JSON":             reflect.ValueOf(d.JSON),
+			"Context":          reflect.ValueOf(d.Context),
+			"Input":            reflect.ValueOf(d.Input),
+			"Password":         reflect.ValueOf(d.Password),
+			"NewProgress":      reflect.ValueOf(d.NewProgress),
+			"Train":            reflect.ValueOf(d.Train),
+			"TrainVariants":    reflect.ValueOf(d.TrainVariants),
+			"TrainingProgress": reflect.ValueOf(d.TrainingProgress),
+			"StudyProgress":    reflect.ValueOf(d.StudyProgress),
+			"Bundle":           reflect.ValueOf(Bundle),
+			"ErrNoStdin":       reflect.ValueOf(&ErrNoStdin).Elem(),
 
 			"Progress":    reflect.ValueOf((*Progress)(nil)),
 			"MIMEBundler": reflect.ValueOf((*MIMEBundler)(nil)),

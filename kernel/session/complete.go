@@ -2,6 +2,7 @@ package session
 
 import (
 	"fmt"
+	"go/ast"
 	"go/parser"
 	"go/scanner"
 	"go/token"
@@ -10,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+
+	"github.com/ordermerge/ordermerge/kernel/display"
 )
 
 var goKeywords = []string{"break", "case", "chan", "const", "continue", "default", "defer", "else",
@@ -22,7 +25,7 @@ var goBuiltins = []string{"append", "bool", "byte", "cap", "close", "complex", "
 	"real", "recover", "rune", "string", "true", "uint", "uint16", "uint32", "uint64", "uint8",
 	"uintptr", "any"}
 
-var magicNames = []string{"%env", "%help", "%reset", "%time", "%who"}
+var magicNames = append(append([]string(nil), lineMagics...), cellMagics...)
 
 func isIdentRune(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }
 
@@ -39,8 +42,8 @@ func exprAt(code []rune, cursor int) (string, int) {
 	for i > 0 && (isIdentRune(code[i-1]) || code[i-1] == '.') {
 		i--
 	}
-	if i > 0 && code[i-1] == '%' {
-		i--
+	for n := 0; n < 2 && i > 0 && code[i-1] == '%'; n++ {
+		i-- // a line magic (%time) or a cell magic (%%time)
 	}
 	return string(code[i:cursor]), i
 }
@@ -135,7 +138,72 @@ func (s *Session) membersOf(base string) []string {
 	if !ok {
 		return nil
 	}
-	return fieldsAndMethods(v.Type())
+	out := fieldsAndMethods(v.Type())
+	for _, names := range s.cellMethods(v.Type()) {
+		for n := range names {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// noteMethod records a method declared in a cell: the interpreter's reflect types of cell
+// types have no methods, so completion and inspection look them up here.
+func (s *Session) noteMethod(d *ast.FuncDecl, decl string) {
+	if len(d.Recv.List) == 0 {
+		return
+	}
+	t := d.Recv.List[0].Type
+	if st, ok := t.(*ast.StarExpr); ok {
+		t = st.X
+	}
+	if ix, ok := t.(*ast.IndexExpr); ok { // a generic type's receiver T[P]
+		t = ix.X
+	}
+	id, ok := t.(*ast.Ident)
+	if !ok {
+		return
+	}
+	if s.methods[id.Name] == nil {
+		s.methods[id.Name] = map[string]string{}
+	}
+	s.methods[id.Name][d.Name.Name] = strings.TrimSpace(decl)
+}
+
+// cellMethods returns the methods declared in cells (name -> declaration) of the cell types
+// whose reflect type is t or *t's element. Cell types of the same structure share a reflect
+// type in the interpreter; then the methods of each are listed.
+func (s *Session) cellMethods(t reflect.Type) []map[string]string {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var out []map[string]string
+	for name, ms := range s.methods {
+		if rt := s.cellType(name); rt != nil && rt == t {
+			out = append(out, ms)
+		}
+	}
+	return out
+}
+
+// cellType asks the interpreter for the reflect type it uses for the cell type name.
+func (s *Session) cellType(name string) reflect.Type {
+	if t, ok := s.typeOf[name]; ok {
+		return t
+	}
+	if _, ok := s.imported["reflect"]; !ok {
+		if _, err := s.it.Eval(`import reflect "reflect"`); err != nil {
+			return nil
+		}
+		s.imported["reflect"] = "reflect"
+	}
+	v, err := s.it.Eval(fmt.Sprintf(";reflect.TypeOf((*%s)(nil)).Elem()", name))
+	if err != nil || !v.IsValid() || !v.CanInterface() {
+		return nil
+	}
+	t, _ := v.Interface().(reflect.Type)
+	s.typeOf[name] = t
+	return t
 }
 
 // valueOf evaluates an identifier chain (no calls, so no side effects).
@@ -204,17 +272,21 @@ func (s *Session) Inspect(code string, cursor int) (data map[string]any, found b
 	if cursor > len(rs) {
 		cursor = len(rs)
 	}
-	end := cursor
-	for end < len(rs) && isIdentRune(rs[end]) {
-		end++
-	}
-	expr, _ := exprAt(rs, end)
-	expr = strings.Trim(expr, ".")
+	expr := tokenAtCursor(rs, cursor)
 	if expr == "" {
 		return map[string]any{}, false
 	}
 	var text string
-	if i := strings.IndexByte(expr, '.'); i >= 0 {
+	if i := strings.LastIndexByte(expr, '.'); i >= 0 {
+		if v, ok := s.valueOf(expr[:i]); ok {
+			for _, ms := range s.cellMethods(v.Type()) {
+				if d, ok := ms[expr[i+1:]]; ok {
+					text = d
+				}
+			}
+		}
+	}
+	if i := strings.IndexByte(expr, '.'); i >= 0 && text == "" {
 		if p, ok := s.packagePath(expr[:i]); ok {
 			text = s.describeMember(p, expr[:i], expr[i+1:])
 		}
@@ -227,7 +299,7 @@ func (s *Session) Inspect(code string, cursor int) (data map[string]any, found b
 			text = "type " + s.types[expr]
 		default:
 			if v, ok := s.valueOf(expr); ok {
-				val := fmt.Sprintf("%v", v)
+				val := display.Text(v) // summarised: a million elements do not become megabytes
 				if len(val) > 2000 {
 					val = val[:2000] + "..."
 				}
@@ -244,6 +316,58 @@ func (s *Session) Inspect(code string, cursor int) (data map[string]any, found b
 		return map[string]any{}, false
 	}
 	return map[string]any{"text/plain": text, "text/markdown": "```go\n" + text + "\n```"}, true
+}
+
+// tokenAtCursor is what inspecting at cursor looks at, as IPython's token_at_cursor decides
+// it: the callable of the innermost call whose parentheses hold the cursor (strings.ToUpper
+// in strings.ToUpper(|) or strings.ToUpper(s|)), otherwise the dotted name at the cursor.
+func tokenAtCursor(rs []rune, cursor int) string {
+	src := string(rs[:cursor])
+	var fset token.FileSet
+	file := fset.AddFile("", -1, len(src))
+	var sc scanner.Scanner
+	sc.Init(file, []byte(src), func(token.Position, string) {}, 0)
+	type open struct{ callee string }
+	var stack []open
+	var chain []string // the dotted name the last tokens form
+	lastWasDot := false
+	for {
+		_, tok, lit := sc.Scan()
+		if tok == token.EOF {
+			break
+		}
+		switch tok {
+		case token.IDENT:
+			if !lastWasDot {
+				chain = nil
+			}
+			chain = append(chain, lit)
+			lastWasDot = false
+			continue
+		case token.PERIOD:
+			lastWasDot = len(chain) > 0
+			continue
+		case token.LPAREN:
+			stack = append(stack, open{strings.Join(chain, ".")})
+		case token.LBRACK, token.LBRACE:
+			stack = append(stack, open{})
+		case token.RPAREN, token.RBRACK, token.RBRACE:
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		}
+		chain, lastWasDot = nil, false
+	}
+	// Inside a composite literal, an index or a block, the name at the cursor.
+	if n := len(stack); n > 0 && stack[n-1].callee != "" {
+		return stack[n-1].callee
+	}
+	end := cursor
+	for end < len(rs) && isIdentRune(rs[end]) {
+		end++
+	}
+	expr, _ := exprAt(rs, end)
+	return strings.Trim(expr, ".")
 }
 
 func (s *Session) doc(key string) (Doc, bool) {

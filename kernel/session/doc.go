@@ -13,6 +13,7 @@
 // caller passes to Execute. Interrupting a cell is cancelling the context given to Execute;
 // cells reach that context through display.Context() and pass it to long compiled calls.
 //
-// Magics (a % at the start of a cell's first lines): %help, %time, %env, %who, %reset. See
-// HelpText.
+// Magics (a % at the start of a cell's first lines): %help, %lsmagic, %time, %%time,
+// %%writefile, %env, %who, %reset, and ?name / name?; must(...) is one-line error handling
+// (must.go). See HelpText.
 package session

@@ -76,15 +76,28 @@ func (s *Session) fixChunk(src string, decl bool, cell int, useGlobals bool) (re
 	t := newTyper(s)
 	t.useGlobals = useGlobals
 
-	// Pass 1: expressions anywhere (builtins, range over int).
+	// Pass 0: must (must.go).
 	fset := token.NewFileSet()
 	f, base, err := parseChunk(fset, src, decl)
 	if err != nil {
 		return out, err
 	}
 	ed := &editor{fset: fset, base: base, src: src}
-	s.builtinEdits(ed, t, f)
+	if err := s.mustEdits(ed, f, cell); err != nil {
+		return out, err
+	}
 	src, sorted := ed.apply()
+	out.pos.add(sorted)
+
+	// Pass 1: expressions anywhere (builtins, range over int).
+	fset = token.NewFileSet()
+	f, base, err = parseChunk(fset, src, decl)
+	if err != nil {
+		return out, err
+	}
+	ed = &editor{fset: fset, base: base, src: src}
+	s.builtinEdits(ed, t, f)
+	src, sorted = ed.apply()
 	out.pos.add(sorted)
 
 	// Pass 2: top-level statements and declarations, go statements.
@@ -736,8 +749,12 @@ func (s *Session) namedType(t reflect.Type) string {
 // errors come back in cell coordinates, with advice for the interpreter's known limits.
 func (s *Session) compileChunk(src string, edits []edit, decl bool, cell int, fset *token.FileSet, f *ast.File) (*interp.Program, rewritten, error) {
 	src0, sorted0 := applyEdits(src, edits)
+	var mustErr *SyntaxError
 	fix := func(useGlobals bool) rewritten {
 		fx, err := s.fixChunk(src0, decl, cell, useGlobals)
+		if errors.As(err, &mustErr) {
+			return fx
+		}
 		if err != nil {
 			// The edited chunk always parses (the cell did); should it not, compile it as is.
 			fx = rewritten{src: src0, pos: &srcMap{}}
@@ -753,6 +770,9 @@ func (s *Session) compileChunk(src string, edits []edit, decl bool, cell int, fs
 		return s.compile(";" + fx.src) // a statement chunk starting with "func(" must not look like a declaration
 	}
 	fx := fix(false)
+	if mustErr != nil {
+		return nil, fx, mustErr
+	}
 	prog, err := compile(fx)
 	if err == nil {
 		return prog, fx, nil

@@ -286,10 +286,11 @@ func TestInterpretedValueShownWithItsMethods(t *testing.T) {
 	s := newLabSession(t)
 	runCases(t, s, []cellCase{
 		{code: "type model struct{ name string }\nfunc (m model) String() string { return \"model \" + m.name }\nmm := model{\"a\"}\nmm", value: "model a"},
-		{code: "type plain struct{ A int }\npl := plain{4}\npl", value: "{4}"},
+		{code: "type plain struct{ A int }\npl := plain{4}\npl", value: "{A:4}"},
+		{code: "type low struct{ n int; S string }\nlo := low{5, \"s\"}\nlo", value: "{n:5 S:s}"}, // the interpreter stores n as Xn
 	})
 	r, _ := run(t, s, "type tbl struct{ rows int }\nfunc (t *tbl) HTML() string { return fmt.Sprint(\"<table>\", t.rows, \"</table>\") }\ntb := &tbl{3}\ntb")
-	if r.Err != nil || r.Data["text/html"] != "<table>3</table>" || r.Data["text/plain"] != "&{3}" {
+	if r.Err != nil || r.Data["text/html"] != "<table>3</table>" || r.Data["text/plain"] != "&{rows:3}" {
 		t.Fatalf("HTML value: %v %+v", r.Data, r.Err)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/traefik/yaegi/interp"
 	"github.com/traefik/yaegi/stdlib"
@@ -78,9 +77,11 @@ type Session struct {
 	it       *interp.Interpreter
 	packages map[string]string // package name usable in cells -> import path
 	members  map[string]map[string]reflect.Value
-	imported map[string]string // name bound by an import -> path
-	funcs    map[string]string // user funcs -> declaration source
-	types    map[string]string // user types -> declaration source
+	imported map[string]string            // name bound by an import -> path
+	funcs    map[string]string            // user funcs -> declaration source
+	methods  map[string]map[string]string // receiver type -> method -> declaration (complete.go)
+	typeOf   map[string]reflect.Type      // cell type -> the interpreter's reflect type of it
+	types    map[string]string            // user types -> declaration source
 	history  []string
 	// panicLines are yaegi's "L:C: panic: F(...)" lines of the running evaluation (guarded by
 	// mu); stack is the last failed chunk's, in cell coordinates (see stack.go).
@@ -193,6 +194,8 @@ func (s *Session) reset() error {
 	s.packages = packageNames(s.members, s.opts.PreferredImports)
 	s.imported = map[string]string{}
 	s.funcs = map[string]string{}
+	s.methods = map[string]map[string]string{}
+	s.typeOf = map[string]reflect.Type{}
 	s.types = map[string]string{}
 	s.dead = map[string]bool{}
 	s.funcChunks = map[string]funcChunk{}
@@ -402,23 +405,13 @@ func (s *Session) Execute(ctx context.Context, code string, host Host) Result {
 		res.Exit = true
 		return res
 	}
-	var timer *time.Time
-	for _, m := range magics {
-		switch m.name {
-		case "time":
-			now := time.Now()
-			timer = &now
-		default:
-			if err := s.runMagic(m, host); err != nil {
-				res.Err = err
-				return res
-			}
-		}
+	code, timed, done, merr := s.runMagics(code, magics, host)
+	if merr != nil || done {
+		res.Err = merr
+		return res
 	}
-	if timer != nil {
-		defer func() {
-			fmt.Fprintf(host.Stdout(), "wall time: %v\n", time.Since(*timer).Round(time.Microsecond))
-		}()
+	if timed != nil {
+		defer timed()
 	}
 	data, err := s.runGuarded(cellCtx, code, cell, host)
 	if derr := s.runDefers(); derr != nil && err == nil {
@@ -562,6 +555,7 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 				}
 			case *ast.FuncDecl:
 				if d.Recv != nil {
+					s.noteMethod(d, src[off(d.Pos()):off(d.Body.Lbrace)])
 					continue
 				}
 				name := d.Name.Name

@@ -84,8 +84,8 @@ func TestStateAcrossCellsAndValues(t *testing.T) {
 		{"import \"fmt\"\nfmt.Println(\"hi\", x)", "", "hi 40\n"},
 		{"func double(v int) int { return 2 * v }\ndouble(x)", "80", ""},
 		{"fmt.Println(\"again\")", "", "again\n"},
-		{"strings.ToUpper(\"abc\")", `"ABC"`, ""}, // preloaded package without import
-		{"type P struct{ A, B int }\np := P{1, 2}\np", "{1 2}", ""},
+		{"strings.ToUpper(\"abc\")", `"ABC"`, ""},                       // preloaded package without import
+		{"type P struct{ A, B int }\np := P{1, 2}\np", "{A:1 B:2}", ""}, // structs show their field names, as fmt's %+v
 		{"p.A = 7\np.A", "7", ""},
 		{"func() int { return 5 }()", "5", ""},
 		{"float64(x) / 8", "5", ""},
@@ -230,7 +230,7 @@ func TestCompleteInspectIsComplete(t *testing.T) {
 		t.Errorf("strings.ToU: %v %d", m, start)
 	}
 	m, _, _ = s.Complete("pt.", 3)
-	if strings.Join(m, ",") != "X,Y" {
+	if strings.Join(m, ",") != "Norm1,X,Y" { // methods declared in cells too
 		t.Errorf("pt.: %v", m)
 	}
 	m, start, _ = s.Complete("é := myC", 8) // code points, not bytes
@@ -279,7 +279,7 @@ func TestMagics(t *testing.T) {
 		t.Errorf("interpreted getenv: %q %+v", text(r), r.Err)
 	}
 	_, h = run(t, s, "%time\nx := 0\nfor i := 0; i < 1000; i++ { x += i }")
-	if !strings.Contains(h.out.String(), "wall time:") {
+	if !strings.Contains(h.out.String(), "Wall time:") {
 		t.Errorf("%%time: %q", h.out.String())
 	}
 	_, h = run(t, s, "%help")

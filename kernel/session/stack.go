@@ -194,13 +194,15 @@ func goMessage(msg string) string {
 
 // panicError formats a panic of the cell's evaluation; code is the cell.
 func (s *Session) panicError(value any, code string) *Error {
+	// A failed must(...) is the error it was given, named by its type, at the must's line.
+	mustErr, isMust := mustError(value)
 	msg := fmt.Sprint(value)
 	if e, ok := value.(error); ok {
 		msg = e.Error()
 	}
 	stack := s.stack
 	s.stack = nil
-	if m := posPrefixRE.FindStringSubmatch(msg); m != nil && len(stack) > 0 {
+	if m := posPrefixRE.FindStringSubmatch(msg); m != nil && len(stack) > 0 && !isMust {
 		// The value's own position is exact; it is in the innermost frame's chunk.
 		line, _ := strconv.Atoi(m[1])
 		col, _ := strconv.Atoi(m[2])
@@ -219,10 +221,13 @@ func (s *Session) panicError(value any, code string) *Error {
 	}
 	msg = goMessage(msg)
 	e := &Error{Name: "panic", Value: msg, Traceback: []string{"panic: " + msg}}
+	if isMust {
+		e = mustErr
+	}
 	if len(stack) == 0 {
 		return e
 	}
-	if in := stack[0]; in.scope != nil {
+	if in := stack[0]; in.scope != nil && !isMust {
 		if n, ok := culprit(msg, in.scope, s.isPackageName); ok {
 			p := in.fset.Position(n.Pos())
 			stack[0].line, stack[0].col = p.Line-1, p.Column
@@ -233,6 +238,13 @@ func (s *Session) panicError(value any, code string) *Error {
 		}
 	}
 	top := stack[0]
+	if isMust {
+		// The must's own line is the story; the frames beyond it are the rewrite's.
+		if top.cell == s.seq {
+			e.Traceback = append(e.Traceback, excerpt(code, top.line, top.col, fmt.Sprintf("at line %d, column %d of the cell", top.line, top.col))...)
+		}
+		return e
+	}
 	where := fmt.Sprintf("%d:%d: in %s", top.line, top.col, frameName(top.fn))
 	if top.cell == s.seq {
 		e.Traceback = append(e.Traceback, excerpt(code, top.line, top.col, where)...)

@@ -1,8 +1,11 @@
 package symbols
 
 import (
+	"bytes"
+	"compress/gzip"
 	_ "embed"
 	"encoding/json"
+	"fmt"
 	"reflect"
 )
 
@@ -13,7 +16,12 @@ var Symbols = map[string]map[string]reflect.Value{}
 //go:embed docs.json
 var docsJSON []byte
 
-// Doc is the documentation of one exported symbol of our packages.
+// stdlibDocsGz is the standard library's part of the doc index (gzip-compressed JSON).
+//
+//go:embed docs_stdlib.json.gz
+var stdlibDocsGz []byte
+
+// Doc is the documentation of one exported symbol of our packages or the standard library.
 type Doc struct {
 	// Decl is the declaration as source (func signature, type or value spec), no body.
 	Decl string `json:"decl"`
@@ -28,6 +36,15 @@ func Docs() (map[string]Doc, error) {
 	m := map[string]Doc{}
 	if err := json.Unmarshal(docsJSON, &m); err != nil {
 		return nil, err
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(stdlibDocsGz))
+	if err != nil {
+		return nil, fmt.Errorf("standard library doc index: %w", err)
+	}
+	// The standard library's entries ("strings.ToUpper") never share a key with ours (module
+	// paths), so decoding into the same map only adds.
+	if err := json.NewDecoder(zr).Decode(&m); err != nil {
+		return nil, fmt.Errorf("standard library doc index: %w", err)
 	}
 	return m, nil
 }
