@@ -9,7 +9,6 @@ import (
 	"github.com/ordermerge/ordermerge/compute"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -250,20 +249,19 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		return err
 	}
 	log.printf("finished %d steps; mean final loss %.4f", res.Steps, meanFinal(res.Final))
-	st, err := res.Imbalance()
+	an, err := sft.AnalyzeResults([]*sft.Result{res})
 	if err != nil {
-		// The model and its records are complete: a statistic that cannot be computed is
-		// reported as such, and the run succeeds.
-		log.printf("imbalance statistics not computed: %v", err)
-		fmt.Fprintf(stdout, "trained %s: %d steps, mean final loss %.4f\nimbalance statistics not computed: %v\n", f.out, res.Steps, meanFinal(res.Final), err)
-		return writeJSON(filepath.Join(f.out, imbalanceFile), map[string]any{"order_seed": res.Config.OrderSeed, "error": err.Error()})
-	}
-	log.printf("imbalance: %s", st.String())
-	perEpoch := imbalanceByEpoch(res)
-	if err := writeJSON(filepath.Join(f.out, imbalanceFile), map[string]any{"order_seed": res.Config.OrderSeed, "first_epoch": st, "by_epoch": perEpoch}); err != nil {
 		return err
 	}
+	// One schema for one run and for several: a single run's adjusted statistics are
+	// undefined (they need two variants), its raw ones are there.
+	if err := writeJSON(filepath.Join(f.out, imbalanceFile), an); err != nil {
+		return err
+	}
+	st := an.Variants[0].Raw
+	log.record("imbalance: " + st.String())
 	fmt.Fprintf(stdout, "trained %s: %d steps, mean final loss %.4f\n%s", f.out, res.Steps, meanFinal(res.Final), st.String())
+	fmt.Fprintf(stdout, "(the difficulty-adjusted statistic, which the verdicts use, needs two or more variants: --variants K)\n")
 	return nil
 }
 
@@ -280,30 +278,43 @@ func trainVariants(ctx context.Context, f *trainFlags, base *llama.Model, exampl
 		}
 		return err
 	}
-	var stats []sft.ImbalanceStats
-	type variantReport struct {
-		Dir       string               `json:"dir"`
-		OrderSeed uint64               `json:"order_seed"`
-		MeanLoss  float64              `json:"mean_final_loss"`
-		Imbalance sft.ImbalanceStats   `json:"first_epoch"`
-		ByEpoch   []sft.ImbalanceStats `json:"by_epoch"`
+	an, err := sft.AnalyzeResults(results)
+	if err != nil {
+		return err
 	}
-	var reports []variantReport
-	for i, r := range results {
-		st, err := r.Imbalance()
-		if err != nil {
-			st = sft.ImbalanceStats{N: len(r.Final), Spearman: math.NaN(), SpearmanP: math.NaN(), Slope: math.NaN(), Intercept: math.NaN(), Gap: math.NaN(), GapSE: math.NaN(), Undefined: err.Error()}
-		}
-		stats = append(stats, st)
-		reports = append(reports, variantReport{Dir: r.Dir, OrderSeed: r.Config.OrderSeed, MeanLoss: meanFinal(r.Final), Imbalance: st, ByEpoch: imbalanceByEpoch(r)})
-		line := fmt.Sprintf("variant-%d (order seed %d): mean final loss %.4f, spearman %.4f (p=%.3g), gap %.4f ± %.4f", i, r.Config.OrderSeed, meanFinal(r.Final), st.Spearman, st.SpearmanP, st.Gap, st.GapSE)
-		log.printf("%s", line)
+	for i, v := range an.Variants {
+		line := fmt.Sprintf("variant-%d (order seed %d): mean final loss %.4f; adjusted spearman %s, gap %s; raw spearman %s",
+			i, v.OrderSeed, v.MeanLoss, rhoCell(v.Adjusted), gapCell(v.Adjusted), rhoCell(v.Raw))
+		log.record(line)
+		log.variantLine(i, line)
 		fmt.Fprintln(stdout, line)
 	}
-	sum := sft.SummarizeImbalance(stats)
-	log.printf("%s", sum.String())
-	fmt.Fprintln(stdout, sum.String())
-	return writeJSON(filepath.Join(f.out, imbalanceFile), map[string]any{"variants": reports, "summary": sum})
+	for _, l := range []struct {
+		what string
+		s    sft.ImbalanceSummary
+	}{{"adjusted, first epoch", an.Adjusted}, {"raw, first epoch", an.Raw}, {"adjusted, last epoch", an.AdjustedLast}, {"raw, last epoch", an.RawLast}} {
+		log.record(l.what + ": " + l.s.String())
+		fmt.Fprintf(stdout, "%s: %s\n", l.what, l.s)
+	}
+	log.record("verdict: " + an.Verdict)
+	fmt.Fprintf(stdout, "verdict: %s\n", an.Verdict)
+	return writeJSON(filepath.Join(f.out, imbalanceFile), an)
+}
+
+// rhoCell is a Spearman with its p-value, or "undefined".
+func rhoCell(s sft.ImbalanceStats) string {
+	if s.Undefined != "" {
+		return "undefined (" + s.Undefined + ")"
+	}
+	return fmt.Sprintf("%.4f (p=%.3g)", s.Spearman, s.SpearmanP)
+}
+
+// gapCell is an early-minus-late gap with its standard error.
+func gapCell(s sft.ImbalanceStats) string {
+	if s.Undefined != "" {
+		return "undefined"
+	}
+	return fmt.Sprintf("%.4f ± %.4f", s.Gap, s.GapSE)
 }
 
 // trainModelConfig reads and checks the config of the model to train, allocating nothing.
@@ -495,19 +506,6 @@ func meanFinal(final []sft.FinalLoss) float64 {
 	return s / float64(len(final))
 }
 
-// imbalanceByEpoch computes the statistics against every epoch's positions.
-func imbalanceByEpoch(r *sft.Result) []sft.ImbalanceStats {
-	var out []sft.ImbalanceStats
-	for e := 0; e < r.Config.Epochs; e++ {
-		st, err := r.ImbalanceAt(e)
-		if err != nil {
-			break
-		}
-		out = append(out, st)
-	}
-	return out
-}
-
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -528,6 +526,7 @@ type trainLog struct {
 	out      string
 	variants bool
 	last     map[int]cluster.Progress
+	started  map[int]bool // variants whose own train.log got its first line
 }
 
 func newTrainLog(path string, stderr io.Writer, quiet bool) (*trainLog, error) {
@@ -553,6 +552,18 @@ func (l *trainLog) appendLine(line string) error {
 	return err
 }
 
+// record writes a line to the log only (what the terminal gets in another form).
+func (l *trainLog) record(line string) { l.appendLine(strings.TrimRight(line, "\n")) }
+
+// variantLine appends a line to variant i's own train.log (with --variants).
+func (l *trainLog) variantLine(i int, line string) {
+	if !l.variants || l.out == "" {
+		return
+	}
+	vl := trainLog{path: filepath.Join(sft.VariantDir(l.out, i), trainLogFile)}
+	vl.appendLine(line)
+}
+
 // printf writes a message line to the terminal and the log.
 func (l *trainLog) printf(format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
@@ -568,6 +579,16 @@ func (l *trainLog) progress(p sft.Progress) {
 	line := p.String()
 	if p.Phase == "train" {
 		l.appendLine(line)
+		if l.variants {
+			if l.started == nil {
+				l.started = map[int]bool{}
+			}
+			if !l.started[p.Variant] {
+				l.started[p.Variant] = true
+				l.variantLine(p.Variant, fmt.Sprintf("variant-%d of %d, trained by the run logged in %s", p.Variant, p.Variants, l.path))
+			}
+			l.variantLine(p.Variant, line)
+		}
 		if l.out != "" {
 			if l.last == nil {
 				l.last = map[int]cluster.Progress{}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,10 +59,16 @@ func TestTrainCommandWritesCheckpointRecordsAndLog(t *testing.T) {
 	if !strings.Contains(string(logText), "step 6/6") || !strings.Contains(string(logText), "order fixed, seed 5") {
 		t.Errorf("train.log:\n%s", logText)
 	}
-	var imb map[string]json.RawMessage
+	// One run's imbalance.json has the several-variant schema: raw statistics, adjusted ones
+	// undefined (they need two variants), no NaN.
+	var imb sft.ImbalanceAnalysis
 	b, _ := os.ReadFile(filepath.Join(out, imbalanceFile))
-	if err := json.Unmarshal(b, &imb); err != nil || imb["first_epoch"] == nil || imb["by_epoch"] == nil {
+	if err := json.Unmarshal(b, &imb); err != nil || len(imb.Variants) != 1 || len(imb.Variants[0].ByEpoch) != 2 || imb.Variants[0].Raw.N != 12 ||
+		imb.Variants[0].Adjusted.Undefined == "" || imb.Adjusted.Defined() != 0 || !strings.HasPrefix(imb.Verdict, "raw") || bytes.Contains(b, []byte("NaN")) {
 		t.Errorf("imbalance.json: %s (%v)", b, err)
+	}
+	if strings.Count(stdout, "bin  0 positions") != 1 {
+		t.Errorf("the bin table is not printed once: %q", stdout)
 	}
 	// The output is a model folder others load.
 	if _, err := llama.Load(out, llama.Options{}); err != nil {
@@ -103,8 +111,21 @@ func TestTrainCommandVariants(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stdout, "variant-1 (order seed 4)") || !strings.Contains(stdout, "2 variants") {
+	if !strings.Contains(stdout, "variant-1 (order seed 4)") || !strings.Contains(stdout, "2 variants") || !strings.Contains(stdout, "verdict: difficulty-adjusted, pooled over 2 variants") {
 		t.Errorf("stdout %q", stdout)
+	}
+	var imb sft.ImbalanceAnalysis
+	raw, _ := os.ReadFile(filepath.Join(out, imbalanceFile))
+	if err := json.Unmarshal(raw, &imb); err != nil || len(imb.Variants) != 2 || imb.Adjusted.Defined() != 2 || imb.Variants[1].OrderSeed != 4 ||
+		imb.Variants[0].Adjusted.Permutations != 1000 || math.IsNaN(imb.Adjusted.P) || math.IsNaN(imb.RawLast.MeanSpearman) {
+		t.Errorf("imbalance.json: %v %s", err, raw)
+	}
+	// Each variant's folder has its own train.log (its steps and its result line).
+	for i := 0; i < 2; i++ {
+		l, err := os.ReadFile(filepath.Join(sft.VariantDir(out, i), trainLogFile))
+		if err != nil || !strings.Contains(string(l), fmt.Sprintf("variant-%d (order seed %d): mean final loss", i, 3+i)) || !strings.Contains(string(l), "step 2/2") {
+			t.Errorf("variant %d train.log: %v\n%s", i, err, l)
+		}
 	}
 	a, _ := os.ReadFile(filepath.Join(sft.VariantDir(out, 0), tensor.SingleFile))
 	b, _ := os.ReadFile(filepath.Join(sft.VariantDir(out, 1), tensor.SingleFile))
