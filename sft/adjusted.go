@@ -161,6 +161,30 @@ func align(vs []VariantLosses) (*aligned, error) {
 	return a, nil
 }
 
+// model puts a model's losses (ids and losses index by index) in the aligned sample order.
+func (a *aligned) model(name string, ids []string, losses []float64) ([]float64, error) {
+	if len(ids) != len(losses) {
+		return nil, fmt.Errorf("imbalance of %s: %d ids but %d losses", name, len(ids), len(losses))
+	}
+	if len(ids) != len(a.ids) {
+		return nil, fmt.Errorf("imbalance of %s: %d samples, the variants have %d", name, len(ids), len(a.ids))
+	}
+	where := make(map[string]int, len(a.ids))
+	for i, id := range a.ids {
+		where[id] = i
+	}
+	m := make([]float64, len(a.ids))
+	seen := make([]bool, len(a.ids))
+	for j, id := range ids {
+		i, ok := where[id]
+		if !ok || seen[i] {
+			return nil, fmt.Errorf("imbalance of %s: sample %q is not one of the variants' samples (or appears twice)", name, id)
+		}
+		m[i], seen[i] = losses[j], true
+	}
+	return m, nil
+}
+
 // reference returns, per sample, the mean loss of the variants other than k (nil for K < 2).
 func (a *aligned) reference(k int) []float64 {
 	K := len(a.loss)
@@ -349,24 +373,9 @@ func ModelImbalanceOf(name string, ids []string, losses []float64, vs []VariantL
 	if err != nil {
 		return ModelImbalance{}, err
 	}
-	if len(ids) != len(losses) {
-		return ModelImbalance{}, fmt.Errorf("imbalance of %s: %d ids but %d losses", name, len(ids), len(losses))
-	}
-	if len(ids) != len(a.ids) {
-		return ModelImbalance{}, fmt.Errorf("imbalance of %s: %d samples, the variants have %d", name, len(ids), len(a.ids))
-	}
-	where := make(map[string]int, len(a.ids))
-	for i, id := range a.ids {
-		where[id] = i
-	}
-	m := make([]float64, len(a.ids))
-	seen := make([]bool, len(a.ids))
-	for j, id := range ids {
-		i, ok := where[id]
-		if !ok || seen[i] {
-			return ModelImbalance{}, fmt.Errorf("imbalance of %s: sample %q is not one of the variants' samples (or appears twice)", name, id)
-		}
-		m[i], seen[i] = losses[j], true
+	m, err := a.model(name, ids, losses)
+	if err != nil {
+		return ModelImbalance{}, err
 	}
 	out := ModelImbalance{Name: name, N: len(m), MeanLoss: mean(m)}
 	var raw, rawL pooler
@@ -493,4 +502,38 @@ func (m *ModelImbalance) UnmarshalJSON(b []byte) error {
 	*m = ModelImbalance(j.plainModelImbalance)
 	m.MeanLoss, m.Flattening, m.FlatteningGap = float64(j.MeanLoss), float64(j.Flattening), float64(j.FlatteningGap)
 	return nil
+}
+
+// AdjustedLosses returns, per variant k, the first-epoch positions and the residual losses
+// (loss minus the mean of the other variants' losses for the same sample) of every sample,
+// both in variant 0's sample order: the adjusted figure's points. Nil slices for K < 2.
+func AdjustedLosses(vs []VariantLosses) (positions [][]int, residuals [][]float64, err error) {
+	a, err := align(vs)
+	if err != nil || len(vs) < 2 {
+		return nil, nil, err
+	}
+	for k := range vs {
+		positions = append(positions, a.first[k])
+		residuals = append(residuals, residual(a.loss[k], a.reference(k)))
+	}
+	return positions, residuals, nil
+}
+
+// AdjustedModelLosses is AdjustedLosses of a model that saw no order of its own: per variant k,
+// that variant's first-epoch positions and the model's losses (ids and losses index by index)
+// minus variant k's reference, in variant 0's sample order.
+func AdjustedModelLosses(ids []string, losses []float64, vs []VariantLosses) (positions [][]int, residuals [][]float64, err error) {
+	a, err := align(vs)
+	if err != nil || len(vs) < 2 {
+		return nil, nil, err
+	}
+	m, err := a.model("the model", ids, losses)
+	if err != nil {
+		return nil, nil, err
+	}
+	for k := range vs {
+		positions = append(positions, a.first[k])
+		residuals = append(residuals, residual(m, a.reference(k)))
+	}
+	return positions, residuals, nil
 }

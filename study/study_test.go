@@ -101,6 +101,38 @@ func TestStudyEndToEnd(t *testing.T) {
 			t.Errorf("report.md lacks the verdict %q", v)
 		}
 	}
+	// The imbalance: adjusted and raw, per dataset, in results.json (no NaN), the report and
+	// figures, and every merge's against the variants' positions; recomputed from results.json
+	// alone it is the same.
+	raw, _ := os.ReadFile(filepath.Join(dir, ResultsFile))
+	if strings.Contains(string(raw), "NaN") {
+		t.Error("results.json holds NaN")
+	}
+	for _, d := range back.Datasets {
+		an := d.Imbalance
+		if an == nil || len(an.Variants) != 2 || an.Adjusted.Defined() != 2 || len(an.Models) != len(DefaultMethods()) || math.IsNaN(an.Adjusted.P) {
+			t.Fatalf("%s: imbalance %+v", d.Name, an)
+		}
+		if len(d.Variants[0].LastPositions) != len(d.Variants[0].IDs) || len(d.Merges[0].TrainLosses) != len(d.Variants[0].IDs) {
+			t.Errorf("%s: last positions %d, merge training losses %d, samples %d", d.Name, len(d.Variants[0].LastPositions), len(d.Merges[0].TrainLosses), len(d.Variants[0].IDs))
+		}
+		again := d
+		again.Imbalance = nil
+		if err := again.AnalyzeImbalance(); err != nil || again.Imbalance.Adjusted.P != an.Adjusted.P || again.Imbalance.Models[1].Flattening != an.Models[1].Flattening {
+			t.Errorf("%s: recomputed from results.json: %v", d.Name, err)
+		}
+		if !strings.Contains(string(md), "| "+d.Name+" | "+pooledCell(an.Adjusted)+" | ") {
+			t.Errorf("report.md lacks %s's adjusted statistic %s", d.Name, pooledCell(an.Adjusted))
+		}
+	}
+	for _, want := range []string{"## Does merging mitigate the imbalance?", "difficulty-adjusted", "figures/flattening-arith.png", "Setting: 1 epochs, order mode reshuffle"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	if !strings.Contains(back.Verdicts()[0], "arith ") || !strings.Contains(back.Verdicts()[1], "Does merging mitigate the imbalance?") {
+		t.Errorf("verdicts %q", back.Verdicts()[:2])
+	}
 	// The imbalance figure's points are the recorded final losses (records CSV).
 	f, err := back.Figures()
 	if err != nil {
