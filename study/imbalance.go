@@ -247,8 +247,7 @@ func (r *Results) imbalanceShown() int {
 // imbalanceSection is the report's imbalance part: the regime, the statistics per dataset
 // (adjusted beside raw, first epoch beside last), the figures, and the merges' flattening.
 func (r *Results) imbalanceSection(figs map[string]string) document {
-	c := r.Config
-	doc := document{heading{2, "Training imbalance"}, paragraph(regime(c)),
+	doc := document{heading{2, "Training imbalance"}, paragraph(r.regime()),
 		paragraph("A sample's final loss is mostly its difficulty (rank-correlated across order variants), which hides a position effect from a raw correlation. The difficulty-adjusted statistic subtracts it: each sample's final loss minus its mean over the *other* variants (valid because the variants' orders are independent), against the sample's position in the first epoch. A negative Spearman correlation and a positive early-minus-late gap (first decile minus last) mean samples seen early end worse fitted, the paper's finding. Pooled over the variants: mean ± standard error, and a permutation test that re-pairs every variant's positions independently. The same against the last epoch's positions separates recency (samples seen last are fitted best) from the first-epoch effect: with a fixed order the two are the same positions. The verdict uses the adjusted, pooled, first-epoch statistic.")}
 	t := table{header: []string{"dataset", "adjusted Spearman (first epoch)", "variants", "adjusted early − late gap (nats)", "raw Spearman", "adjusted Spearman (last epoch)", "which way"}}
 	for i := range r.Datasets {
@@ -303,7 +302,8 @@ func ratioCell(v float64) string {
 }
 
 // regime says which training setting the study used, and why it matters for the imbalance.
-func regime(c Config) string {
+func (r *Results) regime() string {
+	c := r.Config
 	t := c.Train
 	mode := orderMode(t.OrderMode)
 	s := fmt.Sprintf("Setting: %d epochs, order mode %s, %s schedule with peak learning rate %g", t.Epochs, mode, t.Schedule, t.LR)
@@ -312,7 +312,19 @@ func regime(c Config) string {
 	}
 	s += fmt.Sprintf(", batch %d, K = %d variants.", t.BatchSize, c.K)
 	s += " The paper's regime, where a calibration of this instrument found the imbalance: a decaying schedule with a low peak learning rate (a constant rate made it vanish, a high one washed it out), a new order every epoch (with a fixed order, first-epoch position is last-epoch position and a dependence is recency), and responses unique per sample (each sample must be learnt on its own)."
+	var sizes []string
+	for _, d := range r.Datasets {
+		sizes = append(sizes, fmt.Sprintf("%s %d", d.Name, d.TrainSize))
+	}
+	if c.UniqueResponses {
+		s += " Here every training split keeps only the first sample of each response, so responses are unique per sample: " + strings.Join(sizes, ", ") + " training samples."
+	} else {
+		s += " Training samples: " + strings.Join(sizes, ", ") + "."
+	}
 	var notes []string
+	if !c.UniqueResponses {
+		notes = append(notes, "responses are not made unique per sample (samples sharing an answer are fitted by each other)")
+	}
 	if t.Schedule == "constant" {
 		notes = append(notes, "this run's schedule is constant")
 	}

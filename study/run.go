@@ -46,6 +46,14 @@ func machine(m *llama.Model) string {
 	return fmt.Sprintf("%s/%s, %d CPUs, %s, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), m.Device().Describe(), runtime.Version())
 }
 
+// Split returns the embedded dataset's train and test splits as the study trains and
+// evaluates on them: responses made unique (Config.UniqueResponses) and cut to TrainSize and
+// TestSize.
+func Split(cfg Config, name string) (train, test *data.Dataset, err error) {
+	_, train, test, err = split(cfg, name)
+	return train, test, err
+}
+
 // split returns the dataset's train and test splits, cut to the configured sizes.
 func split(c Config, name string) (*data.Task, *data.Dataset, *data.Dataset, error) {
 	task, err := data.Embedded(name)
@@ -53,6 +61,9 @@ func split(c Config, name string) (*data.Task, *data.Dataset, *data.Dataset, err
 		return nil, nil, nil, err
 	}
 	train, test := task.Train, task.Test
+	if c.UniqueResponses {
+		train = uniqueResponses(train)
+	}
 	if c.TrainSize > 0 {
 		train = train.Head(c.TrainSize)
 	}
@@ -303,4 +314,18 @@ func roundBF16(m *llama.Model) (*llama.Model, error) {
 		v[i] = tensor.Float32FromBF16(tensor.BF16FromFloat32(x))
 	}
 	return c, c.SetValues(v)
+}
+
+// uniqueResponses returns the samples of d whose response no earlier sample has.
+func uniqueResponses(d *data.Dataset) *data.Dataset {
+	out := *d
+	out.Samples = nil
+	seen := map[string]bool{}
+	for _, s := range d.Samples {
+		if !seen[s.Response] {
+			seen[s.Response] = true
+			out.Samples = append(out.Samples, s)
+		}
+	}
+	return &out
 }
