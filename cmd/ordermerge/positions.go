@@ -157,4 +157,3 @@ func positionsReport(model string, res *eval.Result, spec, csvPath string) (sft.
 	}
 	return mi, writeJSON(strings.TrimSuffix(csvPath, filepath.Ext(csvPath))+".json", mi)
 }
-
