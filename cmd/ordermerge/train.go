@@ -146,11 +146,15 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	// Everything is checked before anything big is allocated or anything is written: the
 	// model's config against its tensors and against the host's memory, the tokenizer, the
 	// data and the training configuration.
-	mcfg, err := trainModelConfig(f)
+	tok, err := trainTokenizer(f)
 	if err != nil {
 		return err
 	}
-	tok, err := trainTokenizer(f, mcfg)
+	mcfg, err := trainModelConfig(f, tok.VocabSize())
+	if err != nil {
+		return err
+	}
+	vocabNote, err := checkVocab(f, mcfg, tok)
 	if err != nil {
 		return err
 	}
@@ -223,6 +227,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	}
 	log.printf("data %s: %d samples; model %d parameters in %d tensors; order %s, seed %d", source, len(examples), countParams(model), len(model.Params()), cfg.OrderMode, cfg.OrderSeed)
 	log.printf("device %s; precision %s", model.Device().Describe(), model.Precision())
+	if vocabNote != "" {
+		log.printf("%s", vocabNote)
+	}
 	defer func() { log.printf("%s", peakMemory(model.Device())) }()
 	cfg.KeepFiles = []string{trainLogFile, tokenizer.FileName, tokenizer.ConfigFileName, cluster.ProgressFile}
 	cfg.Progress = log.progress
@@ -317,12 +324,13 @@ func gapCell(s sft.ImbalanceStats) string {
 	return fmt.Sprintf("%.4f ± %.4f", s.Gap, s.GapSE)
 }
 
-// trainModelConfig reads and checks the config of the model to train, allocating nothing.
-func trainModelConfig(f *trainFlags) (*tensor.Config, error) {
+// trainModelConfig reads and checks the config of the model to train, allocating nothing;
+// a --init config without vocab_size gets vocab, the tokenizer's.
+func trainModelConfig(f *trainFlags, vocab int) (*tensor.Config, error) {
 	if f.base != "" {
 		return checkpointConfig(f.base)
 	}
-	return initConfig(f.init)
+	return initConfig(f.init, vocab)
 }
 
 // buildTrainModel loads (--base) or initialises (--init) the model of a checked config.
@@ -337,8 +345,23 @@ func buildTrainModel(f *trainFlags, cfg *tensor.Config, opts llama.Options) (*ll
 	return m, nil
 }
 
+// checkVocab compares the model's vocabulary with the tokenizer's: fewer rows than tokens is
+// an error; more is allowed (checkpoints often pad it) but said, in a note for train.log.
+func checkVocab(f *trainFlags, cfg *tensor.Config, tok tokenizer.Tokenizer) (string, error) {
+	v, n := cfg.VocabSize, tok.VocabSize()
+	switch {
+	case n > v:
+		return "", fmt.Errorf("the tokenizer has %d tokens but the model's vocab_size is %d", n, v)
+	case v > n && f.init != "":
+		return fmt.Sprintf("note: --init %s sets vocab_size %d but the tokenizer has %d tokens: %d embedding rows will never be used (leave vocab_size out to take the tokenizer's)", f.init, v, n, v-n), nil
+	case v > n:
+		return fmt.Sprintf("note: the model's vocab_size %d is larger than the tokenizer's %d tokens (padded vocabularies are common; the extra rows are not used)", v, n), nil
+	}
+	return "", nil
+}
+
 // trainTokenizer picks the tokenizer: --tokenizer, else the base's, else the byte-level one.
-func trainTokenizer(f *trainFlags, cfg *tensor.Config) (tokenizer.Tokenizer, error) {
+func trainTokenizer(f *trainFlags) (tokenizer.Tokenizer, error) {
 	var tok tokenizer.Tokenizer
 	var err error
 	switch {
@@ -361,9 +384,6 @@ func trainTokenizer(f *trainFlags, cfg *tensor.Config) (tokenizer.Tokenizer, err
 	}
 	if err != nil {
 		return nil, err
-	}
-	if v := cfg.VocabSize; tok.VocabSize() > v {
-		return nil, fmt.Errorf("the tokenizer has %d tokens but the model's vocab_size is %d", tok.VocabSize(), v)
 	}
 	return tok, nil
 }

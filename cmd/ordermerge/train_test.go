@@ -14,6 +14,7 @@ import (
 	"github.com/ordermerge/ordermerge/model/llama"
 	"github.com/ordermerge/ordermerge/sft"
 	"github.com/ordermerge/ordermerge/tensor"
+	"github.com/ordermerge/ordermerge/tokenizer"
 )
 
 func tinyInitConfig(t *testing.T) string {
@@ -214,5 +215,34 @@ func TestTrainCommandChatTemplate(t *testing.T) {
 	}
 	if _, stderr, code := runCLI(t, "train", "--data", "embedded:strings", "--template", "nope", "--init", cfg, "--out", filepath.Join(t.TempDir(), "x")); code != 2 || !strings.Contains(stderr, "chat") {
 		t.Errorf("unknown template: exit %d: %s (want the names, chat among them)", code, stderr)
+	}
+}
+
+// --init without vocab_size takes the tokenizer's; a larger one is said in train.log and on
+// the terminal; a smaller one is refused.
+func TestTrainInitTakesTheTokenizersVocabulary(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, extra string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(`{"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 128`+extra+`}`), 0o644)
+		return p
+	}
+	out := filepath.Join(dir, "partial")
+	if _, stderr, code := runCLI(t, "train", "--data", "embedded:arith", "--limit", "4", "--init", write("partial.json", ""), "--epochs", "1", "--out", out, "--quiet"); code != 0 {
+		t.Fatalf("partial config: exit %d: %s", code, stderr)
+	}
+	cfg, err := tensor.ReadConfig(filepath.Join(out, tensor.ConfigFile))
+	if err != nil || cfg.VocabSize != tokenizer.ByteLevel().VocabSize() {
+		t.Fatalf("trained config %+v, %v", cfg, err)
+	}
+	out = filepath.Join(dir, "large")
+	_, stderr, code := runCLI(t, "train", "--data", "embedded:arith", "--limit", "4", "--init", write("large.json", `, "vocab_size": 300`), "--epochs", "1", "--out", out)
+	logText, _ := os.ReadFile(filepath.Join(out, trainLogFile))
+	if code != 0 || !strings.Contains(stderr, "38 embedding rows will never be used") || !strings.Contains(string(logText), "vocab_size 300") {
+		t.Errorf("larger vocab_size: exit %d: %s\nlog: %s", code, stderr, logText)
+	}
+	_, stderr, code = runCLI(t, "train", "--data", "embedded:arith", "--limit", "4", "--init", write("small.json", `, "vocab_size": 100`), "--epochs", "1", "--out", filepath.Join(dir, "small"))
+	if code != 1 || !strings.Contains(stderr, "vocab_size is 100") {
+		t.Errorf("smaller vocab_size: exit %d: %s", code, stderr)
 	}
 }
