@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ordermerge/ordermerge/data"
 	"github.com/ordermerge/ordermerge/tensor"
 	"github.com/ordermerge/ordermerge/tokenizer"
 	"github.com/ordermerge/ordermerge/viz"
@@ -246,5 +247,51 @@ func TestVerdictArithmetic(t *testing.T) {
 	s := tl.summary("A", "B")
 	if !strings.Contains(s, "higher than B on 2 of 3 datasets (clearly, beyond test-set noise and seed spread, on 1), lower on 1 (clearly on 0)") || !strings.Contains(s, "+3.7 points") || !strings.Contains(s, "It holds") {
 		t.Errorf("summary: %s", s)
+	}
+}
+
+// The base's cache key follows what produces the base: the same inputs give the same key; a
+// changed corpus sample (a task generator's change) or a changed probe outcome (the trainer's
+// or the model's arithmetic) gives another, with the configuration unchanged.
+func TestBaseKeyFollowsWhatProducesTheBase(t *testing.T) {
+	c, err := tinyConfig(t).withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := tokenizer.ByteLevel()
+	mix, err := data.EmbeddedMixture(c.Base.CorpusSeed, c.Base.CorpusPerTask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := func(d *data.Dataset) []data.Example {
+		ex, err := d.Encode(tok, data.EncodeOptions{MaxLen: c.Model.MaxPositionEmbeddings + 1, Overflow: data.OverflowSkip, LossOnPrompt: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ex
+	}
+	key := func(d *data.Dataset, ex []data.Example) string {
+		k, err := baseKey(context.Background(), c, tok, d, ex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	ex := enc(mix)
+	k1, k2 := key(mix, ex), key(mix, ex)
+	if k1 != k2 {
+		t.Fatalf("same inputs, keys %s and %s", k1, k2)
+	}
+	changed := *mix
+	changed.Samples = append([]data.Sample(nil), mix.Samples...)
+	changed.Samples[len(changed.Samples)-1].Response += "!"
+	if k := key(&changed, ex); k == k1 {
+		t.Error("a changed corpus sample kept the key")
+	}
+	probed := append([]data.Example(nil), ex...)
+	probed[0].Tokens = append([]int32(nil), ex[0].Tokens...)
+	probed[0].Tokens[1] = (probed[0].Tokens[1] + 1) % int32(tok.VocabSize())
+	if k := key(mix, probed); k == k1 {
+		t.Error("a different probe outcome kept the key")
 	}
 }

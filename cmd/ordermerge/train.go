@@ -54,7 +54,7 @@ func parseTrainFlagsOn(fs *flag.FlagSet, args []string, usage func()) (*trainFla
 	fs.StringVar(&f.format, "format", "", "format of a dataset file: "+strings.Join(data.Formats(), ", ")+" (default: detected from the first record)")
 	fs.BoolVar(&f.skipBad, "skip-bad", false, "leave malformed records of a dataset file out (counted in train.log) instead of failing")
 	fs.IntVar(&f.limit, "limit", 0, "train on the first N samples only (0: all)")
-	fs.StringVar(&f.base, "base", "", "base model: a Hugging Face Llama checkpoint folder")
+	fs.StringVar(&f.base, "base", "", "base model: a Hugging Face Llama checkpoint folder, or "+studyBase+" ("+studyBaseQuick+") for the study's pre-trained base (see `ordermerge base`)")
 	fs.StringVar(&f.init, "init", "", "instead of --base: a config.json (LlamaConfig keys) for a freshly initialised model")
 	fs.Uint64Var(&f.initSeed, "init-seed", 0, "seed of the initialisation with --init (independent of the order seed)")
 	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer.json file or folder (default: the base's, else the byte-level tokenizer)")
@@ -141,6 +141,9 @@ const minSamples = 3
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	f, err := parseTrainFlags(args, stderr)
 	if err != nil {
+		return err
+	}
+	if f.base, err = resolveBase(ctx, f.base, stderr); err != nil {
 		return err
 	}
 	// Everything is checked before anything big is allocated or anything is written: the
