@@ -57,3 +57,39 @@ func ExampleImbalance() {
 	// weighted average measured against 3 variants' positions
 	// 2 curves in the flattening figure, <nil>
 }
+
+// A live imbalance view: the progress callback redraws the figure from the records so far
+// every few steps (in a notebook: display.Update(id, fig)); at the end, the run's
+// training-dynamics map.
+func ExampleLiveImbalanceFigure() {
+	tok := tokenizer.ByteLevel()
+	task, _ := data.Embedded("arith")
+	examples, _ := task.Train.Head(24).Encode(tok, data.EncodeOptions{MaxLen: 129, Overflow: data.OverflowTruncate})
+	m, _ := llama.New(tensor.NewLlamaConfig(32, 64, 1, 2, 1, tok.VocabSize(), 128), 1, llama.Options{})
+	pad, _ := tok.Special(tokenizer.PAD)
+	redrawn := 0
+	cfg := sft.Config{Epochs: 2, BatchSize: 8, LR: 1e-3, PadID: pad, LogEvery: 2, Progress: func(p sft.Progress) {
+		if p.Phase != "train" {
+			return
+		}
+		fig, err := study.LiveImbalanceFigure("arith, so far", p.Records)
+		if err == nil && fig.Series[0].N != nil {
+			redrawn++
+		}
+	}}
+	res, err := sft.Train(context.Background(), m, examples, cfg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("redrawn", redrawn, "times over", res.Steps, "steps")
+	cart, err := study.CartographyFigure("arith: training dynamics", res)
+	points := 0
+	for _, s := range cart.Series {
+		points += len(s.X)
+	}
+	fmt.Println(points, "samples on the map,", err)
+	// Output:
+	// redrawn 3 times over 6 steps
+	// 24 samples on the map, <nil>
+}

@@ -206,3 +206,32 @@ func FlatteningFigure(title string, results []*sft.Result, merged ...MergedLosse
 	}
 	return f, err
 }
+
+// LiveImbalanceFigure draws the imbalance while training runs: every sample seen so far, its
+// loss at its latest visit against its first-epoch position (from sft.Progress.Records). Call
+// it from a progress callback every N steps and display.Update the figure in place.
+func LiveImbalanceFigure(title string, records []sft.StepRecord) (*viz.Figure, error) {
+	_, pos, losses := sft.LatestLosses(records)
+	if len(pos) == 0 {
+		return nil, fmt.Errorf("live imbalance: no samples seen yet")
+	}
+	return viz.Imbalance([]viz.ImbalanceSeries{{Name: fmt.Sprintf("%d samples, latest visit", len(pos)), Positions: pos, Losses: losses}},
+		viz.ImbalanceOptions{Title: title, Spread: "sem", Points: true})
+}
+
+// CartographyFigure draws a run's training-dynamics map (Dataset Cartography): each sample's
+// mean confidence against its variability over its visits, coloured by first-epoch position.
+func CartographyFigure(title string, r *sft.Result) (*viz.Figure, error) {
+	if r == nil {
+		return nil, fmt.Errorf("cartography: no run")
+	}
+	dyn, err := sft.Dynamics(r.Records)
+	if err != nil {
+		return nil, err
+	}
+	pts := make([]viz.CartographyPoint, len(dyn))
+	for i, d := range dyn {
+		pts[i] = viz.CartographyPoint{Confidence: d.Confidence, Variability: d.Variability, Position: d.FirstPosition}
+	}
+	return viz.Cartography(pts, viz.CartographyOptions{Title: title})
+}

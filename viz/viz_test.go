@@ -326,3 +326,29 @@ func TestImbalancePanelsRawBesideAdjusted(t *testing.T) {
 		t.Error("an empty panel: no error")
 	}
 }
+
+// The map's groups split the positions evenly and hold every point once.
+func TestCartographyGroupsByPosition(t *testing.T) {
+	var pts []CartographyPoint
+	for i := 0; i < 100; i++ {
+		pts = append(pts, CartographyPoint{Position: i, Confidence: 0.3 + 0.005*float64(i), Variability: 0.05 + 0.02*math.Sin(float64(i))})
+	}
+	f, err := Cartography(pts, CartographyOptions{Title: "map"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, s := range f.Series {
+		total += len(s.X)
+	}
+	if len(f.Series) != 5 || total != 100 || f.Series[0].Name != "positions 0-19" || f.Series[4].Name != "positions 80-99" {
+		t.Fatalf("%d groups, %d points, first %q", len(f.Series), total, f.Series[0].Name)
+	}
+	checkGolden(t, f, "cartography")
+	if _, err := Cartography(nil, CartographyOptions{}); err == nil {
+		t.Error("no points: no error")
+	}
+	if _, err := Cartography([]CartographyPoint{{Position: -1}}, CartographyOptions{}); err == nil {
+		t.Error("a negative position: no error")
+	}
+}
