@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,9 @@ import (
 const (
 	trainLogFile  = "train.log"
 	imbalanceFile = "imbalance.json"
+	// adjustedFile (with --variants) holds every variant's per-sample losses, raw and
+	// difficulty-adjusted, with both positions.
+	adjustedFile = "adjusted_losses.csv"
 )
 
 // trainFlags are the command line of `ordermerge train`.
@@ -89,7 +93,9 @@ func parseTrainFlagsOn(fs *flag.FlagSet, args []string, usage func()) (*trainFla
 		fmt.Fprintln(stderr, "")
 		fmt.Fprintln(stderr, "Fine-tunes a Llama-style model with a seeded data order and records every sample's loss at")
 		fmt.Fprintln(stderr, "every step. OUT gets the checkpoint (Hugging Face layout + optimizer state), records.jsonl/.csv,")
-		fmt.Fprintln(stderr, "final_losses.jsonl/.csv, step_losses.csv, imbalance.json and train.log.")
+		fmt.Fprintln(stderr, "final_losses.jsonl/.csv, step_losses.csv, imbalance.json and train.log; with --variants K, each variant")
+		fmt.Fprintln(stderr, "in OUT/variant-i, and OUT/imbalance.json (raw and difficulty-adjusted statistics, per variant and pooled)")
+		fmt.Fprintln(stderr, "with OUT/adjusted_losses.csv (every sample's loss, adjusted loss and first/last-epoch position).")
 		fmt.Fprintln(stderr, "")
 		fmt.Fprintln(stderr, "What is kept when a run stops: OUT is checkpointed every --checkpoint-interval of training (5m by")
 		fmt.Fprintln(stderr, "default) and every --checkpoint-every steps, on Ctrl-C or SIGTERM, and at the end. Each checkpoint")
@@ -308,7 +314,55 @@ func trainVariants(ctx context.Context, f *trainFlags, base *llama.Model, exampl
 	}
 	log.record("verdict: " + an.Verdict)
 	fmt.Fprintf(stdout, "verdict: %s\n", an.Verdict)
+	if err := writeAdjustedRecords(filepath.Join(f.out, adjustedFile), results); err != nil {
+		return err
+	}
 	return writeJSON(filepath.Join(f.out, imbalanceFile), an)
+}
+
+// writeAdjustedRecords writes one row per variant and sample (long format, for pandas):
+// variant, order seed, id, first- and last-epoch position, final loss and the
+// difficulty-adjusted loss (final loss minus the other variants' mean).
+func writeAdjustedRecords(path string, results []*sft.Result) error {
+	var vs []sft.VariantLosses
+	for _, r := range results {
+		v, err := sft.LossesOf(r)
+		if err != nil {
+			return err
+		}
+		vs = append(vs, v)
+	}
+	_, adj, err := sft.AdjustedLosses(vs)
+	if err != nil {
+		return err
+	}
+	aligned := map[string]int{}
+	for i, id := range vs[0].IDs {
+		aligned[id] = i
+	}
+	var b strings.Builder
+	b.WriteString("variant,order_seed,id,first_position,last_position,final_loss,adjusted_loss\n")
+	for k, v := range vs {
+		for j, id := range v.IDs {
+			last, a := "", ""
+			if v.Last != nil {
+				last = fmt.Sprint(v.Last[j])
+			}
+			if adj != nil {
+				a = strconv.FormatFloat(adj[k][aligned[id]], 'g', -1, 64)
+			}
+			fmt.Fprintf(&b, "%d,%d,%s,%d,%s,%s,%s\n", k, v.OrderSeed, csvField(id), v.First[j], last, strconv.FormatFloat(v.Losses[j], 'g', -1, 32), a)
+		}
+	}
+	return tensor.WriteFileAtomic(path, []byte(b.String()))
+}
+
+// csvField quotes a field that needs it.
+func csvField(s string) string {
+	if strings.ContainsAny(s, ",\"\n\r") {
+		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+	}
+	return s
 }
 
 // rhoCell is a Spearman with its p-value, or "undefined".
@@ -434,7 +488,7 @@ func trainExamples(ctx context.Context, f *trainFlags, tok tokenizer.Tokenizer, 
 // tokenizer there (each variant's folder too), so every checkpoint is a complete model folder
 // for eval and merge. With --overwrite, a previous run's checkpoint is discarded in one step.
 func prepareOut(f *trainFlags, tok tokenizer.Tokenizer, lock *tensor.FolderLock) error {
-	ours := map[string]bool{trainLogFile: true, tokenizer.FileName: true, tokenizer.ConfigFileName: true, imbalanceFile: true,
+	ours := map[string]bool{trainLogFile: true, tokenizer.FileName: true, tokenizer.ConfigFileName: true, imbalanceFile: true, adjustedFile: true,
 		cluster.ProgressFile: true, cluster.ProgressPartialFile: true}
 	dirs := []string{f.out}
 	if f.variants > 0 {
@@ -469,6 +523,7 @@ func prepareOut(f *trainFlags, tok tokenizer.Tokenizer, lock *tensor.FolderLock)
 	if f.overwrite {
 		os.Remove(filepath.Join(f.out, trainLogFile))
 		os.Remove(filepath.Join(f.out, imbalanceFile))
+		os.Remove(filepath.Join(f.out, adjustedFile))
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -120,6 +121,23 @@ func TestTrainCommandVariants(t *testing.T) {
 	if err := json.Unmarshal(raw, &imb); err != nil || len(imb.Variants) != 2 || imb.Adjusted.Defined() != 2 || imb.Variants[1].OrderSeed != 4 ||
 		imb.Variants[0].Adjusted.Permutations != 1000 || math.IsNaN(imb.Adjusted.P) || math.IsNaN(imb.RawLast.MeanSpearman) {
 		t.Errorf("imbalance.json: %v %s", err, raw)
+	}
+	// The long-format records: one row per variant and sample; the adjusted loss of variant 0
+	// is its loss minus variant 1's (K = 2).
+	rows, err := csv.NewReader(strings.NewReader(readFile(t, filepath.Join(out, adjustedFile)))).ReadAll()
+	if err != nil || len(rows) != 17 || strings.Join(rows[0], ",") != "variant,order_seed,id,first_position,last_position,final_loss,adjusted_loss" {
+		t.Fatalf("%s: %v %v", adjustedFile, err, rows)
+	}
+	loss := map[string]float64{}
+	for _, r := range rows[1:] {
+		l, _ := strconv.ParseFloat(r[5], 64)
+		loss[r[0]+r[2]] = l
+	}
+	for _, r := range rows[1:9] {
+		a, _ := strconv.ParseFloat(r[6], 64)
+		if want := loss["0"+r[2]] - loss["1"+r[2]]; r[0] != "0" || math.Abs(a-want) > 1e-6 {
+			t.Errorf("row %v: adjusted %g, want %g", r, a, want)
+		}
 	}
 	// Each variant's folder has its own train.log (its steps and its result line).
 	for i := 0; i < 2; i++ {
@@ -245,4 +263,13 @@ func TestTrainInitTakesTheTokenizersVocabulary(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "vocab_size is 100") {
 		t.Errorf("smaller vocab_size: exit %d: %s", code, stderr)
 	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
