@@ -11,6 +11,7 @@ func init() {
 	Symbols["github.com/ordermerge/ordermerge/viz/viz"] = map[string]reflect.Value{
 		// function, constant and variable definitions
 		"Ablation":        reflect.ValueOf(viz.Ablation),
+		"Cartography":     reflect.ValueOf(viz.Cartography),
 		"Color":           reflect.ValueOf(viz.Color),
 		"Imbalance":       reflect.ValueOf(viz.Imbalance),
 		"ImbalancePanels": reflect.ValueOf(viz.ImbalancePanels),
@@ -20,18 +21,20 @@ func init() {
 		"TrainingCurves":  reflect.ValueOf(viz.TrainingCurves),
 
 		// type definitions
-		"AblationOptions":   reflect.ValueOf((*viz.AblationOptions)(nil)),
-		"AblationSeries":    reflect.ValueOf((*viz.AblationSeries)(nil)),
-		"ComparisonOptions": reflect.ValueOf((*viz.ComparisonOptions)(nil)),
-		"CurveOptions":      reflect.ValueOf((*viz.CurveOptions)(nil)),
-		"CurveSeries":       reflect.ValueOf((*viz.CurveSeries)(nil)),
-		"Figure":            reflect.ValueOf((*viz.Figure)(nil)),
-		"ImbalanceOptions":  reflect.ValueOf((*viz.ImbalanceOptions)(nil)),
-		"ImbalancePanel":    reflect.ValueOf((*viz.ImbalancePanel)(nil)),
-		"ImbalanceSeries":   reflect.ValueOf((*viz.ImbalanceSeries)(nil)),
-		"Score":             reflect.ValueOf((*viz.Score)(nil)),
-		"SelectionOptions":  reflect.ValueOf((*viz.SelectionOptions)(nil)),
-		"Series":            reflect.ValueOf((*viz.Series)(nil)),
-		"TensorShare":       reflect.ValueOf((*viz.TensorShare)(nil)),
+		"AblationOptions":    reflect.ValueOf((*viz.AblationOptions)(nil)),
+		"AblationSeries":     reflect.ValueOf((*viz.AblationSeries)(nil)),
+		"CartographyOptions": reflect.ValueOf((*viz.CartographyOptions)(nil)),
+		"CartographyPoint":   reflect.ValueOf((*viz.CartographyPoint)(nil)),
+		"ComparisonOptions":  reflect.ValueOf((*viz.ComparisonOptions)(nil)),
+		"CurveOptions":       reflect.ValueOf((*viz.CurveOptions)(nil)),
+		"CurveSeries":        reflect.ValueOf((*viz.CurveSeries)(nil)),
+		"Figure":             reflect.ValueOf((*viz.Figure)(nil)),
+		"ImbalanceOptions":   reflect.ValueOf((*viz.ImbalanceOptions)(nil)),
+		"ImbalancePanel":     reflect.ValueOf((*viz.ImbalancePanel)(nil)),
+		"ImbalanceSeries":    reflect.ValueOf((*viz.ImbalanceSeries)(nil)),
+		"Score":              reflect.ValueOf((*viz.Score)(nil)),
+		"SelectionOptions":   reflect.ValueOf((*viz.SelectionOptions)(nil)),
+		"Series":             reflect.ValueOf((*viz.Series)(nil)),
+		"TensorShare":        reflect.ValueOf((*viz.TensorShare)(nil)),
 	}
 }
