@@ -175,73 +175,64 @@ func (r *Results) imbalanceVerdicts() []string {
 	return out
 }
 
-// mergeFlattening answers "does merging mitigate the imbalance?" with the merges' slopes of
-// the adjusted position curve against the single models'.
+// mergeFlattening answers "does merging mitigate the imbalance?" with numbers: on the
+// datasets where the single models show the imbalance (adjusted, pooled, p < 0.05, negative),
+// each merge's adjusted statistic and the slope of its position curve as a fraction of the
+// single models'. Datasets without the imbalance have nothing to flatten: a ratio of two
+// slopes near zero is noise, so they are left out of the answer (the section's table has them).
 func (r *Results) mergeFlattening() string {
-	type acc struct {
-		ratios []float64
-		sig    int
-		n      int
-	}
-	by := map[string]*acc{}
-	var names []string
 	var parts []string
+	var ratios []float64
+	still, models, measured := 0, 0, 0
 	for i := range r.Datasets {
-		an := r.Datasets[i].imbalance()
-		if an == nil || an.Adjusted.Defined() == 0 {
-			continue
-		}
-		for _, m := range an.Models {
-			if by[m.Name] == nil {
-				by[m.Name] = &acc{}
-				names = append(names, m.Name)
-			}
-			a := by[m.Name]
-			a.n++
-			if !math.IsNaN(m.Flattening) {
-				a.ratios = append(a.ratios, m.Flattening)
-			}
-			if m.Adjusted.P < 0.05 && m.Adjusted.MeanSpearman < 0 {
-				a.sig++
-			}
+		if an := r.Datasets[i].imbalance(); an != nil && len(an.Models) > 0 {
+			measured++
 		}
 	}
-	if len(names) == 0 {
+	if measured == 0 {
 		return ""
 	}
-	var all []float64
-	for _, n := range names {
-		a := by[n]
-		mean, _ := meanStd(a.ratios)
-		all = append(all, a.ratios...)
-		parts = append(parts, fmt.Sprintf("%s %.2f (imbalance still significant on %d of %d datasets)", n, mean, a.sig, a.n))
+	for i := range r.Datasets {
+		d := &r.Datasets[i]
+		an := d.imbalance()
+		if an == nil || len(an.Models) == 0 || !shows(an.Adjusted) {
+			continue
+		}
+		var ms []string
+		for _, m := range an.Models {
+			models++
+			if shows(m.Adjusted) {
+				still++
+			}
+			if !math.IsNaN(m.Flattening) {
+				ratios = append(ratios, m.Flattening)
+			}
+			ms = append(ms, fmt.Sprintf("%s %s, slope %s of the single models'", m.Name, pooledCell(m.Adjusted), ratioCell(m.Flattening)))
+		}
+		parts = append(parts, fmt.Sprintf("%s (single models %s): %s", d.Name, pooledCell(an.Adjusted), strings.Join(ms, "; ")))
 	}
-	m, s := meanStd(all)
-	line := "Does merging mitigate the imbalance? Slope of each merged model's difficulty-adjusted loss against the variants' first-epoch positions, as a fraction of the single models' own slope (1: as imbalanced as a single model, 0: flat; mean over datasets): " + strings.Join(parts, "; ") + "."
+	line := "Does merging mitigate the imbalance? Each merged model's difficulty-adjusted loss against the variants' first-epoch positions, on the datasets where the single models show the imbalance"
+	if len(parts) == 0 {
+		return line + ": **none does here, so there is nothing for merging to flatten** (the per-dataset table below has the numbers anyway)."
+	}
+	line += ": " + strings.Join(parts, ". ") + "."
+	m, s := meanStd(ratios)
 	switch {
 	case math.IsNaN(m):
-		line += " **Not measurable: the single models show no slope to compare with.**"
-	case r.imbalanceShown() == 0:
-		line += fmt.Sprintf(" Overall %.2f ± %.2f; but the single models show no significant imbalance here, so there is little to flatten and the ratio is mostly noise.", m, s)
+		line += " **Not measurable: no slope ratio is defined.**"
 	case m < 0.67:
-		line += fmt.Sprintf(" **Yes: merging flattens the position curve to %.2f ± %.2f of a single model's slope.**", m, s)
+		line += fmt.Sprintf(" **Yes: merged models keep %.2f ± %.2f of a single model's slope (mean ± std over %d merges), and the imbalance stays significant in %d of them.**", m, s, len(ratios), still)
 	case m < 0.9:
-		line += fmt.Sprintf(" **Partly: merged models keep %.2f ± %.2f of a single model's slope.**", m, s)
+		line += fmt.Sprintf(" **Partly: merged models keep %.2f ± %.2f of a single model's slope (%d merges); the imbalance stays significant in %d.**", m, s, len(ratios), still)
 	default:
-		line += fmt.Sprintf(" **No: merged models keep %.2f ± %.2f of a single model's slope.**", m, s)
+		line += fmt.Sprintf(" **No: merged models keep %.2f ± %.2f of a single model's slope (%d merges); the imbalance stays significant in %d of %d.**", m, s, len(ratios), still, models)
 	}
 	return line
 }
 
-// imbalanceShown counts the datasets whose adjusted pooled statistic is significantly negative.
-func (r *Results) imbalanceShown() int {
-	n := 0
-	for i := range r.Datasets {
-		if an := r.Datasets[i].imbalance(); an != nil && an.Adjusted.Defined() > 0 && an.Adjusted.P < 0.05 && an.Adjusted.MeanSpearman < 0 {
-			n++
-		}
-	}
-	return n
+// shows reports whether a pooled statistic shows the imbalance: significantly negative.
+func shows(s sft.ImbalanceSummary) bool {
+	return s.Defined() > 0 && s.P < 0.05 && s.MeanSpearman < 0
 }
 
 // imbalanceSection is the report's imbalance part: the regime, the statistics per dataset

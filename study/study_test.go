@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ordermerge/ordermerge/data"
+	"github.com/ordermerge/ordermerge/sft"
 	"github.com/ordermerge/ordermerge/tensor"
 	"github.com/ordermerge/ordermerge/tokenizer"
 	"github.com/ordermerge/ordermerge/viz"
@@ -293,5 +294,35 @@ func TestBaseKeyFollowsWhatProducesTheBase(t *testing.T) {
 	probed[0].Tokens[1] = (probed[0].Tokens[1] + 1) % int32(tok.VocabSize())
 	if k := key(mix, probed); k == k1 {
 		t.Error("a different probe outcome kept the key")
+	}
+}
+
+// The merging verdict answers on the datasets that show the imbalance, with the merges'
+// numbers, and says when none does.
+func TestMergeFlatteningVerdict(t *testing.T) {
+	summary := func(rho, p float64) sft.ImbalanceSummary {
+		return sft.ImbalanceSummary{Variants: 3, MeanSpearman: rho, SESpearman: 0.01, P: p, Permutations: 999}
+	}
+	shown := DatasetResult{Name: "shown", Variants: []VariantResult{{}}, Imbalance: &sft.ImbalanceAnalysis{Adjusted: summary(-0.1, 0.001),
+		Models: []sft.ModelImbalance{{Name: "avg", Adjusted: summary(-0.03, 0.2), Flattening: 0.3}, {Name: "sel", Adjusted: summary(-0.04, 0.04), Flattening: 0.4}}}}
+	flat := DatasetResult{Name: "flat", Variants: []VariantResult{{}}, Imbalance: &sft.ImbalanceAnalysis{Adjusted: summary(-0.01, 0.6),
+		Models: []sft.ModelImbalance{{Name: "avg", Adjusted: summary(0.01, 0.7), Flattening: -3}}}}
+	r := &Results{Datasets: []DatasetResult{shown, flat}}
+	got := r.mergeFlattening()
+	for _, want := range []string{"shown (single models -0.100 ± 0.010 (p = 0.001))", "avg -0.030 ± 0.010 (p = 0.2), slope 0.30", "**Yes: merged models keep 0.35 ± 0.07", "significant in 1 of them"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("verdict lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "flat (") || strings.Contains(got, "-3") {
+		t.Errorf("a dataset without the imbalance is in the answer:\n%s", got)
+	}
+	r.Datasets = []DatasetResult{flat}
+	if got := r.mergeFlattening(); !strings.Contains(got, "none does here") {
+		t.Errorf("no dataset shows it: %s", got)
+	}
+	r.Datasets = []DatasetResult{{Name: "one", Variants: []VariantResult{{}}, Imbalance: &sft.ImbalanceAnalysis{Adjusted: sft.ImbalanceSummary{Variants: 1, Undefined: 1}}}}
+	if got := r.mergeFlattening(); got != "" {
+		t.Errorf("no merges measured: %q", got)
 	}
 }
