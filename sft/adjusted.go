@@ -221,7 +221,7 @@ type pooler struct {
 // and keeps them for the pooled summary.
 func (p *pooler) add(pos []int, losses []float64, epoch int, why string, opt StatsOptions) ImbalanceStats {
 	if pos == nil || losses == nil {
-		st := undefinedStats(len(losses), epoch, why)
+		st := undefinedStats(max(len(pos), len(losses)), epoch, why)
 		p.stats, p.nulls = append(p.stats, st), append(p.nulls, nil)
 		return st
 	}

@@ -137,7 +137,7 @@ func TestAdjustedImbalanceUndefinedCases(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := an.Variants[0]
-	if !math.IsNaN(v.Adjusted.Spearman) || !strings.Contains(v.Adjusted.Undefined, "at least 2 variants") || math.IsNaN(v.Raw.Spearman) {
+	if !math.IsNaN(v.Adjusted.Spearman) || !strings.Contains(v.Adjusted.Undefined, "at least 2 variants") || v.Adjusted.N != 50 || math.IsNaN(v.Raw.Spearman) {
 		t.Errorf("one variant: adjusted %+v raw %+v", v.Adjusted, v.Raw)
 	}
 	if an.Adjusted.Defined() != 0 || !strings.Contains(an.Adjusted.Verdict(), "at least 2 variants") || !strings.HasPrefix(an.Verdict, "raw (") {
