@@ -212,6 +212,11 @@ func Finish(ctx context.Context, p *Plan, opt FinishOptions) (*study.Results, er
 		}
 		ds.Merges = append(ds.Merges, mr)
 	}
+	// The variants' imbalance, raw and difficulty-adjusted (the merges' training losses are not
+	// measured here: the finishing job does not hold the training data).
+	if err := ds.AnalyzeImbalance(); err != nil {
+		return nil, err
+	}
 	ds.Seconds = time.Since(start).Seconds()
 
 	cfg := study.Config{
@@ -286,6 +291,10 @@ func variantResult(v Variant) (study.VariantResult, error) {
 	}
 	if r.Imbalance, err = sft.Imbalance(final, records, 0, sft.StatsOptions{Seed: v.Config.OrderSeed}); err != nil {
 		return r, fmt.Errorf("%s: imbalance statistics: %w", v.Dir, err)
+	}
+	r.LastEpoch = max(v.Config.Epochs-1, 0)
+	if last, _, err := sft.PositionLosses(final, records, r.LastEpoch); err == nil {
+		r.LastPositions = last
 	}
 	for _, f := range final {
 		r.IDs = append(r.IDs, f.ID)

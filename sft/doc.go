@@ -16,7 +16,14 @@
 // Every step records each sample's loss with its epoch and position in that epoch, and after
 // training every sample's final loss is measured, so the "training imbalance" (samples seen
 // early in the first epoch end with higher loss) can be quantified: loss by position decile,
-// Spearman correlation with a permutation p-value, slope and early-minus-late gap.
+// Spearman correlation with a permutation p-value, slope and early-minus-late gap. A sample's
+// final loss is mostly its difficulty, which hides a position effect from those raw
+// statistics; AnalyzeImbalance removes it with K >= 2 variants trained on the same samples
+// (each sample's loss minus its mean over the other variants: the difficulty-adjusted
+// statistic), per variant and pooled over the variants, against the first and the last
+// epoch's positions (recency is not the first-epoch effect), and ModelImbalanceOf measures a
+// merged model against the variants' positions. Dynamics gives each sample's training
+// dynamics (Dataset Cartography's confidence and variability).
 //
 // Runs are reproducible to the byte: same seeds, same backend and thread count give identical
 // checkpoint files, and a run resumed from a checkpoint (parameters, AdamW moments, step and

@@ -47,8 +47,9 @@ func ExampleTrain() {
 	// loss went down: true
 }
 
-// TrainVariants trains K copies of one base that differ only in the order seed; their
-// imbalance statistics are then summarised with their spread.
+// TrainVariants trains K copies of one base that differ only in the order seed; AnalyzeResults
+// then measures their imbalance, raw and adjusted for each sample's difficulty (its loss
+// minus the mean of the other variants' losses), per variant and pooled.
 func ExampleTrainVariants() {
 	base, _ := sft.NewTinyModel(sft.TinyConfig{Vocab: 22, Seed: 1})
 	cfg := sft.Config{Epochs: 2, BatchSize: 8, LR: 3e-3}
@@ -57,18 +58,20 @@ func ExampleTrainVariants() {
 		fmt.Println(err)
 		return
 	}
-	var stats []sft.ImbalanceStats
+	firsts := map[string]bool{}
 	for _, v := range variants {
-		st, _ := v.Imbalance()
-		stats = append(stats, st)
-		fmt.Println("order seed", v.Config.OrderSeed, "first sample seen:", v.Records[0].ID != "")
+		firsts[v.Records[0].ID] = true
 	}
-	fmt.Println(sft.SummarizeImbalance(stats).Variants, "variants summarised")
+	fmt.Println("order seeds", variants[0].Config.OrderSeed, variants[1].Config.OrderSeed, variants[2].Config.OrderSeed, "start with", len(firsts), "different samples")
+	an, err := sft.AnalyzeResults(variants)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(an.Variants), "variants,", an.Adjusted.Defined(), "with a difficulty-adjusted statistic,", an.Adjusted.Permutations, "re-pairings in the pooled test")
 	// Output:
-	// order seed 100 first sample seen: true
-	// order seed 101 first sample seen: true
-	// order seed 102 first sample seen: true
-	// 3 variants summarised
+	// order seeds 100 101 102 start with 3 different samples
+	// 3 variants, 3 with a difficulty-adjusted statistic, 1000 re-pairings in the pooled test
 }
 
 // Records export as CSV with a pandas-friendly header (and as JSONL).

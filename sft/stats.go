@@ -134,16 +134,23 @@ func PositionLosses(final []FinalLoss, records []StepRecord, epoch int) ([]int, 
 
 // ImbalanceOf computes the imbalance statistics of losses against positions (paired by index).
 func ImbalanceOf(positions []int, losses []float64, opt StatsOptions) (ImbalanceStats, error) {
+	st, _, err := imbalanceOf(positions, losses, opt)
+	return st, err
+}
+
+// imbalanceOf is ImbalanceOf that also returns the Spearman correlations of the permutation
+// test's re-pairings (nil when none ran), from which a pooled test over variants is built.
+func imbalanceOf(positions []int, losses []float64, opt StatsOptions) (ImbalanceStats, []float64, error) {
 	n := len(positions)
 	if n != len(losses) {
-		return ImbalanceStats{}, fmt.Errorf("%d positions but %d losses", n, len(losses))
+		return ImbalanceStats{}, nil, fmt.Errorf("%d positions but %d losses", n, len(losses))
 	}
 	if n < 3 {
-		return ImbalanceStats{}, fmt.Errorf("need at least 3 samples for imbalance statistics, got %d", n)
+		return ImbalanceStats{}, nil, fmt.Errorf("need at least 3 samples for imbalance statistics, got %d", n)
 	}
 	for i, l := range losses {
 		if math.IsNaN(l) || math.IsInf(l, 0) {
-			return ImbalanceStats{}, fmt.Errorf("loss %d (position %d) is %g", i, positions[i], l)
+			return ImbalanceStats{}, nil, fmt.Errorf("loss %d (position %d) is %g", i, positions[i], l)
 		}
 	}
 	if opt.Bins == 0 {
@@ -154,9 +161,10 @@ func ImbalanceOf(positions []int, losses []float64, opt StatsOptions) (Imbalance
 	}
 	bins := min(opt.Bins, n)
 	if bins < 1 {
-		return ImbalanceStats{}, fmt.Errorf("bins must be positive, got %d", opt.Bins)
+		return ImbalanceStats{}, nil, fmt.Errorf("bins must be positive, got %d", opt.Bins)
 	}
 	st := ImbalanceStats{N: n}
+	var null []float64
 
 	// Bins by rank of position, so any set of positions (not only 0..n-1) splits evenly.
 	order := make([]int, n)
@@ -195,16 +203,18 @@ func ImbalanceOf(positions []int, losses []float64, opt StatsOptions) (Imbalance
 		perm := append([]float64(nil), ry...)
 		obs := math.Abs(st.Spearman) - 1e-12 // ties in |rho| count as "at least as large"
 		count := 0
-		for r := 0; r < opt.Permutations; r++ {
+		null = make([]float64, opt.Permutations)
+		for r := range null {
 			rng.Shuffle(n, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
-			if math.Abs(pearson(rx, perm)) >= obs {
+			null[r] = pearson(rx, perm)
+			if math.Abs(null[r]) >= obs {
 				count++
 			}
 		}
 		st.Permutations = opt.Permutations
 		st.SpearmanP = float64(count+1) / float64(opt.Permutations+1)
 	}
-	return st, nil
+	return st, null, nil
 }
 
 func meanStd(v []float64) (mean, std float64) {
@@ -299,10 +309,20 @@ type ImbalanceSummary struct {
 	Variants     int     `json:"variants"`
 	MeanSpearman float64 `json:"mean_spearman"`
 	StdSpearman  float64 `json:"std_spearman"`
-	MeanGap      float64 `json:"mean_gap"`
-	StdGap       float64 `json:"std_gap"`
-	MeanSlope    float64 `json:"mean_slope"`
-	StdSlope     float64 `json:"std_slope"`
+	// SESpearman and SEGap are the standard errors of the means (std/sqrt(count)); NaN with
+	// fewer than two defined variants.
+	SESpearman float64 `json:"se_spearman"`
+	MeanGap    float64 `json:"mean_gap"`
+	StdGap     float64 `json:"std_gap"`
+	SEGap      float64 `json:"se_gap"`
+	MeanSlope  float64 `json:"mean_slope"`
+	StdSlope   float64 `json:"std_slope"`
+	// P is the two-sided permutation p-value of MeanSpearman: every variant's positions
+	// re-paired independently, as many times as each variant's own test ran (Permutations).
+	// NaN (null in JSON) when it was not computed (SummarizeImbalance alone cannot: it has only
+	// the statistics, not the data).
+	P            float64 `json:"p"`
+	Permutations int     `json:"permutations"`
 	// Imbalanced counts variants with a significant negative Spearman (p < 0.05); Opposite
 	// those with a significant positive one.
 	Imbalanced int `json:"imbalanced"`
@@ -310,15 +330,21 @@ type ImbalanceSummary struct {
 	// Undefined counts variants whose statistics could not be computed (ImbalanceStats.
 	// Undefined); the means are over the others (NaN, null in JSON, when there are none).
 	Undefined int `json:"undefined,omitempty"`
+	// Why says why no variant's statistics could be computed, when none could.
+	Why string `json:"why,omitempty"`
 }
 
-// SummarizeImbalance returns the mean and spread of the variants' statistics.
+// SummarizeImbalance returns the mean and spread of the variants' statistics (P is NaN: the
+// pooled permutation test needs the data, see AnalyzeImbalance).
 func SummarizeImbalance(stats []ImbalanceStats) ImbalanceSummary {
-	s := ImbalanceSummary{Variants: len(stats)}
+	s := ImbalanceSummary{Variants: len(stats), P: math.NaN()}
 	var rho, gap, slope []float64
 	for _, st := range stats {
 		if math.IsNaN(st.Spearman) || math.IsNaN(st.Slope) {
 			s.Undefined++ // pooled over the variants where the statistics exist
+			if s.Why == "" {
+				s.Why = st.Undefined
+			}
 			continue
 		}
 		rho = append(rho, st.Spearman)
@@ -332,18 +358,72 @@ func SummarizeImbalance(stats []ImbalanceStats) ImbalanceSummary {
 			}
 		}
 	}
+	if len(rho) > 0 {
+		s.Why = ""
+	}
 	s.MeanSpearman, s.StdSpearman = meanStd(rho)
 	s.MeanGap, s.StdGap = meanStd(gap)
 	s.MeanSlope, s.StdSlope = meanStd(slope)
+	s.SESpearman, s.SEGap = stdErr(s.StdSpearman, len(rho)), stdErr(s.StdGap, len(gap))
+	if len(rho) == 0 {
+		s.StdSpearman, s.StdGap, s.StdSlope = math.NaN(), math.NaN(), math.NaN()
+	}
 	return s
+}
+
+// stdErr is the standard error of a mean of n values with sample standard deviation std;
+// NaN for n < 2, where the spread is unknown.
+func stdErr(std float64, n int) float64 {
+	if n < 2 {
+		return math.NaN()
+	}
+	return std / math.Sqrt(float64(n))
+}
+
+// Defined is the number of variants whose statistics could be computed.
+func (s ImbalanceSummary) Defined() int { return s.Variants - s.Undefined }
+
+// Verdict says in words which way the pooled statistic falls, at the 5% level of the pooled
+// permutation test (P); without it (P not computed), by the variants' own tests.
+func (s ImbalanceSummary) Verdict() string {
+	switch {
+	case s.Defined() == 0:
+		if s.Why != "" {
+			return "undefined: " + s.Why
+		}
+		return "undefined: no variant"
+	case !math.IsNaN(s.P) && s.Permutations > 0:
+		switch {
+		case s.P >= 0.05:
+			return "no significant dependence of final loss on position"
+		case s.MeanSpearman < 0:
+			return "early samples end with higher loss (the training imbalance)"
+		default:
+			return "late samples end with higher loss (the opposite of the training imbalance)"
+		}
+	case s.Imbalanced*2 > s.Defined():
+		return "early samples end with higher loss in most variants (the training imbalance)"
+	case s.Opposite*2 > s.Defined():
+		return "late samples end with higher loss in most variants (the opposite of the training imbalance)"
+	case s.Imbalanced == 0 && s.Opposite == 0:
+		return "no significant dependence of final loss on position in any variant"
+	default:
+		return "mixed: a significant dependence in some variants only"
+	}
 }
 
 // String says the pooled result in one line.
 func (s ImbalanceSummary) String() string {
-	line := fmt.Sprintf("%d variants: spearman %.4f ± %.4f, gap early-late %.4f ± %.4f; %d show a significant imbalance (p<0.05), %d the opposite",
-		s.Variants, s.MeanSpearman, s.StdSpearman, s.MeanGap, s.StdGap, s.Imbalanced, s.Opposite)
+	if s.Defined() == 0 {
+		return fmt.Sprintf("%d variants: %s", s.Variants, s.Verdict())
+	}
+	line := fmt.Sprintf("%d variants: spearman %.4f ± %.4f (SE), gap early-late %.4f ± %.4f (SE)", s.Variants, s.MeanSpearman, s.SESpearman, s.MeanGap, s.SEGap)
+	if !math.IsNaN(s.P) && s.Permutations > 0 {
+		line += fmt.Sprintf(", pooled p=%.3g", s.P)
+	}
+	line += fmt.Sprintf("; %d show a significant imbalance (p<0.05), %d the opposite", s.Imbalanced, s.Opposite)
 	if s.Undefined > 0 {
 		line += fmt.Sprintf("; %d with undefined statistics left out", s.Undefined)
 	}
-	return line
+	return line + ": " + s.Verdict()
 }

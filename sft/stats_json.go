@@ -79,24 +79,30 @@ type summaryJSON struct {
 	plainSummary
 	MeanSpearman jsonFloat `json:"mean_spearman"`
 	StdSpearman  jsonFloat `json:"std_spearman"`
+	SESpearman   jsonFloat `json:"se_spearman"`
 	MeanGap      jsonFloat `json:"mean_gap"`
 	StdGap       jsonFloat `json:"std_gap"`
+	SEGap        jsonFloat `json:"se_gap"`
 	MeanSlope    jsonFloat `json:"mean_slope"`
 	StdSlope     jsonFloat `json:"std_slope"`
+	P            jsonFloat `json:"p"`
 }
 
 // MarshalJSON writes undefined means (no variant with defined statistics) as null.
 func (s ImbalanceSummary) MarshalJSON() ([]byte, error) {
-	return json.Marshal(summaryJSON{plainSummary(s), jsonFloat(s.MeanSpearman), jsonFloat(s.StdSpearman), jsonFloat(s.MeanGap), jsonFloat(s.StdGap), jsonFloat(s.MeanSlope), jsonFloat(s.StdSlope)})
+	return json.Marshal(summaryJSON{plainSummary(s), jsonFloat(s.MeanSpearman), jsonFloat(s.StdSpearman), jsonFloat(s.SESpearman),
+		jsonFloat(s.MeanGap), jsonFloat(s.StdGap), jsonFloat(s.SEGap), jsonFloat(s.MeanSlope), jsonFloat(s.StdSlope), jsonFloat(s.P)})
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote, null as NaN.
 func (s *ImbalanceSummary) UnmarshalJSON(b []byte) error {
-	var j summaryJSON
+	j := summaryJSON{P: jsonFloat(math.NaN()), SESpearman: jsonFloat(math.NaN()), SEGap: jsonFloat(math.NaN())}
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
 	*s = ImbalanceSummary(j.plainSummary)
-	s.MeanSpearman, s.StdSpearman, s.MeanGap, s.StdGap, s.MeanSlope, s.StdSlope = float64(j.MeanSpearman), float64(j.StdSpearman), float64(j.MeanGap), float64(j.StdGap), float64(j.MeanSlope), float64(j.StdSlope)
+	s.MeanSpearman, s.StdSpearman, s.SESpearman = float64(j.MeanSpearman), float64(j.StdSpearman), float64(j.SESpearman)
+	s.MeanGap, s.StdGap, s.SEGap = float64(j.MeanGap), float64(j.StdGap), float64(j.SEGap)
+	s.MeanSlope, s.StdSlope, s.P = float64(j.MeanSlope), float64(j.StdSlope), float64(j.P)
 	return nil
 }

@@ -32,6 +32,9 @@ type Progress struct {
 	// TokensPerSec counts non-padding input tokens of this call to Run per second of wall time.
 	TokensPerSec float64
 	Elapsed, ETA time.Duration
+	// Records are the step records so far (the "train" phase; shared with the trainer: read,
+	// do not keep or modify), for live views of the per-sample losses (LatestLosses).
+	Records []StepRecord
 }
 
 // String formats p as one status line (what the CLI prints).
@@ -330,6 +333,7 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 				Variant: t.variant, Variants: t.variants, Phase: "train",
 				Step: t.step, TotalSteps: t.totalSteps, Epoch: sl.Epoch, Epochs: t.cfg.Epochs,
 				Loss: sinceLoss / float64(sinceN), LR: sl.LR, Elapsed: el,
+				Records: t.records[:len(t.records):len(t.records)],
 			}
 			if s := el.Seconds(); s > 0 {
 				p.TokensPerSec = float64(tokens) / s

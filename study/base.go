@@ -3,10 +3,12 @@ package study
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"github.com/ordermerge/ordermerge/compute"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -17,9 +19,6 @@ import (
 	"github.com/ordermerge/ordermerge/tensor"
 	"github.com/ordermerge/ordermerge/tokenizer"
 )
-
-// baseFormat changes whenever the way a base is built changes, so stale caches are not reused.
-const baseFormat = 2
 
 // BaseResult describes the base model of a study.
 type BaseResult struct {
@@ -59,24 +58,99 @@ func modelConfig(c Config, tok tokenizer.Tokenizer) *tensor.Config {
 	return m
 }
 
-// baseKey hashes everything that shapes the base model.
-func baseKey(c Config, tok tokenizer.Tokenizer) (string, error) {
+// baseKey hashes what produces the base model: its architecture and pre-training settings,
+// the corpus itself (so a change to a task generator is a new base), and a probe of the
+// trainer and the model (two optimizer steps from the base's initialisation, their losses and
+// the parameters they leave: a change to the trainer's or the model's arithmetic is a new base
+// too). Nothing is a hand-bumped format number to forget.
+func baseKey(ctx context.Context, c Config, tok tokenizer.Tokenizer, corpus *data.Dataset, examples []data.Example) (string, error) {
+	probe, err := trainerProbe(ctx, c, tok, examples)
+	if err != nil {
+		return "", fmt.Errorf("probing the trainer: %w", err)
+	}
 	b, err := json.Marshal(struct {
-		Format int
 		Model  *tensor.Config
 		Base   BaseConfig
-		Tasks  []string
+		Corpus string
+		Probe  string
 		Vocab  int
-		// A base trained on another device or at another precision is another model; the CPU
-		// at f32 adds nothing, so its keys are what they were before devices existed.
+		// A base trained on another device or at another precision is another model.
 		Device    string            `json:",omitempty"`
 		Precision compute.Precision `json:",omitempty"`
-	}{baseFormat, modelConfig(c, tok), c.Base, data.EmbeddedNames(), tok.VocabSize(), deviceKind(c.Device), nonDefault(c.Precision)})
+	}{modelConfig(c, tok), c.Base, corpus.Fingerprint(), probe, tok.VocabSize(), deviceKind(c.Device), nonDefault(c.Precision)})
 	if err != nil {
 		return "", err
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:6]), nil
+}
+
+// baseTrainConfig is the base's pre-training configuration.
+func baseTrainConfig(c Config, tok tokenizer.Tokenizer) sft.Config {
+	pad, _ := tok.Special(tokenizer.PAD)
+	return sft.Config{Epochs: c.Base.Epochs, BatchSize: c.Base.BatchSize, LR: c.Base.LR, MinLR: c.Base.LR / 10,
+		WarmupRatio: 0.05, Schedule: sft.ScheduleCosine, PadID: pad, OrderSeed: uint64(c.Base.CorpusSeed), LogEvery: 20}
+}
+
+// trainerProbe trains a fresh base for two steps on the corpus's first two batches and hashes
+// the step losses and the parameters after them (a few milliseconds).
+func trainerProbe(ctx context.Context, c Config, tok tokenizer.Tokenizer, examples []data.Example) (string, error) {
+	m, err := llama.New(modelConfig(c, tok), c.Base.InitSeed, llama.Options{Device: c.Device, Precision: c.Precision})
+	if err != nil {
+		return "", err
+	}
+	tc := baseTrainConfig(c, tok)
+	tc.Epochs, tc.WarmupRatio = 1, 0
+	n := min(len(examples), 2*tc.BatchSize)
+	res, err := sft.Train(ctx, m, examples[:n], tc)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	var buf [8]byte
+	for _, s := range res.StepLosses {
+		binary.LittleEndian.PutUint64(buf[:], math.Float64bits(s.Loss))
+		h.Write(buf[:])
+	}
+	v, err := m.Values()
+	if err != nil {
+		return "", err
+	}
+	for _, x := range v {
+		binary.LittleEndian.PutUint32(buf[:4], math.Float32bits(x))
+		h.Write(buf[:4])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8]), nil
+}
+
+// BaseDir returns the folder the study's base model of c is cached in (it may not exist yet:
+// BaseModel builds it), so that other tools can fine-tune from the same base.
+func BaseDir(ctx context.Context, c Config, tok tokenizer.Tokenizer) (string, error) {
+	c, err := c.withDefaults()
+	if err != nil {
+		return "", err
+	}
+	dir, _, _, err := baseDir(ctx, c, tok)
+	return dir, err
+}
+
+// baseDir draws and encodes the base's corpus and returns the cache folder its key names.
+func baseDir(ctx context.Context, c Config, tok tokenizer.Tokenizer) (dir, key string, examples []data.Example, err error) {
+	// The base always learns the whole task family (all five tasks), whichever datasets the
+	// study fine-tunes on, so every study and notebook with the same base settings shares one
+	// cached base.
+	mix, err := data.EmbeddedMixture(c.Base.CorpusSeed, c.Base.CorpusPerTask)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("base corpus: %w", err)
+	}
+	examples, err = mix.Encode(tok, data.EncodeOptions{MaxLen: c.Model.MaxPositionEmbeddings + 1, Overflow: data.OverflowSkip, LossOnPrompt: true})
+	if err != nil {
+		return "", "", nil, fmt.Errorf("base corpus: %w", err)
+	}
+	if key, err = baseKey(ctx, c, tok, mix, examples); err != nil {
+		return "", "", nil, fmt.Errorf("base model: %w", err)
+	}
+	return filepath.Join(c.CacheDir, "base-"+key), key, examples, nil
 }
 
 // BaseModel returns the study's base model: loaded from the cache when an identical one was
@@ -87,11 +161,11 @@ func BaseModel(ctx context.Context, c Config, tok tokenizer.Tokenizer) (*llama.M
 	if err != nil {
 		return nil, BaseResult{}, err
 	}
-	key, err := baseKey(c, tok)
+	dir, key, examples, err := baseDir(ctx, c, tok)
 	if err != nil {
-		return nil, BaseResult{}, fmt.Errorf("base model: %w", err)
+		return nil, BaseResult{}, err
 	}
-	dir := filepath.Join(c.CacheDir, "base-"+key)
+	cfg := modelConfig(c, tok)
 	opts := llama.Options{Device: c.Device, Precision: c.Precision}
 	if m, err := llama.Load(dir, opts); err == nil {
 		var res BaseResult
@@ -102,30 +176,16 @@ func BaseModel(ctx context.Context, c Config, tok tokenizer.Tokenizer) (*llama.M
 		}
 	}
 	start := time.Now()
-	cfg := modelConfig(c, tok)
 	m, err := llama.New(cfg, c.Base.InitSeed, opts)
 	if err != nil {
 		return nil, BaseResult{}, fmt.Errorf("base model: %w", err)
 	}
-	// The base always learns the whole task family (all five tasks), whichever datasets the
-	// study fine-tunes on, so every study and notebook with the same base settings shares one
-	// cached base.
-	mix, err := data.EmbeddedMixture(c.Base.CorpusSeed, c.Base.CorpusPerTask)
-	if err != nil {
-		return nil, BaseResult{}, fmt.Errorf("base corpus: %w", err)
+	tc := baseTrainConfig(c, tok)
+	tc.Progress = func(p sft.Progress) {
+		if p.Phase == "train" {
+			c.emit(Event{Stage: "base", Message: "pre-training the base model: " + p.String(), Done: p.Step, Total: p.TotalSteps})
+		}
 	}
-	examples, err := mix.Encode(tok, data.EncodeOptions{MaxLen: cfg.MaxPositionEmbeddings + 1, Overflow: data.OverflowSkip, LossOnPrompt: true})
-	if err != nil {
-		return nil, BaseResult{}, fmt.Errorf("base corpus: %w", err)
-	}
-	pad, _ := tok.Special(tokenizer.PAD)
-	tc := sft.Config{Epochs: c.Base.Epochs, BatchSize: c.Base.BatchSize, LR: c.Base.LR, MinLR: c.Base.LR / 10,
-		WarmupRatio: 0.05, Schedule: sft.ScheduleCosine, PadID: pad, OrderSeed: uint64(c.Base.CorpusSeed), LogEvery: 20,
-		Progress: func(p sft.Progress) {
-			if p.Phase == "train" {
-				c.emit(Event{Stage: "base", Message: "pre-training the base model: " + p.String(), Done: p.Step, Total: p.TotalSteps})
-			}
-		}}
 	c.emit(Event{Stage: "base", Message: fmt.Sprintf("pre-training a %d-parameter base model on %d corpus samples (cached in %s)", m.NumParams(), len(examples), dir)})
 	res, err := sft.Train(ctx, m, examples, tc)
 	if err != nil {

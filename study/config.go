@@ -39,6 +39,11 @@ type Config struct {
 	// TrainSize and TestSize cut each split to its first N samples (0: the whole split).
 	TrainSize int `json:"train_size"`
 	TestSize  int `json:"test_size"`
+	// UniqueResponses keeps, of each training split, only the first sample of every response,
+	// so that every response is unique to its sample as in real SFT data (before TrainSize
+	// cuts the split): a sample that shares its answer with others is fitted by them too,
+	// which blurs what its own position did.
+	UniqueResponses bool `json:"unique_responses"`
 	// K is the number of order variants per dataset, with order seeds FirstOrderSeed,
 	// FirstOrderSeed+1, ...
 	K              int    `json:"k"`
@@ -110,17 +115,18 @@ func DefaultConfig() Config {
 	tc.WeightDecay = 0
 	tc.LogEvery = 10
 	return Config{
-		Datasets:       data.EmbeddedNames(),
-		K:              3,
-		FirstOrderSeed: 1,
-		MergeSeeds:     3,
-		Methods:        DefaultMethods(),
-		Ablation:       []string{"weighted average", "parameter selection"},
-		Model:          tensor.NewLlamaConfig(192, 512, 4, 4, 4, 0, 128),
-		Base:           BaseConfig{CorpusPerTask: 2560, Epochs: 1, BatchSize: 16, LR: 3e-3, InitSeed: 1, CorpusSeed: 7},
-		Train:          tc,
-		MergePrecision: "f32",
-		EvalBatch:      50,
+		UniqueResponses: true,
+		Datasets:        data.EmbeddedNames(),
+		K:               3,
+		FirstOrderSeed:  1,
+		MergeSeeds:      3,
+		Methods:         DefaultMethods(),
+		Ablation:        []string{"weighted average", "parameter selection"},
+		Model:           tensor.NewLlamaConfig(192, 512, 4, 4, 4, 0, 128),
+		Base:            BaseConfig{CorpusPerTask: 2560, Epochs: 1, BatchSize: 16, LR: 3e-3, InitSeed: 1, CorpusSeed: 7},
+		Train:           tc,
+		MergePrecision:  "f32",
+		EvalBatch:       50,
 	}
 }
 

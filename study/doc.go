@@ -10,8 +10,14 @@
 // The base model is pre-trained by project code on fresh draws of the embedded tasks
 // (data.EmbeddedCorpus: no sample of any train or test split) with loss on every token, so
 // that fine-tuning starts from a model that knows the task family, as the paper's starts from
-// a pre-trained LLM. It is cached by a hash of everything that shapes it, so later runs reuse
-// it.
+// a pre-trained LLM. It is cached by a hash of what produces it (its settings, the corpus's
+// fingerprint, and a two-step probe of the trainer and the model), so later runs reuse it and
+// a change to a task generator or to the trainer's arithmetic builds a new one.
+//
+// The imbalance is measured as the paper draws it (raw) and difficulty-adjusted (each
+// sample's loss minus its mean over the other variants), pooled over the variants; the
+// verdict uses the adjusted statistic, and every merge's training losses are measured against
+// the variants' positions to answer whether merging flattens it.
 //
 // Honesty rules of the report: every number comes from results.json; spreads are shown
 // (single models over their order seeds, randomised merges over merge seeds); a claim is

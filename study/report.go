@@ -143,33 +143,8 @@ func methodRandomised(method string) bool {
 // resampling adds.
 func (r *Results) Verdicts() []string {
 	var out []string
-	// The training imbalance.
-	var shown, total, opposite int
-	var rhos []float64
-	for _, d := range r.Datasets {
-		for _, v := range d.Variants {
-			total++
-			rhos = append(rhos, v.Imbalance.Spearman)
-			if v.Imbalance.Significant(0.05) {
-				if v.Imbalance.Spearman < 0 {
-					shown++
-				} else {
-					opposite++
-				}
-			}
-		}
-	}
-	m, s := meanStd(rhos)
-	imb := fmt.Sprintf("Training imbalance (samples seen early in the first epoch end with higher loss): Spearman correlation of first-epoch position with final loss %.3f ± %.3f over %d variants; significant (p < 0.05, permutation test) in the paper's direction in %d, in the opposite direction in %d.", m, s, total, shown, opposite)
-	switch {
-	case shown*2 > total:
-		imb += " **The imbalance appears on this data.**"
-	case shown == 0:
-		imb += " **The imbalance does not appear on this data at this scale.**"
-	default:
-		imb += " **The imbalance appears only in some variants.**"
-	}
-	out = append(out, imb)
+	// The training imbalance, and whether merging flattens it.
+	out = append(out, r.imbalanceVerdicts()...)
 	ps, lin := "parameter selection", "weighted average"
 	var vsMean, vsBest, vsLin, resamp tally
 	others := map[string]*tally{}
@@ -267,32 +242,7 @@ func (r *Results) document(figs map[string]string, command string) document {
 		doc = append(doc, figure{p, "Accuracy per dataset: bars at the mean, whiskers from the lowest to the highest run (single models: over order seeds; randomised merges: over merge seeds)."})
 	}
 
-	doc = append(doc, heading{2, "Training imbalance"},
-		paragraph("Each variant's final loss on its training samples against the position the sample had in the first epoch. A negative Spearman correlation and a positive early-minus-late gap mean samples seen early end worse fitted (the paper's finding)."))
-	it := table{header: []string{"dataset", "Spearman (mean ± std)", "significant, p < 0.05", "early − late gap (nats)", "slope per 100 positions", "verdict (variant 1)"}}
-	for _, d := range r.Datasets {
-		var rho, gap, slope []float64
-		sig := 0
-		for _, v := range d.Variants {
-			rho = append(rho, v.Imbalance.Spearman)
-			gap = append(gap, v.Imbalance.Gap)
-			slope = append(slope, 100*v.Imbalance.Slope)
-			if v.Imbalance.Significant(0.05) {
-				sig++
-			}
-		}
-		verdict := ""
-		if len(d.Variants) > 0 {
-			verdict = d.Variants[0].Imbalance.Verdict()
-		}
-		it.rows = append(it.rows, []string{d.Name, pm(rho, 3), fmt.Sprintf("%d of %d", sig, len(d.Variants)), pm(gap, 4), pm(slope, 4), verdict})
-	}
-	doc = append(doc, it)
-	for _, d := range r.Datasets {
-		if p, ok := figs["imbalance-"+d.Name]; ok {
-			doc = append(doc, figure{p, fmt.Sprintf("%s: final loss by first-epoch position (deciles: mean ± standard error of the mean per bin), one line per order variant.", d.Name)})
-		}
-	}
+	doc = append(doc, r.imbalanceSection(figs)...)
 	doc = append(doc, heading{2, "Training curves"})
 	for _, d := range r.Datasets {
 		if p, ok := figs["curves-"+d.Name]; ok {
@@ -311,7 +261,7 @@ func (r *Results) document(figs map[string]string, command string) document {
 	doc = append(doc, heading{2, "Files"}, bullets{
 		"`results.json`: every number in this report, and the points of every figure.",
 		"`figures/`: the figures as PNG and SVG.",
-		"`records/`: per dataset and variant, every training sample's first-epoch position and final loss (CSV).",
+		"`records/`: per dataset and variant, every training sample's first- and last-epoch position, final loss and difficulty-adjusted loss (CSV).",
 	})
 	return doc
 }
@@ -366,15 +316,21 @@ func (r *Results) Figures() (map[string]*viz.Figure, error) {
 			}
 			curves = append(curves, cs)
 		}
-		f, err := viz.Imbalance(imb, viz.ImbalanceOptions{Title: d.Name + ": final loss by first-epoch position", Spread: "sem"})
+		f, err := d.imbalanceFigure(imb)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.Name, err)
 		}
 		figs["imbalance-"+d.Name] = f
-		if f, err = viz.TrainingCurves(curves, viz.CurveOptions{Title: d.Name + ": training loss", Raw: true}); err != nil {
+		if f, err := d.flatteningFigure(); err != nil {
+			return nil, fmt.Errorf("%s: %w", d.Name, err)
+		} else if f != nil {
+			figs["flattening-"+d.Name] = f
+		}
+		cf, err := viz.TrainingCurves(curves, viz.CurveOptions{Title: d.Name + ": training loss", Raw: true})
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.Name, err)
 		}
-		figs["curves-"+d.Name] = f
+		figs["curves-"+d.Name] = cf
 		scores = append(scores, viz.Score{Method: "single", Dataset: d.Name, Values: scale(d.SingleAccuracies())})
 		for _, m := range d.Merges {
 			scores = append(scores, viz.Score{Method: m.Name, Dataset: d.Name, Values: scale(m.Accuracies())})
@@ -387,7 +343,8 @@ func (r *Results) Figures() (map[string]*viz.Figure, error) {
 				for _, v := range d.Variants {
 					names = append(names, fmt.Sprintf("order seed %d", v.OrderSeed))
 				}
-				if f, err = viz.SelectionMap(shares, viz.SelectionOptions{Title: d.Name + ": parameter selection, per layer", ModelNames: names}); err != nil {
+				f, err := viz.SelectionMap(shares, viz.SelectionOptions{Title: d.Name + ": parameter selection, per layer", ModelNames: names})
+				if err != nil {
 					return nil, fmt.Errorf("%s: %w", d.Name, err)
 				}
 				figs["selection-"+d.Name] = f
@@ -471,11 +428,23 @@ func WriteReport(dir string, r *Results, command string) error {
 		paths[k] = FiguresDir + "/" + k + ".png"
 	}
 	for _, d := range r.Datasets {
+		// The adjusted loss is in the variants' common (id) order, as are their records.
+		_, adjusted, err := sft.AdjustedLosses(d.variantLosses())
+		if err != nil {
+			return err
+		}
 		for i, v := range d.Variants {
 			var sb strings.Builder
-			sb.WriteString("id,first_position,final_loss\n")
+			sb.WriteString("id,first_position,final_loss,last_position,adjusted_loss\n")
 			for j := range v.Positions {
-				fmt.Fprintf(&sb, "%s,%d,%g\n", v.IDs[j], v.Positions[j], v.FinalLosses[j])
+				last, adj := "", ""
+				if v.LastPositions != nil {
+					last = fmt.Sprint(v.LastPositions[j])
+				}
+				if adjusted != nil {
+					adj = fmt.Sprintf("%g", adjusted[i][j])
+				}
+				fmt.Fprintf(&sb, "%s,%d,%g,%s,%s\n", v.IDs[j], v.Positions[j], v.FinalLosses[j], last, adj)
 			}
 			name := fmt.Sprintf("%s-variant-%d-final-losses.csv", d.Name, i+1)
 			if err := tensor.WriteFileAtomic(filepath.Join(dir, RecordsDir, name), []byte(sb.String())); err != nil {

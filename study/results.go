@@ -32,6 +32,10 @@ type VariantResult struct {
 	IDs         []string  `json:"ids"`
 	Positions   []int     `json:"positions"`
 	FinalLosses []float64 `json:"final_losses"`
+	// LastPositions are the samples' positions in the last epoch, LastEpoch (0-based; nil
+	// when unknown).
+	LastPositions []int `json:"last_positions,omitempty"`
+	LastEpoch     int   `json:"last_epoch,omitempty"`
 	// Curve is the loss of every optimizer step.
 	Curve   []float64 `json:"curve"`
 	Seconds float64   `json:"seconds"`
@@ -57,6 +61,9 @@ type MergeResult struct {
 	BaseEqual []float64     `json:"base_equal,omitempty"`
 	KeptBase  float64       `json:"kept_base,omitempty"`
 	Tensors   []TensorShare `json:"tensors,omitempty"`
+	// TrainLosses is the first seed's merged model's loss on every training sample, in the
+	// variants' id order (their IDs): the imbalance of a model that saw no order of its own.
+	TrainLosses []float64 `json:"train_losses,omitempty"`
 }
 
 // AblationPoint is a merge of the first K variants.
@@ -78,7 +85,10 @@ type DatasetResult struct {
 	Variants    []VariantResult `json:"variants"`
 	Merges      []MergeResult   `json:"merges"`
 	Ablation    []AblationPoint `json:"ablation,omitempty"`
-	Seconds     float64         `json:"seconds"`
+	// Imbalance is the variants' imbalance, raw and difficulty-adjusted, per variant and
+	// pooled, with the merges' (AnalyzeImbalance).
+	Imbalance *sft.ImbalanceAnalysis `json:"imbalance,omitempty"`
+	Seconds   float64                `json:"seconds"`
 }
 
 // Results is a whole study, as written to results.json.

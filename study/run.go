@@ -46,6 +46,14 @@ func machine(m *llama.Model) string {
 	return fmt.Sprintf("%s/%s, %d CPUs, %s, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), m.Device().Describe(), runtime.Version())
 }
 
+// Split returns the embedded dataset's train and test splits as the study trains and
+// evaluates on them: responses made unique (Config.UniqueResponses) and cut to TrainSize and
+// TestSize.
+func Split(cfg Config, name string) (train, test *data.Dataset, err error) {
+	_, train, test, err = split(cfg, name)
+	return train, test, err
+}
+
 // split returns the dataset's train and test splits, cut to the configured sizes.
 func split(c Config, name string) (*data.Task, *data.Dataset, *data.Dataset, error) {
 	task, err := data.Embedded(name)
@@ -53,6 +61,9 @@ func split(c Config, name string) (*data.Task, *data.Dataset, *data.Dataset, err
 		return nil, nil, nil, err
 	}
 	train, test := task.Train, task.Test
+	if c.UniqueResponses {
+		train = uniqueResponses(train)
+	}
 	if c.TrainSize > 0 {
 		train = train.Head(c.TrainSize)
 	}
@@ -124,6 +135,9 @@ func runDataset(ctx context.Context, c Config, tok tokenizer.Tokenizer, base *ll
 		if vr.Imbalance, err = r.Imbalance(); err != nil {
 			return nil, fmt.Errorf("%s: variant %d: %w", name, i, err)
 		}
+		if vl, err := sft.LossesOf(r); err == nil {
+			vr.LastPositions, vr.LastEpoch = vl.Last, vl.LastEpoch
+		}
 		for _, f := range r.Final {
 			vr.IDs = append(vr.IDs, f.ID)
 			vr.Positions = append(vr.Positions, f.FirstPosition)
@@ -139,14 +153,33 @@ func runDataset(ctx context.Context, c Config, tok tokenizer.Tokenizer, base *ll
 		}
 		dr.Variants = append(dr.Variants, vr)
 	}
-	mergeEval := func(spec MethodSpec, vs []*llama.Model, seed uint64) (Score, *merge.Report, error) {
+	mergeEval := func(spec MethodSpec, vs []*llama.Model, seed uint64) (Score, *merge.Report, *llama.Model, error) {
 		// The variants are already rounded when the precision is bf16; rounding again is exact.
 		m, rep, err := MergeVariants(ctx, baseEval, vs, spec, seed, c.MergePrecision)
 		if err != nil {
-			return Score{}, nil, fmt.Errorf("%s: %w", name, err)
+			return Score{}, nil, nil, fmt.Errorf("%s: %w", name, err)
 		}
 		s, err := evaluate(fmt.Sprintf("%s (seed %d, %d variants)", spec.Name, seed, len(vs)), m)
-		return s, rep, err
+		return s, rep, m, err
+	}
+	// trainLosses is a merged model's loss on every training sample, in the variants' id
+	// order, batched and padded as the variants' final losses were.
+	lossCfg := tc
+	lossCfg.Progress = nil
+	trainLosses := func(what string, m *llama.Model) ([]float64, error) {
+		c.emit(Event{Stage: "merge", Dataset: name, Message: fmt.Sprintf("%s: loss of %s on the %d training samples", name, what, len(examples))})
+		fl, err := sft.SampleLosses(ctx, m, examples, lossCfg)
+		if err != nil {
+			return nil, fmt.Errorf("%s: training losses of %s: %w", name, what, err)
+		}
+		out := make([]float64, len(fl))
+		for i, f := range fl {
+			if i >= len(dr.Variants[0].IDs) || f.ID != dr.Variants[0].IDs[i] {
+				return nil, fmt.Errorf("%s: training losses of %s: sample %d is %q, the variants' is another", name, what, i, f.ID)
+			}
+			out[i] = f.Loss
+		}
+		return out, nil
 	}
 	for _, spec := range c.Methods {
 		info, ok := merge.LookupMethod(spec.Method)
@@ -161,9 +194,14 @@ func runDataset(ctx context.Context, c Config, tok tokenizer.Tokenizer, base *ll
 		for s := 0; s < n; s++ {
 			seed := uint64(s + 1)
 			c.emit(Event{Stage: "merge", Dataset: name, Message: fmt.Sprintf("%s: merging with %s (seed %d)", name, spec.Name, seed)})
-			score, rep, err := mergeEval(spec, variants, seed)
+			score, rep, merged, err := mergeEval(spec, variants, seed)
 			if err != nil {
 				return nil, err
+			}
+			if s == 0 {
+				if mr.TrainLosses, err = trainLosses(spec.Name, merged); err != nil {
+					return nil, err
+				}
 			}
 			mr.Seeds = append(mr.Seeds, seed)
 			mr.Runs = append(mr.Runs, score)
@@ -190,7 +228,7 @@ func runDataset(ctx context.Context, c Config, tok tokenizer.Tokenizer, base *ll
 				p.Runs = mr.Accuracies()
 			default:
 				for _, seed := range mr.Seeds {
-					s, _, err := mergeEval(spec, variants[:k], seed)
+					s, _, _, err := mergeEval(spec, variants[:k], seed)
 					if err != nil {
 						return nil, err
 					}
@@ -199,6 +237,9 @@ func runDataset(ctx context.Context, c Config, tok tokenizer.Tokenizer, base *ll
 			}
 			dr.Ablation = append(dr.Ablation, p)
 		}
+	}
+	if err := dr.AnalyzeImbalance(); err != nil {
+		return nil, err
 	}
 	dr.Seconds = time.Since(start).Seconds()
 	return dr, nil
@@ -273,4 +314,18 @@ func roundBF16(m *llama.Model) (*llama.Model, error) {
 		v[i] = tensor.Float32FromBF16(tensor.BF16FromFloat32(x))
 	}
 	return c, c.SetValues(v)
+}
+
+// uniqueResponses returns the samples of d whose response no earlier sample has.
+func uniqueResponses(d *data.Dataset) *data.Dataset {
+	out := *d
+	out.Samples = nil
+	seen := map[string]bool{}
+	for _, s := range d.Samples {
+		if !seen[s.Response] {
+			seen[s.Response] = true
+			out.Samples = append(out.Samples, s)
+		}
+	}
+	return &out
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ordermerge/ordermerge/data"
+	"github.com/ordermerge/ordermerge/sft"
 	"github.com/ordermerge/ordermerge/tensor"
 	"github.com/ordermerge/ordermerge/tokenizer"
 	"github.com/ordermerge/ordermerge/viz"
@@ -100,6 +102,38 @@ func TestStudyEndToEnd(t *testing.T) {
 		if !strings.Contains(string(md), v) {
 			t.Errorf("report.md lacks the verdict %q", v)
 		}
+	}
+	// The imbalance: adjusted and raw, per dataset, in results.json (no NaN), the report and
+	// figures, and every merge's against the variants' positions; recomputed from results.json
+	// alone it is the same.
+	raw, _ := os.ReadFile(filepath.Join(dir, ResultsFile))
+	if strings.Contains(string(raw), "NaN") {
+		t.Error("results.json holds NaN")
+	}
+	for _, d := range back.Datasets {
+		an := d.Imbalance
+		if an == nil || len(an.Variants) != 2 || an.Adjusted.Defined() != 2 || len(an.Models) != len(DefaultMethods()) || math.IsNaN(an.Adjusted.P) {
+			t.Fatalf("%s: imbalance %+v", d.Name, an)
+		}
+		if len(d.Variants[0].LastPositions) != len(d.Variants[0].IDs) || len(d.Merges[0].TrainLosses) != len(d.Variants[0].IDs) {
+			t.Errorf("%s: last positions %d, merge training losses %d, samples %d", d.Name, len(d.Variants[0].LastPositions), len(d.Merges[0].TrainLosses), len(d.Variants[0].IDs))
+		}
+		again := d
+		again.Imbalance = nil
+		if err := again.AnalyzeImbalance(); err != nil || again.Imbalance.Adjusted.P != an.Adjusted.P || again.Imbalance.Models[1].Flattening != an.Models[1].Flattening {
+			t.Errorf("%s: recomputed from results.json: %v", d.Name, err)
+		}
+		if !strings.Contains(string(md), "| "+d.Name+" | "+pooledCell(an.Adjusted)+" | ") {
+			t.Errorf("report.md lacks %s's adjusted statistic %s", d.Name, pooledCell(an.Adjusted))
+		}
+	}
+	for _, want := range []string{"## Does merging mitigate the imbalance?", "difficulty-adjusted", "figures/flattening-arith.png", "Setting: 1 epochs, order mode reshuffle"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	if !strings.Contains(back.Verdicts()[0], "arith ") || !strings.Contains(back.Verdicts()[1], "Does merging mitigate the imbalance?") {
+		t.Errorf("verdicts %q", back.Verdicts()[:2])
 	}
 	// The imbalance figure's points are the recorded final losses (records CSV).
 	f, err := back.Figures()
@@ -214,5 +248,81 @@ func TestVerdictArithmetic(t *testing.T) {
 	s := tl.summary("A", "B")
 	if !strings.Contains(s, "higher than B on 2 of 3 datasets (clearly, beyond test-set noise and seed spread, on 1), lower on 1 (clearly on 0)") || !strings.Contains(s, "+3.7 points") || !strings.Contains(s, "It holds") {
 		t.Errorf("summary: %s", s)
+	}
+}
+
+// The base's cache key follows what produces the base: the same inputs give the same key; a
+// changed corpus sample (a task generator's change) or a changed probe outcome (the trainer's
+// or the model's arithmetic) gives another, with the configuration unchanged.
+func TestBaseKeyFollowsWhatProducesTheBase(t *testing.T) {
+	c, err := tinyConfig(t).withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := tokenizer.ByteLevel()
+	mix, err := data.EmbeddedMixture(c.Base.CorpusSeed, c.Base.CorpusPerTask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := func(d *data.Dataset) []data.Example {
+		ex, err := d.Encode(tok, data.EncodeOptions{MaxLen: c.Model.MaxPositionEmbeddings + 1, Overflow: data.OverflowSkip, LossOnPrompt: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ex
+	}
+	key := func(d *data.Dataset, ex []data.Example) string {
+		k, err := baseKey(context.Background(), c, tok, d, ex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	ex := enc(mix)
+	k1, k2 := key(mix, ex), key(mix, ex)
+	if k1 != k2 {
+		t.Fatalf("same inputs, keys %s and %s", k1, k2)
+	}
+	changed := *mix
+	changed.Samples = append([]data.Sample(nil), mix.Samples...)
+	changed.Samples[len(changed.Samples)-1].Response += "!"
+	if k := key(&changed, ex); k == k1 {
+		t.Error("a changed corpus sample kept the key")
+	}
+	probed := append([]data.Example(nil), ex...)
+	probed[0].Tokens = append([]int32(nil), ex[0].Tokens...)
+	probed[0].Tokens[1] = (probed[0].Tokens[1] + 1) % int32(tok.VocabSize())
+	if k := key(mix, probed); k == k1 {
+		t.Error("a different probe outcome kept the key")
+	}
+}
+
+// The merging verdict answers on the datasets that show the imbalance, with the merges'
+// numbers, and says when none does.
+func TestMergeFlatteningVerdict(t *testing.T) {
+	summary := func(rho, p float64) sft.ImbalanceSummary {
+		return sft.ImbalanceSummary{Variants: 3, MeanSpearman: rho, SESpearman: 0.01, P: p, Permutations: 999}
+	}
+	shown := DatasetResult{Name: "shown", Variants: []VariantResult{{}}, Imbalance: &sft.ImbalanceAnalysis{Adjusted: summary(-0.1, 0.001),
+		Models: []sft.ModelImbalance{{Name: "avg", Adjusted: summary(-0.03, 0.2), Flattening: 0.3}, {Name: "sel", Adjusted: summary(-0.04, 0.04), Flattening: 0.4}}}}
+	flat := DatasetResult{Name: "flat", Variants: []VariantResult{{}}, Imbalance: &sft.ImbalanceAnalysis{Adjusted: summary(-0.01, 0.6),
+		Models: []sft.ModelImbalance{{Name: "avg", Adjusted: summary(0.01, 0.7), Flattening: -3}}}}
+	r := &Results{Datasets: []DatasetResult{shown, flat}}
+	got := r.mergeFlattening()
+	for _, want := range []string{"shown (single models -0.100 ± 0.010 (p = 0.001))", "avg -0.030 ± 0.010 (p = 0.2), slope 0.30", "**Yes: merged models keep 0.35 ± 0.07", "significant in 1 of them"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("verdict lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "flat (") || strings.Contains(got, "-3") {
+		t.Errorf("a dataset without the imbalance is in the answer:\n%s", got)
+	}
+	r.Datasets = []DatasetResult{flat}
+	if got := r.mergeFlattening(); !strings.Contains(got, "none does here") {
+		t.Errorf("no dataset shows it: %s", got)
+	}
+	r.Datasets = []DatasetResult{{Name: "one", Variants: []VariantResult{{}}, Imbalance: &sft.ImbalanceAnalysis{Adjusted: sft.ImbalanceSummary{Variants: 1, Undefined: 1}}}}
+	if got := r.mergeFlattening(); got != "" {
+		t.Errorf("no merges measured: %q", got)
 	}
 }

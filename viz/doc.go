@@ -1,5 +1,6 @@
 // Package viz draws the figures of an order-and-merge study with gonum/plot: the training
-// imbalance (final loss against first-epoch position), training curves, the comparison of merge
+// imbalance (final loss against first-epoch position; raw beside difficulty-adjusted panels),
+// the training-dynamics map (Cartography), training curves, the comparison of merge
 // methods, the selection map of a parameter-selection merge, and the ablation over the number of
 // variants.
 //

@@ -36,8 +36,28 @@ type ImbalanceOptions struct {
 // its position in the first epoch, as binned means with error bars, one series per order
 // variant. If early samples end worse fitted, the curves fall from left to right.
 func Imbalance(series []ImbalanceSeries, opt ImbalanceOptions) (*Figure, error) {
-	if len(series) == 0 {
-		return nil, fmt.Errorf("imbalance figure: no series")
+	title := opt.Title
+	if title == "" {
+		title = "Final loss by position in the first epoch"
+	}
+	return ImbalancePanels([]ImbalancePanel{{Title: title, Series: series}}, ImbalanceOptions{Bins: opt.Bins, Spread: opt.Spread, Points: opt.Points, Width: opt.Width, Height: opt.Height, Title: title})
+}
+
+// ImbalancePanel is one panel of ImbalancePanels: a title, the y axis label (default "final
+// loss (mean per bin)") and its series.
+type ImbalancePanel struct {
+	Title  string
+	YLabel string
+	XLabel string
+	Series []ImbalanceSeries
+}
+
+// ImbalancePanels draws imbalance panels side by side with the same binning: raw final losses
+// beside difficulty-adjusted residuals, or single models beside merges. opt.Title names the
+// figure; each panel has its own title. Series record their panel's title in Series.Panel.
+func ImbalancePanels(panels []ImbalancePanel, opt ImbalanceOptions) (*Figure, error) {
+	if len(panels) == 0 {
+		return nil, fmt.Errorf("imbalance figure: no panels")
 	}
 	bins := opt.Bins
 	if bins <= 0 {
@@ -50,17 +70,47 @@ func Imbalance(series []ImbalanceSeries, opt ImbalanceOptions) (*Figure, error) 
 	}
 	title := opt.Title
 	if title == "" {
-		title = "Final loss by position in the first epoch"
+		title = panels[0].Title
 	}
-	p := newPlot(title, "position in the first epoch (bin centre)", "final loss (mean per bin)")
 	f := &Figure{Title: title, Width: opt.Width, Height: opt.Height}
-	for i, s := range series {
+	if f.Width <= 0 && len(panels) > 1 {
+		f.Width = 6 * float64(len(panels))
+	}
+	var row []*plot.Plot
+	for _, pn := range panels {
+		p, err := imbalancePlot(f, pn, bins, opt, len(panels) > 1)
+		if err != nil {
+			return nil, err
+		}
+		row = append(row, p)
+	}
+	f.panels = [][]*plot.Plot{row}
+	return f, nil
+}
+
+// imbalancePlot draws one panel's series and records their points in f.
+func imbalancePlot(f *Figure, pn ImbalancePanel, bins int, opt ImbalanceOptions, named bool) (*plot.Plot, error) {
+	if len(pn.Series) == 0 {
+		return nil, fmt.Errorf("imbalance figure: no series")
+	}
+	ylabel, xlabel := pn.YLabel, pn.XLabel
+	if ylabel == "" {
+		ylabel = "final loss (mean per bin)"
+	}
+	if xlabel == "" {
+		xlabel = "position in the first epoch (bin centre)"
+	}
+	p := newPlot(pn.Title, xlabel, ylabel)
+	for i, s := range pn.Series {
 		if len(s.Positions) != len(s.Losses) {
 			return nil, fmt.Errorf("imbalance figure: series %q has %d positions but %d losses", s.Name, len(s.Positions), len(s.Losses))
 		}
 		bs, err := binByPosition(s, bins, opt.Spread == "sem")
 		if err != nil {
 			return nil, err
+		}
+		if named {
+			bs.Panel = pn.Title
 		}
 		f.Series = append(f.Series, bs)
 		if opt.Points {
@@ -80,7 +130,7 @@ func Imbalance(series []ImbalanceSeries, opt ImbalanceOptions) (*Figure, error) 
 		}
 		// A small sideways shift per series keeps error bars of different variants apart.
 		width := binWidth(s, bins)
-		shift := (float64(i) - float64(len(series)-1)/2) * width * 0.06
+		shift := (float64(i) - float64(len(pn.Series)-1)/2) * width * 0.06
 		shown := bs
 		shown.X = make([]float64, len(bs.X))
 		for j, x := range bs.X {
@@ -105,8 +155,7 @@ func Imbalance(series []ImbalanceSeries, opt ImbalanceOptions) (*Figure, error) 
 		p.Legend.Add(s.Name, line, pts)
 	}
 	headroom(p, 0.12)
-	f.panels = [][]*plot.Plot{{p}}
-	return f, nil
+	return p, nil
 }
 
 // binWidth is the number of positions per bin for this series' epoch size.

@@ -2,6 +2,7 @@ package viz
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
 	"math"
 	"os"
@@ -16,11 +17,24 @@ import (
 // cmpimg). ORDERMERGE_UPDATE_GOLDEN=1 rewrites the golden files.
 func checkGolden(t *testing.T, f *Figure, name string) {
 	t.Helper()
-	got, err := f.PNG()
+	checkGoldenTo(t, f, name)
+}
+
+// goldenT is what checkGoldenTo needs of a *testing.T.
+type goldenT interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+}
+
+func checkGoldenTo(t goldenT, f *Figure, name string) {
+	t.Helper()
+	gotPNG, err := f.PNG()
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := png.Decode(bytes.NewReader(got))
+	img, err := png.Decode(bytes.NewReader(gotPNG))
 	if err != nil {
 		t.Fatalf("%s: not a PNG: %v", name, err)
 	}
@@ -33,7 +47,7 @@ func checkGolden(t *testing.T, f *Figure, name string) {
 	}
 	path := filepath.Join("testdata", name+".png")
 	if os.Getenv("ORDERMERGE_UPDATE_GOLDEN") == "1" {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
+		if err := os.WriteFile(path, gotPNG, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
@@ -42,13 +56,47 @@ func checkGolden(t *testing.T, f *Figure, name string) {
 	if err != nil {
 		t.Fatalf("%v (run with ORDERMERGE_UPDATE_GOLDEN=1 to create it)", err)
 	}
-	ok, err := cmpimg.EqualApprox("png", got, want, 0.01)
+	ok, err := cmpimg.EqualApprox("png", gotPNG, want, 0.01)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !ok {
-		os.WriteFile(filepath.Join(t.TempDir(), name+".png"), got, 0o644)
-		t.Errorf("%s: rendering differs from %s", name, path)
+		// The evidence is kept where it outlives the test (t.TempDir is removed at its end).
+		dir := os.Getenv("ORDERMERGE_GOLDEN_DIFF_DIR")
+		if dir == "" {
+			dir = filepath.Join(os.TempDir(), "ordermerge-golden-diff")
+		}
+		got := filepath.Join(dir, name+".png")
+		if err := os.MkdirAll(dir, 0o755); err == nil {
+			err = os.WriteFile(got, gotPNG, 0o644)
+		}
+		t.Errorf("%s: rendering differs from %s; this rendering is in %s (ORDERMERGE_GOLDEN_DIFF_DIR sets where; ORDERMERGE_UPDATE_GOLDEN=1 accepts it)", name, path, got)
+	}
+}
+
+// recordingT notes a failure instead of failing the test that uses it.
+type recordingT struct{ failed bool }
+
+func (r *recordingT) Helper()                      {}
+func (r *recordingT) Fatal(args ...any)            { panic(fmt.Sprint(args...)) }
+func (r *recordingT) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
+func (r *recordingT) Errorf(string, ...any)        { r.failed = true }
+
+// A golden mismatch leaves the rendering in a folder that outlives the test.
+func TestGoldenMismatchEvidenceOutlivesTheTest(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("ORDERMERGE_GOLDEN_DIFF_DIR", dir)
+	f, err := Imbalance(imbalanceData(40), ImbalanceOptions{Title: "not the golden one"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft := &recordingT{}
+	checkGoldenTo(ft, f, "imbalance")
+	if !ft.failed {
+		t.Fatal("a different figure matched the golden image")
+	}
+	if st, err := os.Stat(filepath.Join(dir, "imbalance.png")); err != nil || st.Size() == 0 {
+		t.Errorf("no evidence written: %v", err)
 	}
 }
 
@@ -246,5 +294,61 @@ func TestSaveByExtension(t *testing.T) {
 	}
 	if !strings.Contains(f.String(), "order seed 1") {
 		t.Errorf("String() = %s", f.String())
+	}
+}
+
+// Raw beside adjusted: each panel's bins are its own series', named by the panel.
+func TestImbalancePanelsRawBesideAdjusted(t *testing.T) {
+	raw := imbalanceData(200)
+	adj := imbalanceData(200)
+	for _, s := range adj {
+		for i := range s.Losses {
+			s.Losses[i] -= 1
+		}
+	}
+	f, err := ImbalancePanels([]ImbalancePanel{{Title: "raw", Series: raw}, {Title: "adjusted", YLabel: "residual loss", Series: adj}}, ImbalanceOptions{Title: "both", Spread: "sem"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Series) != 6 || f.Series[0].Panel != "raw" || f.Series[3].Panel != "adjusted" || f.Width != 12 {
+		t.Fatalf("series %d, panels %q %q, width %g", len(f.Series), f.Series[0].Panel, f.Series[3].Panel, f.Width)
+	}
+	for b := range f.Series[0].Y {
+		if d := f.Series[0].Y[b] - f.Series[3].Y[b]; math.Abs(d-1) > 1e-12 {
+			t.Fatalf("bin %d: raw %g, adjusted %g", b, f.Series[0].Y[b], f.Series[3].Y[b])
+		}
+	}
+	checkGolden(t, f, "imbalance-panels")
+	if _, err := ImbalancePanels(nil, ImbalanceOptions{}); err == nil {
+		t.Error("no panels: no error")
+	}
+	if _, err := ImbalancePanels([]ImbalancePanel{{Title: "empty"}}, ImbalanceOptions{}); err == nil {
+		t.Error("an empty panel: no error")
+	}
+}
+
+// The map's groups split the positions evenly and hold every point once.
+func TestCartographyGroupsByPosition(t *testing.T) {
+	var pts []CartographyPoint
+	for i := 0; i < 100; i++ {
+		pts = append(pts, CartographyPoint{Position: i, Confidence: 0.3 + 0.005*float64(i), Variability: 0.05 + 0.02*math.Sin(float64(i))})
+	}
+	f, err := Cartography(pts, CartographyOptions{Title: "map"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, s := range f.Series {
+		total += len(s.X)
+	}
+	if len(f.Series) != 5 || total != 100 || f.Series[0].Name != "positions 0-19" || f.Series[4].Name != "positions 80-99" {
+		t.Fatalf("%d groups, %d points, first %q", len(f.Series), total, f.Series[0].Name)
+	}
+	checkGolden(t, f, "cartography")
+	if _, err := Cartography(nil, CartographyOptions{}); err == nil {
+		t.Error("no points: no error")
+	}
+	if _, err := Cartography([]CartographyPoint{{Position: -1}}, CartographyOptions{}); err == nil {
+		t.Error("a negative position: no error")
 	}
 }

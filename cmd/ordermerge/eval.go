@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -33,6 +34,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	asJSON := fs.Bool("json", false, "print the scores as JSON instead of a table")
 	var cf computeFlags
 	cf.register(fs)
+	positions := fs.String("positions", "", "join every sample's loss to the first- and last-epoch positions of the variants that trained on it: a `train --variants` folder or comma-separated run folders (evaluate their training data: the same --data, --split train, --limit); writes --losses-out and prints the imbalance against them")
+	lossesOut := fs.String("losses-out", "", "with --positions: the per-sample CSV (id, loss, per variant first/last position and adjusted loss; default eval-DATASET-SPLIT-positions.csv), with the statistics in a .json beside it")
 	results := fs.String("results", "", "write every sample's verdict as JSONL here (default: eval-DATASET-SPLIT.jsonl in the current folder; \"-\" for none)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: ordermerge eval --model DIR --data NAME|PATH[,...] [--split test] [--json]")
@@ -41,8 +44,16 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	splitSet := false
+	fs.Visit(func(f *flag.Flag) { splitSet = splitSet || f.Name == "split" })
 	if *model == "" || *dataSpec == "" {
 		return usagef("--model and --data are required")
+	}
+	if *positions != "" && (strings.Contains(*dataSpec, ",") || *dataSpec == "all") {
+		return usagef("--positions joins one dataset's losses to the variants trained on it; give one --data")
+	}
+	if *positions != "" && !*losses {
+		return usagef("--positions needs the per-sample losses (--losses)")
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
@@ -88,21 +99,35 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	var all []*eval.Result
 	for _, spec := range specs {
-		ds, err := openEvalData(ctx, strings.TrimSpace(spec), *split)
+		spec = strings.TrimSpace(spec)
+		ds, err := openEvalData(ctx, spec, *split)
 		if err != nil {
 			return err
 		}
+		// The progress line is redrawn on a terminal; a log gets one line when done.
+		status := newStatusLine(stderr)
 		res, err := eval.Evaluate(ctx, m, tok, ds, eval.Options{Template: layout.Template, Chat: layout.Chat, Limit: *limit, BatchSize: *batch, MaxNewTokens: *maxNew, Losses: *losses,
 			Progress: func(done, total int) {
-				if !*asJSON {
-					fmt.Fprintf(stderr, "\r%s: %d/%d", ds.Name, done, total)
+				if *asJSON {
+					return
+				}
+				line := fmt.Sprintf("%s: %d/%d", ds.Name, done, total)
+				if status.tty {
+					status.redraw(line)
 					if done == total {
-						fmt.Fprintln(stderr)
+						status.finish()
 					}
+				} else if done == total {
+					status.println(line)
 				}
 			}})
 		if err != nil {
 			return err
+		}
+		if !isEmbedded(spec) && !splitSet {
+			// A file is whatever split it is: "test" would be a guess (and wrong for the
+			// training file a merged model is measured on).
+			res.Split = "file"
 		}
 		if math.IsNaN(res.MeanLoss) || math.IsInf(res.MeanLoss, 0) {
 			return fmt.Errorf("%s on %s: the mean loss is %v: the model's outputs are not finite", *model, ds.Name, res.MeanLoss)
@@ -121,6 +146,18 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if err := writeEvalResults(path, res); err != nil {
 				return err
 			}
+		}
+		if *positions != "" {
+			out := *lossesOut
+			if out == "" {
+				out = fmt.Sprintf("eval-%s-%s-positions.csv", ds.Name, res.Split)
+			}
+			mi, err := positionsReport(*model, res, *positions, out)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "per-sample losses joined to %d variants' positions: %s (statistics: %s)\n", len(mi.PerVariant), out, strings.TrimSuffix(out, filepath.Ext(out))+".json")
+			fmt.Fprintf(stderr, "%s against the variants' first-epoch positions: adjusted %s; raw %s; slope %s of the variants' own\n", *model, mi.Adjusted, mi.Raw, ratioText(mi.Flattening))
 		}
 		all = append(all, res)
 	}
@@ -201,4 +238,27 @@ func writeEvalResults(path string, res *eval.Result) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return f.Commit()
+}
+
+// isEmbedded reports whether a --data entry names an embedded dataset, not a file.
+func isEmbedded(spec string) bool {
+	if strings.HasPrefix(spec, "embedded:") {
+		return true
+	}
+	if _, err := os.Stat(spec); err == nil {
+		return false
+	}
+	for _, n := range data.EmbeddedNames() {
+		if n == spec {
+			return true
+		}
+	}
+	return false
+}
+
+func ratioText(v float64) string {
+	if math.IsNaN(v) {
+		return "undefined"
+	}
+	return fmt.Sprintf("%.2f", v)
 }

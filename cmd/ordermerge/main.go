@@ -27,6 +27,7 @@ type command struct {
 // commands lists the subcommands. Each lives in its own file next to this one.
 func commands() []command {
 	cmds := []command{
+		{name: "base", summary: "print the folder of the study's pre-trained base model (pre-training it when not cached)", run: runBase},
 		{name: "devices", summary: "list the CPU and GPUs this machine can train on (and why a GPU cannot be used)", run: runDevices},
 		{name: "install-kernel", summary: "install the Jupyter kernelspec for this binary", run: runInstallKernel},
 		{name: "kernel", summary: "run the Jupyter kernel (Jupyter starts it via the kernelspec)", ownSignals: true, run: runKernel},

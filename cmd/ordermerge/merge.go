@@ -54,7 +54,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	allowMissing := fs.Bool("allow-missing", false, "merge tensors that only some models have (else they are an error)")
 	checkFinite := fs.Bool("check-finite", false, "fail on NaN or Inf in any input or in the result")
 	jsonPath := fs.String("json", "", "also write the merge report as JSON to this `file`")
-	quiet := fs.Bool("quiet", false, "no progress output")
+	quiet := fs.Bool("quiet", false, "no progress bar and no report table: only the line saying what was written (--json still gets the whole report)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, mergeUsage)
 		fs.PrintDefaults()
@@ -141,7 +141,9 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	fmt.Fprint(stdout, rep)
+	if !*quiet {
+		fmt.Fprint(stdout, rep) // the table; --quiet keeps only the line saying what was written
+	}
 	fmt.Fprintf(stdout, "wrote %s in %.1fs (%s/s)\n", rep.Output, rep.Elapsed.Seconds(), tensor.FormatBytes(int64(float64(rep.Bytes)/math.Max(rep.Elapsed.Seconds(), 1e-9))))
 	return nil
 }
@@ -192,6 +194,11 @@ func shortFormConfig(method, base, models, weights, density string, params param
 	}
 	if err := perModel("density", "density", density, true); err != nil {
 		return nil, err
+	}
+	if (resample || set["resample-n"]) && base == "" {
+		// Checked here, where the flag is known: the method would otherwise report it as a
+		// missing base of the first tensor it merges.
+		return nil, usagef("--resample redraws the elements of a model equal to the base's, so it needs --base DIR")
 	}
 	if set["resample"] {
 		cfg.Params["resample"] = resample

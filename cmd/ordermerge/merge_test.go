@@ -122,12 +122,16 @@ func TestMergeCLIConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "merged")
-	_, stderr, code := runCLI(t, "merge", "--config", cfgPath, "--out", out, "--quiet", "--out-shard-size", "300")
+	stdout, stderr, code := runCLI(t, "merge", "--config", cfgPath, "--out", out, "--quiet", "--out-shard-size", "300")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	if stderr != "" {
 		t.Errorf("--quiet printed %q", stderr)
+	}
+	// --quiet: no report table, only the line saying what was written.
+	if strings.Count(stdout, "\n") != 1 || !strings.HasPrefix(stdout, "wrote "+out) {
+		t.Errorf("--quiet stdout %q", stdout)
 	}
 	c, err := tensor.OpenCheckpoint(out)
 	if err != nil {
@@ -158,6 +162,8 @@ func TestMergeCLIErrors(t *testing.T) {
 		{[]string{"--config", cfgPath, "--out", out}, 1, "bad.yaml:5:7: models[0].parameters.densty: unknown parameter for ties"},
 		{[]string{"--method", "ties", "--base", base, "--models", all, "--density", "0.5,2,0.5", "--out", out}, 1, "--density: models[1].parameters.density = 2: must be in [0, 1]"},
 		{[]string{"--method", "ties", "--models", all, "--out", out}, 1, "ties needs a base model"},
+		{[]string{"--method", "parameter_selection", "--models", all, "--resample", "--out", out}, 2, "--resample redraws the elements of a model equal to the base's, so it needs --base DIR"},
+		{[]string{"--method", "parameter_selection", "--models", all, "--resample-n", "3", "--out", out}, 2, "needs --base DIR"},
 		{[]string{"--method", "slerp", "--models", all, "--param", "t=0.5", "--out", out}, 1, "slerp takes at most 2 models"},
 		{[]string{"--method", "slerp", "--models", models[0] + "," + models[1], "--out", out}, 1, "slerp needs parameter t"},
 		{[]string{"--method", "linear", "--models", all + "," + filepath.Join(dir, "missing"), "--out", out}, 1, "no such checkpoint"},

@@ -36,10 +36,14 @@ func checkpointConfig(dir string) (*tensor.Config, error) {
 }
 
 // initConfig reads and checks a config.json for a freshly initialised model.
-func initConfig(path string) (*tensor.Config, error) {
+func initConfig(path string, vocab int) (*tensor.Config, error) {
 	cfg, err := tensor.ReadConfig(path)
 	if err != nil {
 		return nil, fmt.Errorf("--init: %w", err)
+	}
+	if cfg.VocabSize == 0 {
+		// A fresh model's vocabulary is the tokenizer's unless the config says otherwise.
+		cfg.VocabSize = vocab
 	}
 	if err := llama.CheckConfig(cfg); err != nil {
 		return nil, fmt.Errorf("--init %s: %w", path, err)

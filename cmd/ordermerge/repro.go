@@ -24,6 +24,7 @@ func runRepro(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	precision := fs.String("precision", "", "precision the variants are merged and evaluated in: f32 (default) or bf16 (as the paper)")
 	trainSize := fs.Int("train-size", -1, "training samples per dataset (default: the whole split; 160 with --quick)")
 	testSize := fs.Int("test-size", -1, "test samples per dataset (default: the whole split; 40 with --quick)")
+	unique := fs.Bool("unique-responses", true, "keep only the first training sample of each response, so responses are unique per sample as in real SFT data (false: the whole split)")
 	cache := fs.String("cache", "", "folder for the cached base model (default: the user cache folder)")
 	var cf computeFlags
 	cf.registerDevice(fs)
@@ -83,6 +84,7 @@ func runRepro(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *testSize >= 0 {
 		cfg.TestSize = *testSize
 	}
+	cfg.UniqueResponses = *unique
 	cfg.CacheDir = *cache
 	opts, err := cf.options()
 	if err != nil {

@@ -167,16 +167,13 @@ func TestFinishAgainstTheCommands(t *testing.T) {
 		if rows[0].Accuracy != v.Test.Accuracy || rows[0].MeanLoss != v.Test.MeanLoss {
 			t.Errorf("variant %d: report %+v, ordermerge eval %+v", i, v.Test, rows[0])
 		}
-		var imb struct {
-			OrderSeed  uint64             `json:"order_seed"`
-			FirstEpoch sft.ImbalanceStats `json:"first_epoch"`
-		}
+		var imb sft.ImbalanceAnalysis
 		raw, _ := os.ReadFile(filepath.Join(p.VariantDir(i), imbalanceFile))
-		if err := json.Unmarshal(raw, &imb); err != nil {
-			t.Fatal(err)
+		if err := json.Unmarshal(raw, &imb); err != nil || len(imb.Variants) != 1 {
+			t.Fatalf("%v: %s", err, raw)
 		}
-		if imb.OrderSeed != p.Seed(i) || imb.FirstEpoch.Spearman != v.Imbalance.Spearman || imb.FirstEpoch.Gap != v.Imbalance.Gap {
-			t.Errorf("variant %d: report imbalance %+v, train's %+v", i, v.Imbalance, imb.FirstEpoch)
+		if first := imb.Variants[0]; first.OrderSeed != p.Seed(i) || first.Raw.Spearman != v.Imbalance.Spearman || first.Raw.Gap != v.Imbalance.Gap {
+			t.Errorf("variant %d: report imbalance %+v, train's %+v", i, v.Imbalance, first.Raw)
 		}
 	}
 	for _, f := range []string{study.ReportMarkdown, study.ReportHTML, "figures/comparison.png", "figures/imbalance-arith.png"} {

@@ -9,9 +9,9 @@ import (
 	"github.com/ordermerge/ordermerge/compute"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +27,9 @@ import (
 const (
 	trainLogFile  = "train.log"
 	imbalanceFile = "imbalance.json"
+	// adjustedFile (with --variants) holds every variant's per-sample losses, raw and
+	// difficulty-adjusted, with both positions.
+	adjustedFile = "adjusted_losses.csv"
 )
 
 // trainFlags are the command line of `ordermerge train`.
@@ -55,7 +58,7 @@ func parseTrainFlagsOn(fs *flag.FlagSet, args []string, usage func()) (*trainFla
 	fs.StringVar(&f.format, "format", "", "format of a dataset file: "+strings.Join(data.Formats(), ", ")+" (default: detected from the first record)")
 	fs.BoolVar(&f.skipBad, "skip-bad", false, "leave malformed records of a dataset file out (counted in train.log) instead of failing")
 	fs.IntVar(&f.limit, "limit", 0, "train on the first N samples only (0: all)")
-	fs.StringVar(&f.base, "base", "", "base model: a Hugging Face Llama checkpoint folder")
+	fs.StringVar(&f.base, "base", "", "base model: a Hugging Face Llama checkpoint folder, or "+studyBase+" ("+studyBaseQuick+") for the study's pre-trained base (see `ordermerge base`)")
 	fs.StringVar(&f.init, "init", "", "instead of --base: a config.json (LlamaConfig keys) for a freshly initialised model")
 	fs.Uint64Var(&f.initSeed, "init-seed", 0, "seed of the initialisation with --init (independent of the order seed)")
 	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer.json file or folder (default: the base's, else the byte-level tokenizer)")
@@ -90,7 +93,9 @@ func parseTrainFlagsOn(fs *flag.FlagSet, args []string, usage func()) (*trainFla
 		fmt.Fprintln(stderr, "")
 		fmt.Fprintln(stderr, "Fine-tunes a Llama-style model with a seeded data order and records every sample's loss at")
 		fmt.Fprintln(stderr, "every step. OUT gets the checkpoint (Hugging Face layout + optimizer state), records.jsonl/.csv,")
-		fmt.Fprintln(stderr, "final_losses.jsonl/.csv, step_losses.csv, imbalance.json and train.log.")
+		fmt.Fprintln(stderr, "final_losses.jsonl/.csv, step_losses.csv, imbalance.json and train.log; with --variants K, each variant")
+		fmt.Fprintln(stderr, "in OUT/variant-i, and OUT/imbalance.json (raw and difficulty-adjusted statistics, per variant and pooled)")
+		fmt.Fprintln(stderr, "with OUT/adjusted_losses.csv (every sample's loss, adjusted loss and first/last-epoch position).")
 		fmt.Fprintln(stderr, "")
 		fmt.Fprintln(stderr, "What is kept when a run stops: OUT is checkpointed every --checkpoint-interval of training (5m by")
 		fmt.Fprintln(stderr, "default) and every --checkpoint-every steps, on Ctrl-C or SIGTERM, and at the end. Each checkpoint")
@@ -144,14 +149,21 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	if err != nil {
 		return err
 	}
+	if f.base, err = resolveBase(ctx, f.base, stderr); err != nil {
+		return err
+	}
 	// Everything is checked before anything big is allocated or anything is written: the
 	// model's config against its tensors and against the host's memory, the tokenizer, the
 	// data and the training configuration.
-	mcfg, err := trainModelConfig(f)
+	tok, err := trainTokenizer(f)
 	if err != nil {
 		return err
 	}
-	tok, err := trainTokenizer(f, mcfg)
+	mcfg, err := trainModelConfig(f, tok.VocabSize())
+	if err != nil {
+		return err
+	}
+	vocabNote, err := checkVocab(f, mcfg, tok)
 	if err != nil {
 		return err
 	}
@@ -224,6 +236,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	}
 	log.printf("data %s: %d samples; model %d parameters in %d tensors; order %s, seed %d", source, len(examples), countParams(model), len(model.Params()), cfg.OrderMode, cfg.OrderSeed)
 	log.printf("device %s; precision %s", model.Device().Describe(), model.Precision())
+	if vocabNote != "" {
+		log.printf("%s", vocabNote)
+	}
 	defer func() { log.printf("%s", peakMemory(model.Device())) }()
 	cfg.KeepFiles = []string{trainLogFile, tokenizer.FileName, tokenizer.ConfigFileName, cluster.ProgressFile}
 	cfg.Progress = log.progress
@@ -250,20 +265,19 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		return err
 	}
 	log.printf("finished %d steps; mean final loss %.4f", res.Steps, meanFinal(res.Final))
-	st, err := res.Imbalance()
+	an, err := sft.AnalyzeResults([]*sft.Result{res})
 	if err != nil {
-		// The model and its records are complete: a statistic that cannot be computed is
-		// reported as such, and the run succeeds.
-		log.printf("imbalance statistics not computed: %v", err)
-		fmt.Fprintf(stdout, "trained %s: %d steps, mean final loss %.4f\nimbalance statistics not computed: %v\n", f.out, res.Steps, meanFinal(res.Final), err)
-		return writeJSON(filepath.Join(f.out, imbalanceFile), map[string]any{"order_seed": res.Config.OrderSeed, "error": err.Error()})
-	}
-	log.printf("imbalance: %s", st.String())
-	perEpoch := imbalanceByEpoch(res)
-	if err := writeJSON(filepath.Join(f.out, imbalanceFile), map[string]any{"order_seed": res.Config.OrderSeed, "first_epoch": st, "by_epoch": perEpoch}); err != nil {
 		return err
 	}
+	// One schema for one run and for several: a single run's adjusted statistics are
+	// undefined (they need two variants), its raw ones are there.
+	if err := writeJSON(filepath.Join(f.out, imbalanceFile), an); err != nil {
+		return err
+	}
+	st := an.Variants[0].Raw
+	log.record("imbalance: " + st.String())
 	fmt.Fprintf(stdout, "trained %s: %d steps, mean final loss %.4f\n%s", f.out, res.Steps, meanFinal(res.Final), st.String())
+	fmt.Fprintf(stdout, "(the difficulty-adjusted statistic, which the verdicts use, needs two or more variants: --variants K)\n")
 	return nil
 }
 
@@ -280,38 +294,100 @@ func trainVariants(ctx context.Context, f *trainFlags, base *llama.Model, exampl
 		}
 		return err
 	}
-	var stats []sft.ImbalanceStats
-	type variantReport struct {
-		Dir       string               `json:"dir"`
-		OrderSeed uint64               `json:"order_seed"`
-		MeanLoss  float64              `json:"mean_final_loss"`
-		Imbalance sft.ImbalanceStats   `json:"first_epoch"`
-		ByEpoch   []sft.ImbalanceStats `json:"by_epoch"`
+	an, err := sft.AnalyzeResults(results)
+	if err != nil {
+		return err
 	}
-	var reports []variantReport
-	for i, r := range results {
-		st, err := r.Imbalance()
-		if err != nil {
-			st = sft.ImbalanceStats{N: len(r.Final), Spearman: math.NaN(), SpearmanP: math.NaN(), Slope: math.NaN(), Intercept: math.NaN(), Gap: math.NaN(), GapSE: math.NaN(), Undefined: err.Error()}
-		}
-		stats = append(stats, st)
-		reports = append(reports, variantReport{Dir: r.Dir, OrderSeed: r.Config.OrderSeed, MeanLoss: meanFinal(r.Final), Imbalance: st, ByEpoch: imbalanceByEpoch(r)})
-		line := fmt.Sprintf("variant-%d (order seed %d): mean final loss %.4f, spearman %.4f (p=%.3g), gap %.4f ± %.4f", i, r.Config.OrderSeed, meanFinal(r.Final), st.Spearman, st.SpearmanP, st.Gap, st.GapSE)
-		log.printf("%s", line)
+	for i, v := range an.Variants {
+		line := fmt.Sprintf("variant-%d (order seed %d): mean final loss %.4f; adjusted spearman %s, gap %s; raw spearman %s",
+			i, v.OrderSeed, v.MeanLoss, rhoCell(v.Adjusted), gapCell(v.Adjusted), rhoCell(v.Raw))
+		log.record(line)
+		log.variantLine(i, line)
 		fmt.Fprintln(stdout, line)
 	}
-	sum := sft.SummarizeImbalance(stats)
-	log.printf("%s", sum.String())
-	fmt.Fprintln(stdout, sum.String())
-	return writeJSON(filepath.Join(f.out, imbalanceFile), map[string]any{"variants": reports, "summary": sum})
+	for _, l := range []struct {
+		what string
+		s    sft.ImbalanceSummary
+	}{{"adjusted, first epoch", an.Adjusted}, {"raw, first epoch", an.Raw}, {"adjusted, last epoch", an.AdjustedLast}, {"raw, last epoch", an.RawLast}} {
+		log.record(l.what + ": " + l.s.String())
+		fmt.Fprintf(stdout, "%s: %s\n", l.what, l.s)
+	}
+	log.record("verdict: " + an.Verdict)
+	fmt.Fprintf(stdout, "verdict: %s\n", an.Verdict)
+	if err := writeAdjustedRecords(filepath.Join(f.out, adjustedFile), results); err != nil {
+		return err
+	}
+	return writeJSON(filepath.Join(f.out, imbalanceFile), an)
 }
 
-// trainModelConfig reads and checks the config of the model to train, allocating nothing.
-func trainModelConfig(f *trainFlags) (*tensor.Config, error) {
+// writeAdjustedRecords writes one row per variant and sample (long format, for pandas):
+// variant, order seed, id, first- and last-epoch position, final loss and the
+// difficulty-adjusted loss (final loss minus the other variants' mean).
+func writeAdjustedRecords(path string, results []*sft.Result) error {
+	var vs []sft.VariantLosses
+	for _, r := range results {
+		v, err := sft.LossesOf(r)
+		if err != nil {
+			return err
+		}
+		vs = append(vs, v)
+	}
+	_, adj, err := sft.AdjustedLosses(vs)
+	if err != nil {
+		return err
+	}
+	aligned := map[string]int{}
+	for i, id := range vs[0].IDs {
+		aligned[id] = i
+	}
+	var b strings.Builder
+	b.WriteString("variant,order_seed,id,first_position,last_position,final_loss,adjusted_loss\n")
+	for k, v := range vs {
+		for j, id := range v.IDs {
+			last, a := "", ""
+			if v.Last != nil {
+				last = fmt.Sprint(v.Last[j])
+			}
+			if adj != nil {
+				a = strconv.FormatFloat(adj[k][aligned[id]], 'g', -1, 64)
+			}
+			fmt.Fprintf(&b, "%d,%d,%s,%d,%s,%s,%s\n", k, v.OrderSeed, csvField(id), v.First[j], last, strconv.FormatFloat(v.Losses[j], 'g', -1, 32), a)
+		}
+	}
+	return tensor.WriteFileAtomic(path, []byte(b.String()))
+}
+
+// csvField quotes a field that needs it.
+func csvField(s string) string {
+	if strings.ContainsAny(s, ",\"\n\r") {
+		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+	}
+	return s
+}
+
+// rhoCell is a Spearman with its p-value, or "undefined".
+func rhoCell(s sft.ImbalanceStats) string {
+	if s.Undefined != "" {
+		return "undefined (" + s.Undefined + ")"
+	}
+	return fmt.Sprintf("%.4f (p=%.3g)", s.Spearman, s.SpearmanP)
+}
+
+// gapCell is an early-minus-late gap with its standard error.
+func gapCell(s sft.ImbalanceStats) string {
+	if s.Undefined != "" {
+		return "undefined"
+	}
+	return fmt.Sprintf("%.4f ± %.4f", s.Gap, s.GapSE)
+}
+
+// trainModelConfig reads and checks the config of the model to train, allocating nothing;
+// a --init config without vocab_size gets vocab, the tokenizer's.
+func trainModelConfig(f *trainFlags, vocab int) (*tensor.Config, error) {
 	if f.base != "" {
 		return checkpointConfig(f.base)
 	}
-	return initConfig(f.init)
+	return initConfig(f.init, vocab)
 }
 
 // buildTrainModel loads (--base) or initialises (--init) the model of a checked config.
@@ -326,8 +402,23 @@ func buildTrainModel(f *trainFlags, cfg *tensor.Config, opts llama.Options) (*ll
 	return m, nil
 }
 
+// checkVocab compares the model's vocabulary with the tokenizer's: fewer rows than tokens is
+// an error; more is allowed (checkpoints often pad it) but said, in a note for train.log.
+func checkVocab(f *trainFlags, cfg *tensor.Config, tok tokenizer.Tokenizer) (string, error) {
+	v, n := cfg.VocabSize, tok.VocabSize()
+	switch {
+	case n > v:
+		return "", fmt.Errorf("the tokenizer has %d tokens but the model's vocab_size is %d", n, v)
+	case v > n && f.init != "":
+		return fmt.Sprintf("note: --init %s sets vocab_size %d but the tokenizer has %d tokens: %d embedding rows will never be used (leave vocab_size out to take the tokenizer's)", f.init, v, n, v-n), nil
+	case v > n:
+		return fmt.Sprintf("note: the model's vocab_size %d is larger than the tokenizer's %d tokens (padded vocabularies are common; the extra rows are not used)", v, n), nil
+	}
+	return "", nil
+}
+
 // trainTokenizer picks the tokenizer: --tokenizer, else the base's, else the byte-level one.
-func trainTokenizer(f *trainFlags, cfg *tensor.Config) (tokenizer.Tokenizer, error) {
+func trainTokenizer(f *trainFlags) (tokenizer.Tokenizer, error) {
 	var tok tokenizer.Tokenizer
 	var err error
 	switch {
@@ -350,9 +441,6 @@ func trainTokenizer(f *trainFlags, cfg *tensor.Config) (tokenizer.Tokenizer, err
 	}
 	if err != nil {
 		return nil, err
-	}
-	if v := cfg.VocabSize; tok.VocabSize() > v {
-		return nil, fmt.Errorf("the tokenizer has %d tokens but the model's vocab_size is %d", tok.VocabSize(), v)
 	}
 	return tok, nil
 }
@@ -400,7 +488,7 @@ func trainExamples(ctx context.Context, f *trainFlags, tok tokenizer.Tokenizer, 
 // tokenizer there (each variant's folder too), so every checkpoint is a complete model folder
 // for eval and merge. With --overwrite, a previous run's checkpoint is discarded in one step.
 func prepareOut(f *trainFlags, tok tokenizer.Tokenizer, lock *tensor.FolderLock) error {
-	ours := map[string]bool{trainLogFile: true, tokenizer.FileName: true, tokenizer.ConfigFileName: true, imbalanceFile: true,
+	ours := map[string]bool{trainLogFile: true, tokenizer.FileName: true, tokenizer.ConfigFileName: true, imbalanceFile: true, adjustedFile: true,
 		cluster.ProgressFile: true, cluster.ProgressPartialFile: true}
 	dirs := []string{f.out}
 	if f.variants > 0 {
@@ -435,6 +523,7 @@ func prepareOut(f *trainFlags, tok tokenizer.Tokenizer, lock *tensor.FolderLock)
 	if f.overwrite {
 		os.Remove(filepath.Join(f.out, trainLogFile))
 		os.Remove(filepath.Join(f.out, imbalanceFile))
+		os.Remove(filepath.Join(f.out, adjustedFile))
 	}
 	return nil
 }
@@ -495,19 +584,6 @@ func meanFinal(final []sft.FinalLoss) float64 {
 	return s / float64(len(final))
 }
 
-// imbalanceByEpoch computes the statistics against every epoch's positions.
-func imbalanceByEpoch(r *sft.Result) []sft.ImbalanceStats {
-	var out []sft.ImbalanceStats
-	for e := 0; e < r.Config.Epochs; e++ {
-		st, err := r.ImbalanceAt(e)
-		if err != nil {
-			break
-		}
-		out = append(out, st)
-	}
-	return out
-}
-
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -528,6 +604,7 @@ type trainLog struct {
 	out      string
 	variants bool
 	last     map[int]cluster.Progress
+	started  map[int]bool // variants whose own train.log got its first line
 }
 
 func newTrainLog(path string, stderr io.Writer, quiet bool) (*trainLog, error) {
@@ -553,6 +630,18 @@ func (l *trainLog) appendLine(line string) error {
 	return err
 }
 
+// record writes a line to the log only (what the terminal gets in another form).
+func (l *trainLog) record(line string) { l.appendLine(strings.TrimRight(line, "\n")) }
+
+// variantLine appends a line to variant i's own train.log (with --variants).
+func (l *trainLog) variantLine(i int, line string) {
+	if !l.variants || l.out == "" {
+		return
+	}
+	vl := trainLog{path: filepath.Join(sft.VariantDir(l.out, i), trainLogFile)}
+	vl.appendLine(line)
+}
+
 // printf writes a message line to the terminal and the log.
 func (l *trainLog) printf(format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
@@ -568,6 +657,16 @@ func (l *trainLog) progress(p sft.Progress) {
 	line := p.String()
 	if p.Phase == "train" {
 		l.appendLine(line)
+		if l.variants {
+			if l.started == nil {
+				l.started = map[int]bool{}
+			}
+			if !l.started[p.Variant] {
+				l.started[p.Variant] = true
+				l.variantLine(p.Variant, fmt.Sprintf("variant-%d of %d, trained by the run logged in %s", p.Variant, p.Variants, l.path))
+			}
+			l.variantLine(p.Variant, line)
+		}
 		if l.out != "" {
 			if l.last == nil {
 				l.last = map[int]cluster.Progress{}

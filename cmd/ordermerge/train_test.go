@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/ordermerge/ordermerge/model/llama"
 	"github.com/ordermerge/ordermerge/sft"
 	"github.com/ordermerge/ordermerge/tensor"
+	"github.com/ordermerge/ordermerge/tokenizer"
 )
 
 func tinyInitConfig(t *testing.T) string {
@@ -57,10 +61,16 @@ func TestTrainCommandWritesCheckpointRecordsAndLog(t *testing.T) {
 	if !strings.Contains(string(logText), "step 6/6") || !strings.Contains(string(logText), "order fixed, seed 5") {
 		t.Errorf("train.log:\n%s", logText)
 	}
-	var imb map[string]json.RawMessage
+	// One run's imbalance.json has the several-variant schema: raw statistics, adjusted ones
+	// undefined (they need two variants), no NaN.
+	var imb sft.ImbalanceAnalysis
 	b, _ := os.ReadFile(filepath.Join(out, imbalanceFile))
-	if err := json.Unmarshal(b, &imb); err != nil || imb["first_epoch"] == nil || imb["by_epoch"] == nil {
+	if err := json.Unmarshal(b, &imb); err != nil || len(imb.Variants) != 1 || len(imb.Variants[0].ByEpoch) != 2 || imb.Variants[0].Raw.N != 12 ||
+		imb.Variants[0].Adjusted.Undefined == "" || imb.Adjusted.Defined() != 0 || !strings.HasPrefix(imb.Verdict, "raw") || bytes.Contains(b, []byte("NaN")) {
 		t.Errorf("imbalance.json: %s (%v)", b, err)
+	}
+	if strings.Count(stdout, "bin  0 positions") != 1 {
+		t.Errorf("the bin table is not printed once: %q", stdout)
 	}
 	// The output is a model folder others load.
 	if _, err := llama.Load(out, llama.Options{}); err != nil {
@@ -103,8 +113,38 @@ func TestTrainCommandVariants(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stdout, "variant-1 (order seed 4)") || !strings.Contains(stdout, "2 variants") {
+	if !strings.Contains(stdout, "variant-1 (order seed 4)") || !strings.Contains(stdout, "2 variants") || !strings.Contains(stdout, "verdict: difficulty-adjusted, pooled over 2 variants") {
 		t.Errorf("stdout %q", stdout)
+	}
+	var imb sft.ImbalanceAnalysis
+	raw, _ := os.ReadFile(filepath.Join(out, imbalanceFile))
+	if err := json.Unmarshal(raw, &imb); err != nil || len(imb.Variants) != 2 || imb.Adjusted.Defined() != 2 || imb.Variants[1].OrderSeed != 4 ||
+		imb.Variants[0].Adjusted.Permutations != 1000 || math.IsNaN(imb.Adjusted.P) || math.IsNaN(imb.RawLast.MeanSpearman) {
+		t.Errorf("imbalance.json: %v %s", err, raw)
+	}
+	// The long-format records: one row per variant and sample; the adjusted loss of variant 0
+	// is its loss minus variant 1's (K = 2).
+	rows, err := csv.NewReader(strings.NewReader(readFile(t, filepath.Join(out, adjustedFile)))).ReadAll()
+	if err != nil || len(rows) != 17 || strings.Join(rows[0], ",") != "variant,order_seed,id,first_position,last_position,final_loss,adjusted_loss" {
+		t.Fatalf("%s: %v %v", adjustedFile, err, rows)
+	}
+	loss := map[string]float64{}
+	for _, r := range rows[1:] {
+		l, _ := strconv.ParseFloat(r[5], 64)
+		loss[r[0]+r[2]] = l
+	}
+	for _, r := range rows[1:9] {
+		a, _ := strconv.ParseFloat(r[6], 64)
+		if want := loss["0"+r[2]] - loss["1"+r[2]]; r[0] != "0" || math.Abs(a-want) > 1e-6 {
+			t.Errorf("row %v: adjusted %g, want %g", r, a, want)
+		}
+	}
+	// Each variant's folder has its own train.log (its steps and its result line).
+	for i := 0; i < 2; i++ {
+		l, err := os.ReadFile(filepath.Join(sft.VariantDir(out, i), trainLogFile))
+		if err != nil || !strings.Contains(string(l), fmt.Sprintf("variant-%d (order seed %d): mean final loss", i, 3+i)) || !strings.Contains(string(l), "step 2/2") {
+			t.Errorf("variant %d train.log: %v\n%s", i, err, l)
+		}
 	}
 	a, _ := os.ReadFile(filepath.Join(sft.VariantDir(out, 0), tensor.SingleFile))
 	b, _ := os.ReadFile(filepath.Join(sft.VariantDir(out, 1), tensor.SingleFile))
@@ -194,4 +234,42 @@ func TestTrainCommandChatTemplate(t *testing.T) {
 	if _, stderr, code := runCLI(t, "train", "--data", "embedded:strings", "--template", "nope", "--init", cfg, "--out", filepath.Join(t.TempDir(), "x")); code != 2 || !strings.Contains(stderr, "chat") {
 		t.Errorf("unknown template: exit %d: %s (want the names, chat among them)", code, stderr)
 	}
+}
+
+// --init without vocab_size takes the tokenizer's; a larger one is said in train.log and on
+// the terminal; a smaller one is refused.
+func TestTrainInitTakesTheTokenizersVocabulary(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, extra string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(`{"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 128`+extra+`}`), 0o644)
+		return p
+	}
+	out := filepath.Join(dir, "partial")
+	if _, stderr, code := runCLI(t, "train", "--data", "embedded:arith", "--limit", "4", "--init", write("partial.json", ""), "--epochs", "1", "--out", out, "--quiet"); code != 0 {
+		t.Fatalf("partial config: exit %d: %s", code, stderr)
+	}
+	cfg, err := tensor.ReadConfig(filepath.Join(out, tensor.ConfigFile))
+	if err != nil || cfg.VocabSize != tokenizer.ByteLevel().VocabSize() {
+		t.Fatalf("trained config %+v, %v", cfg, err)
+	}
+	out = filepath.Join(dir, "large")
+	_, stderr, code := runCLI(t, "train", "--data", "embedded:arith", "--limit", "4", "--init", write("large.json", `, "vocab_size": 300`), "--epochs", "1", "--out", out)
+	logText, _ := os.ReadFile(filepath.Join(out, trainLogFile))
+	if code != 0 || !strings.Contains(stderr, "38 embedding rows will never be used") || !strings.Contains(string(logText), "vocab_size 300") {
+		t.Errorf("larger vocab_size: exit %d: %s\nlog: %s", code, stderr, logText)
+	}
+	_, stderr, code = runCLI(t, "train", "--data", "embedded:arith", "--limit", "4", "--init", write("small.json", `, "vocab_size": 100`), "--epochs", "1", "--out", filepath.Join(dir, "small"))
+	if code != 1 || !strings.Contains(stderr, "vocab_size is 100") {
+		t.Errorf("smaller vocab_size: exit %d: %s", code, stderr)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
