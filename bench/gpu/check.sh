@@ -68,7 +68,7 @@ for s in $steps; do
   train-125m-tf32) run train-125m-tf32 80 ./bench-train -torch="$torch" -config "$small" -device cuda -precision tf32 -steps 10 -warmup 3 -repeat 1 -python "$py" ;;
   train-1b) run train-1b 120 ./bench-train -torch="$torch" -config "$large" -device cuda -precision bf16 -steps 6 -warmup 2 -repeat 1 -python "$py" ;;
   generate-1b) run generate-1b 90 ./bench-generate -torch="$torch" -config "$large" -device cuda -precision bf16 -batch 16 -prompt 128 -new 128 -repeat 1 -python "$py" ;;
-  cli) run cli 200 ./cli.sh /tmp/ordermerge-cli ;;
+  cli) LIMIT=${CLI_LIMIT:-256} run cli 200 ./cli.sh /tmp/ordermerge-cli ;;
   *) echo "unknown step $s" >&2 ;;
   esac
 done

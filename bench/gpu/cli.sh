@@ -3,7 +3,8 @@
 # filled: `ordermerge devices`; the same fine-tuning run (model, data, seeds) on the GPU in
 # bf16 mixed precision and on the CPU in f32; each model evaluated on the GPU, the CPU-trained
 # one on the CPU too (the two devices' scores of one model should agree); and
-# `repro --quick` on the GPU. LIMIT samples (default 512); REPRO=false skips the study.
+# `repro --quick` on the GPU. LIMIT training samples (default 512), EVAL_LIMIT evaluated ones
+# (default 100); REPRO=false skips the study.
 set -euo pipefail
 work=${1:?usage: cli.sh WORKDIR}
 mkdir -p "$work"
@@ -33,7 +34,7 @@ train cpu cpu f32
 for m in "gpu $dev" "cpu $dev" "cpu cpu"; do
   set -- $m
   step "eval the $1-trained model on $2"
-  $om eval --model "$work/$1" --data arith --device "$2" --limit 200 --results - | tail -4
+  $om eval --model "$work/$1" --data arith --device "$2" --limit "${EVAL_LIMIT:-100}" --results - | tail -4
 done
 if [ "${REPRO:-true}" = true ]; then
   step "repro --quick on $dev"
