@@ -39,6 +39,9 @@ type Config struct {
 	// TokenizerSource names the model whose tokenizer files are copied: "" or "base" (the
 	// base, else the first model), or the path of one of the inputs.
 	TokenizerSource string
+	// Registry holds the methods Method is looked up in (nil: the built-in methods).
+	// Registry.ParseConfig and Registry.LoadConfig set it.
+	Registry *Registry
 
 	file string
 	pos  map[string]string // parameter path -> "file:line:col"
@@ -94,7 +97,11 @@ var (
 // method, or a value of the wrong form is an error naming the key, its path and its line.
 // filename is used in messages only.
 func ParseConfig(data []byte, filename string) (*Config, error) {
-	c := &Config{file: filename, pos: map[string]string{}}
+	return parseConfig(data, filename, nil)
+}
+
+func parseConfig(data []byte, filename string, r *Registry) (*Config, error) {
+	c := &Config{file: filename, pos: map[string]string{}, Registry: r}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("%s: %v", filename, err)
@@ -204,7 +211,7 @@ func ParseConfig(data []byte, filename string) (*Config, error) {
 	if len(c.Models) == 0 {
 		return nil, fmt.Errorf("%s: models is missing or empty", filename)
 	}
-	m, err := lookupMethod(c.Method)
+	m, err := lookupMethod(c.Registry, c.Method)
 	if err != nil {
 		return nil, errAt(methodNode, "merge_method", "%v", err)
 	}
@@ -409,7 +416,7 @@ func (c *Config) YAML() ([]byte, error) {
 	}
 	d := doc{MergeMethod: c.Method, BaseModel: c.Base, DType: c.DType, OutDType: c.OutDType, TokenizerSource: c.TokenizerSource}
 	d.Parameters = plainParams(c.Params)
-	if info, ok := LookupMethod(c.Method); ok && info.Randomised {
+	if info, ok := c.Registry.Lookup(c.Method); ok && info.Randomised {
 		if d.Parameters == nil {
 			d.Parameters = map[string]any{}
 		}

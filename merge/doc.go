@@ -7,8 +7,8 @@
 //
 // # Methods
 //
-// Each method is a small type behind one interface, registered under its mergekit name; its
-// parameters are declared once (Methods, LookupMethod) and every value is checked for every
+// Each method is a small type behind one interface (Method), registered under its mergekit
+// name; its parameters are declared once (Methods, LookupMethod) and every value is checked for every
 // tensor before any tensor data is read. Notation: base b, models x_1..x_K, task vectors
 // d_i = x_i - b, weights w_i. All arithmetic is float32 in, float64 accumulation, float32 out,
 // then rounded to the output dtype (round to nearest even).
@@ -42,6 +42,16 @@
 //   - model_stock: K >= 2 models and a base; cos is the mean pairwise cosine of the d_i (norm
 //     products floored at 1e-6, cosines clamped to [-1, 1]); t = K cos / (1 + (K-1) cos)
 //     (0 when the denominator vanishes); result t * mean(x_i) + (1 - t) b.
+//
+// # Your own methods
+//
+// Methods are an extension point: a Method (Info and NewKernel) returns a Kernel per tensor,
+// which the streaming engine feeds Blocks of decoded float32 elements, statistics passes
+// first, under the same memory budget as the built-in methods. NewRegistry holds the built-in
+// methods; Registry.Register adds one, from a package or from a notebook cell (the interfaces
+// have no generics, so interpreted types implement them). Options.Registry, Config.Registry,
+// Registry.ParseConfig and Registry.LoadConfig say which registry a merge looks its method up
+// in; there is no package-level registry.
 //
 // # Random numbers
 //

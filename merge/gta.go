@@ -81,17 +81,17 @@ func (ties) Info() MethodInfo           { return tiesOpts.info() }
 func (dareLinear) Info() MethodInfo     { return dareLinearOpts.info() }
 func (dareTies) Info() MethodInfo       { return dareTiesOpts.info() }
 
-func (taskArithmetic) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
-	return newGTAKernel(taskArithmeticOpts, t, p, hasBase)
+func (taskArithmetic) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
+	return newGTAKernel(taskArithmeticOpts, t, p)
 }
-func (ties) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
-	return newGTAKernel(tiesOpts, t, p, hasBase)
+func (ties) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
+	return newGTAKernel(tiesOpts, t, p)
 }
-func (dareLinear) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
-	return newGTAKernel(dareLinearOpts, t, p, hasBase)
+func (dareLinear) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
+	return newGTAKernel(dareLinearOpts, t, p)
 }
-func (dareTies) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
-	return newGTAKernel(dareTiesOpts, t, p, hasBase)
+func (dareTies) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
+	return newGTAKernel(dareTiesOpts, t, p)
 }
 
 type gtaKernel struct {
@@ -125,8 +125,8 @@ func (k *gtaKernel) draws(i, n int) []uint32 {
 	return k.scratch[i][:n]
 }
 
-func newGTAKernel(o gtaOptions, t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
-	if !hasBase {
+func newGTAKernel(o gtaOptions, t TensorInfo, p *TensorParams) (Kernel, error) {
+	if !t.HasBase {
 		return nil, fmt.Errorf("%s needs a base model (the task vectors are differences from it)", o.name)
 	}
 	k := &gtaKernel{o: o, w: p.Models("weight"), lambda: p.Float("lambda"), normalize: p.Bool("normalize"), numel: t.Numel}
@@ -185,7 +185,7 @@ func (k *gtaKernel) ScanPasses() int {
 	return 0
 }
 
-func (k *gtaKernel) Scan(pass int, b *block) {
+func (k *gtaKernel) Scan(pass int, b *Block) {
 	if k.l1 {
 		us := k.draws(0, len(b.Base))
 		for i, x := range b.Models {
@@ -236,7 +236,7 @@ const gtaSub = 4096
 // combination. Pruning and the sign election use masks instead of branches, since both are
 // coin flips on real data; skipped terms contribute exactly +0, so the sums are the same as
 // adding only the kept terms.
-func (k *gtaKernel) Merge(b *block) {
+func (k *gtaKernel) Merge(b *Block) {
 	n := len(b.Out)
 	if k.o.sparsify == sparsifyRandom {
 		k.us = k.us[:0]

@@ -16,7 +16,7 @@ func (linear) Info() MethodInfo {
 	}
 }
 
-func (linear) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
+func (linear) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
 	sum, err := checkWeightsSum(p, "weight", false)
 	if err != nil {
 		return nil, err
@@ -33,7 +33,7 @@ func (linear) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, er
 }
 
 type linearKernel struct {
-	noScan
+	NoScan
 	w     []float64
 	scale float64 // 1/sum(w) with normalize, else 1
 }
@@ -41,7 +41,7 @@ type linearKernel struct {
 // Merge accumulates in float64 and scales by the float64 reciprocal of the weight sum: the
 // result is within a few 2^-53 of the exact weighted mean, so K identical models (or any
 // weights) round back to exactly the model in float32.
-func (k *linearKernel) Merge(b *block) {
+func (k *linearKernel) Merge(b *Block) {
 	out := b.Out
 	m0, w0 := b.Models[0][:len(out)], k.w[0]
 	for j := range out {

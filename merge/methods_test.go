@@ -532,13 +532,13 @@ func TestResampleTableMatchesReference(t *testing.T) {
 	n := 20_000
 	base := randVec(r, n)
 	for _, w := range [][]float64{{1, 1, 1}, {2, 0, 1}, {0.1, 5, 0.3, 1}, {1}} {
-		b := &block{Base: base, Out: make([]float32, n), Source: make([]uint8, n)}
+		b := &Block{Base: base, Out: make([]float32, n), Source: make([]uint8, n)}
 		for range w {
 			b.Models = append(b.Models, finetuned(r, base, 0.4))
 		}
-		p := &tensorParams{model: map[string][]float64{"weight": w}, num: map[string]float64{"resample": 1}, str: map[string]string{"granularity": granElement}}
+		p := &TensorParams{model: map[string][]float64{"weight": w}, num: map[string]float64{"resample": 1}, str: map[string]string{"granularity": granElement}}
 		models := make([]int, len(w))
-		kern, err := selection{}.newKernel(tensorInfo{Name: "x", Shape: []int{n}, Numel: n, Models: models, Seed: 5}, p, true)
+		kern, err := selection{}.NewKernel(TensorInfo{Name: "x", Shape: []int{n}, Numel: n, Models: models, HasBase: true, Seed: 5}, p)
 		if err != nil {
 			t.Fatal(err)
 		}

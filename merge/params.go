@@ -314,9 +314,9 @@ type settings struct {
 	model  []map[string]value // per model, possibly nil maps
 }
 
-// tensorParams are a method's parameters resolved for one tensor: every parameter has a concrete
+// TensorParams are a method's parameters resolved for one tensor: every parameter has a concrete
 // value (set by the user or the default). Methods read them by name.
-type tensorParams struct {
+type TensorParams struct {
 	tensor string
 	specs  map[string]ParamSpec
 	num    map[string]float64
@@ -328,8 +328,8 @@ type tensorParams struct {
 
 // resolve evaluates every parameter of specs for one tensor, for the models present (indices
 // into settings.model). t is the tensor's position in the layer stack.
-func (s settings) resolve(specs []ParamSpec, tensorName string, t float64, present []int) (*tensorParams, error) {
-	p := &tensorParams{
+func (s settings) resolve(specs []ParamSpec, tensorName string, t float64, present []int) (*TensorParams, error) {
+	p := &TensorParams{
 		tensor: tensorName, specs: map[string]ParamSpec{},
 		num: map[string]float64{}, str: map[string]string{}, where: map[string]string{},
 		model: map[string][]float64{}, mwhere: map[string][]string{},
@@ -384,32 +384,32 @@ func (s settings) lookupGlobal(sp ParamSpec, tensorName string, t float64) (valu
 }
 
 // Float returns a global number parameter.
-func (p *tensorParams) Float(name string) float64 { return p.num[name] }
+func (p *TensorParams) Float(name string) float64 { return p.num[name] }
 
 // Bool returns a global bool parameter.
-func (p *tensorParams) Bool(name string) bool { return p.num[name] != 0 }
+func (p *TensorParams) Bool(name string) bool { return p.num[name] != 0 }
 
 // Int returns a global integer parameter.
-func (p *tensorParams) Int(name string) int64 { return int64(p.num[name]) }
+func (p *TensorParams) Int(name string) int64 { return int64(p.num[name]) }
 
 // Choice returns a global choice parameter.
-func (p *tensorParams) Choice(name string) string { return p.str[name] }
+func (p *TensorParams) Choice(name string) string { return p.str[name] }
 
 // Models returns a per-model parameter, one value per model present for the tensor.
-func (p *tensorParams) Models(name string) []float64 { return p.model[name] }
+func (p *TensorParams) Models(name string) []float64 { return p.model[name] }
 
 // errorf reports a bad value of a global parameter, saying where it was set.
-func (p *tensorParams) errorf(name string, format string, args ...any) error {
+func (p *TensorParams) errorf(name string, format string, args ...any) error {
 	return fmt.Errorf("%s = %v: %s", p.where[name], p.num[name], fmt.Sprintf(format, args...))
 }
 
 // modelErrorf reports a bad value of a per-model parameter for the k-th model present.
-func (p *tensorParams) modelErrorf(name string, k int, format string, args ...any) error {
+func (p *TensorParams) modelErrorf(name string, k int, format string, args ...any) error {
 	return fmt.Errorf("%s = %v: %s", p.mwhere[name][k], p.model[name][k], fmt.Sprintf(format, args...))
 }
 
 // checkModelRange checks that every value of a per-model parameter lies in [lo, hi].
-func (p *tensorParams) checkModelRange(name string, lo, hi float64) error {
+func (p *TensorParams) checkModelRange(name string, lo, hi float64) error {
 	for k, v := range p.model[name] {
 		if v < lo || v > hi {
 			return p.modelErrorf(name, k, "must be in [%g, %g]", lo, hi)

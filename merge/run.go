@@ -69,7 +69,7 @@ func Run(ctx context.Context, cfg *Config, opt RunOptions) (*Report, error) {
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	m, err := lookupMethod(cfg.Method)
+	m, err := lookupMethod(cfg.Registry, cfg.Method)
 	if err != nil {
 		return nil, fmt.Errorf("%s%v", cfg.prefix("merge_method"), err)
 	}
@@ -131,7 +131,7 @@ func Run(ctx context.Context, cfg *Config, opt RunOptions) (*Report, error) {
 		return c, nil
 	}
 	labels := shortLabels(all)
-	in := planInput{method: cfg.Method, settings: s, seed: cfg.Seed, outDType: outDT, allowMissing: opt.AllowMissing}
+	in := planInput{registry: cfg.Registry, method: cfg.Method, settings: s, seed: cfg.Seed, outDType: outDT, allowMissing: opt.AllowMissing}
 	var ref *tensor.Checkpoint
 	if basePath != "" {
 		c, err := open(basePath)
