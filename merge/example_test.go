@@ -110,7 +110,7 @@ func ExampleMethods() {
 	// dare_ties (needs base: true) [weight, density, lambda, normalize, int8_mask, rescale, rescale_mode]
 	// della (needs base: true) [weight, density, epsilon, lambda, normalize, int8_mask, rescale]
 	// della_linear (needs base: true) [weight, density, epsilon, lambda, normalize, int8_mask, rescale]
-	// linear (needs base: false) [weight, normalize]
+	// linear (needs base: false) [weight, normalize, include_base]
 	// model_stock (needs base: true) []
 	// nearswap (needs base: true) [t]
 	// nuslerp (needs base: false) [weight, nuslerp_flatten, nuslerp_row_wise]

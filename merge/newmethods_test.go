@@ -138,3 +138,20 @@ func TestDellaAtDensityOne(t *testing.T) {
 		t.Fatalf("della at density 0.5: %v", err)
 	}
 }
+
+func TestLinearAveragesTheBaseIn(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	base := randVec(r, 500)
+	a, b := finetuned(r, base, 0.5), finetuned(r, base, 0.5)
+	got, _ := mergeVec(t, Options{Method: "linear", Weights: []float64{1, 3}, Params: map[string]any{"weight": 0.5}}, base, a, b)
+	old, _ := mergeVec(t, Options{Method: "linear", Weights: []float64{1, 3}, Params: map[string]any{"include_base": false}}, base, a, b)
+	for j := range base {
+		want := (float64(a[j]) + 3*float64(b[j]) + 0.5*float64(base[j])) / 4.5
+		if math.Abs(float64(got[j])-want) > 1e-6 {
+			t.Fatalf("element %d: %v, want %v (the base weighs 0.5, the top-level weight)", j, got[j], want)
+		}
+		if want := (float64(a[j]) + 3*float64(b[j])) / 4; math.Abs(float64(old[j])-want) > 1e-6 {
+			t.Fatalf("include_base false: element %d: %v, want %v", j, old[j], want)
+		}
+	}
+}

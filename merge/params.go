@@ -312,6 +312,9 @@ func layerT(name string, numLayers int) float64 {
 type settings struct {
 	global map[string]value
 	model  []map[string]value // per model, possibly nil maps
+	// base holds the per-model parameters written for the base (a models entry naming the
+	// base's folder), or is nil.
+	base map[string]value
 }
 
 // TensorParams are a method's parameters resolved for one tensor: every parameter has a concrete
@@ -324,6 +327,7 @@ type TensorParams struct {
 	where  map[string]string
 	model  map[string][]float64
 	mwhere map[string][]string
+	base   map[string]float64 // per-model parameters' values for the base
 }
 
 // resolve evaluates every parameter of specs for one tensor, for the models present (indices
@@ -332,7 +336,7 @@ func (s settings) resolve(specs []ParamSpec, tensorName string, t float64, prese
 	p := &TensorParams{
 		tensor: tensorName, specs: map[string]ParamSpec{},
 		num: map[string]float64{}, str: map[string]string{}, where: map[string]string{},
-		model: map[string][]float64{}, mwhere: map[string][]string{},
+		model: map[string][]float64{}, mwhere: map[string][]string{}, base: map[string]float64{},
 	}
 	for _, sp := range specs {
 		p.specs[sp.Name] = sp
@@ -347,6 +351,18 @@ func (s settings) resolve(specs []ParamSpec, tensorName string, t float64, prese
 				p.num[sp.Name], p.str[sp.Name], p.where[sp.Name] = sp.Default, sp.DefaultChoice, "default "+sp.Name
 			}
 			continue
+		}
+		// The base's own value: written for it, else the top-level one, else the default (as
+		// mergekit plans a base it appends to the inputs).
+		p.base[sp.Name] = sp.Default
+		if bv, set := s.base[sp.Name]; set {
+			if v, ok := bv.eval(tensorName, t); ok {
+				p.base[sp.Name] = v.num
+			} else if gok {
+				p.base[sp.Name] = global.num
+			}
+		} else if gok {
+			p.base[sp.Name] = global.num
 		}
 		vals := make([]float64, len(present))
 		wheres := make([]string, len(present))
@@ -397,6 +413,10 @@ func (p *TensorParams) Choice(name string) string { return p.str[name] }
 
 // Models returns a per-model parameter, one value per model present for the tensor.
 func (p *TensorParams) Models(name string) []float64 { return p.model[name] }
+
+// Base returns a per-model parameter's value for the base model: set under the models entry
+// that names the base, else the top-level value, else the default.
+func (p *TensorParams) Base(name string) float64 { return p.base[name] }
 
 // errorf reports a bad value of a global parameter, saying where it was set.
 func (p *TensorParams) errorf(name string, format string, args ...any) error {

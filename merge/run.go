@@ -88,12 +88,14 @@ func Run(ctx context.Context, cfg *Config, opt RunOptions) (*Report, error) {
 	}
 	var kept []int
 	var paths []string
+	baseEntry := -1
 	for i, in := range cfg.Models {
 		p, err := canonical(in.Path)
 		if err != nil {
 			return nil, err
 		}
 		if p == basePath {
+			baseEntry = i
 			continue
 		}
 		kept = append(kept, i)
@@ -111,6 +113,14 @@ func Run(ctx context.Context, cfg *Config, opt RunOptions) (*Report, error) {
 	s, err := cfg.settings(info, kept)
 	if err != nil {
 		return nil, err
+	}
+	if baseEntry >= 0 {
+		// The base's own parameters (linear weighs it like a model, as mergekit does).
+		bs, err := cfg.settings(info, []int{baseEntry})
+		if err != nil {
+			return nil, err
+		}
+		s.base = bs.model[0]
 	}
 
 	var closers []*tensor.Checkpoint
