@@ -14,6 +14,9 @@
 // then rounded to the output dtype (round to nearest even).
 //
 //   - linear: sum w_i x_i, divided by sum w_i when normalize (default true). weight defaults to 1.
+//     With a base, the base is one more input, weighted by the weight under its own models
+//     entry, else the top-level weight, else 1 (mergekit 0.1.4); include_base false leaves it
+//     out (ordermerge's rule before issue 14, which the study's weighted average uses).
 //   - parameter_selection: each element is copied from model i drawn with probability
 //     w_i / sum w (uniform by default). granularity "row" draws once per slice along the first
 //     dimension (a 1-D tensor is one row) and "tensor" once per tensor.
@@ -57,7 +60,22 @@
 //     linear interpolation; else sin((1-t)theta)/sin(theta) v0 + sin(t theta)/sin(theta) v1.
 //   - model_stock: K >= 2 models and a base; cos is the mean pairwise cosine of the d_i (norm
 //     products floored at 1e-6, cosines clamped to [-1, 1]); t = K cos / (1 + (K-1) cos)
-//     (0 when the denominator vanishes); result t * mean(x_i) + (1 - t) b.
+//     (0 when the denominator vanishes); result t * mean(x_i) + (1 - t) b. filter_wise: one
+//     cos and t per row (the last dimension), as mergekit.
+//   - karcher: no base; the Karcher mean on the unit sphere of the models' directions (equal
+//     weights, models with norm <= tol left out, max_iter 10, tol 1e-5, mergekit 0.1.4's
+//     iteration), times the mean norm. The iterates are combinations of the models, so the
+//     iteration runs on K coefficients from their Gram matrix (one pass).
+//   - multislerp: weights normalised (normalize_weights, default); the unit vectors u_i of the
+//     models (or, with a base, of the task vectors: |v| + eps, eps 1e-8), their weighted mean
+//     normalised, times sum w_i |v_i| (plus the base). mergekit's tangent-space step adds the
+//     weighted tangents at that mean, which sum to zero, so this is its result (to rounding).
+//     When the mean vanishes: two inputs fall back to sum w_i v_i; more are an error.
+//   - sce: with select_topk < 1, only the int(select_topk * m) elements of largest variance of
+//     the task vectors across models are kept (m: elements with non-zero variance); weights
+//     w_i = mean of the kept d_i^2, normalised (uniform when they sum under 1e-6); per element
+//     the d_i of the elected sign (that of sum d_i) are averaged with weights w_i (divisor
+//     floored at 1e-6) and added to b.
 //
 // # Your own methods
 //

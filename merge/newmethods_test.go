@@ -155,3 +155,108 @@ func TestLinearAveragesTheBaseIn(t *testing.T) {
 		}
 	}
 }
+
+// equalNorm returns b rescaled to a's norm.
+func equalNorm(a, b []float32) []float32 {
+	var na, nb float64
+	for j := range a {
+		na += float64(a[j]) * float64(a[j])
+		nb += float64(b[j]) * float64(b[j])
+	}
+	out := make([]float32, len(b))
+	for j, v := range b {
+		out[j] = float32(float64(v) * math.Sqrt(na/nb))
+	}
+	return out
+}
+
+func TestKarcherAndMultislerpProperties(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	a := randVec(r, 3000)
+	b := equalNorm(a, randVec(r, 3000))
+	// Two vectors of equal norm: the spherical mean is slerp's midpoint.
+	mid, _ := mergeVec(t, Options{Method: "slerp", Params: map[string]any{"t": 0.5}}, nil, a, b)
+	ka, _ := mergeVec(t, Options{Method: "karcher"}, nil, a, b)
+	approxEqual(t, ka, mid, 1e-5)
+	ms, _ := mergeVec(t, Options{Method: "multislerp", Weights: []float64{1, 1}}, nil, a, b)
+	approxEqual(t, ms, mid, 1e-5)
+	// Copies of one model: the model itself.
+	same, _ := mergeVec(t, Options{Method: "karcher"}, nil, a, a, a)
+	approxEqual(t, same, a, 1e-6)
+	// Parallel inputs: their direction, at the weighted mean norm (2/3*1 + 1/3*2 = 4/3).
+	twice := make([]float32, len(a))
+	for j, v := range a {
+		twice[j] = 2 * v
+	}
+	par, _ := mergeVec(t, Options{Method: "multislerp", Weights: []float64{2, 1}}, nil, a, twice)
+	want := make([]float32, len(a))
+	for j, v := range a {
+		want[j] = v * 4 / 3
+	}
+	approxEqual(t, par, want, 1e-5)
+	// Antipodal inputs with balancing weights (three of them): refused, naming the tensor.
+	neg := make([]float32, len(a))
+	for j, v := range a {
+		neg[j] = -v
+	}
+	_, _, err := Merge(t.Context(), Options{Method: "multislerp", Models: []Model{vecModel(t, a), vecModel(t, neg), vecModel(t, a)}, Weights: []float64{1, 2, 1}})
+	if err == nil || !strings.Contains(err.Error(), "tensor w: multislerp: the weighted sum of the unit vectors is zero") {
+		t.Fatalf("antipodal: %v", err)
+	}
+}
+
+func TestSCEProperties(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	n := 4000
+	base := randVec(r, n)
+	x1, x2 := finetuned(r, base, 0.6), finetuned(r, base, 0.6)
+	// One model, everything selected: the model back.
+	one, _ := mergeVec(t, Options{Method: "sce"}, base, x1)
+	approxEqual(t, one, x1, 1e-6)
+	// select_topk: exactly int(topk * nonzero variances) elements move, the largest variances.
+	topk := 0.4
+	got, _ := mergeVec(t, Options{Method: "sce", Params: map[string]any{"select_topk": topk}}, base, x1, x2)
+	type ev struct {
+		j int
+		v float64
+	}
+	var vs []ev
+	for j := range base {
+		d1, d2 := float64(x1[j]-base[j]), float64(x2[j]-base[j])
+		m := (d1 + d2) / 2
+		if v := float64(float32(((d1-m)*(d1-m) + (d2-m)*(d2-m)) / 2)); v != 0 {
+			vs = append(vs, ev{j, v})
+		}
+	}
+	sort.SliceStable(vs, func(p, q int) bool { return vs[p].v > vs[q].v })
+	sel := map[int]bool{}
+	for _, e := range vs[:int(topk*float64(len(vs)))] {
+		sel[e.j] = true
+	}
+	for j := range base {
+		if !sel[j] && got[j] != base[j] {
+			t.Fatalf("element %d is not selected but moved from the base", j)
+		}
+		if sel[j] && got[j] == base[j] {
+			t.Fatalf("element %d is selected (variance > 0) but kept the base", j)
+		}
+	}
+}
+
+func TestModelStockFilterWiseIsPerRow(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	rows, cols := 6, 50
+	base := randVec(r, rows*cols)
+	x1, x2 := finetuned(r, base, 0.8), finetuned(r, base, 0.8)
+	m := func(v []float32) Model { return shapedModel(t, "w", []int{rows, cols}, v, tensor.F32) }
+	out, _, err := Merge(t.Context(), Options{Method: "model_stock", Base: m(base), Models: []Model{m(x1), m(x2)}, Params: map[string]any{"filter_wise": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := mustFloat32(t, out["w"])
+	for row := 0; row < rows; row++ {
+		s := row * cols
+		want, _ := mergeVec(t, Options{Method: "model_stock"}, base[s:s+cols], x1[s:s+cols], x2[s:s+cols])
+		approxEqual(t, got[s:s+cols], want, 1e-6)
+	}
+}

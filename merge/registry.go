@@ -25,6 +25,7 @@ func builtinMethods() []Method {
 	return []Method{
 		linear{}, selection{}, taskArithmetic{}, ties{}, dareLinear{}, dareTies{}, slerp{}, modelStock{},
 		nearswap{}, nuslerp{}, breadcrumbs{}, breadcrumbsTies{}, della{}, dellaLinear{},
+		karcher{}, multislerp{}, sce{},
 	}
 }
 
