@@ -10,8 +10,13 @@
 // Each method is a small type behind one interface (Method), registered under its mergekit
 // name; its parameters are declared once (Methods, LookupMethod) and every value is checked for every
 // tensor before any tensor data is read. Notation: base b, models x_1..x_K, task vectors
-// d_i = x_i - b, weights w_i. All arithmetic is float32 in, float64 accumulation, float32 out,
-// then rounded to the output dtype (round to nearest even).
+// d_i = x_i - b, weights w_i. Semantics follow mergekit 0.1.4 (commit a6e4028, 2026-06),
+// checked against its outputs in the mergekit-reference corpus. In float32 the arithmetic is
+// float32 in, float64 accumulation, float32 out, then rounded to the output dtype (round to
+// nearest even). In a 16-bit compute dtype (the config's dtype, or bf16 inputs without one),
+// linear and the task-vector methods round after every operation as mergekit's torch code
+// does (RoundTo; sums accumulate in float32); the other methods compute in float32 and round
+// once. The in-memory Merge computes in float32 unless Options.DType says otherwise.
 //
 //   - linear: sum w_i x_i, divided by sum w_i when normalize (default true). weight defaults to 1.
 //     With a base, the base is one more input, weighted by the weight under its own models
@@ -150,8 +155,9 @@
 // config.json's num_hidden_layers, else the tensor names; embeddings at t = 0, other
 // tensors outside the layers at t = 1); or a list of {filter, value}: the first entry whose
 // filter is a substring of the tensor name applies, an entry without filter matches all, and
-// when none matches the next level is used. dtype only sets the output dtype when out_dtype
-// is absent: the arithmetic is always float32.
+// when none matches the next level is used. dtype is the compute dtype, as in mergekit
+// (0.1.4): without it a tensor is computed in its inputs' dtype when they all have the same
+// one, else in float32; it also sets the output dtype when out_dtype is absent.
 //
 // # Missing tensors and non-float tensors
 //

@@ -3,6 +3,8 @@ package merge
 import (
 	"fmt"
 	"math"
+
+	"github.com/ordermerge/ordermerge/tensor"
 )
 
 // The task-vector family: each model contributes its delta d_i = x_i - b from the base,
@@ -153,6 +155,11 @@ type gtaKernel struct {
 	scratch [][]uint32  // DARE: one block of draws per model
 	us      [][]uint32  // the current block's draws
 	wdBuf   [][]float64 // weighted deltas of one run of gtaSub elements, per model
+	// A 16-bit compute dtype (dt): the task vectors rounded to it, per model, and zeros
+	// standing in for the base when the statistics passes read them.
+	dt    tensor.DType
+	dBuf  [][]float32
+	zeros []float32
 }
 
 // draws returns scratch buffer i for n draws.
@@ -171,6 +178,9 @@ func newGTAKernel(o gtaOptions, t TensorInfo, p *TensorParams) (Kernel, error) {
 		return nil, fmt.Errorf("%s needs a base model (the task vectors are differences from it)", o.name)
 	}
 	k := &gtaKernel{o: o, w: p.Models("weight"), lambda: p.Float("lambda"), normalize: p.Bool("normalize"), numel: t.Numel}
+	if reduced(t.Compute) {
+		k.dt = t.Compute
+	}
 	switch o.sparsify {
 	case sparsifyMagnitude:
 		if err := p.checkModelRange("density", 0, 1); err != nil {
@@ -275,7 +285,35 @@ func (k *gtaKernel) ScanPasses() int {
 	return 0
 }
 
+// reducedDeltas returns the block's task vectors in the compute dtype, as mergekit's
+// x.to(dtype) - base.to(dtype) rounds them, in the kernel's buffers.
+func (k *gtaKernel) reducedDeltas(b *Block) [][]float32 {
+	n := len(b.Base)
+	if k.dBuf == nil {
+		k.dBuf = make([][]float32, len(b.Models))
+		for i := range k.dBuf {
+			k.dBuf[i] = make([]float32, blockElems)
+		}
+		k.zeros = make([]float32, blockElems)
+	}
+	for i, x := range b.Models {
+		d := k.dBuf[i][:n]
+		for j, bv := range b.Base {
+			d[j] = RoundTo(k.dt, RoundTo(k.dt, x[j])-RoundTo(k.dt, bv))
+		}
+	}
+	return k.dBuf
+}
+
 func (k *gtaKernel) Scan(pass int, b *Block) {
+	if k.dt != tensor.Invalid {
+		d := k.reducedDeltas(b)
+		rb := Block{Offset: b.Offset, Base: k.zeros[:len(b.Base)], Models: make([][]float32, len(d))}
+		for i := range d {
+			rb.Models[i] = d[i][:len(b.Base)]
+		}
+		b = &rb
+	}
 	if k.l1 {
 		us := k.draws(0, len(b.Base))
 		for i, x := range b.Models {
@@ -333,6 +371,10 @@ const gtaSub = 4096
 // coin flips on real data; skipped terms contribute exactly +0, so the sums are the same as
 // adding only the kept terms.
 func (k *gtaKernel) Merge(b *Block) {
+	if k.dt != tensor.Invalid {
+		k.mergeReduced(b)
+		return
+	}
 	n := len(b.Out)
 	if k.o.sparsify == sparsifyRandom {
 		k.us = k.us[:0]
@@ -516,4 +558,85 @@ func (t *topK) keepMask(key uint32) uint32 {
 	eq := isEq &^ skip & b2i(t.eqKeep > 0)
 	t.eqKeep -= eq
 	return -uint32(gt | eq)
+}
+
+// mergeReduced is Merge in a 16-bit compute dtype, operation by operation as mergekit's
+// generalized task arithmetic runs in torch: task vectors, pruning and rescaling, weights and
+// weighted task vectors rounded to the dtype; the sign election on their float32 sum; the
+// agreeing terms and their weights summed in float32 and rounded; the quotient, the lambda
+// product (when lambda is not 1) and the sum with the base rounded.
+func (k *gtaKernel) mergeReduced(b *Block) {
+	n := len(b.Out)
+	r := func(x float32) float32 { return RoundTo(k.dt, x) }
+	deltas := k.reducedDeltas(b)
+	if k.o.sparsify == sparsifyRandom {
+		k.us = k.us[:0]
+		for i := range b.Models {
+			k.us = append(k.us, k.draws(i, n))
+			k.streams[i].fill(k.us[i], b.Offset)
+		}
+	}
+	w := make([]float32, len(k.w))
+	var sumW float32
+	for i, x := range k.w {
+		w[i] = r(float32(x))
+		sumW += w[i]
+	}
+	sumW = r(sumW)
+	if math.Abs(float64(sumW)) < 1e-8 {
+		sumW = 1
+	}
+	scale := make([]float32, len(k.w))
+	for i := range scale {
+		scale[i] = 1
+		if k.scale != nil && k.scale[i] != 1 {
+			scale[i] = r(float32(k.scale[i]))
+		}
+	}
+	lambda := r(float32(k.lambda))
+	wd := make([]float32, len(b.Models))
+	for j := 0; j < n; j++ {
+		var sum float32
+		for i := range b.Models {
+			d := deltas[i][j]
+			switch k.o.sparsify {
+			case sparsifyMagnitude:
+				d = math.Float32frombits(math.Float32bits(d) & k.topk[i].keepMask(magKey(d)))
+			case sparsifyOutliers:
+				key := magKey(d)
+				d = math.Float32frombits(math.Float32bits(d) & k.topk[i].keepMask(key) &^ k.drop[i].keepMask(key))
+			case sparsifyRandom:
+				if uint64(k.us[i][j]) >= k.keepThr[i] {
+					d = 0
+				}
+			}
+			if scale[i] != 1 {
+				d = r(d * scale[i])
+			}
+			wd[i] = r(d * w[i])
+			sum += wd[i]
+		}
+		mixed, div := r(sum), sumW
+		if k.o.consensus {
+			positive := sum >= 0
+			var m, dv float32
+			for i, x := range wd {
+				if (x > 0 && positive) || (x < 0 && !positive) {
+					m += x
+					dv += w[i]
+				}
+			}
+			mixed, div = r(m), r(dv)
+			if div == 0 {
+				div = 1
+			}
+		}
+		if k.normalize {
+			mixed = r(mixed / div)
+		}
+		if k.lambda != 1 {
+			mixed = r(mixed * lambda)
+		}
+		b.Out[j] = r(r(b.Base[j]) + mixed)
+	}
 }

@@ -130,7 +130,7 @@ type tensorPlan struct {
 // dtypes or parameters; only reading data (I/O errors, non-finite values) may still fail.
 type plan struct {
 	method   Method
-	compute  tensor.DType // the config's dtype: what kernels compute in
+	compute  tensor.DType // the config's dtype: what kernels compute in (Invalid: the inputs')
 	info     MethodInfo
 	base     source // nil without a base
 	models   []source
@@ -153,7 +153,7 @@ type planInput struct {
 	allowMissing bool
 	numLayers    int          // 0: derive from the tensor names
 	registry     *Registry    // nil: the built-in methods
-	compute      tensor.DType // Invalid: F32
+	compute      tensor.DType // Invalid: the inputs' dtype when they agree, else F32
 }
 
 // maxListed is how many mismatches an error lists by name.
@@ -189,9 +189,6 @@ func buildPlan(in planInput) (*plan, error) {
 		return nil, err
 	}
 	p := &plan{method: m, info: info, base: in.base, models: in.models, labels: in.labels, baseName: in.baseLabel, seed: in.seed, compute: in.compute}
-	if p.compute == tensor.Invalid {
-		p.compute = tensor.F32
-	}
 
 	// Output order: the reference model's (base, else first model) file order, then any name
 	// only other models have, in model order.
@@ -354,7 +351,7 @@ func (p *plan) prepare(tp *tensorPlan, s settings, numLayers int, allowMissing b
 		return err
 	}
 	tp.params = params
-	tp.info = TensorInfo{Name: tp.name, Shape: tp.shape, Numel: tp.numel, Models: tp.present, HasBase: tp.hasBase, Seed: p.seed, Compute: p.compute}
+	tp.info = TensorInfo{Name: tp.name, Shape: tp.shape, Numel: tp.numel, Models: tp.present, HasBase: tp.hasBase, Seed: p.seed, Compute: tp.compute(p.compute)}
 	partial := len(tp.missing) > 0 || (p.base != nil && !tp.hasBase)
 	if partial && !p.canMerge(tp) {
 		tp.kind = kindCopy
@@ -375,6 +372,15 @@ func (p *plan) prepare(tp *tensorPlan, s settings, numLayers int, allowMissing b
 		tp.note = fmt.Sprintf("merged over the %d inputs that have it", len(tp.present)+boolInt(tp.hasBase))
 	}
 	return nil
+}
+
+// compute is the tensor's compute dtype given the merge's (see tensorCompute).
+func (tp *tensorPlan) compute(set tensor.DType) tensor.DType {
+	in := append([]tensor.DType(nil), tp.inDType...)
+	if tp.hasBase {
+		in = append(in, tp.baseDType)
+	}
+	return tensorCompute(set, in)
 }
 
 func (p *plan) canMerge(tp *tensorPlan) bool {

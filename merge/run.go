@@ -78,6 +78,12 @@ func Run(ctx context.Context, cfg *Config, opt RunOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	var computeDT tensor.DType // mergekit's dtype is the compute dtype (see compute.go)
+	if cfg.DType != "" {
+		if computeDT, err = parseFloatDType(cfg.DType); err != nil {
+			return nil, fmt.Errorf("%s%v", cfg.prefix("dtype"), err)
+		}
+	}
 
 	// Inputs: the base, then the models (an entry naming the base's folder is the base).
 	basePath := ""
@@ -141,7 +147,7 @@ func Run(ctx context.Context, cfg *Config, opt RunOptions) (*Report, error) {
 		return c, nil
 	}
 	labels := shortLabels(all)
-	in := planInput{registry: cfg.Registry, method: cfg.Method, settings: s, seed: cfg.Seed, outDType: outDT, allowMissing: opt.AllowMissing}
+	in := planInput{registry: cfg.Registry, compute: computeDT, method: cfg.Method, settings: s, seed: cfg.Seed, outDType: outDT, allowMissing: opt.AllowMissing}
 	var ref *tensor.Checkpoint
 	if basePath != "" {
 		c, err := open(basePath)
