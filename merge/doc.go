@@ -34,8 +34,11 @@
 //     counts as equal to the base when all its elements are.
 //   - task_arithmetic: b + lambda * sum w_i d_i (divided by sum w_i only with normalize,
 //     default false; a sum under 1e-8 in magnitude counts as 1).
-//   - ties: each d_i keeps its floor(density * n) largest magnitudes (ties at the threshold
-//     are kept in element order); the elected sign is that of sum w_i d_i (0 counts as +);
+//   - ties: each d_i keeps its floor(density * n) largest magnitudes; among equal magnitudes
+//     at the threshold, those mergekit keeps: the first of torch's CPU sort, libstdc++'s
+//     introsort, which torchsort.go repeats (tensors over 4M elements keep them in element
+//     order); the elected sign is that of sum w_i d_i rounded as mergekit's float32 (or
+//     compute dtype) arithmetic rounds it (0 counts as +);
 //     only the w_i d_i of that sign are added; with normalize (default true) divided by the
 //     sum of their w_i (0 becomes 1); times lambda; plus b.
 //   - dare_linear, dare_ties: each element of d_i is kept with probability density; kept
@@ -48,7 +51,7 @@
 //   - breadcrumbs, breadcrumbs_ties: each d_i drops its int(gamma*n) largest magnitudes
 //     (gamma default 0.01) and then its smallest, keeping int(density*n); in ascending order
 //     of magnitude the kept positions are [n - int(density*n) - int(gamma*n), n - int(gamma*n))
-//     with equal magnitudes in element order (a stable sort), as mergekit 0.1.4; as mergekit,
+//     with equal magnitudes ordered as torch's sort orders them (as ties), as mergekit 0.1.4; as mergekit,
 //     when int(gamma*n) is 0 nothing is kept (its slice [n_bot:-0] is empty). Then as
 //     task_arithmetic or ties (sign election), normalize default false.
 //   - della, della_linear: DELLA at density 1 (the task vectors unchanged), then as ties

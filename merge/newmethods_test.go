@@ -1,8 +1,12 @@
 package merge
 
 import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"os/exec"
 	"slices"
 	"sort"
 	"strings"
@@ -258,5 +262,69 @@ func TestModelStockFilterWiseIsPerRow(t *testing.T) {
 		s := row * cols
 		want, _ := mergeVec(t, Options{Method: "model_stock"}, base[s:s+cols], x1[s:s+cols], x2[s:s+cols])
 		approxEqual(t, got[s:s+cols], want, 1e-6)
+	}
+}
+
+// TestTIESMatchesTorch runs TIES on values with many equal magnitudes (so the top-k cut falls
+// among ties) in float32 and in bf16 compute, against mergekit's rule run by PyTorch
+// (testdata/ties_torch.py): the same elements are kept, and in bf16 every rounding agrees.
+func TestTIESMatchesTorch(t *testing.T) {
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import torch").Run(); err != nil {
+		t.Skip("no PyTorch under /usr/bin/python3")
+	}
+	r := rand.New(rand.NewPCG(27, 28))
+	n, k := 30000, 3
+	quant := func() []float32 { // few distinct magnitudes: ties everywhere
+		v := make([]float32, n)
+		for j := range v {
+			v[j] = float32(r.IntN(9)-4) / 64
+		}
+		return v
+	}
+	base := randVec(r, n)
+	roundAll(tensor.BF16, base)
+	models := make([][]float32, k)
+	for i := range models {
+		q := quant()
+		models[i] = make([]float32, n)
+		for j := range q {
+			models[i][j] = RoundTo(tensor.BF16, base[j]+q[j])
+		}
+	}
+	w, dens := []float64{0.5, 0.3, 0.7}, []float64{0.4, 0.55, 0.3}
+	for _, dt := range []string{"f32", "bf16"} {
+		var in bytes.Buffer
+		fmt.Fprintf(&in, `{"n":%d,"k":%d,"weights":[0.5,0.3,0.7],"densities":[0.4,0.55,0.3],"dtype":%q}`+"\n", n, k, dt)
+		for _, v := range append([][]float32{base}, models...) {
+			binary.Write(&in, binary.LittleEndian, v)
+		}
+		cmd := exec.Command(py, "testdata/ties_torch.py")
+		cmd.Stdin = &in
+		raw, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: torch: %v", dt, err)
+		}
+		want := make([]float32, n)
+		if err := binary.Read(bytes.NewReader(raw), binary.LittleEndian, want); err != nil {
+			t.Fatal(err)
+		}
+		opt := Options{Method: "ties", Weights: w, Densities: dens}
+		if dt == "bf16" {
+			opt.DType = "bfloat16"
+		}
+		got, _ := mergeVec(t, opt, base, models...)
+		bad := 0
+		for j := range got {
+			if got[j] != want[j] && math.Abs(float64(got[j]-want[j])) > 1e-6 {
+				if bad < 5 {
+					t.Errorf("%s: element %d: %v, torch %v", dt, j, got[j], want[j])
+				}
+				bad++
+			}
+		}
+		if bad > 0 {
+			t.Errorf("%s: %d of %d elements differ", dt, bad, n)
+		}
 	}
 }
