@@ -51,7 +51,7 @@
 //   - breadcrumbs, breadcrumbs_ties: each d_i drops its int(gamma*n) largest magnitudes
 //     (gamma default 0.01) and then its smallest, keeping int(density*n); in ascending order
 //     of magnitude the kept positions are [n - int(density*n) - int(gamma*n), n - int(gamma*n))
-//     with equal magnitudes ordered as torch's sort orders them (as ties), as mergekit 0.1.4; as mergekit,
+//     equal magnitudes ordered by torch's sort (see ties), as mergekit 0.1.4; as mergekit,
 //     when int(gamma*n) is 0 nothing is kept (its slice [n_bot:-0] is empty). Then as
 //     task_arithmetic or ties (sign election), normalize default false.
 //   - della, della_linear: DELLA at density 1 (the task vectors unchanged), then as ties
