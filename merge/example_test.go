@@ -109,6 +109,7 @@ func ExampleMethods() {
 	// linear (needs base: false) [weight, normalize]
 	// model_stock (needs base: true) []
 	// parameter_selection (needs base: false) [weight, resample, resample_n, granularity]
+	// passthrough (needs base: false) [scale]
 	// slerp (needs base: false) [t]
 	// task_arithmetic (needs base: true) [weight, lambda, normalize, int8_mask]
 	// ties (needs base: true) [weight, density, lambda, normalize, int8_mask]

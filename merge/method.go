@@ -105,6 +105,7 @@ var registry = map[string]method{
 	"dare_ties":           dareTies{},
 	"slerp":               slerp{},
 	"model_stock":         modelStock{},
+	"passthrough":         passthrough{},
 }
 
 // Methods lists the merge methods, sorted by name.
