@@ -20,12 +20,14 @@ func init() {
 		"FloatParam":       reflect.ValueOf(merge.FloatParam),
 		"IntParam":         reflect.ValueOf(merge.IntParam),
 		"LoadConfig":       reflect.ValueOf(merge.LoadConfig),
+		"LoadConfigs":      reflect.ValueOf(merge.LoadConfigs),
 		"LookupMethod":     reflect.ValueOf(merge.LookupMethod),
 		"Merge":            reflect.ValueOf(merge.Merge),
 		"Methods":          reflect.ValueOf(merge.Methods),
 		"ParseConfig":      reflect.ValueOf(merge.ParseConfig),
 		"ParseConfigs":     reflect.ValueOf(merge.ParseConfigs),
 		"Run":              reflect.ValueOf(merge.Run),
+		"RunAll":           reflect.ValueOf(merge.RunAll),
 
 		// type definitions
 		"Config":          reflect.ValueOf((*merge.Config)(nil)),
@@ -33,6 +35,7 @@ func init() {
 		"Input":           reflect.ValueOf((*merge.Input)(nil)),
 		"MethodInfo":      reflect.ValueOf((*merge.MethodInfo)(nil)),
 		"Model":           reflect.ValueOf((*merge.Model)(nil)),
+		"MultiOptions":    reflect.ValueOf((*merge.MultiOptions)(nil)),
 		"Options":         reflect.ValueOf((*merge.Options)(nil)),
 		"ParamKind":       reflect.ValueOf((*merge.ParamKind)(nil)),
 		"ParamSpec":       reflect.ValueOf((*merge.ParamSpec)(nil)),
