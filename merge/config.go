@@ -60,6 +60,9 @@ type Config struct {
 	// Compat selects an older mergekit behaviour where it changed: "" (current mergekit,
 	// 0.1.4) or CompatPre202503.
 	Compat string
+	// Registry holds the methods Method is looked up in (nil: the built-in methods).
+	// Registry.ParseConfig and Registry.LoadConfig set it.
+	Registry *Registry
 
 	file string
 	pos  map[string]string // parameter path -> "file:line:col"
@@ -143,7 +146,11 @@ var (
 // filename is used in messages only. A file of several merges (YAML documents, each but the
 // last with a name) is read with ParseConfigs.
 func ParseConfig(data []byte, filename string) (*Config, error) {
-	cs, err := ParseConfigs(data, filename)
+	return parseConfig(data, filename, nil)
+}
+
+func parseConfig(data []byte, filename string, r *Registry) (*Config, error) {
+	cs, err := parseConfigs(data, filename, r)
 	if err != nil {
 		return nil, err
 	}
@@ -158,6 +165,10 @@ func ParseConfig(data []byte, filename string) (*Config, error) {
 // later merge may use an earlier one's name as a model path. A file of several documents
 // without names is an error, never a silent merge of the first.
 func ParseConfigs(data []byte, filename string) ([]*Config, error) {
+	return parseConfigs(data, filename, nil)
+}
+
+func parseConfigs(data []byte, filename string, reg *Registry) ([]*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var out []*Config
 	for {
@@ -172,7 +183,7 @@ func ParseConfigs(data []byte, filename string) ([]*Config, error) {
 		if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Tag == "!!null" {
 			continue // an empty document (a trailing ---)
 		}
-		c, err := parseDocument(doc.Content[0], filename)
+		c, err := parseDocument(doc.Content[0], filename, reg)
 		if err != nil {
 			return nil, err
 		}
@@ -231,8 +242,8 @@ type paramBlock struct {
 	dst      *map[string]any
 }
 
-func parseDocument(root *yaml.Node, filename string) (*Config, error) {
-	c := &Config{file: filename, pos: map[string]string{}}
+func parseDocument(root *yaml.Node, filename string, reg *Registry) (*Config, error) {
+	c := &Config{file: filename, pos: map[string]string{}, Registry: reg}
 	r := yamlReader{c: c, filename: filename}
 	errAt := r.errAt
 	if root.Kind != yaml.MappingNode {
@@ -361,7 +372,7 @@ func parseDocument(root *yaml.Node, filename string) (*Config, error) {
 	case tokNode != nil && sourceNode != nil:
 		return nil, errAt(tokNode, "tokenizer", "a config has tokenizer or tokenizer_source, not both")
 	}
-	m, err := lookupMethod(c.Method)
+	m, err := lookupMethod(c.Registry, c.Method)
 	if err != nil {
 		return nil, errAt(methodNode, "merge_method", "%v", err)
 	}
@@ -699,7 +710,7 @@ func (c *Config) YAML() ([]byte, error) {
 		d.Tokenizer = &tokenizer{Source: c.Tokenizer.Source, PadToMultipleOf: c.Tokenizer.PadToMultipleOf}
 	}
 	d.Parameters = plainParams(c.Params)
-	if info, ok := LookupMethod(c.Method); ok && info.Randomised {
+	if info, ok := c.Registry.Lookup(c.Method); ok && info.Randomised {
 		if d.Parameters == nil {
 			d.Parameters = map[string]any{}
 		}

@@ -7,8 +7,8 @@
 //
 // # Methods
 //
-// Each method is a small type behind one interface, registered under its mergekit name; its
-// parameters are declared once (Methods, LookupMethod) and every value is checked for every
+// Each method is a small type behind one interface (Method), registered under its mergekit
+// name; its parameters are declared once (Methods, LookupMethod) and every value is checked for every
 // tensor before any tensor data is read. Notation: base b, models x_1..x_K, task vectors
 // d_i = x_i - b, weights w_i. All arithmetic is float32 in, float64 accumulation, float32 out,
 // then rounded to the output dtype (round to nearest even).
@@ -31,17 +31,43 @@
 //     only the w_i d_i of that sign are added; with normalize (default true) divided by the
 //     sum of their w_i (0 becomes 1); times lambda; plus b.
 //   - dare_linear, dare_ties: each element of d_i is kept with probability density; kept
-//     elements are rescaled by 1/density (rescale_mode inverse_density, the DARE paper's rule,
-//     the default) or so that the L1 norm of d_i is unchanged (rescale_mode l1, mergekit's
-//     rule; skipped when either norm is under 1e-7); rescale false keeps them as they are.
+//     elements are rescaled so that the L1 norm of d_i is unchanged (rescale_mode l1, the
+//     default, as mergekit 0.1.4 does; skipped when either norm is under 1e-7, and at density
+//     1) or by 1/density (rescale_mode inverse_density, the DARE paper's rule and ordermerge's
+//     default before issue 14); rescale false keeps them as they are.
 //     Then as task_arithmetic (dare_linear) or ties without trimming (dare_ties); normalize
 //     defaults to false for both, as in mergekit.
+//   - breadcrumbs, breadcrumbs_ties: each d_i drops its int(gamma*n) largest magnitudes
+//     (gamma default 0.01) and then its smallest, keeping int(density*n); in ascending order
+//     of magnitude the kept positions are [n - int(density*n) - int(gamma*n), n - int(gamma*n))
+//     with equal magnitudes in element order (a stable sort), as mergekit 0.1.4; as mergekit,
+//     when int(gamma*n) is 0 nothing is kept (its slice [n_bot:-0] is empty). Then as
+//     task_arithmetic or ties (sign election), normalize default false.
+//   - della, della_linear: DELLA at density 1 (the task vectors unchanged), then as ties
+//     (normalize default true) or task_arithmetic; density < 1 (rank-based random pruning)
+//     is refused for now.
+//   - nearswap: base and one model; w = clamp(t / |b - x|, 0, 1) per element (1 where equal);
+//     w x + (1 - w) b.
+//   - nuslerp: two models (or their task vectors, added back to a base) interpolated
+//     spherically at t = w_2 / (w_1 + w_2) (0.5 when |w_1 + w_2| < 1e-6): one angle for the
+//     tensor (nuslerp_flatten, default), per row, or with nuslerp_row_wise per column; norms
+//     floored at 1e-7, linear where sin(theta) < 1e-8.
 //   - slerp: between the base and one model, or two models without a base; each tensor is one
 //     flat vector; theta = arccos(v0.v1 / |v0||v1|); when |cos| > 0.9995 or a vector is zero,
 //     linear interpolation; else sin((1-t)theta)/sin(theta) v0 + sin(t theta)/sin(theta) v1.
 //   - model_stock: K >= 2 models and a base; cos is the mean pairwise cosine of the d_i (norm
 //     products floored at 1e-6, cosines clamped to [-1, 1]); t = K cos / (1 + (K-1) cos)
 //     (0 when the denominator vanishes); result t * mean(x_i) + (1 - t) b.
+//
+// # Your own methods
+//
+// Methods are an extension point: a Method (Info and NewKernel) returns a Kernel per tensor,
+// which the streaming engine feeds Blocks of decoded float32 elements, statistics passes
+// first, under the same memory budget as the built-in methods. NewRegistry holds the built-in
+// methods; Registry.Register adds one, from a package or from a notebook cell (the interfaces
+// have no generics, so interpreted types implement them). Options.Registry, Config.Registry,
+// Registry.ParseConfig and Registry.LoadConfig say which registry a merge looks its method up
+// in; there is no package-level registry.
 //
 // # Random numbers
 //

@@ -104,10 +104,16 @@ func ExampleMethods() {
 		fmt.Printf("%s (needs base: %v) [%s]\n", m.Name, m.NeedsBase, strings.Join(params, ", "))
 	}
 	// Output:
+	// breadcrumbs (needs base: true) [weight, density, gamma, lambda, normalize, int8_mask, rescale]
+	// breadcrumbs_ties (needs base: true) [weight, density, gamma, lambda, normalize, int8_mask, rescale]
 	// dare_linear (needs base: true) [weight, density, lambda, normalize, int8_mask, rescale, rescale_mode]
 	// dare_ties (needs base: true) [weight, density, lambda, normalize, int8_mask, rescale, rescale_mode]
-	// linear (needs base: false) [weight, normalize]
+	// della (needs base: true) [weight, density, epsilon, lambda, normalize, int8_mask, rescale]
+	// della_linear (needs base: true) [weight, density, epsilon, lambda, normalize, int8_mask, rescale]
+	// linear (needs base: false) [weight, normalize, include_base]
 	// model_stock (needs base: true) []
+	// nearswap (needs base: true) [t]
+	// nuslerp (needs base: false) [weight, nuslerp_flatten, nuslerp_row_wise]
 	// parameter_selection (needs base: false) [weight, resample, resample_n, granularity]
 	// passthrough (needs base: false) [scale]
 	// slerp (needs base: false) [t]

@@ -17,6 +17,8 @@ const (
 	sparsifyNone sparsifyKind = iota
 	sparsifyMagnitude
 	sparsifyRandom
+	sparsifyOutliers // breadcrumbs: drop the gamma largest and the smallest magnitudes
+	sparsifyDella    // DELLA's magnitude-ranked random pruning (density 1 only, for now)
 )
 
 // DARE rescaling modes.
@@ -42,21 +44,34 @@ func (o gtaOptions) info() MethodInfo {
 		params = append(params, densityParam("fraction of the task vector kept, largest magnitudes first"))
 	case sparsifyRandom:
 		params = append(params, densityParam("probability of keeping each task-vector element"))
+	case sparsifyOutliers:
+		params = append(params, densityParam("fraction of the task vector kept"),
+			ParamSpec{Name: "gamma", PerModel: true, Kind: FloatParam, Default: 0.01, Doc: "fraction of the largest magnitudes dropped first"})
+	case sparsifyDella:
+		params = append(params, densityParam("mean probability of keeping an element (only 1 is supported so far)"),
+			ParamSpec{Name: "epsilon", PerModel: true, Kind: FloatParam, Default: 0.15, Doc: "spread of the keep probabilities by magnitude rank"})
 	}
 	params = append(params, lambdaParam, normalizeParam(o.normalize, "divide by the sum of the weights (with consensus: of the agreeing weights)"), int8MaskParam)
-	if o.sparsify == sparsifyRandom {
+	switch o.sparsify {
+	case sparsifyRandom:
 		params = append(params,
 			ParamSpec{Name: "rescale", Kind: BoolParam, Default: 1, Fixed: true, Doc: "rescale the kept elements"},
-			ParamSpec{Name: "rescale_mode", Kind: ChoiceParam, Fixed: true, DefaultChoice: rescaleInverseDensity,
-				Choices: []string{rescaleInverseDensity, rescaleL1},
-				Doc:     "inverse_density: divide kept elements by density (DARE paper); l1: match the L1 norm of the unpruned task vector (mergekit)"})
+			ParamSpec{Name: "rescale_mode", Kind: ChoiceParam, Fixed: true, DefaultChoice: rescaleL1,
+				Choices: []string{rescaleL1, rescaleInverseDensity},
+				Doc:     "l1: match the L1 norm of the unpruned task vector (mergekit's default since its RescaleNorm, 2025); inverse_density: divide kept elements by density (the DARE paper, ordermerge before issue 14)"})
+	case sparsifyOutliers:
+		params = append(params, ParamSpec{Name: "rescale", Kind: BoolParam, Fixed: true, Doc: "accepted for mergekit compatibility; breadcrumbs does not rescale (mergekit's default)"})
+	case sparsifyDella:
+		params = append(params, ParamSpec{Name: "rescale", Kind: BoolParam, Default: 1, Fixed: true, Doc: "rescale the kept elements (no effect at density 1)"})
 	}
 	passes := "0 (element-wise)"
 	switch {
 	case o.sparsify == sparsifyMagnitude:
 		passes = "2 when density < 1 (exact top-k by a two-level radix count), else 0"
 	case o.sparsify == sparsifyRandom:
-		passes = "0; 1 with rescale_mode l1"
+		passes = "1 with rescale_mode l1 (the default) and density < 1, else 0"
+	case o.sparsify == sparsifyOutliers:
+		passes = "2 when density < 1 (two exact cuts by a two-level radix count), else 0"
 	}
 	return MethodInfo{
 		Name: o.name, Summary: o.summary, NeedsBase: true, MinModels: 1,
@@ -68,30 +83,54 @@ type taskArithmetic struct{}
 type ties struct{}
 type dareLinear struct{}
 type dareTies struct{}
+type breadcrumbs struct{}
+type breadcrumbsTies struct{}
+type della struct{}
+type dellaLinear struct{}
 
 var (
 	taskArithmeticOpts = gtaOptions{name: "task_arithmetic", summary: "base + lambda * sum of weighted task vectors"}
 	tiesOpts           = gtaOptions{name: "ties", summary: "TIES: trim task vectors to the largest magnitudes, elect the sign, merge the agreeing parts", sparsify: sparsifyMagnitude, consensus: true, normalize: true}
 	dareLinearOpts     = gtaOptions{name: "dare_linear", summary: "DARE: drop task-vector elements at random and rescale, then add them", sparsify: sparsifyRandom}
 	dareTiesOpts       = gtaOptions{name: "dare_ties", summary: "DARE sparsification with TIES sign consensus", sparsify: sparsifyRandom, consensus: true}
+	breadcrumbsOpts    = gtaOptions{name: "breadcrumbs", summary: "Model Breadcrumbs: drop the largest (gamma) and smallest task-vector magnitudes, then add", sparsify: sparsifyOutliers}
+	breadcrumbsTiesOpt = gtaOptions{name: "breadcrumbs_ties", summary: "Model Breadcrumbs sparsification with TIES sign consensus", sparsify: sparsifyOutliers, consensus: true}
+	dellaOpts          = gtaOptions{name: "della", summary: "DELLA: magnitude-ranked pruning with TIES sign consensus", sparsify: sparsifyDella, consensus: true, normalize: true}
+	dellaLinearOpts    = gtaOptions{name: "della_linear", summary: "DELLA pruning, then task arithmetic", sparsify: sparsifyDella}
 )
 
-func (taskArithmetic) Info() MethodInfo { return taskArithmeticOpts.info() }
-func (ties) Info() MethodInfo           { return tiesOpts.info() }
-func (dareLinear) Info() MethodInfo     { return dareLinearOpts.info() }
-func (dareTies) Info() MethodInfo       { return dareTiesOpts.info() }
+func (taskArithmetic) Info() MethodInfo  { return taskArithmeticOpts.info() }
+func (ties) Info() MethodInfo            { return tiesOpts.info() }
+func (dareLinear) Info() MethodInfo      { return dareLinearOpts.info() }
+func (dareTies) Info() MethodInfo        { return dareTiesOpts.info() }
+func (breadcrumbs) Info() MethodInfo     { return breadcrumbsOpts.info() }
+func (breadcrumbsTies) Info() MethodInfo { return breadcrumbsTiesOpt.info() }
+func (della) Info() MethodInfo           { return dellaOpts.info() }
+func (dellaLinear) Info() MethodInfo     { return dellaLinearOpts.info() }
+func (breadcrumbs) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
+	return newGTAKernel(breadcrumbsOpts, t, p)
+}
+func (breadcrumbsTies) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
+	return newGTAKernel(breadcrumbsTiesOpt, t, p)
+}
+func (della) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
+	return newGTAKernel(dellaOpts, t, p)
+}
+func (dellaLinear) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
+	return newGTAKernel(dellaLinearOpts, t, p)
+}
 
-func (taskArithmetic) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
-	return newGTAKernel(taskArithmeticOpts, t, p, hasBase)
+func (taskArithmetic) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
+	return newGTAKernel(taskArithmeticOpts, t, p)
 }
-func (ties) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
-	return newGTAKernel(tiesOpts, t, p, hasBase)
+func (ties) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
+	return newGTAKernel(tiesOpts, t, p)
 }
-func (dareLinear) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
-	return newGTAKernel(dareLinearOpts, t, p, hasBase)
+func (dareLinear) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
+	return newGTAKernel(dareLinearOpts, t, p)
 }
-func (dareTies) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
-	return newGTAKernel(dareTiesOpts, t, p, hasBase)
+func (dareTies) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
+	return newGTAKernel(dareTiesOpts, t, p)
 }
 
 type gtaKernel struct {
@@ -100,8 +139,10 @@ type gtaKernel struct {
 	lambda    float64
 	normalize bool
 	numel     int
-	// magnitude pruning: keep[i] elements of model i, by the radix search below
+	// magnitude pruning: keep[i] elements of model i, by the radix search below; breadcrumbs
+	// also drops drop[i], the largest magnitudes
 	topk []topK
+	drop []topK
 	// random pruning
 	keepThr []uint64
 	streams []stream
@@ -125,8 +166,8 @@ func (k *gtaKernel) draws(i, n int) []uint32 {
 	return k.scratch[i][:n]
 }
 
-func newGTAKernel(o gtaOptions, t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
-	if !hasBase {
+func newGTAKernel(o gtaOptions, t TensorInfo, p *TensorParams) (Kernel, error) {
+	if !t.HasBase {
 		return nil, fmt.Errorf("%s needs a base model (the task vectors are differences from it)", o.name)
 	}
 	k := &gtaKernel{o: o, w: p.Models("weight"), lambda: p.Float("lambda"), normalize: p.Bool("normalize"), numel: t.Numel}
@@ -146,6 +187,50 @@ func newGTAKernel(o gtaOptions, t tensorInfo, p *tensorParams, hasBase bool) (ke
 			}
 			k.topk = append(k.topk, tk)
 		}
+	case sparsifyOutliers:
+		if err := p.checkModelRange("density", 0, 1); err != nil {
+			return nil, err
+		}
+		if err := p.checkModelRange("gamma", 0, 1); err != nil {
+			return nil, err
+		}
+		gammas := p.Models("gamma")
+		for i, d := range p.Models("density") {
+			if d >= 1 {
+				k.topk = append(k.topk, topK{keep: t.Numel, all: true, cut: -1})
+				k.drop = append(k.drop, topK{none: true, cut: 1 << 40})
+				continue
+			}
+			// As mergekit: in ascending order of magnitude keep positions [nBot, n - nTop),
+			// where a sort that is stable puts equal magnitudes in element order.
+			n := t.Numel
+			target := int(d * float64(n))
+			nTop := int(gammas[i] * float64(n))
+			nBot := n - target - nTop
+			if nBot < 0 {
+				nTop += nBot
+				nBot = 0
+			}
+			keep := topK{keep: n - nBot, fromEnd: true}
+			keep.all = keep.keep >= n
+			if keep.all {
+				keep.cut = -1
+			}
+			// mergekit slices indices[nBot:-nTop]: with nTop 0 that slice is empty and the
+			// whole task vector is dropped. Kept, to give the same model.
+			drop := topK{keep: nTop, fromEnd: true}
+			if nTop == 0 {
+				drop = topK{keep: n, all: true, cut: -1}
+			}
+			k.topk = append(k.topk, keep)
+			k.drop = append(k.drop, drop)
+		}
+	case sparsifyDella:
+		for i, d := range p.Models("density") {
+			if d < 1 {
+				return nil, p.modelErrorf("density", i, "%s supports only density 1 so far (its random rank-based pruning is not implemented)", o.name)
+			}
+		}
 	case sparsifyRandom:
 		dens := p.Models("density")
 		for i, d := range dens {
@@ -162,7 +247,12 @@ func newGTAKernel(o gtaOptions, t tensorInfo, p *tensorParams, hasBase bool) (ke
 			}
 			k.scale = append(k.scale, s)
 		}
-		k.l1 = p.Bool("rescale") && p.Choice("rescale_mode") == rescaleL1
+		// Density 1 keeps everything, and mergekit then skips the rescaling: no pass needed.
+		pruned := false
+		for _, d := range dens {
+			pruned = pruned || d < 1
+		}
+		k.l1 = pruned && p.Bool("rescale") && p.Choice("rescale_mode") == rescaleL1
 		if k.l1 {
 			k.sumAbs = make([]float64, len(dens))
 			k.sumKept = make([]float64, len(dens))
@@ -174,8 +264,8 @@ func newGTAKernel(o gtaOptions, t tensorInfo, p *tensorParams, hasBase bool) (ke
 func (k *gtaKernel) ScanPasses() int {
 	switch {
 	case k.topk != nil:
-		for _, tk := range k.topk {
-			if !tk.all {
+		for i, tk := range k.topk {
+			if tk.scans() || (k.drop != nil && k.drop[i].scans()) {
 				return 2
 			}
 		}
@@ -185,7 +275,7 @@ func (k *gtaKernel) ScanPasses() int {
 	return 0
 }
 
-func (k *gtaKernel) Scan(pass int, b *block) {
+func (k *gtaKernel) Scan(pass int, b *Block) {
 	if k.l1 {
 		us := k.draws(0, len(b.Base))
 		for i, x := range b.Models {
@@ -204,8 +294,11 @@ func (k *gtaKernel) Scan(pass int, b *block) {
 		return
 	}
 	for i, x := range b.Models {
-		if !k.topk[i].all {
+		if k.topk[i].scans() {
 			k.topk[i].scan(pass, x, b.Base)
+		}
+		if k.drop != nil && k.drop[i].scans() {
+			k.drop[i].scan(pass, x, b.Base)
 		}
 	}
 }
@@ -221,8 +314,11 @@ func (k *gtaKernel) EndScan(pass int) {
 		return
 	}
 	for i := range k.topk {
-		if !k.topk[i].all {
+		if k.topk[i].scans() {
 			k.topk[i].endScan(pass, k.numel)
+		}
+		if k.drop != nil && k.drop[i].scans() {
+			k.drop[i].endScan(pass, k.numel)
 		}
 	}
 }
@@ -236,7 +332,7 @@ const gtaSub = 4096
 // combination. Pruning and the sign election use masks instead of branches, since both are
 // coin flips on real data; skipped terms contribute exactly +0, so the sums are the same as
 // adding only the kept terms.
-func (k *gtaKernel) Merge(b *block) {
+func (k *gtaKernel) Merge(b *Block) {
 	n := len(b.Out)
 	if k.o.sparsify == sparsifyRandom {
 		k.us = k.us[:0]
@@ -275,6 +371,14 @@ func (k *gtaKernel) Merge(b *block) {
 				for j, bv := range base {
 					d := x[j] - bv
 					d = math.Float32frombits(math.Float32bits(d) & t.keepMask(magKey(d)))
+					wd[j] = w * float64(d) * scale
+				}
+			case sparsifyOutliers:
+				t, drop := &k.topk[i], &k.drop[i]
+				for j, bv := range base {
+					d := x[j] - bv
+					key := magKey(d)
+					d = math.Float32frombits(math.Float32bits(d) & t.keepMask(key) &^ drop.keepMask(key))
 					wd[j] = w * float64(d) * scale
 				}
 			case sparsifyRandom:
@@ -334,7 +438,15 @@ type topK struct {
 	cut      int64 // keys above are kept (-1: all; 2^40: none)
 	eqKeep   int64 // elements whose key equals cut still to keep
 	none     bool
+	// fromEnd keeps the last eqKeep of the elements equal to the cut instead of the first
+	// (what a stable ascending sort does with its top positions); eqSkip counts down the
+	// equal elements to pass over first.
+	fromEnd bool
+	eqSkip  int64
 }
+
+// scans says the search needs the statistics passes.
+func (t *topK) scans() bool { return !t.all && !t.none }
 
 func magKey(d float32) uint32 { return math.Float32bits(d) & 0x7fffffff }
 
@@ -383,6 +495,9 @@ func (t *topK) endScan(pass int, numel int) {
 		if acc+t.lo[l] >= int64(t.keep) {
 			t.cut = int64(t.hiBucket<<16 | uint32(l))
 			t.eqKeep = int64(t.keep) - acc
+			if t.fromEnd {
+				t.eqSkip = t.lo[l] - t.eqKeep
+			}
 			break
 		}
 		acc += t.lo[l]
@@ -395,7 +510,10 @@ func (t *topK) endScan(pass int, numel int) {
 func (t *topK) keepMask(key uint32) uint32 {
 	k := int64(key)
 	gt := b2i(k > t.cut)
-	eq := b2i(k == t.cut) & b2i(t.eqKeep > 0)
+	isEq := b2i(k == t.cut)
+	skip := isEq & b2i(t.eqSkip > 0)
+	t.eqSkip -= skip
+	eq := isEq &^ skip & b2i(t.eqKeep > 0)
 	t.eqKeep -= eq
 	return -uint32(gt | eq)
 }

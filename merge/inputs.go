@@ -287,6 +287,7 @@ func (s *inputSet) planSlices(cfg *Config, info MethodInfo, base *opened) (slice
 		idx  int // plan model index, -1 for the base
 	}
 	slicePairs := make([][]pair, len(cfg.Slices))
+	var baseParams map[string]any
 	for i, sl := range cfg.Slices {
 		var mid map[string]value
 		if len(sl.Params) > 0 {
@@ -326,7 +327,15 @@ func (s *inputSet) planSlices(cfg *Config, info MethodInfo, base *opened) (slice
 				in.settings.model = append(in.settings.model, m)
 				in.settings.mid = append(in.settings.mid, mid)
 			} else if len(src.Params) > 0 {
-				return lay, fmt.Errorf("%s: parameters of the base model's source are not used by %s", cfg.where(where+".parameters"), info.Name)
+				// The base's own parameters (linear weighs it like a model): one set for the merge.
+				m, err := cfg.parseParams(info, src.Params, where+".parameters", true)
+				if err != nil {
+					return lay, err
+				}
+				if in.settings.base != nil && fmt.Sprint(src.Params) != fmt.Sprint(baseParams) {
+					return lay, fmt.Errorf("%s: the base model's parameters differ between slices (not supported)", cfg.where(where+".parameters"))
+				}
+				in.settings.base, baseParams = m, src.Params
 			}
 			slicePairs[i] = append(slicePairs[i], pr)
 		}

@@ -43,6 +43,8 @@ type Options struct {
 	CheckFinite  bool
 	// Workers is the number of tensors merged at once (0: GOMAXPROCS).
 	Workers int
+	// Registry holds the methods Method is looked up in (nil: the built-in methods).
+	Registry *Registry
 	// KeepSources keeps, for selecting methods, which model every element came from, in
 	// TensorReport.Source (one byte per element).
 	KeepSources bool
@@ -53,7 +55,7 @@ type Options struct {
 // merging the same tensors from checkpoint folders with Run.
 func Merge(ctx context.Context, opt Options) (Model, *Report, error) {
 	start := time.Now()
-	m, err := lookupMethod(opt.Method)
+	m, err := lookupMethod(opt.Registry, opt.Method)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -69,7 +71,7 @@ func Merge(ctx context.Context, opt Options) (Model, *Report, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	in := planInput{method: opt.Method, settings: s, seed: opt.Seed, allowMissing: opt.AllowMissing}
+	in := planInput{registry: opt.Registry, method: opt.Method, settings: s, seed: opt.Seed, allowMissing: opt.AllowMissing}
 	if opt.OutDType != "" {
 		if in.outDType, err = parseFloatDType(opt.OutDType); err != nil {
 			return nil, nil, fmt.Errorf("merge: OutDType: %w", err)

@@ -177,7 +177,33 @@ func TestDAREHandComputed(t *testing.T) {
 	seed := uint64(77)
 	dens := []float64{0.3, 0.6}
 	w := []float64{1, 0.5}
-	got, _ := mergeVec(t, Options{Method: "dare_linear", Seed: seed, Weights: w, Densities: dens}, base, x1, x2)
+	// The default, mergekit's: kept elements scaled so each task vector keeps its L1 norm.
+	gotL1, _ := mergeVec(t, Options{Method: "dare_linear", Seed: seed, Weights: w, Densities: dens}, base, x1, x2)
+	scale := make([]float64, 2)
+	for m, x := range [][]float32{x1, x2} {
+		var all, kept float64
+		for j := range base {
+			d := math.Abs(float64(x[j] - base[j]))
+			all += d
+			if float64(refU32(seed, "w", uint64(m), j))*0x1p-32 < dens[m] {
+				kept += d
+			}
+		}
+		scale[m] = all / kept
+	}
+	for j := range base {
+		var mixed float64
+		for m, x := range [][]float32{x1, x2} {
+			if float64(refU32(seed, "w", uint64(m), j))*0x1p-32 < dens[m] {
+				mixed += w[m] * float64(x[j]-base[j]) * scale[m]
+			}
+		}
+		if want := float32(float64(base[j]) + mixed); math.Abs(float64(gotL1[j]-want)) > 1e-6 {
+			t.Fatalf("l1: element %d: got %v, want %v", j, gotL1[j], want)
+		}
+	}
+	// The DARE paper's rule, as an option: divide by the density.
+	got, _ := mergeVec(t, Options{Method: "dare_linear", Seed: seed, Weights: w, Densities: dens, Params: map[string]any{"rescale_mode": "inverse_density"}}, base, x1, x2)
 	keptAny := 0
 	for j := range base {
 		var mixed float64
@@ -533,13 +559,13 @@ func TestResampleTableMatchesReference(t *testing.T) {
 	n := 20_000
 	base := randVec(r, n)
 	for _, w := range [][]float64{{1, 1, 1}, {2, 0, 1}, {0.1, 5, 0.3, 1}, {1}} {
-		b := &block{Base: base, Out: make([]float32, n), Source: make([]uint8, n)}
+		b := &Block{Base: base, Out: make([]float32, n), Source: make([]uint8, n)}
 		for range w {
 			b.Models = append(b.Models, finetuned(r, base, 0.4))
 		}
-		p := &tensorParams{model: map[string][]float64{"weight": w}, num: map[string]float64{"resample": 1}, str: map[string]string{"granularity": granElement}}
+		p := &TensorParams{model: map[string][]float64{"weight": w}, num: map[string]float64{"resample": 1}, str: map[string]string{"granularity": granElement}}
 		models := make([]int, len(w))
-		kern, err := selection{}.newKernel(tensorInfo{Name: "x", Shape: []int{n}, Numel: n, Models: models, Seed: 5}, p, true)
+		kern, err := selection{}.NewKernel(TensorInfo{Name: "x", Shape: []int{n}, Numel: n, Models: models, HasBase: true, Seed: 5}, p)
 		if err != nil {
 			t.Fatal(err)
 		}

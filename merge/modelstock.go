@@ -19,8 +19,8 @@ func (modelStock) Info() MethodInfo {
 	}
 }
 
-func (modelStock) newKernel(ti tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
-	if !hasBase {
+func (modelStock) NewKernel(ti TensorInfo, p *TensorParams) (Kernel, error) {
+	if !ti.HasBase {
 		return nil, fmt.Errorf("model_stock needs a base model")
 	}
 	if len(ti.Models) < 2 {
@@ -41,7 +41,7 @@ func (m *modelStockKernel) ScanPasses() int { return 1 }
 
 // Scan adds the block's products d_i.d_l to the pair sums: one loop per pair with its own
 // accumulator (element order, as before any chunking), so no sum waits on memory.
-func (m *modelStockKernel) Scan(_ int, b *block) {
+func (m *modelStockKernel) Scan(_ int, b *Block) {
 	base := b.Base
 	for i := 0; i < m.k; i++ {
 		xi := b.Models[i][:len(base)]
@@ -77,9 +77,9 @@ func (m *modelStockKernel) EndScan(int) {
 	m.t = float64(m.k) * m.cos / den
 }
 
-func (m *modelStockKernel) note() string { return fmt.Sprintf("t=%.4g cos=%.4g", m.t, m.cos) }
+func (m *modelStockKernel) Note() string { return fmt.Sprintf("t=%.4g cos=%.4g", m.t, m.cos) }
 
-func (m *modelStockKernel) Merge(b *block) {
+func (m *modelStockKernel) Merge(b *Block) {
 	kf := float64(m.k)
 	for j, base := range b.Base {
 		var s float64

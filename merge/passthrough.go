@@ -18,17 +18,17 @@ func (passthrough) Info() MethodInfo {
 	}
 }
 
-func (passthrough) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
+func (passthrough) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
 	return &scaleKernel{scale: float32(p.Models("scale")[0])}, nil
 }
 
 type scaleKernel struct {
-	noScan
+	NoScan
 	scale float32
 }
 
 // Merge multiplies in float32, as mergekit does (a scale of 1 copies exactly).
-func (k *scaleKernel) Merge(b *block) {
+func (k *scaleKernel) Merge(b *Block) {
 	x := b.Models[0][:len(b.Out)]
 	for j, v := range x {
 		b.Out[j] = v * k.scale

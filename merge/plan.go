@@ -120,8 +120,8 @@ type tensorPlan struct {
 	baseDType tensor.DType
 	// copyFrom is the model index a copied tensor comes from, or -1 for the base.
 	copyFrom int
-	params   *tensorParams
-	info     tensorInfo
+	params   *TensorParams
+	info     TensorInfo
 	missing  []int // models lacking the tensor
 	note     string
 }
@@ -129,7 +129,8 @@ type tensorPlan struct {
 // plan is a validated merge: nothing more can go wrong with the inputs' layout, names, shapes,
 // dtypes or parameters; only reading data (I/O errors, non-finite values) may still fail.
 type plan struct {
-	method   method
+	method   Method
+	compute  tensor.DType // the config's dtype: what kernels compute in
 	info     MethodInfo
 	base     source // nil without a base
 	models   []source
@@ -150,7 +151,9 @@ type planInput struct {
 	seed         uint64
 	outDType     tensor.DType // Invalid: keep the reference tensor's dtype
 	allowMissing bool
-	numLayers    int // 0: derive from the tensor names
+	numLayers    int          // 0: derive from the tensor names
+	registry     *Registry    // nil: the built-in methods
+	compute      tensor.DType // Invalid: F32
 	legacyT      bool
 	// With slices, models are (slice, source) pairs, each a view that names its tensors as
 	// in the output. order lists the output tensors; owners[name] the pairs that feed each
@@ -165,7 +168,7 @@ type planInput struct {
 const maxListed = 5
 
 func buildPlan(in planInput) (*plan, error) {
-	m, err := lookupMethod(in.method)
+	m, err := lookupMethod(in.registry, in.method)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +202,10 @@ func buildPlan(in planInput) (*plan, error) {
 	if err := checkRequired(info, in.settings); err != nil {
 		return nil, err
 	}
-	p := &plan{method: m, info: info, base: in.base, models: in.models, labels: in.labels, baseName: in.baseLabel, seed: in.seed}
+	p := &plan{method: m, info: info, base: in.base, models: in.models, labels: in.labels, baseName: in.baseLabel, seed: in.seed, compute: in.compute}
+	if p.compute == tensor.Invalid {
+		p.compute = tensor.F32
+	}
 
 	// Output order: the reference model's (base, else first model) file order, then any name
 	// only other models have, in model order.
@@ -391,7 +397,7 @@ func (p *plan) prepare(tp *tensorPlan, s settings, t float64) error {
 		return err
 	}
 	tp.params = params
-	tp.info = tensorInfo{Name: tp.name, Shape: tp.shape, Numel: tp.numel, Models: tp.present, Seed: p.seed}
+	tp.info = TensorInfo{Name: tp.name, Shape: tp.shape, Numel: tp.numel, Models: tp.present, HasBase: tp.hasBase, Seed: p.seed, Compute: p.compute}
 	partial := len(tp.missing) > 0 || (p.base != nil && !tp.hasBase)
 	if partial && !p.canMerge(tp) {
 		tp.kind = kindCopy
@@ -405,7 +411,7 @@ func (p *plan) prepare(tp *tensorPlan, s settings, t float64) error {
 		tp.note = "not in every input: copied from " + from
 		return nil
 	}
-	if _, err := p.method.newKernel(tp.info, params, tp.hasBase); err != nil {
+	if _, err := p.method.NewKernel(tp.info, params); err != nil {
 		return err
 	}
 	if partial {
@@ -508,17 +514,17 @@ func checkRequired(info MethodInfo, s settings) error {
 }
 
 // kernel builds the tensor's kernel for the run (validated already by prepare).
-func (p *plan) kernel(tp *tensorPlan) (kernel, error) {
+func (p *plan) kernel(tp *tensorPlan) (Kernel, error) {
 	if tp.kind == kindCopy {
 		return copyKernel{}, nil
 	}
-	return p.method.newKernel(tp.info, tp.params, tp.hasBase)
+	return p.method.NewKernel(tp.info, tp.params)
 }
 
 // copyKernel passes one input through (the base if present, else the only model given).
-type copyKernel struct{ noScan }
+type copyKernel struct{ NoScan }
 
-func (copyKernel) Merge(b *block) {
+func (copyKernel) Merge(b *Block) {
 	if b.Base != nil {
 		copy(b.Out, b.Base)
 		return

@@ -69,7 +69,7 @@ func Run(ctx context.Context, cfg *Config, opt RunOptions) (*Report, error) {
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	m, err := lookupMethod(cfg.Method)
+	m, err := lookupMethod(cfg.Registry, cfg.Method)
 	if err != nil {
 		return nil, fmt.Errorf("%s%v", cfg.prefix("merge_method"), err)
 	}
@@ -102,12 +102,14 @@ func Run(ctx context.Context, cfg *Config, opt RunOptions) (*Report, error) {
 	}
 	var kept []int
 	var models []*opened
+	baseEntry := -1
 	for i, in := range cfg.Models {
 		o, err := ins.get(in.Path, cfg.where(fmt.Sprintf("models[%d].model", i)))
 		if err != nil {
 			return nil, err
 		}
 		if o == base { // an entry naming the base is the base
+			baseEntry = i
 			continue
 		}
 		kept = append(kept, i)
@@ -145,6 +147,14 @@ func Run(ctx context.Context, cfg *Config, opt RunOptions) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
+		if baseEntry >= 0 {
+			// The base's own parameters (linear weighs it like a model, as mergekit does).
+			bs, err := cfg.settings(info, []int{baseEntry})
+			if err != nil {
+				return nil, err
+			}
+			s.base = bs.model[0]
+		}
 		in = planInput{settings: s}
 		if base != nil {
 			in.base, in.baseLabel = base.src, base.label
@@ -155,7 +165,7 @@ func Run(ctx context.Context, cfg *Config, opt RunOptions) (*Report, error) {
 		}
 		in.numLayers = ref.numLayers()
 	}
-	in.method, in.seed, in.outDType, in.allowMissing = cfg.Method, cfg.Seed, outDT, opt.AllowMissing
+	in.registry, in.method, in.seed, in.outDType, in.allowMissing = cfg.Registry, cfg.Method, cfg.Seed, outDT, opt.AllowMissing
 	in.legacyT = cfg.Compat == CompatPre202503
 	pl, err := buildPlan(in)
 	if err != nil {

@@ -430,6 +430,7 @@ func TestBadInputs(t *testing.T) {
 		c := good()
 		c.Models[0].Params = map[string]any{"weight": 1}
 		c.Models[1].Params = map[string]any{"weight": -1}
+		c.Params = map[string]any{"weight": 0} // the base's weight (linear averages the base in)
 		expectFailure(t, dir, c, RunOptions{Out: out}, "sum to 0")
 	})
 	t.Run("output is an input", func(t *testing.T) {

@@ -18,19 +18,10 @@ import (
 // still run: one that passes fails the test, so the list only ever shrinks. The lead empties it
 // once the merge-methods branch (the method math) is merged.
 var pendingCases = map[string]string{
-	"breadcrumbs":             "method breadcrumbs is not registered on this branch (merge-methods adds it)",
-	"breadcrumbs-ties":        "method breadcrumbs_ties is not registered on this branch (merge-methods adds it)",
-	"della-d1":                "method della is not registered on this branch (merge-methods adds it)",
-	"della-linear-d1":         "method della_linear is not registered on this branch (merge-methods adds it)",
-	"nuslerp":                 "method nuslerp is not registered on this branch (merge-methods adds it)",
-	"nuslerp-base":            "method nuslerp is not registered on this branch (merge-methods adds it)",
 	"multislerp":              "method multislerp is not registered on this branch (merge-methods adds it)",
 	"multislerp-nobase":       "method multislerp is not registered on this branch (merge-methods adds it)",
 	"karcher":                 "method karcher is not registered on this branch (merge-methods adds it)",
-	"nearswap":                "method nearswap is not registered on this branch (merge-methods adds it)",
 	"sce":                     "method sce is not registered on this branch (merge-methods adds it)",
-	"linear-base-listed":      "linear averages the base in as one more weighted input (merge-methods: linear with a base)",
-	"linear-base-implicit":    "linear averages the base in as one more weighted input (merge-methods: linear with a base)",
 	"dtype-bfloat16":          "dtype is mergekit's compute dtype: bf16 arithmetic (merge-methods)",
 	"bf16-native":             "bf16 inputs without dtype are computed in bf16 (merge-methods)",
 	"model-stock-filter-wise": "model_stock's filter_wise parameter (merge-methods)",
