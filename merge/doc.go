@@ -141,26 +141,75 @@
 //
 // The output folder is built under a hidden temporary name and renamed into place when
 // complete; an error or cancellation (checked between chunks) removes it, and an existing
-// output is replaced only with Force. config.json (torch_dtype set to the output dtype, every
-// other key kept), generation_config.json and the tokenizer files are copied from the base (or
-// the first model; tokenizer_source can name another input), and merge_config.yaml records the
-// merge for reproduction.
+// output is replaced only with Force. config.json (torch_dtype set to the output dtype,
+// num_hidden_layers and vocab_size to what was written, every other key kept),
+// generation_config.json and the tokenizer files are copied from the base (or the first model;
+// tokenizer_source can name another input), and merge_config.yaml records the merge for
+// reproduction.
 //
 // # Configuration
 //
-// Config follows mergekit's YAML schema: merge_method, base_model, models[].model,
-// models[].parameters, parameters, dtype, out_dtype, tokenizer_source; seed goes under
-// parameters. Parsing is strict: an unknown key or parameter is an error naming it, its path
-// and its line. A model entry naming the base's folder is the base (mergekit configs often
-// list it). A per-model parameter (weight, density) is looked up in the model's parameters,
-// then the top-level ones, then its default. A value is a scalar; a list of numbers, a
-// gradient over the layers, interpolated piecewise-linearly at t = layer/(L-1) (L from
-// config.json's num_hidden_layers, else the tensor names; embeddings at t = 0, other
-// tensors outside the layers at t = 1); or a list of {filter, value}: the first entry whose
-// filter is a substring of the tensor name applies, an entry without filter matches all, and
-// when none matches the next level is used. dtype is the compute dtype, as in mergekit
-// (0.1.4): without it a tensor is computed in its inputs' dtype when they all have the same
-// one, else in float32; it also sets the output dtype when out_dtype is absent.
+// Config follows mergekit's YAML schema, with the semantics of mergekit 0.1.4 (commit
+// a6e4028, 2026-06; the reference corpus's version): merge_method, base_model, models[].model
+// and models[].parameters or slices, parameters, dtype, out_dtype, tokenizer_source or
+// tokenizer, chat_template; seed goes under parameters. Parsing is strict: an unknown key or
+// parameter is an error naming it, its path and its line, and so is every mergekit feature
+// ordermerge does not support (modules, per-slice base_model and residual_weight, tokenizer
+// tokens rules, DoRA adapters...). A model entry naming the base's folder is the base
+// (mergekit configs often list it). A per-model parameter (weight, density) is looked up in
+// the model's parameters, then its slice's, then the top-level ones, then its default. A
+// value is a scalar; a list of numbers, a gradient over the layers, interpolated
+// piecewise-linearly at t = layer/(L-1) (L from config.json's num_hidden_layers, else the
+// tensor names; within a slice, L is the slice's layer count, and t = 1 for a one-layer
+// slice); or a list of {filter, value}: the first entry whose filter is a substring of the
+// tensor name applies, an entry without filter matches all, and when none matches the next
+// level is used. Tensors outside the layers (embed_tokens, model.norm, lm_head) take t = 0, a
+// gradient's first value, as mergekit does since fd5eb19 (2025-03); ordermerge_compat:
+// mergekit-pre-2025-03 (Config.Compat) gives the tensors after the layers t = 1, as before.
+// dtype is the compute dtype, as in mergekit: without it a tensor is computed in its inputs'
+// dtype when they all have the same one, else in float32; it also sets the output dtype when
+// out_dtype is absent (see Methods for what a 16-bit compute dtype does).
+//
+// # Slices
+//
+// slices: [{sources: [{model, layer_range: [from, to], parameters}], parameters}] builds the
+// output layer by layer: each slice's sources have the same number of layers, merged layer by
+// layer (source layer from+k becomes the next output layer); the slices stack, and
+// config.json's num_hidden_layers is their total. embed_tokens comes from the first slice's
+// sources and model.norm/lm_head from the last slice's, with those sources' parameters. A
+// source that is the base_model is the base of its slice's tensors. passthrough copies the one
+// source of each tensor (times its scale parameter, default 1) and ignores base_model: with
+// slices it stacks layer ranges of several models.
+//
+// # Vocabularies, tied embeddings and tokenizers
+//
+// When the inputs' embed_tokens/lm_head have different numbers of rows (a fine-tune that
+// added tokens) and no tokenizer source is set, the output keeps the rows every input has
+// (mergekit's largest common submatrix, the first rows). With tokenizer_source (base, union
+// or one of the models) or a tokenizer block ({source, pad_to_multiple_of}), every input's
+// embedding rows are mapped by token to the output vocabulary (tokenizer.json's vocabulary
+// and added tokens, ids below the config's vocab_size) before merging, as mergekit's
+// PermutedEmbeddings does: a model's own row for a token it has; for a token it lacks, the
+// row of the only model that has it, else the base's row when the base has it, else the mean
+// of the rows of the models that have it; zeros when no model has it and for padding rows. A
+// model without tokenizer.json shares the first one's vocabulary. The union keeps the base's
+// ids and appends, model by model in id order, the ordinary tokens and then the added tokens
+// the base lacks (as added tokens in the output tokenizer.json). config.json's vocab_size
+// follows the rows written. A model with tie_word_embeddings and no lm_head tensor contributes
+// its embed_tokens as lm_head when another input has an lm_head. chat_template: auto (the
+// template most inputs have, the first of those tied), chatml, or a Jinja template; it is
+// written into tokenizer_config.json.
+//
+// # LoRA references and multi-merge files
+//
+// A model path MODEL+ADAPTER names a PEFT LoRA adapter folder (adapter_config.json: r,
+// lora_alpha, target_modules, fan_in_fan_out, use_rslora, rank_pattern, alpha_pattern;
+// adapter_model.safetensors): W + (lora_alpha/r) B A is applied to each targeted weight as its
+// chunks are read (transposed with fan_in_fan_out), summed in float64 and rounded once to the
+// weight's dtype; nothing is written or held whole. A file of several YAML documents is a
+// multi-merge (mergekit-multimerge, ParseConfigs and RunAll): every document but the final one
+// has a name, its output goes to an intermediate folder, and a later merge uses the name as a
+// model path.
 //
 // # Missing tensors and non-float tensors
 //

@@ -117,6 +117,7 @@ func ExampleMethods() {
 	// nearswap (needs base: true) [t]
 	// nuslerp (needs base: false) [weight, nuslerp_flatten, nuslerp_row_wise]
 	// parameter_selection (needs base: false) [weight, resample, resample_n, granularity]
+	// passthrough (needs base: false) [scale]
 	// sce (needs base: true) [select_topk, int8_mask]
 	// slerp (needs base: false) [t]
 	// task_arithmetic (needs base: true) [weight, lambda, normalize, int8_mask]

@@ -267,9 +267,10 @@ func TestSlerp(t *testing.T) {
 	// Parallel endpoints: linear interpolation.
 	got, _ = mergeVec(t, Options{Method: "slerp", Params: map[string]any{"t": 0.25}}, nil, []float32{1, 2}, []float32{2, 4})
 	approxEqual(t, got, []float32{1.25, 2.5}, 1e-6)
-	// t as a layer gradient: the single tensor "w" is outside the layers and after them: t = 1.
+	// t as a layer gradient: the single tensor "w" is outside the layers: t = 0, the gradient's
+	// first value (mergekit since fd5eb19, 2025-03), so the first endpoint.
 	got, _ = mergeVec(t, Options{Method: "slerp", Params: map[string]any{"t": []float64{0, 1}}}, nil, []float32{1, 0}, []float32{0, 1})
-	approxEqual(t, got, []float32{0, 1}, 1e-6)
+	approxEqual(t, got, []float32{1, 0}, 1e-6)
 }
 
 func TestModelStock(t *testing.T) {

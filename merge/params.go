@@ -292,15 +292,17 @@ func layerIndex(name string) int {
 }
 
 // layerT is the position of a tensor for layer gradients, as mergekit computes it: layer i of
-// L gets i/(L-1) (1 when L is 1); tensors outside the layers get 0 when they come before them
-// (embeddings: the name contains "embed", "wte" or "wpe") and 1 otherwise (final norm, lm_head).
-func layerT(name string, numLayers int) float64 {
+// L gets i/(L-1) (1 when L is 1). Tensors outside the layers (embeddings, the final norm,
+// lm_head) get 0, so they take a gradient's first value, as mergekit does since fd5eb19
+// (2025-03; the behaviour of mergekit 0.1.4). With legacy (CompatPre202503), the tensors
+// after the layers get 1 instead, as in mergekit before that change.
+func layerT(name string, numLayers int, legacy bool) float64 {
 	i := layerIndex(name)
 	if i < 0 {
-		if strings.Contains(name, "embed") || strings.Contains(name, "wte") || strings.Contains(name, "wpe") {
-			return 0
+		if legacy && !isPreLayer(name) {
+			return 1
 		}
-		return 1
+		return 0
 	}
 	if numLayers <= 1 {
 		return 1
@@ -308,10 +310,19 @@ func layerT(name string, numLayers int) float64 {
 	return math.Min(1, float64(i)/float64(numLayers-1))
 }
 
+// isPreLayer says a tensor outside the layers comes before them (the embeddings: the name
+// contains "embed", "wte" or "wpe"); the others (final norm, lm_head) come after.
+func isPreLayer(name string) bool {
+	return strings.Contains(name, "embed") || strings.Contains(name, "wte") || strings.Contains(name, "wpe")
+}
+
 // settings holds the parameter values as written: top-level ones and each model's.
 type settings struct {
 	global map[string]value
 	model  []map[string]value // per model, possibly nil maps
+	// mid, when set, holds per model the parameters of its slice: looked up after the
+	// model's own and before the top-level ones.
+	mid []map[string]value
 	// base holds the per-model parameters written for the base (a models entry naming the
 	// base's folder), or is nil.
 	base map[string]value
@@ -341,6 +352,11 @@ func (s settings) resolve(specs []ParamSpec, tensorName string, t float64, prese
 	for _, sp := range specs {
 		p.specs[sp.Name] = sp
 		global, gok := s.lookupGlobal(sp, tensorName, t)
+		if len(present) > 0 {
+			if v, ok := s.lookupMid(present[0], sp, tensorName, t); ok {
+				global, gok = v, true // every model of a tensor is in the same slice
+			}
+		}
 		if !sp.PerModel {
 			switch {
 			case gok:
@@ -389,6 +405,17 @@ func (s settings) resolve(specs []ParamSpec, tensorName string, t float64, prese
 		p.model[sp.Name], p.mwhere[sp.Name] = vals, wheres
 	}
 	return p, nil
+}
+
+func (s settings) lookupMid(model int, sp ParamSpec, tensorName string, t float64) (value, bool) {
+	if model >= len(s.mid) || s.mid[model] == nil {
+		return value{}, false
+	}
+	v, set := s.mid[model][sp.Name]
+	if !set {
+		return value{}, false
+	}
+	return v.eval(tensorName, t)
 }
 
 func (s settings) lookupGlobal(sp ParamSpec, tensorName string, t float64) (value, bool) {

@@ -154,6 +154,14 @@ type planInput struct {
 	numLayers    int          // 0: derive from the tensor names
 	registry     *Registry    // nil: the built-in methods
 	compute      tensor.DType // Invalid: the inputs' dtype when they agree, else F32
+	legacyT      bool
+	// With slices, models are (slice, source) pairs, each a view that names its tensors as
+	// in the output. order lists the output tensors; owners[name] the pairs that feed each
+	// one (the sources of its slice); t[name] its position for layer gradients.
+	sliced bool
+	order  []string
+	owners map[string][]int
+	t      map[string]float64
 }
 
 // maxListed is how many mismatches an error lists by name.
@@ -166,6 +174,12 @@ func buildPlan(in planInput) (*plan, error) {
 	}
 	info := m.Info()
 	k := len(in.models)
+	if in.sliced {
+		k = 0 // counted per tensor: each has the sources of its slice
+		for _, o := range in.owners {
+			k = max(k, len(o))
+		}
+	}
 	switch {
 	case k == 0:
 		return nil, fmt.Errorf("%s: no models to merge", info.Name)
@@ -176,7 +190,7 @@ func buildPlan(in planInput) (*plan, error) {
 	case info.NeedsBase && in.base == nil:
 		return nil, fmt.Errorf("%s needs a base model (base_model / --base)", info.Name)
 	}
-	if info.Endpoints > 0 {
+	if info.Endpoints > 0 && !in.sliced {
 		n := k
 		if in.base != nil {
 			n++
@@ -196,7 +210,7 @@ func buildPlan(in planInput) (*plan, error) {
 	if in.base != nil {
 		ref = in.base
 	}
-	var order []string
+	order := in.order
 	seen := map[string]bool{}
 	add := func(s source) {
 		for _, n := range s.names() {
@@ -206,12 +220,14 @@ func buildPlan(in planInput) (*plan, error) {
 			}
 		}
 	}
-	add(ref)
-	if in.base != nil {
-		add(in.models[0])
-	}
-	for _, s := range in.models[1:] {
-		add(s)
+	if !in.sliced {
+		add(ref)
+		if in.base != nil {
+			add(in.models[0])
+		}
+		for _, s := range in.models[1:] {
+			add(s)
+		}
 	}
 	numLayers := in.numLayers
 	if numLayers <= 0 {
@@ -247,7 +263,16 @@ func buildPlan(in planInput) (*plan, error) {
 	}
 	// Parameters, per tensor, before any data is read.
 	for _, tp := range p.tensors {
-		if err := p.prepare(tp, in.settings, numLayers, in.allowMissing); err != nil {
+		if in.sliced {
+			if err := p.checkSliceCounts(tp); err != nil {
+				return nil, err
+			}
+		}
+		t, ok := in.t[tp.name]
+		if !ok {
+			t = layerT(tp.name, numLayers, in.legacyT)
+		}
+		if err := p.prepare(tp, in.settings, t); err != nil {
 			return nil, fmt.Errorf("tensor %s: %w", tp.name, err)
 		}
 	}
@@ -298,6 +323,9 @@ func (p *plan) planTensor(name string, in planInput, numLayers int) (*tensorPlan
 		}
 	}
 	for i, s := range in.models {
+		if in.sliced && !slices.Contains(in.owners[name], i) {
+			continue
+		}
 		if e, ok := s.entry(name); ok {
 			tp.present = append(tp.present, i)
 			tp.inDType = append(tp.inDType, e.DType)
@@ -307,12 +335,28 @@ func (p *plan) planTensor(name string, in planInput, numLayers int) (*tensorPlan
 			lacking = append(lacking, in.labels[i])
 		}
 	}
+	if len(entries) == 0 {
+		return nil, problem{problemMissing, fmt.Sprintf("%s is in none of its inputs", name)}
+	}
 	if len(lacking) > 0 && !in.allowMissing {
 		return nil, problem{problemMissing, fmt.Sprintf("%s missing from %s (present in %s)", name, strings.Join(lacking, ", "), entries[0].label)}
 	}
 	first := entries[0]
+	shape := first.e.Shape
+	shapes := make([][]int, len(entries))
+	for i, e := range entries {
+		shapes[i] = e.e.Shape
+	}
+	rows, cut := commonRows(name, shapes)
+	if cut {
+		// Vocabularies of different sizes (a fine-tune that added tokens): the rows every
+		// model has, mergekit's largest common submatrix. They are each tensor's first rows,
+		// so every input is read from its start as usual.
+		shape = append([]int{rows}, shape[1:]...)
+		tp.note = fmt.Sprintf("vocabularies differ: the first %d rows, which every model has", rows)
+	}
 	for _, e := range entries[1:] {
-		if !slices.Equal(e.e.Shape, first.e.Shape) {
+		if !cut && !slices.Equal(e.e.Shape, first.e.Shape) {
 			return nil, problem{problemShape, fmt.Sprintf("%s is %s in %s but %s in %s", name,
 				tensor.FormatShape(first.e.Shape), first.label, tensor.FormatShape(e.e.Shape), e.label)}
 		}
@@ -320,7 +364,7 @@ func (p *plan) planTensor(name string, in planInput, numLayers int) (*tensorPlan
 			return nil, problem{problemDType, fmt.Sprintf("%s is %s in %s but %s in %s", name, first.e.DType, first.label, e.e.DType, e.label)}
 		}
 	}
-	tp.shape = append([]int(nil), first.e.Shape...)
+	tp.shape = append([]int(nil), shape...)
 	tp.numel, _ = tensor.Numel(tp.shape) // valid: the reader checked it
 	ref := first.e.DType
 	switch {
@@ -341,11 +385,10 @@ func (p *plan) planTensor(name string, in planInput, numLayers int) (*tensorPlan
 // prepare resolves the method's parameters for the tensor and checks them by building its
 // kernel. A tensor some inputs lack is merged over the others when the method can do that
 // (enough models, the base if needed), and copied otherwise.
-func (p *plan) prepare(tp *tensorPlan, s settings, numLayers int, allowMissing bool) error {
+func (p *plan) prepare(tp *tensorPlan, s settings, t float64) error {
 	if tp.kind == kindCopyRaw {
 		return nil
 	}
-	t := layerT(tp.name, numLayers)
 	params, err := s.resolve(p.info.Params, tp.name, t, tp.present)
 	if err != nil {
 		return err
@@ -381,6 +424,52 @@ func (tp *tensorPlan) compute(set tensor.DType) tensor.DType {
 		in = append(in, tp.baseDType)
 	}
 	return tensorCompute(set, in)
+}
+
+// checkSliceCounts checks, for a tensor of a slice, that the slice's sources suit the method.
+func (p *plan) checkSliceCounts(tp *tensorPlan) error {
+	if tp.kind == kindCopyRaw {
+		return nil
+	}
+	n, info := len(tp.present), p.info
+	switch {
+	case n < info.MinModels:
+		return fmt.Errorf("tensor %s: %s needs at least %d models besides the base, its slice has %d", tp.name, info.Name, info.MinModels, n)
+	case info.MaxModels > 0 && n > info.MaxModels:
+		return fmt.Errorf("tensor %s: %s takes at most %d models, its slice has %d", tp.name, info.Name, info.MaxModels, n)
+	case info.NeedsBase && !tp.hasBase:
+		return fmt.Errorf("tensor %s: %s needs the base model among its slice's sources", tp.name, info.Name)
+	case info.Endpoints > 0 && n+boolInt(tp.hasBase) != info.Endpoints:
+		return fmt.Errorf("tensor %s: %s needs exactly %d sources (models plus base) in its slice, got %d", tp.name, info.Name, info.Endpoints, n+boolInt(tp.hasBase))
+	}
+	return nil
+}
+
+// isEmbedding says a tensor is indexed by token: its rows follow the vocabulary.
+func isEmbedding(name string) bool {
+	for _, suffix := range []string{"embed_tokens.weight", "lm_head.weight", "wte.weight", "embed_in.weight", "embed_out.weight"} {
+		if strings.HasSuffix(name, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// commonRows returns, for an embedding whose inputs have different numbers of rows but the
+// same other dimensions, the number of rows they all have.
+func commonRows(name string, shapes [][]int) (int, bool) {
+	if !isEmbedding(name) || len(shapes[0]) == 0 {
+		return 0, false
+	}
+	rows, differ := shapes[0][0], false
+	for _, s := range shapes[1:] {
+		if len(s) != len(shapes[0]) || !slices.Equal(s[1:], shapes[0][1:]) {
+			return 0, false
+		}
+		differ = differ || s[0] != rows
+		rows = min(rows, s[0])
+	}
+	return rows, differ
 }
 
 func (p *plan) canMerge(tp *tensorPlan) bool {

@@ -24,7 +24,7 @@ type Registry struct {
 func builtinMethods() []Method {
 	return []Method{
 		linear{}, selection{}, taskArithmetic{}, ties{}, dareLinear{}, dareTies{}, slerp{}, modelStock{},
-		nearswap{}, nuslerp{}, breadcrumbs{}, breadcrumbsTies{}, della{}, dellaLinear{},
+		nearswap{}, nuslerp{}, breadcrumbs{}, breadcrumbsTies{}, della{}, dellaLinear{}, passthrough{},
 		karcher{}, multislerp{}, sce{},
 	}
 }
