@@ -25,7 +25,7 @@ func builtinMethods() []Method {
 	return []Method{
 		linear{}, selection{}, taskArithmetic{}, ties{}, dareLinear{}, dareTies{}, slerp{}, modelStock{},
 		nearswap{}, nuslerp{}, breadcrumbs{}, breadcrumbsTies{}, della{}, dellaLinear{}, passthrough{},
-		karcher{}, multislerp{}, sce{},
+		karcher{}, multislerp{}, sce{}, ram{}, ram{plus: true}, arceeFusion{},
 	}
 }
 
