@@ -33,8 +33,9 @@ type Config struct {
 	Params map[string]any
 	// Seed drives the randomised methods (YAML: parameters.seed).
 	Seed uint64
-	// DType is mergekit's working dtype. ordermerge always computes in float32; DType only
-	// sets the output dtype when OutDType is empty, as in mergekit.
+	// DType is the compute dtype, as mergekit's dtype (see the package doc; "": the inputs'
+	// dtype when they agree, else float32). It also sets the output dtype when OutDType is
+	// empty, as in mergekit.
 	DType string
 	// OutDType is the dtype of the merged float tensors ("" keeps each tensor's dtype in the
 	// base, or in the first model without a base).

@@ -177,7 +177,7 @@ func TestRunFromYAML(t *testing.T) {
 		t.Errorf("dtype: bfloat16 should set the output dtype, got %s", rep.Tensors[0].DType)
 	}
 	mem, _, err := Merge(context.Background(), Options{
-		Method: "ties", Base: base, Models: models, OutDType: "bf16",
+		Method: "ties", Base: base, Models: models, OutDType: "bf16", DType: "bf16", // the YAML's dtype is the compute dtype
 		ModelParams: []map[string]any{
 			{"weight": 1.0, "density": []float64{1, 0.7, 0.1}},
 			{"weight": []Filter{{Filter: "mlp", Value: 0.5}, {Value: 1}}, "density": 0.5},

@@ -10,10 +10,18 @@
 // Each method is a small type behind one interface (Method), registered under its mergekit
 // name; its parameters are declared once (Methods, LookupMethod) and every value is checked for every
 // tensor before any tensor data is read. Notation: base b, models x_1..x_K, task vectors
-// d_i = x_i - b, weights w_i. All arithmetic is float32 in, float64 accumulation, float32 out,
-// then rounded to the output dtype (round to nearest even).
+// d_i = x_i - b, weights w_i. Semantics follow mergekit 0.1.4 (commit a6e4028, 2026-06),
+// checked against its outputs in the mergekit-reference corpus. In float32 the arithmetic is
+// float32 in, float64 accumulation, float32 out, then rounded to the output dtype (round to
+// nearest even). In a 16-bit compute dtype (the config's dtype, or bf16 inputs without one),
+// linear and the task-vector methods round after every operation as mergekit's torch code
+// does (RoundTo; sums accumulate in float32); the other methods compute in float32 and round
+// once. The in-memory Merge computes in float32 unless Options.DType says otherwise.
 //
 //   - linear: sum w_i x_i, divided by sum w_i when normalize (default true). weight defaults to 1.
+//     With a base, the base is one more input, weighted by the weight under its own models
+//     entry, else the top-level weight, else 1 (mergekit 0.1.4); include_base false leaves it
+//     out (ordermerge's rule before issue 14, which the study's weighted average uses).
 //   - parameter_selection: each element is copied from model i drawn with probability
 //     w_i / sum w (uniform by default). granularity "row" draws once per slice along the first
 //     dimension (a 1-D tensor is one row) and "tensor" once per tensor.
@@ -26,8 +34,11 @@
 //     counts as equal to the base when all its elements are.
 //   - task_arithmetic: b + lambda * sum w_i d_i (divided by sum w_i only with normalize,
 //     default false; a sum under 1e-8 in magnitude counts as 1).
-//   - ties: each d_i keeps its floor(density * n) largest magnitudes (ties at the threshold
-//     are kept in element order); the elected sign is that of sum w_i d_i (0 counts as +);
+//   - ties: each d_i keeps its floor(density * n) largest magnitudes; among equal magnitudes
+//     at the threshold, those mergekit keeps: the first of torch's CPU sort, libstdc++'s
+//     introsort, which torchsort.go repeats (tensors over 4M elements keep them in element
+//     order); the elected sign is that of sum w_i d_i rounded as mergekit's float32 (or
+//     compute dtype) arithmetic rounds it (0 counts as +);
 //     only the w_i d_i of that sign are added; with normalize (default true) divided by the
 //     sum of their w_i (0 becomes 1); times lambda; plus b.
 //   - dare_linear, dare_ties: each element of d_i is kept with probability density; kept
@@ -40,7 +51,7 @@
 //   - breadcrumbs, breadcrumbs_ties: each d_i drops its int(gamma*n) largest magnitudes
 //     (gamma default 0.01) and then its smallest, keeping int(density*n); in ascending order
 //     of magnitude the kept positions are [n - int(density*n) - int(gamma*n), n - int(gamma*n))
-//     with equal magnitudes in element order (a stable sort), as mergekit 0.1.4; as mergekit,
+//     equal magnitudes ordered by torch's sort (see ties), as mergekit 0.1.4; as mergekit,
 //     when int(gamma*n) is 0 nothing is kept (its slice [n_bot:-0] is empty). Then as
 //     task_arithmetic or ties (sign election), normalize default false.
 //   - della, della_linear: DELLA at density 1 (the task vectors unchanged), then as ties
@@ -57,7 +68,22 @@
 //     linear interpolation; else sin((1-t)theta)/sin(theta) v0 + sin(t theta)/sin(theta) v1.
 //   - model_stock: K >= 2 models and a base; cos is the mean pairwise cosine of the d_i (norm
 //     products floored at 1e-6, cosines clamped to [-1, 1]); t = K cos / (1 + (K-1) cos)
-//     (0 when the denominator vanishes); result t * mean(x_i) + (1 - t) b.
+//     (0 when the denominator vanishes); result t * mean(x_i) + (1 - t) b. filter_wise: one
+//     cos and t per row (the last dimension), as mergekit.
+//   - karcher: no base; the Karcher mean on the unit sphere of the models' directions (equal
+//     weights, models with norm <= tol left out, max_iter 10, tol 1e-5, mergekit 0.1.4's
+//     iteration), times the mean norm. The iterates are combinations of the models, so the
+//     iteration runs on K coefficients from their Gram matrix (one pass).
+//   - multislerp: weights normalised (normalize_weights, default); the unit vectors u_i of the
+//     models (or, with a base, of the task vectors: |v| + eps, eps 1e-8), their weighted mean
+//     normalised, times sum w_i |v_i| (plus the base). mergekit's tangent-space step adds the
+//     weighted tangents at that mean, which sum to zero, so this is its result (to rounding).
+//     When the mean vanishes: two inputs fall back to sum w_i v_i; more are an error.
+//   - sce: with select_topk < 1, only the int(select_topk * m) elements of largest variance of
+//     the task vectors across models are kept (m: elements with non-zero variance); weights
+//     w_i = mean of the kept d_i^2, normalised (uniform when they sum under 1e-6); per element
+//     the d_i of the elected sign (that of sum d_i) are averaged with weights w_i (divisor
+//     floored at 1e-6) and added to b.
 //
 // # Your own methods
 //
@@ -140,7 +166,9 @@
 // level is used. Tensors outside the layers (embed_tokens, model.norm, lm_head) take t = 0, a
 // gradient's first value, as mergekit does since fd5eb19 (2025-03); ordermerge_compat:
 // mergekit-pre-2025-03 (Config.Compat) gives the tensors after the layers t = 1, as before.
-// dtype only sets the output dtype when out_dtype is absent: the arithmetic is float32.
+// dtype is the compute dtype, as in mergekit (0.1.4): without it a tensor is computed in its
+// inputs' dtype when they all have the same one, else in float32; it also sets the output
+// dtype when out_dtype is absent.
 //
 // # Slices
 //

@@ -488,6 +488,11 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 		}
 		if !output {
 			kern.EndScan(pass)
+			if f, ok := kern.(Failer); ok {
+				if err := f.Err(); err != nil {
+					return TensorReport{}, fmt.Errorf("tensor %s: %w", tp.name, err)
+				}
+			}
 		}
 	}
 	if tp.numel == 0 {

@@ -3,6 +3,8 @@ package merge
 import (
 	"fmt"
 	"math"
+
+	"github.com/ordermerge/ordermerge/tensor"
 )
 
 // The task-vector family: each model contributes its delta d_i = x_i - b from the base,
@@ -153,6 +155,12 @@ type gtaKernel struct {
 	scratch [][]uint32  // DARE: one block of draws per model
 	us      [][]uint32  // the current block's draws
 	wdBuf   [][]float64 // weighted deltas of one run of gtaSub elements, per model
+	wd32    [][]float32 // the same in float32, as mergekit rounds them, for the sign election
+	// A 16-bit compute dtype (dt): the task vectors rounded to it, per model, and zeros
+	// standing in for the base when the statistics passes read them.
+	dt    tensor.DType
+	dBuf  [][]float32
+	zeros []float32
 }
 
 // draws returns scratch buffer i for n draws.
@@ -171,6 +179,9 @@ func newGTAKernel(o gtaOptions, t TensorInfo, p *TensorParams) (Kernel, error) {
 		return nil, fmt.Errorf("%s needs a base model (the task vectors are differences from it)", o.name)
 	}
 	k := &gtaKernel{o: o, w: p.Models("weight"), lambda: p.Float("lambda"), normalize: p.Bool("normalize"), numel: t.Numel}
+	if reduced(t.Compute) {
+		k.dt = t.Compute
+	}
 	switch o.sparsify {
 	case sparsifyMagnitude:
 		if err := p.checkModelRange("density", 0, 1); err != nil {
@@ -181,7 +192,7 @@ func newGTAKernel(o gtaOptions, t TensorInfo, p *TensorParams) (Kernel, error) {
 			if d < 1 {
 				keep = int(math.Floor(d * float64(t.Numel)))
 			}
-			tk := topK{keep: keep, all: keep >= t.Numel}
+			tk := topK{keep: keep, all: keep >= t.Numel, order: +1, numel: t.Numel}
 			if tk.all {
 				tk.cut = -1 // every key is above: keep everything
 			}
@@ -211,14 +222,14 @@ func newGTAKernel(o gtaOptions, t TensorInfo, p *TensorParams) (Kernel, error) {
 				nTop += nBot
 				nBot = 0
 			}
-			keep := topK{keep: n - nBot, fromEnd: true}
+			keep := topK{keep: n - nBot, fromEnd: true, order: -1, numel: n}
 			keep.all = keep.keep >= n
 			if keep.all {
 				keep.cut = -1
 			}
 			// mergekit slices indices[nBot:-nTop]: with nTop 0 that slice is empty and the
 			// whole task vector is dropped. Kept, to give the same model.
-			drop := topK{keep: nTop, fromEnd: true}
+			drop := topK{keep: nTop, fromEnd: true, order: -1, numel: n}
 			if nTop == 0 {
 				drop = topK{keep: n, all: true, cut: -1}
 			}
@@ -275,7 +286,35 @@ func (k *gtaKernel) ScanPasses() int {
 	return 0
 }
 
+// reducedDeltas returns the block's task vectors in the compute dtype, as mergekit's
+// x.to(dtype) - base.to(dtype) rounds them, in the kernel's buffers.
+func (k *gtaKernel) reducedDeltas(b *Block) [][]float32 {
+	n := len(b.Base)
+	if k.dBuf == nil {
+		k.dBuf = make([][]float32, len(b.Models))
+		for i := range k.dBuf {
+			k.dBuf[i] = make([]float32, blockElems)
+		}
+		k.zeros = make([]float32, blockElems)
+	}
+	for i, x := range b.Models {
+		d := k.dBuf[i][:n]
+		for j, bv := range b.Base {
+			d[j] = RoundTo(k.dt, RoundTo(k.dt, x[j])-RoundTo(k.dt, bv))
+		}
+	}
+	return k.dBuf
+}
+
 func (k *gtaKernel) Scan(pass int, b *Block) {
+	if k.dt != tensor.Invalid {
+		d := k.reducedDeltas(b)
+		rb := Block{Offset: b.Offset, Base: k.zeros[:len(b.Base)], Models: make([][]float32, len(d))}
+		for i := range d {
+			rb.Models[i] = d[i][:len(b.Base)]
+		}
+		b = &rb
+	}
 	if k.l1 {
 		us := k.draws(0, len(b.Base))
 		for i, x := range b.Models {
@@ -333,6 +372,10 @@ const gtaSub = 4096
 // coin flips on real data; skipped terms contribute exactly +0, so the sums are the same as
 // adding only the kept terms.
 func (k *gtaKernel) Merge(b *Block) {
+	if k.dt != tensor.Invalid {
+		k.mergeReduced(b)
+		return
+	}
 	n := len(b.Out)
 	if k.o.sparsify == sparsifyRandom {
 		k.us = k.us[:0]
@@ -343,8 +386,10 @@ func (k *gtaKernel) Merge(b *Block) {
 	}
 	if k.wdBuf == nil {
 		k.wdBuf = make([][]float64, len(b.Models))
+		k.wd32 = make([][]float32, len(b.Models))
 		for i := range k.wdBuf {
 			k.wdBuf[i] = make([]float64, gtaSub)
+			k.wd32[i] = make([]float32, gtaSub)
 		}
 	}
 	// Without consensus every term counts: the divisor is the same for every element.
@@ -360,11 +405,14 @@ func (k *gtaKernel) Merge(b *Block) {
 		base := b.Base[s0 : s0+m]
 		for i, x := range b.Models {
 			x := x[s0 : s0+m]
-			wd := k.wdBuf[i][:m]
+			wd, w3 := k.wdBuf[i][:m], k.wd32[i][:m]
 			w, scale := k.w[i], 1.0
 			if k.scale != nil {
 				scale = k.scale[i]
 			}
+			// The sign election uses the weighted task vectors as mergekit's float32 torch code
+			// rounds them (a sum that cancels to about 0 must get mergekit's sign).
+			w32, s32 := float32(w), float32(scale)
 			switch k.o.sparsify {
 			case sparsifyMagnitude:
 				t := &k.topk[i]
@@ -372,6 +420,7 @@ func (k *gtaKernel) Merge(b *Block) {
 					d := x[j] - bv
 					d = math.Float32frombits(math.Float32bits(d) & t.keepMask(magKey(d)))
 					wd[j] = w * float64(d) * scale
+					w3[j] = float32(float32(d*s32) * w32)
 				}
 			case sparsifyOutliers:
 				t, drop := &k.topk[i], &k.drop[i]
@@ -380,6 +429,7 @@ func (k *gtaKernel) Merge(b *Block) {
 					key := magKey(d)
 					d = math.Float32frombits(math.Float32bits(d) & t.keepMask(key) &^ drop.keepMask(key))
 					wd[j] = w * float64(d) * scale
+					w3[j] = float32(float32(d*s32) * w32)
 				}
 			case sparsifyRandom:
 				us, thr := k.us[i][s0:s0+m], k.keepThr[i]
@@ -388,10 +438,13 @@ func (k *gtaKernel) Merge(b *Block) {
 					keep := -uint32(b2i(uint64(us[j]) < thr))
 					d = math.Float32frombits(math.Float32bits(d) & keep)
 					wd[j] = w * float64(d) * scale
+					w3[j] = float32(float32(d*s32) * w32)
 				}
 			default:
 				for j, bv := range base {
-					wd[j] = w * float64(x[j]-bv) * scale
+					d := x[j] - bv
+					wd[j] = w * float64(d) * scale
+					w3[j] = float32(float32(d*s32) * w32)
 				}
 			}
 		}
@@ -403,7 +456,11 @@ func (k *gtaKernel) Merge(b *Block) {
 			}
 			mixed, div := sum, sumW
 			if k.o.consensus {
-				positive := b2i(sum >= 0)
+				var sum32 float32
+				for i := range k.wd32 {
+					sum32 = float32(sum32 + k.wd32[i][j])
+				}
+				positive := b2i(sum32 >= 0)
 				mixed, div = 0, 0
 				for i, buf := range k.wdBuf {
 					wd := buf[j]
@@ -443,6 +500,37 @@ type topK struct {
 	// equal elements to pass over first.
 	fromEnd bool
 	eqSkip  int64
+	// order asks for mergekit's choice among equal magnitudes at the cut: the elements torch's
+	// sort puts inside the kept positions (torchsort.go), for tensors of at most
+	// exactTiesLimit elements: +1, the first keep of a descending sort (TIES); -1, the last
+	// keep of an ascending sort (breadcrumbs). mags collects the magnitudes in pass 1; eqSel
+	// marks, by element index, the tied elements kept; pos counts keepMask's calls.
+	order int
+	numel int
+	mags  []float32
+	eqSel []uint64
+	pos   int64
+}
+
+// exactTiesLimit bounds the tensors whose magnitudes are held for mergekit's tie order (16
+// MiB of magnitudes, 32 MiB while sorting); larger tensors keep ties in element order.
+const exactTiesLimit = 1 << 22
+
+// selectTies marks the elements equal to the cut that torch's sort puts inside the kept
+// positions.
+func (t *topK) selectTies(numel int) {
+	order := torchOrder(t.mags, t.order > 0)
+	lo, hi := 0, t.keep
+	if t.order < 0 {
+		lo, hi = numel-t.keep, numel
+	}
+	t.eqSel = make([]uint64, (numel+63)/64)
+	cut := uint32(t.cut)
+	for _, i := range order[lo:hi] {
+		if math.Float32bits(t.mags[i]) == cut {
+			t.eqSel[i>>6] |= 1 << (i & 63)
+		}
+	}
 }
 
 // scans says the search needs the statistics passes.
@@ -466,9 +554,17 @@ func (t *topK) scan(pass int, x, base []float32) {
 	if t.lo == nil {
 		t.lo = make([]int64, 1<<16)
 	}
+	collect := t.order != 0 && t.numel <= exactTiesLimit
+	if collect && t.mags == nil {
+		t.mags = make([]float32, 0, t.numel)
+	}
 	for j, b := range base {
-		if key := magKey(x[j] - b); key>>16 == t.hiBucket {
+		key := magKey(x[j] - b)
+		if key>>16 == t.hiBucket {
 			t.lo[key&0xffff]++
+		}
+		if collect {
+			t.mags = append(t.mags, math.Float32frombits(key))
 		}
 	}
 }
@@ -498,6 +594,10 @@ func (t *topK) endScan(pass int, numel int) {
 			if t.fromEnd {
 				t.eqSkip = t.lo[l] - t.eqKeep
 			}
+			if t.eqKeep < t.lo[l] && len(t.mags) == numel {
+				t.selectTies(numel)
+			}
+			t.mags = nil
 			break
 		}
 		acc += t.lo[l]
@@ -511,9 +611,96 @@ func (t *topK) keepMask(key uint32) uint32 {
 	k := int64(key)
 	gt := b2i(k > t.cut)
 	isEq := b2i(k == t.cut)
+	if t.eqSel != nil {
+		p := t.pos
+		t.pos++
+		sel := int64(t.eqSel[p>>6]>>(p&63)) & 1
+		return -uint32(gt | (isEq & sel))
+	}
 	skip := isEq & b2i(t.eqSkip > 0)
 	t.eqSkip -= skip
 	eq := isEq &^ skip & b2i(t.eqKeep > 0)
 	t.eqKeep -= eq
 	return -uint32(gt | eq)
+}
+
+// mergeReduced is Merge in a 16-bit compute dtype, operation by operation as mergekit's
+// generalized task arithmetic runs in torch: task vectors, pruning and rescaling, weights and
+// weighted task vectors rounded to the dtype; the sign election on their float32 sum; the
+// agreeing terms and their weights summed in float32 and rounded; the quotient, the lambda
+// product (when lambda is not 1) and the sum with the base rounded.
+func (k *gtaKernel) mergeReduced(b *Block) {
+	n := len(b.Out)
+	r := func(x float32) float32 { return RoundTo(k.dt, x) }
+	deltas := k.reducedDeltas(b)
+	if k.o.sparsify == sparsifyRandom {
+		k.us = k.us[:0]
+		for i := range b.Models {
+			k.us = append(k.us, k.draws(i, n))
+			k.streams[i].fill(k.us[i], b.Offset)
+		}
+	}
+	w := make([]float32, len(k.w))
+	var sumW float32
+	for i, x := range k.w {
+		w[i] = r(float32(x))
+		sumW += w[i]
+	}
+	sumW = r(sumW)
+	if math.Abs(float64(sumW)) < 1e-8 {
+		sumW = 1
+	}
+	scale := make([]float32, len(k.w))
+	for i := range scale {
+		scale[i] = 1
+		if k.scale != nil && k.scale[i] != 1 {
+			scale[i] = r(float32(k.scale[i]))
+		}
+	}
+	lambda := r(float32(k.lambda))
+	wd := make([]float32, len(b.Models))
+	for j := 0; j < n; j++ {
+		var sum float32
+		for i := range b.Models {
+			d := deltas[i][j]
+			switch k.o.sparsify {
+			case sparsifyMagnitude:
+				d = math.Float32frombits(math.Float32bits(d) & k.topk[i].keepMask(magKey(d)))
+			case sparsifyOutliers:
+				key := magKey(d)
+				d = math.Float32frombits(math.Float32bits(d) & k.topk[i].keepMask(key) &^ k.drop[i].keepMask(key))
+			case sparsifyRandom:
+				if uint64(k.us[i][j]) >= k.keepThr[i] {
+					d = 0
+				}
+			}
+			if scale[i] != 1 {
+				d = r(d * scale[i])
+			}
+			wd[i] = r(d * w[i])
+			sum += wd[i]
+		}
+		mixed, div := r(sum), sumW
+		if k.o.consensus {
+			positive := sum >= 0
+			var m, dv float32
+			for i, x := range wd {
+				if (x > 0 && positive) || (x < 0 && !positive) {
+					m += x
+					dv += w[i]
+				}
+			}
+			mixed, div = r(m), r(dv)
+			if div == 0 {
+				div = 1
+			}
+		}
+		if k.normalize {
+			mixed = r(mixed / div)
+		}
+		if k.lambda != 1 {
+			mixed = r(mixed * lambda)
+		}
+		b.Out[j] = r(r(b.Base[j]) + mixed)
+	}
 }

@@ -1,5 +1,7 @@
 package merge
 
+import "github.com/ordermerge/ordermerge/tensor"
+
 // linear is the weighted average: sum w_i x_i, divided by sum w_i when normalize is set. With
 // a base model, the base is one more input with its own weight, as in mergekit (0.1.4): the
 // weight written under the models entry that names the base, else the top-level weight, else
@@ -40,7 +42,45 @@ func (linear) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
 	if normalize {
 		scale = 1 / sum
 	}
-	return &linearKernel{w: w, scale: scale, withBase: withBase}, nil
+	k := &linearKernel{w: w, scale: scale, withBase: withBase}
+	if reduced(t.Compute) {
+		return &linearReduced{linearKernel: k, dt: t.Compute, normalize: normalize}, nil
+	}
+	return k, nil
+}
+
+// linearReduced is linear in a 16-bit compute dtype, as mergekit's torch code runs it: the
+// weights are rounded to it, each product is rounded, the products are summed in float32 and
+// rounded, and so are the weights' sum and the quotient.
+type linearReduced struct {
+	*linearKernel
+	dt        tensor.DType
+	normalize bool
+}
+
+func (k *linearReduced) Merge(b *Block) {
+	w := make([]float32, len(k.w))
+	var ws float32
+	for i, x := range k.w {
+		w[i] = RoundTo(k.dt, float32(x))
+		ws += w[i]
+	}
+	ws = RoundTo(k.dt, ws)
+	k1 := len(b.Models)
+	for j := range b.Out {
+		var s float32
+		for i := 0; i < k1; i++ {
+			s += RoundTo(k.dt, w[i]*RoundTo(k.dt, b.Models[i][j]))
+		}
+		if k.withBase {
+			s += RoundTo(k.dt, w[k1]*RoundTo(k.dt, b.Base[j]))
+		}
+		s = RoundTo(k.dt, s)
+		if k.normalize {
+			s = RoundTo(k.dt, s/ws)
+		}
+		b.Out[j] = s
+	}
 }
 
 type linearKernel struct {

@@ -62,6 +62,11 @@ type Kernel interface {
 // stock's ratio); the report shows it.
 type Noter interface{ Note() string }
 
+// Failer is implemented by kernels whose statistics can make a tensor impossible to merge
+// (multislerp's antipodal inputs): the engine calls Err after every EndScan and stops the
+// merge with the error it returns.
+type Failer interface{ Err() error }
+
 // NoScan is embedded by kernels that need no statistics pass.
 type NoScan struct{}
 

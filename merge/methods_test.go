@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"testing"
 
@@ -62,18 +61,19 @@ func TestTIESHandComputed(t *testing.T) {
 	approxEqual(t, got, []float32{1 + 0.5*2.5, 1 - 0.5*3, 1, 1 - 0.5*1, 1, 1 + 0.5*4}, 1e-6)
 }
 
-// tiesReference is a direct TIES: sort each task vector's magnitudes (ties broken by index).
+// tiesReference is a direct TIES: sort each task vector's magnitudes, equal ones in the order
+// torch's sort gives them (torchOrder, checked against torch by TestTIESMatchesTorch).
 func tiesReference(base []float32, models [][]float32, w, density []float64) []float32 {
 	n := len(base)
 	kept := make([][]float64, len(models))
 	for i, x := range models {
 		d := make([]float32, n)
-		idx := make([]int, n)
+		mag := make([]float32, n)
 		for j := range d {
 			d[j] = x[j] - base[j]
-			idx[j] = j
+			mag[j] = float32(math.Abs(float64(d[j])))
 		}
-		sort.SliceStable(idx, func(a, b int) bool { return math.Abs(float64(d[idx[a]])) > math.Abs(float64(d[idx[b]])) })
+		idx := torchOrder(mag, true)
 		k := n
 		if density[i] < 1 {
 			k = int(math.Floor(density[i] * float64(n)))

@@ -1,8 +1,12 @@
 package merge
 
 import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"os/exec"
 	"slices"
 	"sort"
 	"strings"
@@ -152,6 +156,175 @@ func TestLinearAveragesTheBaseIn(t *testing.T) {
 		}
 		if want := (float64(a[j]) + 3*float64(b[j])) / 4; math.Abs(float64(old[j])-want) > 1e-6 {
 			t.Fatalf("include_base false: element %d: %v, want %v", j, old[j], want)
+		}
+	}
+}
+
+// equalNorm returns b rescaled to a's norm.
+func equalNorm(a, b []float32) []float32 {
+	var na, nb float64
+	for j := range a {
+		na += float64(a[j]) * float64(a[j])
+		nb += float64(b[j]) * float64(b[j])
+	}
+	out := make([]float32, len(b))
+	for j, v := range b {
+		out[j] = float32(float64(v) * math.Sqrt(na/nb))
+	}
+	return out
+}
+
+func TestKarcherAndMultislerpProperties(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	a := randVec(r, 3000)
+	b := equalNorm(a, randVec(r, 3000))
+	// Two vectors of equal norm: the spherical mean is slerp's midpoint.
+	mid, _ := mergeVec(t, Options{Method: "slerp", Params: map[string]any{"t": 0.5}}, nil, a, b)
+	ka, _ := mergeVec(t, Options{Method: "karcher"}, nil, a, b)
+	approxEqual(t, ka, mid, 1e-5)
+	ms, _ := mergeVec(t, Options{Method: "multislerp", Weights: []float64{1, 1}}, nil, a, b)
+	approxEqual(t, ms, mid, 1e-5)
+	// Copies of one model: the model itself.
+	same, _ := mergeVec(t, Options{Method: "karcher"}, nil, a, a, a)
+	approxEqual(t, same, a, 1e-6)
+	// Parallel inputs: their direction, at the weighted mean norm (2/3*1 + 1/3*2 = 4/3).
+	twice := make([]float32, len(a))
+	for j, v := range a {
+		twice[j] = 2 * v
+	}
+	par, _ := mergeVec(t, Options{Method: "multislerp", Weights: []float64{2, 1}}, nil, a, twice)
+	want := make([]float32, len(a))
+	for j, v := range a {
+		want[j] = v * 4 / 3
+	}
+	approxEqual(t, par, want, 1e-5)
+	// Antipodal inputs with balancing weights (three of them): refused, naming the tensor.
+	neg := make([]float32, len(a))
+	for j, v := range a {
+		neg[j] = -v
+	}
+	_, _, err := Merge(t.Context(), Options{Method: "multislerp", Models: []Model{vecModel(t, a), vecModel(t, neg), vecModel(t, a)}, Weights: []float64{1, 2, 1}})
+	if err == nil || !strings.Contains(err.Error(), "tensor w: multislerp: the weighted sum of the unit vectors is zero") {
+		t.Fatalf("antipodal: %v", err)
+	}
+}
+
+func TestSCEProperties(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	n := 4000
+	base := randVec(r, n)
+	x1, x2 := finetuned(r, base, 0.6), finetuned(r, base, 0.6)
+	// One model, everything selected: the model back.
+	one, _ := mergeVec(t, Options{Method: "sce"}, base, x1)
+	approxEqual(t, one, x1, 1e-6)
+	// select_topk: exactly int(topk * nonzero variances) elements move, the largest variances.
+	topk := 0.4
+	got, _ := mergeVec(t, Options{Method: "sce", Params: map[string]any{"select_topk": topk}}, base, x1, x2)
+	type ev struct {
+		j int
+		v float64
+	}
+	var vs []ev
+	for j := range base {
+		d1, d2 := float64(x1[j]-base[j]), float64(x2[j]-base[j])
+		m := (d1 + d2) / 2
+		if v := float64(float32(((d1-m)*(d1-m) + (d2-m)*(d2-m)) / 2)); v != 0 {
+			vs = append(vs, ev{j, v})
+		}
+	}
+	sort.SliceStable(vs, func(p, q int) bool { return vs[p].v > vs[q].v })
+	sel := map[int]bool{}
+	for _, e := range vs[:int(topk*float64(len(vs)))] {
+		sel[e.j] = true
+	}
+	for j := range base {
+		if !sel[j] && got[j] != base[j] {
+			t.Fatalf("element %d is not selected but moved from the base", j)
+		}
+		if sel[j] && got[j] == base[j] {
+			t.Fatalf("element %d is selected (variance > 0) but kept the base", j)
+		}
+	}
+}
+
+func TestModelStockFilterWiseIsPerRow(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	rows, cols := 6, 50
+	base := randVec(r, rows*cols)
+	x1, x2 := finetuned(r, base, 0.8), finetuned(r, base, 0.8)
+	m := func(v []float32) Model { return shapedModel(t, "w", []int{rows, cols}, v, tensor.F32) }
+	out, _, err := Merge(t.Context(), Options{Method: "model_stock", Base: m(base), Models: []Model{m(x1), m(x2)}, Params: map[string]any{"filter_wise": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := mustFloat32(t, out["w"])
+	for row := 0; row < rows; row++ {
+		s := row * cols
+		want, _ := mergeVec(t, Options{Method: "model_stock"}, base[s:s+cols], x1[s:s+cols], x2[s:s+cols])
+		approxEqual(t, got[s:s+cols], want, 1e-6)
+	}
+}
+
+// TestTIESMatchesTorch runs TIES on values with many equal magnitudes (so the top-k cut falls
+// among ties) in float32 and in bf16 compute, against mergekit's rule run by PyTorch
+// (testdata/ties_torch.py): the same elements are kept, and in bf16 every rounding agrees.
+func TestTIESMatchesTorch(t *testing.T) {
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import torch").Run(); err != nil {
+		t.Skip("no PyTorch under /usr/bin/python3")
+	}
+	r := rand.New(rand.NewPCG(27, 28))
+	n, k := 30000, 3
+	quant := func() []float32 { // few distinct magnitudes: ties everywhere
+		v := make([]float32, n)
+		for j := range v {
+			v[j] = float32(r.IntN(9)-4) / 64
+		}
+		return v
+	}
+	base := randVec(r, n)
+	roundAll(tensor.BF16, base)
+	models := make([][]float32, k)
+	for i := range models {
+		q := quant()
+		models[i] = make([]float32, n)
+		for j := range q {
+			models[i][j] = RoundTo(tensor.BF16, base[j]+q[j])
+		}
+	}
+	w, dens := []float64{0.5, 0.3, 0.7}, []float64{0.4, 0.55, 0.3}
+	for _, dt := range []string{"f32", "bf16"} {
+		var in bytes.Buffer
+		fmt.Fprintf(&in, `{"n":%d,"k":%d,"weights":[0.5,0.3,0.7],"densities":[0.4,0.55,0.3],"dtype":%q}`+"\n", n, k, dt)
+		for _, v := range append([][]float32{base}, models...) {
+			binary.Write(&in, binary.LittleEndian, v)
+		}
+		cmd := exec.Command(py, "testdata/ties_torch.py")
+		cmd.Stdin = &in
+		raw, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: torch: %v", dt, err)
+		}
+		want := make([]float32, n)
+		if err := binary.Read(bytes.NewReader(raw), binary.LittleEndian, want); err != nil {
+			t.Fatal(err)
+		}
+		opt := Options{Method: "ties", Weights: w, Densities: dens}
+		if dt == "bf16" {
+			opt.DType = "bfloat16"
+		}
+		got, _ := mergeVec(t, opt, base, models...)
+		bad := 0
+		for j := range got {
+			if got[j] != want[j] && math.Abs(float64(got[j]-want[j])) > 1e-6 {
+				if bad < 5 {
+					t.Errorf("%s: element %d: %v, torch %v", dt, j, got[j], want[j])
+				}
+				bad++
+			}
+		}
+		if bad > 0 {
+			t.Errorf("%s: %d of %d elements differ", dt, bad, n)
 		}
 	}
 }

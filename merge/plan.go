@@ -130,7 +130,7 @@ type tensorPlan struct {
 // dtypes or parameters; only reading data (I/O errors, non-finite values) may still fail.
 type plan struct {
 	method   Method
-	compute  tensor.DType // the config's dtype: what kernels compute in
+	compute  tensor.DType // the config's dtype: what kernels compute in (Invalid: the inputs')
 	info     MethodInfo
 	base     source // nil without a base
 	models   []source
@@ -153,7 +153,7 @@ type planInput struct {
 	allowMissing bool
 	numLayers    int          // 0: derive from the tensor names
 	registry     *Registry    // nil: the built-in methods
-	compute      tensor.DType // Invalid: F32
+	compute      tensor.DType // Invalid: the inputs' dtype when they agree, else F32
 	legacyT      bool
 	// With slices, models are (slice, source) pairs, each a view that names its tensors as
 	// in the output. order lists the output tensors; owners[name] the pairs that feed each
@@ -203,9 +203,6 @@ func buildPlan(in planInput) (*plan, error) {
 		return nil, err
 	}
 	p := &plan{method: m, info: info, base: in.base, models: in.models, labels: in.labels, baseName: in.baseLabel, seed: in.seed, compute: in.compute}
-	if p.compute == tensor.Invalid {
-		p.compute = tensor.F32
-	}
 
 	// Output order: the reference model's (base, else first model) file order, then any name
 	// only other models have, in model order.
@@ -397,7 +394,7 @@ func (p *plan) prepare(tp *tensorPlan, s settings, t float64) error {
 		return err
 	}
 	tp.params = params
-	tp.info = TensorInfo{Name: tp.name, Shape: tp.shape, Numel: tp.numel, Models: tp.present, HasBase: tp.hasBase, Seed: p.seed, Compute: p.compute}
+	tp.info = TensorInfo{Name: tp.name, Shape: tp.shape, Numel: tp.numel, Models: tp.present, HasBase: tp.hasBase, Seed: p.seed, Compute: tp.compute(p.compute)}
 	partial := len(tp.missing) > 0 || (p.base != nil && !tp.hasBase)
 	if partial && !p.canMerge(tp) {
 		tp.kind = kindCopy
@@ -464,6 +461,15 @@ func commonRows(name string, shapes [][]int) (int, bool) {
 		rows = min(rows, s[0])
 	}
 	return rows, differ
+}
+
+// compute is the tensor's compute dtype given the merge's (see tensorCompute).
+func (tp *tensorPlan) compute(set tensor.DType) tensor.DType {
+	in := append([]tensor.DType(nil), tp.inDType...)
+	if tp.hasBase {
+		in = append(in, tp.baseDType)
+	}
+	return tensorCompute(set, in)
 }
 
 func (p *plan) canMerge(tp *tensorPlan) bool {

@@ -78,6 +78,12 @@ func Run(ctx context.Context, cfg *Config, opt RunOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	var computeDT tensor.DType // mergekit's dtype is the compute dtype (see compute.go)
+	if cfg.DType != "" {
+		if computeDT, err = parseFloatDType(cfg.DType); err != nil {
+			return nil, fmt.Errorf("%s%v", cfg.prefix("dtype"), err)
+		}
+	}
 
 	if cfg.Compat != "" && cfg.Compat != CompatPre202503 {
 		return nil, fmt.Errorf("%sordermerge_compat %q is not a known behaviour (known: %s)", cfg.prefix("ordermerge_compat"), cfg.Compat, CompatPre202503)
@@ -172,6 +178,7 @@ func Run(ctx context.Context, cfg *Config, opt RunOptions) (*Report, error) {
 		in.numLayers = ref.numLayers()
 	}
 	in.registry, in.method, in.seed, in.outDType, in.allowMissing = cfg.Registry, cfg.Method, cfg.Seed, outDT, opt.AllowMissing
+	in.compute = computeDT
 	in.legacyT = cfg.Compat == CompatPre202503
 	pl, err := buildPlan(in)
 	if err != nil {

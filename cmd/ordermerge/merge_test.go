@@ -209,7 +209,7 @@ func TestParamFlags(t *testing.T) {
 func TestMergeCLIMultiMerge(t *testing.T) {
 	dir, base, models := mergeFixture(t)
 	cfgPath := filepath.Join(dir, "multi.yaml")
-	yml := fmt.Sprintf("name: pair\nmerge_method: linear\nmodels: [%s, %s]\n---\nmerge_method: task_arithmetic\nbase_model: %s\nmodels: [pair, %s]\nout_dtype: float32\n", models[0], models[1], base, models[2])
+	yml := fmt.Sprintf("name: pair\nmerge_method: linear\nmodels: [%s, %s]\ndtype: float32\n---\nmerge_method: task_arithmetic\nbase_model: %s\nmodels: [pair, %s]\ndtype: float32\n", models[0], models[1], base, models[2])
 	if err := os.WriteFile(cfgPath, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -14,18 +14,10 @@ import (
 	"github.com/ordermerge/ordermerge/tensor"
 )
 
-// pendingCases are reference cases that cannot pass on this branch yet, with the reason. They
-// still run: one that passes fails the test, so the list only ever shrinks. The lead empties it
-// once the merge-methods branch (the method math) is merged.
-var pendingCases = map[string]string{
-	"multislerp":              "method multislerp is not registered on this branch (merge-methods adds it)",
-	"multislerp-nobase":       "method multislerp is not registered on this branch (merge-methods adds it)",
-	"karcher":                 "method karcher is not registered on this branch (merge-methods adds it)",
-	"sce":                     "method sce is not registered on this branch (merge-methods adds it)",
-	"dtype-bfloat16":          "dtype is mergekit's compute dtype: bf16 arithmetic (merge-methods)",
-	"bf16-native":             "bf16 inputs without dtype are computed in bf16 (merge-methods)",
-	"model-stock-filter-wise": "model_stock's filter_wise parameter (merge-methods)",
-}
+// pendingCases are reference cases that cannot pass yet, each with the reason. They still
+// run: one that passes fails the test, so the list only ever shrinks. Empty since both halves
+// of the mergekit parity work (merge-sem, merge-methods) are merged: every case passes.
+var pendingCases = map[string]string{}
 
 // referenceCorpus finds ../shared/mergekit-reference (ORDERMERGE_MERGEKIT_REFERENCE, else the
 // first such folder above the working directory).

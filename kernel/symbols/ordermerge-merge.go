@@ -27,12 +27,14 @@ func init() {
 		"NewRegistry":      reflect.ValueOf(merge.NewRegistry),
 		"ParseConfig":      reflect.ValueOf(merge.ParseConfig),
 		"ParseConfigs":     reflect.ValueOf(merge.ParseConfigs),
+		"RoundTo":          reflect.ValueOf(merge.RoundTo),
 		"Run":              reflect.ValueOf(merge.Run),
 		"RunAll":           reflect.ValueOf(merge.RunAll),
 
 		// type definitions
 		"Block":           reflect.ValueOf((*merge.Block)(nil)),
 		"Config":          reflect.ValueOf((*merge.Config)(nil)),
+		"Failer":          reflect.ValueOf((*merge.Failer)(nil)),
 		"Filter":          reflect.ValueOf((*merge.Filter)(nil)),
 		"Input":           reflect.ValueOf((*merge.Input)(nil)),
 		"Kernel":          reflect.ValueOf((*merge.Kernel)(nil)),
@@ -58,10 +60,21 @@ func init() {
 		"Values":          reflect.ValueOf((*merge.Values)(nil)),
 
 		// interface wrapper definitions
+		"_Failer": reflect.ValueOf((*_github_com_ordermerge_ordermerge_merge_Failer)(nil)),
 		"_Kernel": reflect.ValueOf((*_github_com_ordermerge_ordermerge_merge_Kernel)(nil)),
 		"_Method": reflect.ValueOf((*_github_com_ordermerge_ordermerge_merge_Method)(nil)),
 		"_Noter":  reflect.ValueOf((*_github_com_ordermerge_ordermerge_merge_Noter)(nil)),
 	}
+}
+
+// _github_com_ordermerge_ordermerge_merge_Failer is an interface wrapper for Failer type
+type _github_com_ordermerge_ordermerge_merge_Failer struct {
+	IValue interface{}
+	WErr   func() error
+}
+
+func (W _github_com_ordermerge_ordermerge_merge_Failer) Err() error {
+	return W.WErr()
 }
 
 // _github_com_ordermerge_ordermerge_merge_Kernel is an interface wrapper for Kernel type
