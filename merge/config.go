@@ -223,7 +223,6 @@ func checkMulti(cs []*Config, filename string) error {
 
 // yamlReader holds what parseDocument needs to report positions.
 type yamlReader struct {
-	c        *Config
 	filename string
 }
 
@@ -245,7 +244,7 @@ type paramBlock struct {
 
 func parseDocument(root *yaml.Node, filename string, reg *Registry) (*Config, error) {
 	c := &Config{file: filename, pos: map[string]string{}, Registry: reg}
-	r := yamlReader{c: c, filename: filename}
+	r := yamlReader{filename: filename}
 	errAt := r.errAt
 	if root.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s: the config must be a mapping of keys (merge_method, models, ...)", r.at(root))
