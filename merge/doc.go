@@ -63,6 +63,14 @@
 //     spherically at t = w_2 / (w_1 + w_2) (0.5 when |w_1 + w_2| < 1e-6): one angle for the
 //     tensor (nuslerp_flatten, default), per row, or with nuslerp_row_wise per column; norms
 //     floored at 1e-7, linear where sin(theta) < 1e-8.
+//   - ram, ramplus_tl: per element the task vectors with |d_i| > epsilon (1e-5) count: one
+//     alone is taken whole (ramplus_tl: times 1 + r clamp(shared_i / unique_i, 0, alpha), r 0.1,
+//     alpha 0.2, from each model's counts of shared and unique elements in the tensor), several
+//     are averaged; plus b.
+//   - arcee_fusion: base and one model; importance |x - b| times the row's (last dimension)
+//     KL(softmax(x) + 1e-8 || softmax(b) + 1e-8); x where the importance reaches
+//     median + 1.5 (q3 - q1) (order statistics at floor(q (n - 1))), else b. mergekit samples
+//     10^6 importances with torch's RNG for larger tensors; ordermerge uses them all.
 //   - slerp: between the base and one model, or two models without a base; each tensor is one
 //     flat vector; theta = arccos(v0.v1 / |v0||v1|); when |cos| > 0.9995 or a vector is zero,
 //     linear interpolation; else sin((1-t)theta)/sin(theta) v0 + sin(t theta)/sin(theta) v1.
@@ -166,9 +174,9 @@
 // level is used. Tensors outside the layers (embed_tokens, model.norm, lm_head) take t = 0, a
 // gradient's first value, as mergekit does since fd5eb19 (2025-03); ordermerge_compat:
 // mergekit-pre-2025-03 (Config.Compat) gives the tensors after the layers t = 1, as before.
-// dtype is the compute dtype, as in mergekit (0.1.4): without it a tensor is computed in its
-// inputs' dtype when they all have the same one, else in float32; it also sets the output
-// dtype when out_dtype is absent.
+// dtype is the compute dtype, as in mergekit: without it a tensor is computed in its inputs'
+// dtype when they all have the same one, else in float32; it also sets the output dtype when
+// out_dtype is absent (see Methods for what a 16-bit compute dtype does).
 //
 // # Slices
 //

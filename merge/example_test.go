@@ -104,6 +104,7 @@ func ExampleMethods() {
 		fmt.Printf("%s (needs base: %v) [%s]\n", m.Name, m.NeedsBase, strings.Join(params, ", "))
 	}
 	// Output:
+	// arcee_fusion (needs base: true) []
 	// breadcrumbs (needs base: true) [weight, density, gamma, lambda, normalize, int8_mask, rescale]
 	// breadcrumbs_ties (needs base: true) [weight, density, gamma, lambda, normalize, int8_mask, rescale]
 	// dare_linear (needs base: true) [weight, density, lambda, normalize, int8_mask, rescale, rescale_mode]
@@ -118,6 +119,8 @@ func ExampleMethods() {
 	// nuslerp (needs base: false) [weight, nuslerp_flatten, nuslerp_row_wise]
 	// parameter_selection (needs base: false) [weight, resample, resample_n, granularity]
 	// passthrough (needs base: false) [scale]
+	// ram (needs base: true) [epsilon]
+	// ramplus_tl (needs base: true) [epsilon, r, alpha]
 	// sce (needs base: true) [select_topk, int8_mask]
 	// slerp (needs base: false) [t]
 	// task_arithmetic (needs base: true) [weight, lambda, normalize, int8_mask]

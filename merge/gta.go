@@ -440,7 +440,13 @@ func (k *gtaKernel) Merge(b *Block) {
 					wd[j] = w * float64(d) * scale
 					w3[j] = float32(float32(d*s32) * w32)
 				}
-			default:
+			case sparsifyNone, sparsifyDella:
+				if !k.o.consensus { // task arithmetic: no sign election
+					for j, bv := range base {
+						wd[j] = w * float64(x[j]-bv) * scale
+					}
+					break
+				}
 				for j, bv := range base {
 					d := x[j] - bv
 					wd[j] = w * float64(d) * scale

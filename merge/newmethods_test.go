@@ -328,3 +328,86 @@ func TestTIESMatchesTorch(t *testing.T) {
 		}
 	}
 }
+
+func TestRAMHandComputed(t *testing.T) {
+	base := []float32{0, 0, 0, 0, 0, 0}
+	d1 := []float32{1, 0, 2, 0, 0, 1e-6} // the last is under epsilon: it does not count
+	d2 := []float32{0, 0, 4, 3, 5, 0}
+	got, _ := mergeVec(t, Options{Method: "ram"}, base, d1, d2)
+	approxEqual(t, got, []float32{1, 0, 3, 3, 5, 0}, 1e-7)
+	// ramplus_tl: model 1 has 1 unique and 1 shared element (rho 1, capped at alpha 0.8):
+	// lambda 1 + 0.5*0.8 = 1.4; model 2 has 2 unique and 1 shared (rho 0.5): 1.25.
+	got, _ = mergeVec(t, Options{Method: "ramplus_tl", Params: map[string]any{"r": 0.5, "alpha": 0.8}}, base, d1, d2)
+	approxEqual(t, got, []float32{1.4, 0, 3, 3.75, 6.25, 0}, 1e-6)
+	// One model: every element it moves is unique, so ram gives the model back.
+	r := rand.New(rand.NewPCG(29, 30))
+	b := randVec(r, 1000)
+	x := finetuned(r, b, 0.5)
+	one, _ := mergeVec(t, Options{Method: "ram"}, b, x)
+	approxEqual(t, one, x, 1e-6)
+}
+
+func TestArceeFusionTakesTheOutliers(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	rows, cols := 40, 64
+	n := rows * cols
+	base := randVec(r, n)
+	x := finetuned(r, base, 0.7)
+	m := func(v []float32) Model { return shapedModel(t, "w", []int{rows, cols}, v, tensor.F32) }
+	out, _, err := Merge(t.Context(), Options{Method: "arcee_fusion", Base: m(base), Models: []Model{m(x)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := mustFloat32(t, out["w"])
+	// Directly: softmax per row, KL per row, importances, sorted quartiles.
+	imp := make([]float64, n)
+	for row := 0; row < rows; row++ {
+		xs, bs := x[row*cols:(row+1)*cols], base[row*cols:(row+1)*cols]
+		softmax := func(v []float32) []float64 {
+			mx := math.Inf(-1)
+			for _, a := range v {
+				mx = math.Max(mx, float64(a))
+			}
+			var s float64
+			out := make([]float64, len(v))
+			for i, a := range v {
+				out[i] = math.Exp(float64(a) - mx)
+				s += out[i]
+			}
+			for i := range out {
+				out[i] = out[i]/s + 1e-8
+			}
+			return out
+		}
+		p, q := softmax(xs), softmax(bs)
+		var kl float64
+		for i := range p {
+			kl += p[i] * math.Log(p[i]/q[i])
+		}
+		for i := range xs {
+			imp[row*cols+i] = math.Abs(float64(xs[i]-bs[i])) * kl
+		}
+	}
+	sorted := append([]float64(nil), imp...)
+	sort.Float64s(sorted)
+	at := func(q float64) float64 { return sorted[int(q*float64(n-1))] }
+	thr := at(0.5) + 1.5*(at(0.75)-at(0.25))
+	taken := 0
+	for j := range got {
+		want := base[j]
+		if imp[j] >= thr*(1+1e-6) {
+			want = x[j]
+		} else if imp[j] > thr*(1-1e-6) {
+			continue // at the threshold: float32 rounding decides
+		}
+		if math.Abs(float64(got[j]-want)) > 1e-7 {
+			t.Fatalf("element %d (importance %v, threshold %v): %v, want %v", j, imp[j], thr, got[j], want)
+		}
+		if want == x[j] && x[j] != base[j] {
+			taken++
+		}
+	}
+	if taken == 0 || taken > n/2 {
+		t.Fatalf("took %d of %d elements from the model: the outlier rule should take a few", taken, n)
+	}
+}

@@ -417,6 +417,15 @@ func (p *plan) prepare(tp *tensorPlan, s settings, t float64) error {
 	return nil
 }
 
+// compute is the tensor's compute dtype given the merge's (see tensorCompute).
+func (tp *tensorPlan) compute(set tensor.DType) tensor.DType {
+	in := append([]tensor.DType(nil), tp.inDType...)
+	if tp.hasBase {
+		in = append(in, tp.baseDType)
+	}
+	return tensorCompute(set, in)
+}
+
 // checkSliceCounts checks, for a tensor of a slice, that the slice's sources suit the method.
 func (p *plan) checkSliceCounts(tp *tensorPlan) error {
 	if tp.kind == kindCopyRaw {
@@ -461,15 +470,6 @@ func commonRows(name string, shapes [][]int) (int, bool) {
 		rows = min(rows, s[0])
 	}
 	return rows, differ
-}
-
-// compute is the tensor's compute dtype given the merge's (see tensorCompute).
-func (tp *tensorPlan) compute(set tensor.DType) tensor.DType {
-	in := append([]tensor.DType(nil), tp.inDType...)
-	if tp.hasBase {
-		in = append(in, tp.baseDType)
-	}
-	return tensorCompute(set, in)
 }
 
 func (p *plan) canMerge(tp *tensorPlan) bool {

@@ -24,8 +24,8 @@ type Registry struct {
 func builtinMethods() []Method {
 	return []Method{
 		linear{}, selection{}, taskArithmetic{}, ties{}, dareLinear{}, dareTies{}, slerp{}, modelStock{},
-		nearswap{}, nuslerp{}, breadcrumbs{}, breadcrumbsTies{}, della{}, dellaLinear{},
-		karcher{}, multislerp{}, sce{}, passthrough{},
+		nearswap{}, nuslerp{}, breadcrumbs{}, breadcrumbsTies{}, della{}, dellaLinear{}, passthrough{},
+		karcher{}, multislerp{}, sce{}, ram{}, ram{plus: true}, arceeFusion{},
 	}
 }
 

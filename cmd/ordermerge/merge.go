@@ -48,7 +48,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var params paramFlags
 	fs.Var(&params, "param", "other method parameter as `name=value` (repeatable), e.g. t=0.5, lambda=0.8, normalize=false; a comma list is a layer gradient")
 	outDType := fs.String("out-dtype", "", "`dtype` of the merged tensors: bf16, f16 or f32 (default: as the base/first model)")
-	dtype := fs.String("dtype", "", "mergekit's dtype: sets the output dtype when --out-dtype is not given (computation is always float32)")
+	dtype := fs.String("dtype", "", "mergekit's dtype, the compute `dtype` (bf16: linear and the task-vector methods round every operation as mergekit does); also the output dtype when --out-dtype is not given")
 	maxMemory := fs.String("max-memory", "256MiB", "memory `budget` for tensor buffers (e.g. 512MiB, 2GiB)")
 	shardSize := fs.String("out-shard-size", "5GB", "largest output shard `size` (0: one model.safetensors)")
 	workers := fs.Int("workers", 0, "tensors merged at once (default: the number of CPUs, fewer if the budget is small)")

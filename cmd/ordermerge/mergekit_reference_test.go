@@ -14,9 +14,9 @@ import (
 	"github.com/ordermerge/ordermerge/tensor"
 )
 
-// pendingCases are reference cases that cannot pass yet, each with the reason. They still
-// run: one that passes fails the test, so the list only ever shrinks. Empty since both halves
-// of the mergekit parity work (merge-sem, merge-methods) are merged: every case passes.
+// pendingCases are reference cases that cannot pass yet, with the reason. They still run: one
+// that passes fails the test, so the list only ever shrinks. Every case passes now (the method
+// math of merge-methods included), so it is empty.
 var pendingCases = map[string]string{}
 
 // referenceCorpus finds ../shared/mergekit-reference (ORDERMERGE_MERGEKIT_REFERENCE, else the
