@@ -99,6 +99,13 @@ slices:
 	expectFailure(t, dir, &bad, RunOptions{Out: filepath.Join(dir, "x")}, "slices[0].sources[1].layer_range: 1 layers, but the slice's first source has 2")
 	bad.Slices = []Slice{{Sources: []SliceSource{{Path: b, LayerRange: [2]int{1, 3}}}}}
 	expectFailure(t, dir, &bad, RunOptions{Out: filepath.Join(dir, "x")}, "[1, 3) is beyond the 2 layers")
+	// From a file, the message says where.
+	y := fmt.Sprintf("merge_method: linear\nslices:\n  - sources:\n      - model: %s\n        layer_range: [0, 2]\n      - model: %s\n        layer_range: [0, 1]\n", b, ms[0])
+	fc, err := ParseConfig([]byte(y), "f.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectFailure(t, dir, fc, RunOptions{Out: filepath.Join(dir, "x")}, "f.yml:7:22: slices[0].sources[1].layer_range: 1 layers")
 }
 
 // TestGradientSlerpExample runs the shape of mergekit's examples/gradient-slerp.yml (one
