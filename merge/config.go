@@ -223,8 +223,8 @@ func checkMulti(cs []*Config, filename string) error {
 
 // yamlReader holds what parseDocument needs to report positions.
 type yamlReader struct {
-	c        *Config
 	filename string
+	pos      map[string]string // the config's: where each setting was written
 }
 
 func (r yamlReader) at(n *yaml.Node) string {
@@ -245,7 +245,7 @@ type paramBlock struct {
 
 func parseDocument(root *yaml.Node, filename string, reg *Registry) (*Config, error) {
 	c := &Config{file: filename, pos: map[string]string{}, Registry: reg}
-	r := yamlReader{c: c, filename: filename}
+	r := yamlReader{filename: filename, pos: c.pos}
 	errAt := r.errAt
 	if root.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s: the config must be a mapping of keys (merge_method, models, ...)", r.at(root))
@@ -448,6 +448,7 @@ func (r yamlReader) parseSlices(val *yaml.Node, blocks []paramBlock) ([]Slice, [
 					ss := &sl.Sources[j]
 					hasRange := false
 					err := eachKey(src, sp, errAt, func(key, v *yaml.Node, p string) error {
+						r.pos[p] = r.at(v)
 						switch key.Value {
 						case "model":
 							s, err := scalarString(v)

@@ -166,6 +166,26 @@ func TestLoRAReference(t *testing.T) {
 		ck.Close()
 	}
 
+	// Per-module overrides (rank_pattern, alpha_pattern) and rsLoRA's alpha/sqrt(r) give the
+	// scale by the same rules as PEFT: each adapter below scales by 4, like the first one.
+	same := func(name string, cfg map[string]any) {
+		ad := filepath.Join(dir, name)
+		writeAdapter(t, ad, cfg, mats, shapes)
+		outs := []string{}
+		for _, a := range []string{adapter, ad} {
+			o := filepath.Join(t.TempDir(), "o")
+			if _, err := Run(context.Background(), &Config{Method: "linear", Models: []Input{{Path: ms[0] + "+" + a}}}, RunOptions{Out: o}); err != nil {
+				t.Fatal(err)
+			}
+			outs = append(outs, treeHashTensors(t, o))
+		}
+		if outs[0] != outs[1] {
+			t.Errorf("%s: not the same update as alpha/r = 4", name)
+		}
+	}
+	same("patterns", map[string]any{"r": 8, "lora_alpha": 2, "rank_pattern": map[string]int{"q_proj": rank}, "alpha_pattern": map[string]float64{"layers.0.self_attn.q_proj": 16}})
+	same("rslora", map[string]any{"r": rank, "lora_alpha": 8, "use_rslora": true})
+
 	// What stays unsupported is refused, naming the key.
 	for key, val := range map[string]any{"use_dora": true, "modules_to_save": []string{"lm_head"}, "bias": "all", "peft_type": "IA3"} {
 		bad := filepath.Join(dir, "bad-"+key)

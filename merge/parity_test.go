@@ -99,6 +99,13 @@ slices:
 	expectFailure(t, dir, &bad, RunOptions{Out: filepath.Join(dir, "x")}, "slices[0].sources[1].layer_range: 1 layers, but the slice's first source has 2")
 	bad.Slices = []Slice{{Sources: []SliceSource{{Path: b, LayerRange: [2]int{1, 3}}}}}
 	expectFailure(t, dir, &bad, RunOptions{Out: filepath.Join(dir, "x")}, "[1, 3) is beyond the 2 layers")
+	// From a file, the message says where.
+	y := fmt.Sprintf("merge_method: linear\nslices:\n  - sources:\n      - model: %s\n        layer_range: [0, 2]\n      - model: %s\n        layer_range: [0, 1]\n", b, ms[0])
+	fc, err := ParseConfig([]byte(y), "f.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectFailure(t, dir, fc, RunOptions{Out: filepath.Join(dir, "x")}, "f.yml:7:22: slices[0].sources[1].layer_range: 1 layers")
 }
 
 // TestGradientSlerpExample runs the shape of mergekit's examples/gradient-slerp.yml (one
@@ -320,4 +327,86 @@ chat_template: auto
 	c := *cfg
 	c.ChatTemplate = "vicuna"
 	expectFailure(t, dir, &c, RunOptions{Out: filepath.Join(dir, "x")}, `chat_template "vicuna"`)
+}
+
+// TestTiedAndGrownVocabularies mixes a tied-embedding model (no lm_head) and a fine-tune with
+// an added token into an untied one without a tokenizer source: the tied model's embeddings
+// serve as its lm_head, and embed_tokens/lm_head keep the 64 rows every model has.
+func TestTiedAndGrownVocabularies(t *testing.T) {
+	dir := t.TempDir()
+	base, models := family(t, 25, llamaLike, tensor.F32, 2, 0.5)
+	tied := Model{}
+	for k, v := range models[0] {
+		if k != "lm_head.weight" {
+			tied[k] = v
+		}
+	}
+	grown := Model{}
+	for k, v := range models[1] {
+		grown[k] = v
+	}
+	for _, n := range []string{"model.embed_tokens.weight", "lm_head.weight"} {
+		x, _ := tensor.NewF32(n, []int{65, 32}, append(mustFloat32(t, models[1][n]), make([]float32, 32)...))
+		grown[n] = x
+	}
+	save := func(name string, m Model, tie bool, vocab int) string {
+		cfg := tensor.NewLlamaConfig(32, 48, 2, 4, 4, vocab, 128)
+		cfg.TieWordEmbeddings = tie
+		var ts []*tensor.Tensor
+		for _, s := range llamaLike {
+			if x, ok := m[s.name]; ok {
+				ts = append(ts, x)
+			}
+		}
+		p := filepath.Join(dir, name)
+		if err := tensor.SaveCheckpoint(p, cfg, ts, tensor.CheckpointOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	b, tp, gp := save("base", base, false, 64), save("tied", tied, true, 64), save("grown", grown, false, 65)
+	cfg := &Config{Method: "linear", Models: []Input{{Path: b}, {Path: tp}, {Path: gp}}}
+	out := filepath.Join(dir, "out")
+	rep, err := Run(context.Background(), cfg, RunOptions{Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := readConfigKey(t, out, "vocab_size"); v != 64.0 {
+		t.Errorf("vocab_size %v, want 64", v)
+	}
+	avg := func(xs ...[]float32) []float32 {
+		out := make([]float32, 64*32)
+		for i := range out {
+			var s float64
+			for _, x := range xs {
+				s += float64(x[i])
+			}
+			out[i] = float32(s / float64(len(xs)))
+		}
+		return out
+	}
+	emb := func(m Model, n string) []float32 { return mustFloat32(t, m[n])[:64*32] }
+	approxEqual(t, readTensor(t, out, "lm_head.weight"), avg(emb(base, "lm_head.weight"), emb(models[0], "model.embed_tokens.weight"), emb(models[1], "lm_head.weight")), 1e-6)
+	approxEqual(t, readTensor(t, out, "model.embed_tokens.weight"), avg(emb(base, "model.embed_tokens.weight"), emb(models[0], "model.embed_tokens.weight"), emb(models[1], "model.embed_tokens.weight")), 1e-6)
+	noted := false
+	for _, tr := range rep.Tensors {
+		noted = noted || (tr.Name == "lm_head.weight" && strings.Contains(tr.Note, "the first 64 rows"))
+	}
+	if !noted {
+		t.Error("the report does not say lm_head was cut to the common rows")
+	}
+	// Only tied models: no lm_head in the output.
+	out2 := filepath.Join(dir, "out2")
+	tp2 := save("tied2", tied, true, 64)
+	if _, err := Run(context.Background(), &Config{Method: "linear", Models: []Input{{Path: tp}, {Path: tp2}}}, RunOptions{Out: out2}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := tensor.OpenCheckpoint(out2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, ok := c.Entry("lm_head.weight"); ok {
+		t.Error("a merge of tied models has an lm_head")
+	}
 }

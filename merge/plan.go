@@ -238,7 +238,7 @@ func buildPlan(in planInput) (*plan, error) {
 
 	var missing, shapes, dtypes []string
 	for _, name := range order {
-		tp, problem := p.planTensor(name, in, numLayers)
+		tp, problem := p.planTensor(name, in)
 		switch problem.kind {
 		case problemMissing:
 			missing = append(missing, problem.msg)
@@ -306,7 +306,7 @@ type problem struct {
 }
 
 // planTensor checks one name across the inputs and fills in everything but the parameters.
-func (p *plan) planTensor(name string, in planInput, numLayers int) (*tensorPlan, problem) {
+func (p *plan) planTensor(name string, in planInput) (*tensorPlan, problem) {
 	tp := &tensorPlan{name: name, copyFrom: -1}
 	type seenEntry struct {
 		label string

@@ -101,9 +101,15 @@ func Run(ctx context.Context, cfg *Config, opt RunOptions) (*Report, error) {
 	// passthrough copies its one source per tensor: a base_model plays no part.
 	useBase := cfg.Base != "" && info.Name != "passthrough"
 	var base *opened
-	if useBase {
-		if base, err = ins.get(cfg.Base, cfg.where("base_model")); err != nil {
+	if cfg.Base != "" {
+		// Without a part in the merge (passthrough), the base still gives config.json and the
+		// tokenizer, as mergekit's output config comes from base_model.
+		b, err := ins.get(cfg.Base, cfg.where("base_model"))
+		if err != nil {
 			return nil, err
+		}
+		if useBase {
+			base = b
 		}
 	}
 	var kept []int
