@@ -35,7 +35,7 @@ func Example_notebook() {
 }
 
 func ExampleParseMethods() {
-	specs, err := cluster.ParseMethods("linear,parameter_selection:resample=true,ties:density=0.3")
+	specs, err := cluster.ParseMethods("linear:include_base=false,parameter_selection:resample=true,ties:density=0.3")
 	if err != nil {
 		panic(err)
 	}
@@ -43,7 +43,7 @@ func ExampleParseMethods() {
 		fmt.Printf("%s: %s %v\n", s.Name, s.Method, s.Params)
 	}
 	// Output:
-	// weighted average: linear map[]
+	// weighted average: linear map[include_base:false]
 	// param. selection + resampling: parameter_selection map[resample:true]
 	// ties:density=0.3: ties map[density:0.3]
 }

@@ -96,12 +96,12 @@ func TestPlanSaveLoadSame(t *testing.T) {
 }
 
 func TestParseMethods(t *testing.T) {
-	got, err := ParseMethods("linear, parameter_selection:resample=true,ties:density=0.5,dare_linear:density=0.3:normalize=false")
+	got, err := ParseMethods("linear:include_base=false, parameter_selection:resample=true,ties:density=0.5,dare_linear:density=0.3:normalize=false")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []study.MethodSpec{
-		{Name: "weighted average", Method: "linear"},
+		{Name: "weighted average", Method: "linear", Params: map[string]any{"include_base": false}},
 		{Name: "param. selection + resampling", Method: "parameter_selection", Params: map[string]any{"resample": true}},
 		{Name: "TIES", Method: "ties", Params: map[string]any{"density": 0.5}},
 		{Name: "dare_linear:density=0.3:normalize=false", Method: "dare_linear", Params: map[string]any{"density": 0.3, "normalize": false}},

@@ -58,7 +58,7 @@ func TestParseConfig(t *testing.T) {
 	}
 	for i, want := range []float64{1, 0.85, 0.7, 0.4, 0.1} {
 		name := fmt.Sprintf("model.layers.%d.self_attn.q_proj.weight", i)
-		p, err := s.resolve(info.Params, name, layerT(name, 5), []int{0, 1})
+		p, err := s.resolve(info.Params, name, layerT(name, 5, false), []int{0, 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,13 +69,13 @@ func TestParseConfig(t *testing.T) {
 			t.Errorf("layer %d: %+v", i, p)
 		}
 	}
-	p, _ := s.resolve(info.Params, "model.layers.3.mlp.up_proj.weight", layerT("model.layers.3.mlp.up_proj.weight", 5), []int{0, 1})
+	p, _ := s.resolve(info.Params, "model.layers.3.mlp.up_proj.weight", layerT("model.layers.3.mlp.up_proj.weight", 5, false), []int{0, 1})
 	if p.Models("weight")[1] != 0.5 {
 		t.Errorf("filter mlp: weight %v", p.Models("weight")[1])
 	}
-	// Embeddings sit at t=0 and the head at t=1.
-	for name, want := range map[string]float64{"model.embed_tokens.weight": 1, "lm_head.weight": 0.1, "model.norm.weight": 0.1} {
-		p, _ := s.resolve(info.Params, name, layerT(name, 5), []int{0, 1})
+	// Every tensor outside the layers sits at t=0 (mergekit since fd5eb19, 2025-03).
+	for name, want := range map[string]float64{"model.embed_tokens.weight": 1, "lm_head.weight": 1, "model.norm.weight": 1} {
+		p, _ := s.resolve(info.Params, name, layerT(name, 5, false), []int{0, 1})
 		if got := p.Models("density")[0]; math.Abs(got-want) > 1e-12 {
 			t.Errorf("%s density %v, want %v", name, got, want)
 		}
@@ -117,7 +117,7 @@ func TestParseConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
 		yaml, want string
 	}{
-		{"merge_methd: ties\nmodels: [A]\n", "c.yaml:1:1: merge_methd: unknown key (known: base_model, dtype, merge_method, models, out_dtype, parameters, tokenizer_source)"},
+		{"merge_methd: ties\nmodels: [A]\n", "c.yaml:1:1: merge_methd: unknown key (known: base_model, chat_template, dtype, merge_method, models, name, ordermerge_compat, out_dtype, parameters, slices, tokenizer, tokenizer_source)"},
 		{"merge_method: ties\nmodels:\n  - model: A\n    parameters:\n      wieght: 1\n", "c.yaml:5:7: models[0].parameters.wieght: unknown parameter for ties (known: density, int8_mask, lambda, normalize, weight)"},
 		{"merge_method: ties\nmodels:\n  - model: A\n    paramters: {}\n", "c.yaml:4:5: models[0].paramters: unknown key (a model entry has model and parameters)"},
 		{"merge_method: magic\nmodels: [A]\n", "c.yaml:1:15: merge_method: unknown merge method \"magic\""},
@@ -129,11 +129,20 @@ func TestParseConfigErrors(t *testing.T) {
 		{"merge_method: ties\nmodels: [A]\nparameters:\n  lambda: [1, x]\n", "c.yaml:4:11: parameters.lambda: gradient entry 1 is x, not a number"},
 		{"merge_method: ties\nmodels: [A]\nparameters:\n  normalize: maybe\n", `c.yaml:4:14: parameters.normalize: expected true or false, got "maybe"`},
 		{"merge_method: ties\nmodels: [A]\nparameters:\n  lambda:\n    - filter: mlp\n      valu: 2\n", `parameters.lambda: entry 0: unknown key "valu"`},
-		{"merge_method: ties\nslices: []\nmodels: [A]\n", "c.yaml:2:1: slices: layer slices are not supported"},
+		{"merge_method: ties\nmodules: {}\nmodels: [A]\n", "c.yaml:2:1: modules: modules (multi-module architectures) are not supported"},
+		{"merge_method: ties\nslices: []\n", "c.yaml:2:9: slices: must be a list of {sources: [...]}"},
+		{"merge_method: ties\nslices:\n  - sources: [{model: A, layer_range: [0, 2]}]\nmodels: [A]\n", "a config has models or slices, not both"},
+		{"merge_method: ties\nslices:\n  - sources: [{model: A}]\n", "c.yaml:3:15: slices[0].sources[0]: needs model and layer_range"},
+		{"merge_method: ties\nslices:\n  - sources: [{model: A, layer_range: [2, 1]}]\n", "slices[0].sources[0].layer_range: must be [FROM, TO] with 0 <= FROM < TO"},
+		{"merge_method: ties\nslices:\n  - sources: [{model: A, layer_range: [0, 1]}]\n    residual_weight: 0.5\n", "c.yaml:4:5: slices[0].residual_weight: a per-slice residual_weight is not supported"},
+		{"merge_method: linear\nmodels: [A]\ntokenizer:\n  source: union\n  tokens: {}\n", "c.yaml:5:3: tokenizer.tokens: per-token embedding rules are not supported"},
+		{"merge_method: linear\nmodels: [A]\ntokenizer: {source: base}\ntokenizer_source: base\n", "tokenizer: a config has tokenizer or tokenizer_source, not both"},
+		{"merge_method: linear\nmodels: [A]\nordermerge_compat: old\n", `ordermerge_compat: "old" is not a known behaviour (known: mergekit-pre-2025-03)`},
+		{"merge_method: linear\nmodels: [A]\n---\nmerge_method: linear\nmodels: [B]\n", "document 2: more than one merge has no name"},
 		{"merge_method: ties\nmodels: [A]\nmodels: [B]\n", "c.yaml:3:1: models: set twice"},
 		{"merge_method: ties\nmodels: [A]\ndtype: I32\n", "c.yaml:3:8: dtype: dtype I32: merged tensors can be F32, F16 or BF16"},
 		{"merge_method: ties\nmodels: [A]\ndtype: int8\n", `c.yaml:3:8: dtype: unknown dtype "int8"`},
-		{"merge_method: ties\n", "c.yaml: models is missing or empty"},
+		{"merge_method: ties\n", "c.yaml: models (or slices) is missing or empty"},
 		{"models: [A]\n", "c.yaml: merge_method is missing"},
 		{"merge_method: [ties\n", "c.yaml: yaml:"},
 	} {
@@ -168,7 +177,7 @@ func TestRunFromYAML(t *testing.T) {
 		t.Errorf("dtype: bfloat16 should set the output dtype, got %s", rep.Tensors[0].DType)
 	}
 	mem, _, err := Merge(context.Background(), Options{
-		Method: "ties", Base: base, Models: models, OutDType: "bf16",
+		Method: "ties", Base: base, Models: models, OutDType: "bf16", DType: "bf16", // the YAML's dtype is the compute dtype
 		ModelParams: []map[string]any{
 			{"weight": 1.0, "density": []float64{1, 0.7, 0.1}},
 			{"weight": []Filter{{Filter: "mlp", Value: 0.5}, {Value: 1}}, "density": 0.5},

@@ -411,7 +411,7 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 	}
 	whole := tp.numel <= chunk
 	outSize := tp.outDType.Size()
-	var blk block
+	var blk Block
 	blk.Models = make([][]float32, len(models))
 	selecting := p.info.Selecting && tp.kind == kindMerge
 	if selecting && w.keepSources {
@@ -511,14 +511,19 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 		}
 		if !output {
 			kern.EndScan(pass)
+			if f, ok := kern.(Failer); ok {
+				if err := f.Err(); err != nil {
+					return TensorReport{}, fmt.Errorf("tensor %s: %w", tp.name, err)
+				}
+			}
 		}
 	}
 	if tp.numel == 0 {
 		w.prog.add(0, true)
 	}
 	rep := st.report(tp, len(p.models), models, base != nil, selecting)
-	if n, ok := kern.(noter); ok && tp.numel > 0 {
-		rep.Note = joinNote(rep.Note, n.note())
+	if n, ok := kern.(Noter); ok && tp.numel > 0 {
+		rep.Note = joinNote(rep.Note, n.Note())
 	}
 	return rep, nil
 }
@@ -586,7 +591,7 @@ func newTensorStats(k int) *tensorStats {
 	return &tensorStats{dist2: make([]float64, k), baseEq: make([]int64, k), taken: make([]int64, k)}
 }
 
-func (s *tensorStats) add(b *block, selecting bool) {
+func (s *tensorStats) add(b *Block, selecting bool) {
 	out := b.Out
 	n := len(out)
 	s.n += int64(n)

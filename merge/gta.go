@@ -3,6 +3,8 @@ package merge
 import (
 	"fmt"
 	"math"
+
+	"github.com/ordermerge/ordermerge/tensor"
 )
 
 // The task-vector family: each model contributes its delta d_i = x_i - b from the base,
@@ -17,6 +19,8 @@ const (
 	sparsifyNone sparsifyKind = iota
 	sparsifyMagnitude
 	sparsifyRandom
+	sparsifyOutliers // breadcrumbs: drop the gamma largest and the smallest magnitudes
+	sparsifyDella    // DELLA's magnitude-ranked random pruning (density 1 only, for now)
 )
 
 // DARE rescaling modes.
@@ -42,21 +46,34 @@ func (o gtaOptions) info() MethodInfo {
 		params = append(params, densityParam("fraction of the task vector kept, largest magnitudes first"))
 	case sparsifyRandom:
 		params = append(params, densityParam("probability of keeping each task-vector element"))
+	case sparsifyOutliers:
+		params = append(params, densityParam("fraction of the task vector kept"),
+			ParamSpec{Name: "gamma", PerModel: true, Kind: FloatParam, Default: 0.01, Doc: "fraction of the largest magnitudes dropped first"})
+	case sparsifyDella:
+		params = append(params, densityParam("mean probability of keeping an element (only 1 is supported so far)"),
+			ParamSpec{Name: "epsilon", PerModel: true, Kind: FloatParam, Default: 0.15, Doc: "spread of the keep probabilities by magnitude rank"})
 	}
 	params = append(params, lambdaParam, normalizeParam(o.normalize, "divide by the sum of the weights (with consensus: of the agreeing weights)"), int8MaskParam)
-	if o.sparsify == sparsifyRandom {
+	switch o.sparsify {
+	case sparsifyRandom:
 		params = append(params,
 			ParamSpec{Name: "rescale", Kind: BoolParam, Default: 1, Fixed: true, Doc: "rescale the kept elements"},
-			ParamSpec{Name: "rescale_mode", Kind: ChoiceParam, Fixed: true, DefaultChoice: rescaleInverseDensity,
-				Choices: []string{rescaleInverseDensity, rescaleL1},
-				Doc:     "inverse_density: divide kept elements by density (DARE paper); l1: match the L1 norm of the unpruned task vector (mergekit)"})
+			ParamSpec{Name: "rescale_mode", Kind: ChoiceParam, Fixed: true, DefaultChoice: rescaleL1,
+				Choices: []string{rescaleL1, rescaleInverseDensity},
+				Doc:     "l1: match the L1 norm of the unpruned task vector (mergekit's default since its RescaleNorm, 2025); inverse_density: divide kept elements by density (the DARE paper, ordermerge before issue 14)"})
+	case sparsifyOutliers:
+		params = append(params, ParamSpec{Name: "rescale", Kind: BoolParam, Fixed: true, Doc: "accepted for mergekit compatibility; breadcrumbs does not rescale (mergekit's default)"})
+	case sparsifyDella:
+		params = append(params, ParamSpec{Name: "rescale", Kind: BoolParam, Default: 1, Fixed: true, Doc: "rescale the kept elements (no effect at density 1)"})
 	}
 	passes := "0 (element-wise)"
 	switch {
 	case o.sparsify == sparsifyMagnitude:
 		passes = "2 when density < 1 (exact top-k by a two-level radix count), else 0"
 	case o.sparsify == sparsifyRandom:
-		passes = "0; 1 with rescale_mode l1"
+		passes = "1 with rescale_mode l1 (the default) and density < 1, else 0"
+	case o.sparsify == sparsifyOutliers:
+		passes = "2 when density < 1 (two exact cuts by a two-level radix count), else 0"
 	}
 	return MethodInfo{
 		Name: o.name, Summary: o.summary, NeedsBase: true, MinModels: 1,
@@ -68,30 +85,54 @@ type taskArithmetic struct{}
 type ties struct{}
 type dareLinear struct{}
 type dareTies struct{}
+type breadcrumbs struct{}
+type breadcrumbsTies struct{}
+type della struct{}
+type dellaLinear struct{}
 
 var (
 	taskArithmeticOpts = gtaOptions{name: "task_arithmetic", summary: "base + lambda * sum of weighted task vectors"}
 	tiesOpts           = gtaOptions{name: "ties", summary: "TIES: trim task vectors to the largest magnitudes, elect the sign, merge the agreeing parts", sparsify: sparsifyMagnitude, consensus: true, normalize: true}
 	dareLinearOpts     = gtaOptions{name: "dare_linear", summary: "DARE: drop task-vector elements at random and rescale, then add them", sparsify: sparsifyRandom}
 	dareTiesOpts       = gtaOptions{name: "dare_ties", summary: "DARE sparsification with TIES sign consensus", sparsify: sparsifyRandom, consensus: true}
+	breadcrumbsOpts    = gtaOptions{name: "breadcrumbs", summary: "Model Breadcrumbs: drop the largest (gamma) and smallest task-vector magnitudes, then add", sparsify: sparsifyOutliers}
+	breadcrumbsTiesOpt = gtaOptions{name: "breadcrumbs_ties", summary: "Model Breadcrumbs sparsification with TIES sign consensus", sparsify: sparsifyOutliers, consensus: true}
+	dellaOpts          = gtaOptions{name: "della", summary: "DELLA: magnitude-ranked pruning with TIES sign consensus", sparsify: sparsifyDella, consensus: true, normalize: true}
+	dellaLinearOpts    = gtaOptions{name: "della_linear", summary: "DELLA pruning, then task arithmetic", sparsify: sparsifyDella}
 )
 
-func (taskArithmetic) Info() MethodInfo { return taskArithmeticOpts.info() }
-func (ties) Info() MethodInfo           { return tiesOpts.info() }
-func (dareLinear) Info() MethodInfo     { return dareLinearOpts.info() }
-func (dareTies) Info() MethodInfo       { return dareTiesOpts.info() }
+func (taskArithmetic) Info() MethodInfo  { return taskArithmeticOpts.info() }
+func (ties) Info() MethodInfo            { return tiesOpts.info() }
+func (dareLinear) Info() MethodInfo      { return dareLinearOpts.info() }
+func (dareTies) Info() MethodInfo        { return dareTiesOpts.info() }
+func (breadcrumbs) Info() MethodInfo     { return breadcrumbsOpts.info() }
+func (breadcrumbsTies) Info() MethodInfo { return breadcrumbsTiesOpt.info() }
+func (della) Info() MethodInfo           { return dellaOpts.info() }
+func (dellaLinear) Info() MethodInfo     { return dellaLinearOpts.info() }
+func (breadcrumbs) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
+	return newGTAKernel(breadcrumbsOpts, t, p)
+}
+func (breadcrumbsTies) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
+	return newGTAKernel(breadcrumbsTiesOpt, t, p)
+}
+func (della) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
+	return newGTAKernel(dellaOpts, t, p)
+}
+func (dellaLinear) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
+	return newGTAKernel(dellaLinearOpts, t, p)
+}
 
-func (taskArithmetic) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
-	return newGTAKernel(taskArithmeticOpts, t, p, hasBase)
+func (taskArithmetic) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
+	return newGTAKernel(taskArithmeticOpts, t, p)
 }
-func (ties) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
-	return newGTAKernel(tiesOpts, t, p, hasBase)
+func (ties) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
+	return newGTAKernel(tiesOpts, t, p)
 }
-func (dareLinear) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
-	return newGTAKernel(dareLinearOpts, t, p, hasBase)
+func (dareLinear) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
+	return newGTAKernel(dareLinearOpts, t, p)
 }
-func (dareTies) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
-	return newGTAKernel(dareTiesOpts, t, p, hasBase)
+func (dareTies) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
+	return newGTAKernel(dareTiesOpts, t, p)
 }
 
 type gtaKernel struct {
@@ -100,8 +141,10 @@ type gtaKernel struct {
 	lambda    float64
 	normalize bool
 	numel     int
-	// magnitude pruning: keep[i] elements of model i, by the radix search below
+	// magnitude pruning: keep[i] elements of model i, by the radix search below; breadcrumbs
+	// also drops drop[i], the largest magnitudes
 	topk []topK
+	drop []topK
 	// random pruning
 	keepThr []uint64
 	streams []stream
@@ -112,6 +155,12 @@ type gtaKernel struct {
 	scratch [][]uint32  // DARE: one block of draws per model
 	us      [][]uint32  // the current block's draws
 	wdBuf   [][]float64 // weighted deltas of one run of gtaSub elements, per model
+	wd32    [][]float32 // the same in float32, as mergekit rounds them, for the sign election
+	// A 16-bit compute dtype (dt): the task vectors rounded to it, per model, and zeros
+	// standing in for the base when the statistics passes read them.
+	dt    tensor.DType
+	dBuf  [][]float32
+	zeros []float32
 }
 
 // draws returns scratch buffer i for n draws.
@@ -125,11 +174,14 @@ func (k *gtaKernel) draws(i, n int) []uint32 {
 	return k.scratch[i][:n]
 }
 
-func newGTAKernel(o gtaOptions, t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
-	if !hasBase {
+func newGTAKernel(o gtaOptions, t TensorInfo, p *TensorParams) (Kernel, error) {
+	if !t.HasBase {
 		return nil, fmt.Errorf("%s needs a base model (the task vectors are differences from it)", o.name)
 	}
 	k := &gtaKernel{o: o, w: p.Models("weight"), lambda: p.Float("lambda"), normalize: p.Bool("normalize"), numel: t.Numel}
+	if reduced(t.Compute) {
+		k.dt = t.Compute
+	}
 	switch o.sparsify {
 	case sparsifyMagnitude:
 		if err := p.checkModelRange("density", 0, 1); err != nil {
@@ -140,11 +192,55 @@ func newGTAKernel(o gtaOptions, t tensorInfo, p *tensorParams, hasBase bool) (ke
 			if d < 1 {
 				keep = int(math.Floor(d * float64(t.Numel)))
 			}
-			tk := topK{keep: keep, all: keep >= t.Numel}
+			tk := topK{keep: keep, all: keep >= t.Numel, order: +1, numel: t.Numel}
 			if tk.all {
 				tk.cut = -1 // every key is above: keep everything
 			}
 			k.topk = append(k.topk, tk)
+		}
+	case sparsifyOutliers:
+		if err := p.checkModelRange("density", 0, 1); err != nil {
+			return nil, err
+		}
+		if err := p.checkModelRange("gamma", 0, 1); err != nil {
+			return nil, err
+		}
+		gammas := p.Models("gamma")
+		for i, d := range p.Models("density") {
+			if d >= 1 {
+				k.topk = append(k.topk, topK{keep: t.Numel, all: true, cut: -1})
+				k.drop = append(k.drop, topK{none: true, cut: 1 << 40})
+				continue
+			}
+			// As mergekit: in ascending order of magnitude keep positions [nBot, n - nTop),
+			// where a sort that is stable puts equal magnitudes in element order.
+			n := t.Numel
+			target := int(d * float64(n))
+			nTop := int(gammas[i] * float64(n))
+			nBot := n - target - nTop
+			if nBot < 0 {
+				nTop += nBot
+				nBot = 0
+			}
+			keep := topK{keep: n - nBot, fromEnd: true, order: -1, numel: n}
+			keep.all = keep.keep >= n
+			if keep.all {
+				keep.cut = -1
+			}
+			// mergekit slices indices[nBot:-nTop]: with nTop 0 that slice is empty and the
+			// whole task vector is dropped. Kept, to give the same model.
+			drop := topK{keep: nTop, fromEnd: true, order: -1, numel: n}
+			if nTop == 0 {
+				drop = topK{keep: n, all: true, cut: -1}
+			}
+			k.topk = append(k.topk, keep)
+			k.drop = append(k.drop, drop)
+		}
+	case sparsifyDella:
+		for i, d := range p.Models("density") {
+			if d < 1 {
+				return nil, p.modelErrorf("density", i, "%s supports only density 1 so far (its random rank-based pruning is not implemented)", o.name)
+			}
 		}
 	case sparsifyRandom:
 		dens := p.Models("density")
@@ -162,7 +258,12 @@ func newGTAKernel(o gtaOptions, t tensorInfo, p *tensorParams, hasBase bool) (ke
 			}
 			k.scale = append(k.scale, s)
 		}
-		k.l1 = p.Bool("rescale") && p.Choice("rescale_mode") == rescaleL1
+		// Density 1 keeps everything, and mergekit then skips the rescaling: no pass needed.
+		pruned := false
+		for _, d := range dens {
+			pruned = pruned || d < 1
+		}
+		k.l1 = pruned && p.Bool("rescale") && p.Choice("rescale_mode") == rescaleL1
 		if k.l1 {
 			k.sumAbs = make([]float64, len(dens))
 			k.sumKept = make([]float64, len(dens))
@@ -174,8 +275,8 @@ func newGTAKernel(o gtaOptions, t tensorInfo, p *tensorParams, hasBase bool) (ke
 func (k *gtaKernel) ScanPasses() int {
 	switch {
 	case k.topk != nil:
-		for _, tk := range k.topk {
-			if !tk.all {
+		for i, tk := range k.topk {
+			if tk.scans() || (k.drop != nil && k.drop[i].scans()) {
 				return 2
 			}
 		}
@@ -185,7 +286,35 @@ func (k *gtaKernel) ScanPasses() int {
 	return 0
 }
 
-func (k *gtaKernel) Scan(pass int, b *block) {
+// reducedDeltas returns the block's task vectors in the compute dtype, as mergekit's
+// x.to(dtype) - base.to(dtype) rounds them, in the kernel's buffers.
+func (k *gtaKernel) reducedDeltas(b *Block) [][]float32 {
+	n := len(b.Base)
+	if k.dBuf == nil {
+		k.dBuf = make([][]float32, len(b.Models))
+		for i := range k.dBuf {
+			k.dBuf[i] = make([]float32, blockElems)
+		}
+		k.zeros = make([]float32, blockElems)
+	}
+	for i, x := range b.Models {
+		d := k.dBuf[i][:n]
+		for j, bv := range b.Base {
+			d[j] = RoundTo(k.dt, RoundTo(k.dt, x[j])-RoundTo(k.dt, bv))
+		}
+	}
+	return k.dBuf
+}
+
+func (k *gtaKernel) Scan(pass int, b *Block) {
+	if k.dt != tensor.Invalid {
+		d := k.reducedDeltas(b)
+		rb := Block{Offset: b.Offset, Base: k.zeros[:len(b.Base)], Models: make([][]float32, len(d))}
+		for i := range d {
+			rb.Models[i] = d[i][:len(b.Base)]
+		}
+		b = &rb
+	}
 	if k.l1 {
 		us := k.draws(0, len(b.Base))
 		for i, x := range b.Models {
@@ -204,8 +333,11 @@ func (k *gtaKernel) Scan(pass int, b *block) {
 		return
 	}
 	for i, x := range b.Models {
-		if !k.topk[i].all {
+		if k.topk[i].scans() {
 			k.topk[i].scan(pass, x, b.Base)
+		}
+		if k.drop != nil && k.drop[i].scans() {
+			k.drop[i].scan(pass, x, b.Base)
 		}
 	}
 }
@@ -221,8 +353,11 @@ func (k *gtaKernel) EndScan(pass int) {
 		return
 	}
 	for i := range k.topk {
-		if !k.topk[i].all {
+		if k.topk[i].scans() {
 			k.topk[i].endScan(pass, k.numel)
+		}
+		if k.drop != nil && k.drop[i].scans() {
+			k.drop[i].endScan(pass, k.numel)
 		}
 	}
 }
@@ -236,7 +371,11 @@ const gtaSub = 4096
 // combination. Pruning and the sign election use masks instead of branches, since both are
 // coin flips on real data; skipped terms contribute exactly +0, so the sums are the same as
 // adding only the kept terms.
-func (k *gtaKernel) Merge(b *block) {
+func (k *gtaKernel) Merge(b *Block) {
+	if k.dt != tensor.Invalid {
+		k.mergeReduced(b)
+		return
+	}
 	n := len(b.Out)
 	if k.o.sparsify == sparsifyRandom {
 		k.us = k.us[:0]
@@ -247,8 +386,10 @@ func (k *gtaKernel) Merge(b *block) {
 	}
 	if k.wdBuf == nil {
 		k.wdBuf = make([][]float64, len(b.Models))
+		k.wd32 = make([][]float32, len(b.Models))
 		for i := range k.wdBuf {
 			k.wdBuf[i] = make([]float64, gtaSub)
+			k.wd32[i] = make([]float32, gtaSub)
 		}
 	}
 	// Without consensus every term counts: the divisor is the same for every element.
@@ -264,11 +405,14 @@ func (k *gtaKernel) Merge(b *block) {
 		base := b.Base[s0 : s0+m]
 		for i, x := range b.Models {
 			x := x[s0 : s0+m]
-			wd := k.wdBuf[i][:m]
+			wd, w3 := k.wdBuf[i][:m], k.wd32[i][:m]
 			w, scale := k.w[i], 1.0
 			if k.scale != nil {
 				scale = k.scale[i]
 			}
+			// The sign election uses the weighted task vectors as mergekit's float32 torch code
+			// rounds them (a sum that cancels to about 0 must get mergekit's sign).
+			w32, s32 := float32(w), float32(scale)
 			switch k.o.sparsify {
 			case sparsifyMagnitude:
 				t := &k.topk[i]
@@ -276,6 +420,16 @@ func (k *gtaKernel) Merge(b *block) {
 					d := x[j] - bv
 					d = math.Float32frombits(math.Float32bits(d) & t.keepMask(magKey(d)))
 					wd[j] = w * float64(d) * scale
+					w3[j] = float32(float32(d*s32) * w32)
+				}
+			case sparsifyOutliers:
+				t, drop := &k.topk[i], &k.drop[i]
+				for j, bv := range base {
+					d := x[j] - bv
+					key := magKey(d)
+					d = math.Float32frombits(math.Float32bits(d) & t.keepMask(key) &^ drop.keepMask(key))
+					wd[j] = w * float64(d) * scale
+					w3[j] = float32(float32(d*s32) * w32)
 				}
 			case sparsifyRandom:
 				us, thr := k.us[i][s0:s0+m], k.keepThr[i]
@@ -284,10 +438,19 @@ func (k *gtaKernel) Merge(b *block) {
 					keep := -uint32(b2i(uint64(us[j]) < thr))
 					d = math.Float32frombits(math.Float32bits(d) & keep)
 					wd[j] = w * float64(d) * scale
+					w3[j] = float32(float32(d*s32) * w32)
 				}
-			default:
+			case sparsifyNone, sparsifyDella:
+				if !k.o.consensus { // task arithmetic: no sign election
+					for j, bv := range base {
+						wd[j] = w * float64(x[j]-bv) * scale
+					}
+					break
+				}
 				for j, bv := range base {
-					wd[j] = w * float64(x[j]-bv) * scale
+					d := x[j] - bv
+					wd[j] = w * float64(d) * scale
+					w3[j] = float32(float32(d*s32) * w32)
 				}
 			}
 		}
@@ -299,7 +462,11 @@ func (k *gtaKernel) Merge(b *block) {
 			}
 			mixed, div := sum, sumW
 			if k.o.consensus {
-				positive := b2i(sum >= 0)
+				var sum32 float32
+				for i := range k.wd32 {
+					sum32 = float32(sum32 + k.wd32[i][j])
+				}
+				positive := b2i(sum32 >= 0)
 				mixed, div = 0, 0
 				for i, buf := range k.wdBuf {
 					wd := buf[j]
@@ -334,7 +501,46 @@ type topK struct {
 	cut      int64 // keys above are kept (-1: all; 2^40: none)
 	eqKeep   int64 // elements whose key equals cut still to keep
 	none     bool
+	// fromEnd keeps the last eqKeep of the elements equal to the cut instead of the first
+	// (what a stable ascending sort does with its top positions); eqSkip counts down the
+	// equal elements to pass over first.
+	fromEnd bool
+	eqSkip  int64
+	// order asks for mergekit's choice among equal magnitudes at the cut: the elements torch's
+	// sort puts inside the kept positions (torchsort.go), for tensors of at most
+	// exactTiesLimit elements: +1, the first keep of a descending sort (TIES); -1, the last
+	// keep of an ascending sort (breadcrumbs). mags collects the magnitudes in pass 1; eqSel
+	// marks, by element index, the tied elements kept; pos counts keepMask's calls.
+	order int
+	numel int
+	mags  []float32
+	eqSel []uint64
+	pos   int64
 }
+
+// exactTiesLimit bounds the tensors whose magnitudes are held for mergekit's tie order (16
+// MiB of magnitudes, 32 MiB while sorting); larger tensors keep ties in element order.
+const exactTiesLimit = 1 << 22
+
+// selectTies marks the elements equal to the cut that torch's sort puts inside the kept
+// positions.
+func (t *topK) selectTies(numel int) {
+	order := torchOrder(t.mags, t.order > 0)
+	lo, hi := 0, t.keep
+	if t.order < 0 {
+		lo, hi = numel-t.keep, numel
+	}
+	t.eqSel = make([]uint64, (numel+63)/64)
+	cut := uint32(t.cut)
+	for _, i := range order[lo:hi] {
+		if math.Float32bits(t.mags[i]) == cut {
+			t.eqSel[i>>6] |= 1 << (i & 63)
+		}
+	}
+}
+
+// scans says the search needs the statistics passes.
+func (t *topK) scans() bool { return !t.all && !t.none }
 
 func magKey(d float32) uint32 { return math.Float32bits(d) & 0x7fffffff }
 
@@ -354,9 +560,19 @@ func (t *topK) scan(pass int, x, base []float32) {
 	if t.lo == nil {
 		t.lo = make([]int64, 1<<16)
 	}
+	// Ties in the lowest bucket (zeros and subnormals) change nothing: a kept zero adds
+	// nothing and TIES's sign election ignores it. Only other cuts need the exact order.
+	collect := t.order != 0 && t.numel <= exactTiesLimit && t.hiBucket != 0
+	if collect && t.mags == nil {
+		t.mags = make([]float32, 0, t.numel)
+	}
 	for j, b := range base {
-		if key := magKey(x[j] - b); key>>16 == t.hiBucket {
+		key := magKey(x[j] - b)
+		if key>>16 == t.hiBucket {
 			t.lo[key&0xffff]++
+		}
+		if collect {
+			t.mags = append(t.mags, math.Float32frombits(key))
 		}
 	}
 }
@@ -383,6 +599,13 @@ func (t *topK) endScan(pass int, numel int) {
 		if acc+t.lo[l] >= int64(t.keep) {
 			t.cut = int64(t.hiBucket<<16 | uint32(l))
 			t.eqKeep = int64(t.keep) - acc
+			if t.fromEnd {
+				t.eqSkip = t.lo[l] - t.eqKeep
+			}
+			if t.eqKeep < t.lo[l] && len(t.mags) == numel && t.cut != 0 {
+				t.selectTies(numel)
+			}
+			t.mags = nil
 			break
 		}
 		acc += t.lo[l]
@@ -395,7 +618,97 @@ func (t *topK) endScan(pass int, numel int) {
 func (t *topK) keepMask(key uint32) uint32 {
 	k := int64(key)
 	gt := b2i(k > t.cut)
-	eq := b2i(k == t.cut) & b2i(t.eqKeep > 0)
+	isEq := b2i(k == t.cut)
+	if t.eqSel != nil {
+		p := t.pos
+		t.pos++
+		sel := int64(t.eqSel[p>>6]>>(p&63)) & 1
+		return -uint32(gt | (isEq & sel))
+	}
+	skip := isEq & b2i(t.eqSkip > 0)
+	t.eqSkip -= skip
+	eq := isEq &^ skip & b2i(t.eqKeep > 0)
 	t.eqKeep -= eq
 	return -uint32(gt | eq)
+}
+
+// mergeReduced is Merge in a 16-bit compute dtype, operation by operation as mergekit's
+// generalized task arithmetic runs in torch: task vectors, pruning and rescaling, weights and
+// weighted task vectors rounded to the dtype; the sign election on their float32 sum; the
+// agreeing terms and their weights summed in float32 and rounded; the quotient, the lambda
+// product (when lambda is not 1) and the sum with the base rounded.
+func (k *gtaKernel) mergeReduced(b *Block) {
+	n := len(b.Out)
+	r := func(x float32) float32 { return RoundTo(k.dt, x) }
+	deltas := k.reducedDeltas(b)
+	if k.o.sparsify == sparsifyRandom {
+		k.us = k.us[:0]
+		for i := range b.Models {
+			k.us = append(k.us, k.draws(i, n))
+			k.streams[i].fill(k.us[i], b.Offset)
+		}
+	}
+	w := make([]float32, len(k.w))
+	var sumW float32
+	for i, x := range k.w {
+		w[i] = r(float32(x))
+		sumW += w[i]
+	}
+	sumW = r(sumW)
+	if math.Abs(float64(sumW)) < 1e-8 {
+		sumW = 1
+	}
+	scale := make([]float32, len(k.w))
+	for i := range scale {
+		scale[i] = 1
+		if k.scale != nil && k.scale[i] != 1 {
+			scale[i] = r(float32(k.scale[i]))
+		}
+	}
+	lambda := r(float32(k.lambda))
+	wd := make([]float32, len(b.Models))
+	for j := 0; j < n; j++ {
+		var sum float32
+		for i := range b.Models {
+			d := deltas[i][j]
+			switch k.o.sparsify {
+			case sparsifyMagnitude:
+				d = math.Float32frombits(math.Float32bits(d) & k.topk[i].keepMask(magKey(d)))
+			case sparsifyOutliers:
+				key := magKey(d)
+				d = math.Float32frombits(math.Float32bits(d) & k.topk[i].keepMask(key) &^ k.drop[i].keepMask(key))
+			case sparsifyRandom:
+				if uint64(k.us[i][j]) >= k.keepThr[i] {
+					d = 0
+				}
+			}
+			if scale[i] != 1 {
+				d = r(d * scale[i])
+			}
+			wd[i] = r(d * w[i])
+			sum += wd[i]
+		}
+		mixed, div := r(sum), sumW
+		if k.o.consensus {
+			positive := sum >= 0
+			var m, dv float32
+			for i, x := range wd {
+				if (x > 0 && positive) || (x < 0 && !positive) {
+					m += x
+					dv += w[i]
+				}
+			}
+			mixed, div = r(m), r(dv)
+			if div == 0 {
+				div = 1
+			}
+		}
+		if k.normalize {
+			mixed = r(mixed / div)
+		}
+		if k.lambda != 1 {
+			mixed = r(mixed * lambda)
+		}
+		b.Out[j] = r(r(b.Base[j]) + mixed)
+	}
 }

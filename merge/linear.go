@@ -1,25 +1,38 @@
 package merge
 
-// linear is the weighted average: sum w_i x_i, divided by sum w_i when normalize is set.
+import "github.com/ordermerge/ordermerge/tensor"
+
+// linear is the weighted average: sum w_i x_i, divided by sum w_i when normalize is set. With
+// a base model, the base is one more input with its own weight, as in mergekit (0.1.4): the
+// weight written under the models entry that names the base, else the top-level weight, else
+// 1. include_base false (an ordermerge option) leaves the base out, the rule before issue 14.
 type linear struct{}
 
 func (linear) Info() MethodInfo {
 	return MethodInfo{
 		Name:      "linear",
-		Summary:   "weighted average of the models (the paper's baseline)",
+		Summary:   "weighted average of the models, and of the base when there is one (the paper's baseline without a base)",
 		MinModels: 1,
 		Passes:    "0 (element-wise)",
 		Params: []ParamSpec{
 			weightParam("weight of the model in the average"),
 			normalizeParam(true, "divide by the sum of the weights"),
+			{Name: "include_base", Kind: BoolParam, Default: 1, Fixed: true,
+				Doc: "average the base in with its weight, as mergekit does; false leaves it out (ordermerge before issue 14)"},
 		},
 	}
 }
 
-func (linear) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
+func (linear) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
 	sum, err := checkWeightsSum(p, "weight", false)
 	if err != nil {
 		return nil, err
+	}
+	w := append([]float64(nil), p.Models("weight")...)
+	withBase := t.HasBase && p.Bool("include_base")
+	if withBase {
+		w = append(w, p.Base("weight"))
+		sum += p.Base("weight")
 	}
 	normalize := p.Bool("normalize")
 	if normalize && sum == 0 {
@@ -29,25 +42,68 @@ func (linear) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, er
 	if normalize {
 		scale = 1 / sum
 	}
-	return &linearKernel{w: p.Models("weight"), scale: scale}, nil
+	k := &linearKernel{w: w, scale: scale, withBase: withBase}
+	if reduced(t.Compute) {
+		return &linearReduced{linearKernel: k, dt: t.Compute, normalize: normalize}, nil
+	}
+	return k, nil
+}
+
+// linearReduced is linear in a 16-bit compute dtype, as mergekit's torch code runs it: the
+// weights are rounded to it, each product is rounded, the products are summed in float32 and
+// rounded, and so are the weights' sum and the quotient.
+type linearReduced struct {
+	*linearKernel
+	dt        tensor.DType
+	normalize bool
+}
+
+func (k *linearReduced) Merge(b *Block) {
+	w := make([]float32, len(k.w))
+	var ws float32
+	for i, x := range k.w {
+		w[i] = RoundTo(k.dt, float32(x))
+		ws += w[i]
+	}
+	ws = RoundTo(k.dt, ws)
+	k1 := len(b.Models)
+	for j := range b.Out {
+		var s float32
+		for i := 0; i < k1; i++ {
+			s += RoundTo(k.dt, w[i]*RoundTo(k.dt, b.Models[i][j]))
+		}
+		if k.withBase {
+			s += RoundTo(k.dt, w[k1]*RoundTo(k.dt, b.Base[j]))
+		}
+		s = RoundTo(k.dt, s)
+		if k.normalize {
+			s = RoundTo(k.dt, s/ws)
+		}
+		b.Out[j] = s
+	}
 }
 
 type linearKernel struct {
-	noScan
-	w     []float64
-	scale float64 // 1/sum(w) with normalize, else 1
+	NoScan
+	w        []float64 // the models', then the base's when withBase
+	scale    float64   // 1/sum(w) with normalize, else 1
+	withBase bool
 }
 
 // Merge accumulates in float64 and scales by the float64 reciprocal of the weight sum: the
 // result is within a few 2^-53 of the exact weighted mean, so K identical models (or any
 // weights) round back to exactly the model in float32.
-func (k *linearKernel) Merge(b *block) {
+func (k *linearKernel) Merge(b *Block) {
 	out := b.Out
 	m0, w0 := b.Models[0][:len(out)], k.w[0]
+	k1 := len(b.Models)
 	for j := range out {
 		s := w0 * float64(m0[j])
-		for i := 1; i < len(b.Models); i++ {
+		for i := 1; i < k1; i++ {
 			s += k.w[i] * float64(b.Models[i][j])
+		}
+		if k.withBase {
+			s += k.w[k1] * float64(b.Base[j])
 		}
 		out[j] = float32(s * k.scale)
 	}

@@ -43,6 +43,12 @@ type Options struct {
 	CheckFinite  bool
 	// Workers is the number of tensors merged at once (0: GOMAXPROCS).
 	Workers int
+	// DType is the compute dtype ("bfloat16" makes linear and the task-vector methods round
+	// every operation to bf16, as mergekit's dtype does); "" computes in float32, unlike a
+	// config without dtype, which computes in the inputs' dtype as mergekit does.
+	DType string
+	// Registry holds the methods Method is looked up in (nil: the built-in methods).
+	Registry *Registry
 	// KeepSources keeps, for selecting methods, which model every element came from, in
 	// TensorReport.Source (one byte per element).
 	KeepSources bool
@@ -50,10 +56,11 @@ type Options struct {
 
 // Merge merges in-memory models with one call and returns the merged model and a report. The
 // merged tensors are new; the inputs are not modified. The result is byte-for-byte the same as
-// merging the same tensors from checkpoint folders with Run.
+// merging the same tensors from checkpoint folders with Run in the same compute dtype (a
+// config's dtype, or its inputs' dtype without one; Options.DType here, float32 by default).
 func Merge(ctx context.Context, opt Options) (Model, *Report, error) {
 	start := time.Now()
-	m, err := lookupMethod(opt.Method)
+	m, err := lookupMethod(opt.Registry, opt.Method)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -69,7 +76,12 @@ func Merge(ctx context.Context, opt Options) (Model, *Report, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	in := planInput{method: opt.Method, settings: s, seed: opt.Seed, allowMissing: opt.AllowMissing}
+	in := planInput{registry: opt.Registry, compute: tensor.F32, method: opt.Method, settings: s, seed: opt.Seed, allowMissing: opt.AllowMissing}
+	if opt.DType != "" {
+		if in.compute, err = parseFloatDType(opt.DType); err != nil {
+			return nil, nil, fmt.Errorf("merge: DType: %w", err)
+		}
+	}
 	if opt.OutDType != "" {
 		if in.outDType, err = parseFloatDType(opt.OutDType); err != nil {
 			return nil, nil, fmt.Errorf("merge: OutDType: %w", err)

@@ -1,9 +1,7 @@
 package merge
 
 import (
-	"fmt"
-	"sort"
-	"strings"
+	"github.com/ordermerge/ordermerge/tensor"
 )
 
 // sourceBase marks, in block.Source, an element for which a selecting method kept the base
@@ -15,52 +13,71 @@ const sourceBase = 0xff
 // not depend on how a tensor is cut into chunks.
 const blockElems = 1 << 16
 
-// block is a run of consecutive elements of one tensor, decoded to float32.
-type block struct {
+// Block is a run of consecutive elements of one tensor, decoded to float32: what a Kernel
+// sees. Its slices belong to the engine and are reused for the next block, so a kernel copies
+// what it wants to keep.
+type Block struct {
 	// Offset is the index of the block's first element in the tensor.
 	Offset int
 	// Base holds the base model's elements, or is nil when the merge has none.
 	Base []float32
 	// Models holds one slice per model present for this tensor, in model order.
 	Models [][]float32
-	// Out receives the merged elements (output pass only).
+	// Out receives the merged elements (output pass only; nil in statistics passes).
 	Out []float32
 	// Source receives, for selecting methods, the index of the model each element was taken
-	// from, or sourceBase.
+	// from, or 255 for the base (output pass only).
 	Source []uint8
 }
 
-// tensorInfo describes the tensor a kernel merges.
-type tensorInfo struct {
+// TensorInfo describes the tensor a kernel merges.
+type TensorInfo struct {
 	Name  string
 	Shape []int
 	Numel int
 	// Models are the indices, in the merge's model list, of the models present for the
 	// tensor (all of them unless some lack it and missing tensors are allowed).
 	Models []int
-	Seed   uint64
+	// HasBase says the merge has a base model and it has this tensor (Block.Base is set).
+	HasBase bool
+	// Seed is the merge's seed, for randomised methods.
+	Seed uint64
+	// Compute is the dtype the arithmetic is done in (the config's dtype; F32 unless set):
+	// a kernel that emulates it rounds its intermediate results to it (RoundTo).
+	Compute tensor.DType
 }
 
-// kernel merges one tensor. The engine feeds it the tensor's blocks in element order: first
+// Kernel merges one tensor. The engine feeds it the tensor's blocks in element order: first
 // ScanPasses() statistics passes (Scan for every block, then EndScan), then the output pass
-// (Merge for every block). A kernel is used by one goroutine only.
-type kernel interface {
+// (Merge for every block, which fills Block.Out). A kernel is used by one goroutine only, but
+// kernels of different tensors run at the same time.
+type Kernel interface {
 	ScanPasses() int
-	Scan(pass int, b *block)
+	Scan(pass int, b *Block)
 	EndScan(pass int)
-	Merge(b *block)
+	Merge(b *Block)
 }
 
-// noter is implemented by kernels with something to say about a tensor (slerp's angle, model
+// Noter is implemented by kernels with something to say about a tensor (slerp's angle, model
 // stock's ratio); the report shows it.
-type noter interface{ note() string }
+type Noter interface{ Note() string }
 
-// noScan is embedded by kernels that need no statistics pass.
-type noScan struct{}
+// Failer is implemented by kernels whose statistics can make a tensor impossible to merge
+// (multislerp's antipodal inputs): the engine calls Err after every EndScan and stops the
+// merge with the error it returns.
+type Failer interface{ Err() error }
 
-func (noScan) ScanPasses() int  { return 0 }
-func (noScan) Scan(int, *block) {}
-func (noScan) EndScan(pass int) {}
+// NoScan is embedded by kernels that need no statistics pass.
+type NoScan struct{}
+
+// ScanPasses returns 0.
+func (NoScan) ScanPasses() int { return 0 }
+
+// Scan is never called.
+func (NoScan) Scan(int, *Block) {}
+
+// EndScan is never called.
+func (NoScan) EndScan(pass int) {}
 
 // MethodInfo describes a merge method.
 type MethodInfo struct {
@@ -77,8 +94,8 @@ type MethodInfo struct {
 	Endpoints int
 	// Randomised methods take a seed.
 	Randomised bool
-	// Selecting methods copy each element from one model and record which (the report's
-	// "taken" shares).
+	// Selecting methods copy each element from one model and record which in Block.Source
+	// (the report's "taken" shares).
 	Selecting bool
 	// Passes says how many statistics passes over each tensor the method makes before writing
 	// it (0: element-wise; a tensor larger than the memory budget is re-read once per pass).
@@ -86,57 +103,15 @@ type MethodInfo struct {
 	Params []ParamSpec
 }
 
-// method is one merge rule, behind the one interface every method implements.
-type method interface {
+// Method is one merge rule: every built-in method implements it, and so can a researcher's
+// (see Registry).
+type Method interface {
+	// Info names and describes the method and declares its parameters.
 	Info() MethodInfo
-	// newKernel validates the parameters resolved for one tensor and returns its kernel. It
+	// NewKernel validates the parameters resolved for one tensor and returns its kernel. It
 	// runs for every tensor during validation, before any data is read, and again when the
 	// tensor is merged, so it must be cheap: large state is allocated on first use.
-	newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error)
-}
-
-// registry maps the mergekit method names to the methods. It is never modified.
-var registry = map[string]method{
-	"linear":              linear{},
-	"parameter_selection": selection{},
-	"task_arithmetic":     taskArithmetic{},
-	"ties":                ties{},
-	"dare_linear":         dareLinear{},
-	"dare_ties":           dareTies{},
-	"slerp":               slerp{},
-	"model_stock":         modelStock{},
-}
-
-// Methods lists the merge methods, sorted by name.
-func Methods() []MethodInfo {
-	out := make([]MethodInfo, 0, len(registry))
-	for _, m := range registry {
-		out = append(out, m.Info())
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-// LookupMethod returns the description of the named method.
-func LookupMethod(name string) (MethodInfo, bool) {
-	m, ok := registry[name]
-	if !ok {
-		return MethodInfo{}, false
-	}
-	return m.Info(), true
-}
-
-func lookupMethod(name string) (method, error) {
-	m, ok := registry[name]
-	if !ok {
-		names := make([]string, 0, len(registry))
-		for n := range registry {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return nil, fmt.Errorf("unknown merge method %q (known: %s)", name, strings.Join(names, ", "))
-	}
-	return m, nil
+	NewKernel(t TensorInfo, p *TensorParams) (Kernel, error)
 }
 
 func (mi MethodInfo) spec(name string) (ParamSpec, bool) {
@@ -171,7 +146,7 @@ var (
 
 // checkWeightsSum returns the sum of a per-model weight parameter, rejecting negative values
 // when nonNegative (probabilities).
-func checkWeightsSum(p *tensorParams, name string, nonNegative bool) (float64, error) {
+func checkWeightsSum(p *TensorParams, name string, nonNegative bool) (float64, error) {
 	var sum float64
 	for k, w := range p.Models(name) {
 		if nonNegative && w < 0 {

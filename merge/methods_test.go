@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"testing"
 
@@ -62,18 +61,19 @@ func TestTIESHandComputed(t *testing.T) {
 	approxEqual(t, got, []float32{1 + 0.5*2.5, 1 - 0.5*3, 1, 1 - 0.5*1, 1, 1 + 0.5*4}, 1e-6)
 }
 
-// tiesReference is a direct TIES: sort each task vector's magnitudes (ties broken by index).
+// tiesReference is a direct TIES: sort each task vector's magnitudes, equal ones in the order
+// torch's sort gives them (torchOrder, checked against torch by TestTIESMatchesTorch).
 func tiesReference(base []float32, models [][]float32, w, density []float64) []float32 {
 	n := len(base)
 	kept := make([][]float64, len(models))
 	for i, x := range models {
 		d := make([]float32, n)
-		idx := make([]int, n)
+		mag := make([]float32, n)
 		for j := range d {
 			d[j] = x[j] - base[j]
-			idx[j] = j
+			mag[j] = float32(math.Abs(float64(d[j])))
 		}
-		sort.SliceStable(idx, func(a, b int) bool { return math.Abs(float64(d[idx[a]])) > math.Abs(float64(d[idx[b]])) })
+		idx := torchOrder(mag, true)
 		k := n
 		if density[i] < 1 {
 			k = int(math.Floor(density[i] * float64(n)))
@@ -177,7 +177,33 @@ func TestDAREHandComputed(t *testing.T) {
 	seed := uint64(77)
 	dens := []float64{0.3, 0.6}
 	w := []float64{1, 0.5}
-	got, _ := mergeVec(t, Options{Method: "dare_linear", Seed: seed, Weights: w, Densities: dens}, base, x1, x2)
+	// The default, mergekit's: kept elements scaled so each task vector keeps its L1 norm.
+	gotL1, _ := mergeVec(t, Options{Method: "dare_linear", Seed: seed, Weights: w, Densities: dens}, base, x1, x2)
+	scale := make([]float64, 2)
+	for m, x := range [][]float32{x1, x2} {
+		var all, kept float64
+		for j := range base {
+			d := math.Abs(float64(x[j] - base[j]))
+			all += d
+			if float64(refU32(seed, "w", uint64(m), j))*0x1p-32 < dens[m] {
+				kept += d
+			}
+		}
+		scale[m] = all / kept
+	}
+	for j := range base {
+		var mixed float64
+		for m, x := range [][]float32{x1, x2} {
+			if float64(refU32(seed, "w", uint64(m), j))*0x1p-32 < dens[m] {
+				mixed += w[m] * float64(x[j]-base[j]) * scale[m]
+			}
+		}
+		if want := float32(float64(base[j]) + mixed); math.Abs(float64(gotL1[j]-want)) > 1e-6 {
+			t.Fatalf("l1: element %d: got %v, want %v", j, gotL1[j], want)
+		}
+	}
+	// The DARE paper's rule, as an option: divide by the density.
+	got, _ := mergeVec(t, Options{Method: "dare_linear", Seed: seed, Weights: w, Densities: dens, Params: map[string]any{"rescale_mode": "inverse_density"}}, base, x1, x2)
 	keptAny := 0
 	for j := range base {
 		var mixed float64
@@ -241,9 +267,10 @@ func TestSlerp(t *testing.T) {
 	// Parallel endpoints: linear interpolation.
 	got, _ = mergeVec(t, Options{Method: "slerp", Params: map[string]any{"t": 0.25}}, nil, []float32{1, 2}, []float32{2, 4})
 	approxEqual(t, got, []float32{1.25, 2.5}, 1e-6)
-	// t as a layer gradient: the single tensor "w" is outside the layers and after them: t = 1.
+	// t as a layer gradient: the single tensor "w" is outside the layers: t = 0, the gradient's
+	// first value (mergekit since fd5eb19, 2025-03), so the first endpoint.
 	got, _ = mergeVec(t, Options{Method: "slerp", Params: map[string]any{"t": []float64{0, 1}}}, nil, []float32{1, 0}, []float32{0, 1})
-	approxEqual(t, got, []float32{0, 1}, 1e-6)
+	approxEqual(t, got, []float32{1, 0}, 1e-6)
 }
 
 func TestModelStock(t *testing.T) {
@@ -532,13 +559,13 @@ func TestResampleTableMatchesReference(t *testing.T) {
 	n := 20_000
 	base := randVec(r, n)
 	for _, w := range [][]float64{{1, 1, 1}, {2, 0, 1}, {0.1, 5, 0.3, 1}, {1}} {
-		b := &block{Base: base, Out: make([]float32, n), Source: make([]uint8, n)}
+		b := &Block{Base: base, Out: make([]float32, n), Source: make([]uint8, n)}
 		for range w {
 			b.Models = append(b.Models, finetuned(r, base, 0.4))
 		}
-		p := &tensorParams{model: map[string][]float64{"weight": w}, num: map[string]float64{"resample": 1}, str: map[string]string{"granularity": granElement}}
+		p := &TensorParams{model: map[string][]float64{"weight": w}, num: map[string]float64{"resample": 1}, str: map[string]string{"granularity": granElement}}
 		models := make([]int, len(w))
-		kern, err := selection{}.newKernel(tensorInfo{Name: "x", Shape: []int{n}, Numel: n, Models: models, Seed: 5}, p, true)
+		kern, err := selection{}.NewKernel(TensorInfo{Name: "x", Shape: []int{n}, Numel: n, Models: models, HasBase: true, Seed: 5}, p)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,8 @@ import (
 )
 
 // modelStock is Model Stock (Jang et al. 2024): the models' average pulled towards the base
-// by a ratio computed from the mean pairwise cosine of their task vectors, per tensor.
+// by a ratio computed from the mean pairwise cosine of their task vectors, per tensor, or with
+// filter_wise per row (along the last dimension; a 1-D tensor is one row), as mergekit does.
 type modelStock struct{}
 
 func (modelStock) Info() MethodInfo {
@@ -16,77 +17,111 @@ func (modelStock) Info() MethodInfo {
 		NeedsBase: true,
 		MinModels: 2,
 		Passes:    "1 (the pairwise cosines)",
+		Params: []ParamSpec{
+			{Name: "filter_wise", Kind: BoolParam, Fixed: true, Doc: "one ratio per row (along the last dimension) instead of per tensor"},
+		},
 	}
 }
 
-func (modelStock) newKernel(ti tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
-	if !hasBase {
+func (modelStock) NewKernel(ti TensorInfo, p *TensorParams) (Kernel, error) {
+	if !ti.HasBase {
 		return nil, fmt.Errorf("model_stock needs a base model")
 	}
 	if len(ti.Models) < 2 {
 		return nil, fmt.Errorf("model_stock needs at least two models besides the base, got %d", len(ti.Models))
 	}
 	k := len(ti.Models)
-	return &modelStockKernel{k: k, dots: make([]float64, k*k)}, nil
+	rowLen := ti.Numel
+	if p.Bool("filter_wise") && len(ti.Shape) >= 2 {
+		rowLen = max(1, ti.Shape[len(ti.Shape)-1])
+	}
+	rows := 1
+	if rowLen > 0 {
+		rows = max(1, ti.Numel/rowLen)
+	}
+	return &modelStockKernel{k: k, rowLen: max(rowLen, 1), rows: rows, dots: make([]float64, rows*k*k)}, nil
 }
 
 type modelStockKernel struct {
-	k    int
-	dots []float64 // dots[i*k+j], j >= i: sum d_i d_j over the tensor
-	t    float64
-	cos  float64
+	k      int
+	rowLen int
+	rows   int
+	dots   []float64 // per row r: dots[r*k*k + i*k+j], j >= i: sum d_i d_j over the row
+	t      []float64 // per row
+	cos    float64   // the first row's, for the note
 }
 
 func (m *modelStockKernel) ScanPasses() int { return 1 }
 
-// Scan adds the block's products d_i.d_l to the pair sums: one loop per pair with its own
-// accumulator (element order, as before any chunking), so no sum waits on memory.
-func (m *modelStockKernel) Scan(_ int, b *block) {
-	base := b.Base
-	for i := 0; i < m.k; i++ {
-		xi := b.Models[i][:len(base)]
-		for l := i; l < m.k; l++ {
-			xl := b.Models[l][:len(base)]
-			var acc float64
-			for j, bv := range base {
-				acc += float64(xi[j]-bv) * float64(xl[j]-bv)
+// Scan adds the block's products d_i.d_l to the pair sums: one loop per pair and row run with
+// its own accumulator (element order, as before any chunking), so no sum waits on memory.
+func (m *modelStockKernel) Scan(_ int, b *Block) {
+	n := len(b.Base)
+	kk := m.k * m.k
+	for s := 0; s < n; {
+		r := (b.Offset + s) / m.rowLen
+		e := min(n, (r+1)*m.rowLen-b.Offset)
+		base := b.Base[s:e]
+		dots := m.dots[r*kk : (r+1)*kk]
+		for i := 0; i < m.k; i++ {
+			xi := b.Models[i][s:e]
+			for l := i; l < m.k; l++ {
+				xl := b.Models[l][s:e]
+				var acc float64
+				for j, bv := range base {
+					acc += float64(xi[j]-bv) * float64(xl[j]-bv)
+				}
+				dots[i*m.k+l] += acc
 			}
-			m.dots[i*m.k+l] += acc
 		}
+		s = e
 	}
 }
 
 func (m *modelStockKernel) EndScan(int) {
-	var sum float64
-	pairs := 0
-	for i := 0; i < m.k; i++ {
-		for l := i + 1; l < m.k; l++ {
-			// As mergekit: the norm product is floored at 1e-6 and the cosine clamped.
-			norm := math.Max(math.Sqrt(m.dots[i*m.k+i])*math.Sqrt(m.dots[l*m.k+l]), 1e-6)
-			c := math.Max(-1, math.Min(1, m.dots[i*m.k+l]/norm))
-			sum += c
-			pairs++
+	m.t = make([]float64, m.rows)
+	kk := m.k * m.k
+	for r := range m.t {
+		dots := m.dots[r*kk : (r+1)*kk]
+		var sum float64
+		pairs := 0
+		for i := 0; i < m.k; i++ {
+			for l := i + 1; l < m.k; l++ {
+				// As mergekit: the norm product is floored at 1e-6 and the cosine clamped.
+				norm := math.Max(math.Sqrt(dots[i*m.k+i])*math.Sqrt(dots[l*m.k+l]), 1e-6)
+				sum += math.Max(-1, math.Min(1, dots[i*m.k+l]/norm))
+				pairs++
+			}
 		}
+		cos := sum / float64(pairs)
+		if r == 0 {
+			m.cos = cos
+		}
+		den := 1 + float64(m.k-1)*cos
+		if math.Abs(den) < 1e-12 {
+			continue // the task vectors cancel: keep the base
+		}
+		m.t[r] = float64(m.k) * cos / den
 	}
-	m.cos = sum / float64(pairs)
-	den := 1 + float64(m.k-1)*m.cos
-	if math.Abs(den) < 1e-12 {
-		m.t = 0 // the task vectors cancel: keep the base
-		return
-	}
-	m.t = float64(m.k) * m.cos / den
+	m.dots = nil
 }
 
-func (m *modelStockKernel) note() string { return fmt.Sprintf("t=%.4g cos=%.4g", m.t, m.cos) }
+func (m *modelStockKernel) Note() string {
+	if m.rows > 1 {
+		return fmt.Sprintf("filter-wise: %d rows, row 0 t=%.4g cos=%.4g", m.rows, m.t[0], m.cos)
+	}
+	return fmt.Sprintf("t=%.4g cos=%.4g", m.t[0], m.cos)
+}
 
-func (m *modelStockKernel) Merge(b *block) {
+func (m *modelStockKernel) Merge(b *Block) {
 	kf := float64(m.k)
 	for j, base := range b.Base {
+		t := m.t[(b.Offset+j)/m.rowLen]
 		var s float64
 		for i := 0; i < m.k; i++ {
 			s += float64(b.Models[i][j])
 		}
 		mean := s / kf // a division, so K identical models average back exactly
-		b.Out[j] = float32(float64(m.t*mean) + float64((1-m.t)*float64(base)))
+		b.Out[j] = float32(float64(t*mean) + float64((1-t)*float64(base)))
 	}
 }

@@ -292,15 +292,17 @@ func layerIndex(name string) int {
 }
 
 // layerT is the position of a tensor for layer gradients, as mergekit computes it: layer i of
-// L gets i/(L-1) (1 when L is 1); tensors outside the layers get 0 when they come before them
-// (embeddings: the name contains "embed", "wte" or "wpe") and 1 otherwise (final norm, lm_head).
-func layerT(name string, numLayers int) float64 {
+// L gets i/(L-1) (1 when L is 1). Tensors outside the layers (embeddings, the final norm,
+// lm_head) get 0, so they take a gradient's first value, as mergekit does since fd5eb19
+// (2025-03; the behaviour of mergekit 0.1.4). With legacy (CompatPre202503), the tensors
+// after the layers get 1 instead, as in mergekit before that change.
+func layerT(name string, numLayers int, legacy bool) float64 {
 	i := layerIndex(name)
 	if i < 0 {
-		if strings.Contains(name, "embed") || strings.Contains(name, "wte") || strings.Contains(name, "wpe") {
-			return 0
+		if legacy && !isPreLayer(name) {
+			return 1
 		}
-		return 1
+		return 0
 	}
 	if numLayers <= 1 {
 		return 1
@@ -308,15 +310,27 @@ func layerT(name string, numLayers int) float64 {
 	return math.Min(1, float64(i)/float64(numLayers-1))
 }
 
+// isPreLayer says a tensor outside the layers comes before them (the embeddings: the name
+// contains "embed", "wte" or "wpe"); the others (final norm, lm_head) come after.
+func isPreLayer(name string) bool {
+	return strings.Contains(name, "embed") || strings.Contains(name, "wte") || strings.Contains(name, "wpe")
+}
+
 // settings holds the parameter values as written: top-level ones and each model's.
 type settings struct {
 	global map[string]value
 	model  []map[string]value // per model, possibly nil maps
+	// mid, when set, holds per model the parameters of its slice: looked up after the
+	// model's own and before the top-level ones.
+	mid []map[string]value
+	// base holds the per-model parameters written for the base (a models entry naming the
+	// base's folder), or is nil.
+	base map[string]value
 }
 
-// tensorParams are a method's parameters resolved for one tensor: every parameter has a concrete
+// TensorParams are a method's parameters resolved for one tensor: every parameter has a concrete
 // value (set by the user or the default). Methods read them by name.
-type tensorParams struct {
+type TensorParams struct {
 	tensor string
 	specs  map[string]ParamSpec
 	num    map[string]float64
@@ -324,19 +338,25 @@ type tensorParams struct {
 	where  map[string]string
 	model  map[string][]float64
 	mwhere map[string][]string
+	base   map[string]float64 // per-model parameters' values for the base
 }
 
 // resolve evaluates every parameter of specs for one tensor, for the models present (indices
 // into settings.model). t is the tensor's position in the layer stack.
-func (s settings) resolve(specs []ParamSpec, tensorName string, t float64, present []int) (*tensorParams, error) {
-	p := &tensorParams{
+func (s settings) resolve(specs []ParamSpec, tensorName string, t float64, present []int) (*TensorParams, error) {
+	p := &TensorParams{
 		tensor: tensorName, specs: map[string]ParamSpec{},
 		num: map[string]float64{}, str: map[string]string{}, where: map[string]string{},
-		model: map[string][]float64{}, mwhere: map[string][]string{},
+		model: map[string][]float64{}, mwhere: map[string][]string{}, base: map[string]float64{},
 	}
 	for _, sp := range specs {
 		p.specs[sp.Name] = sp
 		global, gok := s.lookupGlobal(sp, tensorName, t)
+		if len(present) > 0 {
+			if v, ok := s.lookupMid(present[0], sp, tensorName, t); ok {
+				global, gok = v, true // every model of a tensor is in the same slice
+			}
+		}
 		if !sp.PerModel {
 			switch {
 			case gok:
@@ -347,6 +367,18 @@ func (s settings) resolve(specs []ParamSpec, tensorName string, t float64, prese
 				p.num[sp.Name], p.str[sp.Name], p.where[sp.Name] = sp.Default, sp.DefaultChoice, "default "+sp.Name
 			}
 			continue
+		}
+		// The base's own value: written for it, else the top-level one, else the default (as
+		// mergekit plans a base it appends to the inputs).
+		p.base[sp.Name] = sp.Default
+		if bv, set := s.base[sp.Name]; set {
+			if v, ok := bv.eval(tensorName, t); ok {
+				p.base[sp.Name] = v.num
+			} else if gok {
+				p.base[sp.Name] = global.num
+			}
+		} else if gok {
+			p.base[sp.Name] = global.num
 		}
 		vals := make([]float64, len(present))
 		wheres := make([]string, len(present))
@@ -375,6 +407,17 @@ func (s settings) resolve(specs []ParamSpec, tensorName string, t float64, prese
 	return p, nil
 }
 
+func (s settings) lookupMid(model int, sp ParamSpec, tensorName string, t float64) (value, bool) {
+	if model >= len(s.mid) || s.mid[model] == nil {
+		return value{}, false
+	}
+	v, set := s.mid[model][sp.Name]
+	if !set {
+		return value{}, false
+	}
+	return v.eval(tensorName, t)
+}
+
 func (s settings) lookupGlobal(sp ParamSpec, tensorName string, t float64) (value, bool) {
 	v, set := s.global[sp.Name]
 	if !set {
@@ -384,32 +427,36 @@ func (s settings) lookupGlobal(sp ParamSpec, tensorName string, t float64) (valu
 }
 
 // Float returns a global number parameter.
-func (p *tensorParams) Float(name string) float64 { return p.num[name] }
+func (p *TensorParams) Float(name string) float64 { return p.num[name] }
 
 // Bool returns a global bool parameter.
-func (p *tensorParams) Bool(name string) bool { return p.num[name] != 0 }
+func (p *TensorParams) Bool(name string) bool { return p.num[name] != 0 }
 
 // Int returns a global integer parameter.
-func (p *tensorParams) Int(name string) int64 { return int64(p.num[name]) }
+func (p *TensorParams) Int(name string) int64 { return int64(p.num[name]) }
 
 // Choice returns a global choice parameter.
-func (p *tensorParams) Choice(name string) string { return p.str[name] }
+func (p *TensorParams) Choice(name string) string { return p.str[name] }
 
 // Models returns a per-model parameter, one value per model present for the tensor.
-func (p *tensorParams) Models(name string) []float64 { return p.model[name] }
+func (p *TensorParams) Models(name string) []float64 { return p.model[name] }
+
+// Base returns a per-model parameter's value for the base model: set under the models entry
+// that names the base, else the top-level value, else the default.
+func (p *TensorParams) Base(name string) float64 { return p.base[name] }
 
 // errorf reports a bad value of a global parameter, saying where it was set.
-func (p *tensorParams) errorf(name string, format string, args ...any) error {
+func (p *TensorParams) errorf(name string, format string, args ...any) error {
 	return fmt.Errorf("%s = %v: %s", p.where[name], p.num[name], fmt.Sprintf(format, args...))
 }
 
 // modelErrorf reports a bad value of a per-model parameter for the k-th model present.
-func (p *tensorParams) modelErrorf(name string, k int, format string, args ...any) error {
+func (p *TensorParams) modelErrorf(name string, k int, format string, args ...any) error {
 	return fmt.Errorf("%s = %v: %s", p.mwhere[name][k], p.model[name][k], fmt.Sprintf(format, args...))
 }
 
 // checkModelRange checks that every value of a per-model parameter lies in [lo, hi].
-func (p *tensorParams) checkModelRange(name string, lo, hi float64) error {
+func (p *TensorParams) checkModelRange(name string, lo, hi float64) error {
 	for k, v := range p.model[name] {
 		if v < lo || v > hi {
 			return p.modelErrorf(name, k, "must be in [%g, %g]", lo, hi)

@@ -7,23 +7,27 @@ import (
 
 func TestLayerT(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		l    int
-		want float64
+		name   string
+		l      int
+		want   float64
+		legacy float64 // mergekit before fd5eb19 (2025-03)
 	}{
-		{"model.layers.0.mlp.up_proj.weight", 5, 0},
-		{"model.layers.2.mlp.up_proj.weight", 5, 0.5},
-		{"model.layers.4.self_attn.o_proj.weight", 5, 1},
-		{"model.layers.0.mlp.up_proj.weight", 1, 1},
-		{"transformer.h.3.attn.c_attn.weight", 7, 0.5},
-		{"model.embed_tokens.weight", 5, 0},
-		{"transformer.wte.weight", 5, 0},
-		{"model.norm.weight", 5, 1},
-		{"lm_head.weight", 5, 1},
-		{"model.layers_extra.weight", 5, 1},
+		{"model.layers.0.mlp.up_proj.weight", 5, 0, 0},
+		{"model.layers.2.mlp.up_proj.weight", 5, 0.5, 0.5},
+		{"model.layers.4.self_attn.o_proj.weight", 5, 1, 1},
+		{"model.layers.0.mlp.up_proj.weight", 1, 1, 1},
+		{"transformer.h.3.attn.c_attn.weight", 7, 0.5, 0.5},
+		{"model.embed_tokens.weight", 5, 0, 0},
+		{"transformer.wte.weight", 5, 0, 0},
+		{"model.norm.weight", 5, 0, 1},
+		{"lm_head.weight", 5, 0, 1},
+		{"model.layers_extra.weight", 5, 0, 1},
 	} {
-		if got := layerT(tc.name, tc.l); got != tc.want {
+		if got := layerT(tc.name, tc.l, false); got != tc.want {
 			t.Errorf("layerT(%s, %d) = %v, want %v", tc.name, tc.l, got, tc.want)
+		}
+		if got := layerT(tc.name, tc.l, true); got != tc.legacy {
+			t.Errorf("legacy layerT(%s, %d) = %v, want %v", tc.name, tc.l, got, tc.legacy)
 		}
 	}
 }

@@ -120,8 +120,8 @@ type tensorPlan struct {
 	baseDType tensor.DType
 	// copyFrom is the model index a copied tensor comes from, or -1 for the base.
 	copyFrom int
-	params   *tensorParams
-	info     tensorInfo
+	params   *TensorParams
+	info     TensorInfo
 	missing  []int // models lacking the tensor
 	note     string
 }
@@ -129,7 +129,8 @@ type tensorPlan struct {
 // plan is a validated merge: nothing more can go wrong with the inputs' layout, names, shapes,
 // dtypes or parameters; only reading data (I/O errors, non-finite values) may still fail.
 type plan struct {
-	method   method
+	method   Method
+	compute  tensor.DType // the config's dtype: what kernels compute in (Invalid: the inputs')
 	info     MethodInfo
 	base     source // nil without a base
 	models   []source
@@ -150,19 +151,35 @@ type planInput struct {
 	seed         uint64
 	outDType     tensor.DType // Invalid: keep the reference tensor's dtype
 	allowMissing bool
-	numLayers    int // 0: derive from the tensor names
+	numLayers    int          // 0: derive from the tensor names
+	registry     *Registry    // nil: the built-in methods
+	compute      tensor.DType // Invalid: the inputs' dtype when they agree, else F32
+	legacyT      bool
+	// With slices, models are (slice, source) pairs, each a view that names its tensors as
+	// in the output. order lists the output tensors; owners[name] the pairs that feed each
+	// one (the sources of its slice); t[name] its position for layer gradients.
+	sliced bool
+	order  []string
+	owners map[string][]int
+	t      map[string]float64
 }
 
 // maxListed is how many mismatches an error lists by name.
 const maxListed = 5
 
 func buildPlan(in planInput) (*plan, error) {
-	m, err := lookupMethod(in.method)
+	m, err := lookupMethod(in.registry, in.method)
 	if err != nil {
 		return nil, err
 	}
 	info := m.Info()
 	k := len(in.models)
+	if in.sliced {
+		k = 0 // counted per tensor: each has the sources of its slice
+		for _, o := range in.owners {
+			k = max(k, len(o))
+		}
+	}
 	switch {
 	case k == 0:
 		return nil, fmt.Errorf("%s: no models to merge", info.Name)
@@ -173,7 +190,7 @@ func buildPlan(in planInput) (*plan, error) {
 	case info.NeedsBase && in.base == nil:
 		return nil, fmt.Errorf("%s needs a base model (base_model / --base)", info.Name)
 	}
-	if info.Endpoints > 0 {
+	if info.Endpoints > 0 && !in.sliced {
 		n := k
 		if in.base != nil {
 			n++
@@ -185,7 +202,7 @@ func buildPlan(in planInput) (*plan, error) {
 	if err := checkRequired(info, in.settings); err != nil {
 		return nil, err
 	}
-	p := &plan{method: m, info: info, base: in.base, models: in.models, labels: in.labels, baseName: in.baseLabel, seed: in.seed}
+	p := &plan{method: m, info: info, base: in.base, models: in.models, labels: in.labels, baseName: in.baseLabel, seed: in.seed, compute: in.compute}
 
 	// Output order: the reference model's (base, else first model) file order, then any name
 	// only other models have, in model order.
@@ -193,7 +210,7 @@ func buildPlan(in planInput) (*plan, error) {
 	if in.base != nil {
 		ref = in.base
 	}
-	var order []string
+	order := in.order
 	seen := map[string]bool{}
 	add := func(s source) {
 		for _, n := range s.names() {
@@ -203,12 +220,14 @@ func buildPlan(in planInput) (*plan, error) {
 			}
 		}
 	}
-	add(ref)
-	if in.base != nil {
-		add(in.models[0])
-	}
-	for _, s := range in.models[1:] {
-		add(s)
+	if !in.sliced {
+		add(ref)
+		if in.base != nil {
+			add(in.models[0])
+		}
+		for _, s := range in.models[1:] {
+			add(s)
+		}
 	}
 	numLayers := in.numLayers
 	if numLayers <= 0 {
@@ -219,7 +238,7 @@ func buildPlan(in planInput) (*plan, error) {
 
 	var missing, shapes, dtypes []string
 	for _, name := range order {
-		tp, problem := p.planTensor(name, in, numLayers)
+		tp, problem := p.planTensor(name, in)
 		switch problem.kind {
 		case problemMissing:
 			missing = append(missing, problem.msg)
@@ -244,7 +263,16 @@ func buildPlan(in planInput) (*plan, error) {
 	}
 	// Parameters, per tensor, before any data is read.
 	for _, tp := range p.tensors {
-		if err := p.prepare(tp, in.settings, numLayers, in.allowMissing); err != nil {
+		if in.sliced {
+			if err := p.checkSliceCounts(tp); err != nil {
+				return nil, err
+			}
+		}
+		t, ok := in.t[tp.name]
+		if !ok {
+			t = layerT(tp.name, numLayers, in.legacyT)
+		}
+		if err := p.prepare(tp, in.settings, t); err != nil {
 			return nil, fmt.Errorf("tensor %s: %w", tp.name, err)
 		}
 	}
@@ -278,7 +306,7 @@ type problem struct {
 }
 
 // planTensor checks one name across the inputs and fills in everything but the parameters.
-func (p *plan) planTensor(name string, in planInput, numLayers int) (*tensorPlan, problem) {
+func (p *plan) planTensor(name string, in planInput) (*tensorPlan, problem) {
 	tp := &tensorPlan{name: name, copyFrom: -1}
 	type seenEntry struct {
 		label string
@@ -295,6 +323,9 @@ func (p *plan) planTensor(name string, in planInput, numLayers int) (*tensorPlan
 		}
 	}
 	for i, s := range in.models {
+		if in.sliced && !slices.Contains(in.owners[name], i) {
+			continue
+		}
 		if e, ok := s.entry(name); ok {
 			tp.present = append(tp.present, i)
 			tp.inDType = append(tp.inDType, e.DType)
@@ -304,12 +335,28 @@ func (p *plan) planTensor(name string, in planInput, numLayers int) (*tensorPlan
 			lacking = append(lacking, in.labels[i])
 		}
 	}
+	if len(entries) == 0 {
+		return nil, problem{problemMissing, fmt.Sprintf("%s is in none of its inputs", name)}
+	}
 	if len(lacking) > 0 && !in.allowMissing {
 		return nil, problem{problemMissing, fmt.Sprintf("%s missing from %s (present in %s)", name, strings.Join(lacking, ", "), entries[0].label)}
 	}
 	first := entries[0]
+	shape := first.e.Shape
+	shapes := make([][]int, len(entries))
+	for i, e := range entries {
+		shapes[i] = e.e.Shape
+	}
+	rows, cut := commonRows(name, shapes)
+	if cut {
+		// Vocabularies of different sizes (a fine-tune that added tokens): the rows every
+		// model has, mergekit's largest common submatrix. They are each tensor's first rows,
+		// so every input is read from its start as usual.
+		shape = append([]int{rows}, shape[1:]...)
+		tp.note = fmt.Sprintf("vocabularies differ: the first %d rows, which every model has", rows)
+	}
 	for _, e := range entries[1:] {
-		if !slices.Equal(e.e.Shape, first.e.Shape) {
+		if !cut && !slices.Equal(e.e.Shape, first.e.Shape) {
 			return nil, problem{problemShape, fmt.Sprintf("%s is %s in %s but %s in %s", name,
 				tensor.FormatShape(first.e.Shape), first.label, tensor.FormatShape(e.e.Shape), e.label)}
 		}
@@ -317,7 +364,7 @@ func (p *plan) planTensor(name string, in planInput, numLayers int) (*tensorPlan
 			return nil, problem{problemDType, fmt.Sprintf("%s is %s in %s but %s in %s", name, first.e.DType, first.label, e.e.DType, e.label)}
 		}
 	}
-	tp.shape = append([]int(nil), first.e.Shape...)
+	tp.shape = append([]int(nil), shape...)
 	tp.numel, _ = tensor.Numel(tp.shape) // valid: the reader checked it
 	ref := first.e.DType
 	switch {
@@ -338,17 +385,16 @@ func (p *plan) planTensor(name string, in planInput, numLayers int) (*tensorPlan
 // prepare resolves the method's parameters for the tensor and checks them by building its
 // kernel. A tensor some inputs lack is merged over the others when the method can do that
 // (enough models, the base if needed), and copied otherwise.
-func (p *plan) prepare(tp *tensorPlan, s settings, numLayers int, allowMissing bool) error {
+func (p *plan) prepare(tp *tensorPlan, s settings, t float64) error {
 	if tp.kind == kindCopyRaw {
 		return nil
 	}
-	t := layerT(tp.name, numLayers)
 	params, err := s.resolve(p.info.Params, tp.name, t, tp.present)
 	if err != nil {
 		return err
 	}
 	tp.params = params
-	tp.info = tensorInfo{Name: tp.name, Shape: tp.shape, Numel: tp.numel, Models: tp.present, Seed: p.seed}
+	tp.info = TensorInfo{Name: tp.name, Shape: tp.shape, Numel: tp.numel, Models: tp.present, HasBase: tp.hasBase, Seed: p.seed, Compute: tp.compute(p.compute)}
 	partial := len(tp.missing) > 0 || (p.base != nil && !tp.hasBase)
 	if partial && !p.canMerge(tp) {
 		tp.kind = kindCopy
@@ -362,13 +408,68 @@ func (p *plan) prepare(tp *tensorPlan, s settings, numLayers int, allowMissing b
 		tp.note = "not in every input: copied from " + from
 		return nil
 	}
-	if _, err := p.method.newKernel(tp.info, params, tp.hasBase); err != nil {
+	if _, err := p.method.NewKernel(tp.info, params); err != nil {
 		return err
 	}
 	if partial {
 		tp.note = fmt.Sprintf("merged over the %d inputs that have it", len(tp.present)+boolInt(tp.hasBase))
 	}
 	return nil
+}
+
+// compute is the tensor's compute dtype given the merge's (see tensorCompute).
+func (tp *tensorPlan) compute(set tensor.DType) tensor.DType {
+	in := append([]tensor.DType(nil), tp.inDType...)
+	if tp.hasBase {
+		in = append(in, tp.baseDType)
+	}
+	return tensorCompute(set, in)
+}
+
+// checkSliceCounts checks, for a tensor of a slice, that the slice's sources suit the method.
+func (p *plan) checkSliceCounts(tp *tensorPlan) error {
+	if tp.kind == kindCopyRaw {
+		return nil
+	}
+	n, info := len(tp.present), p.info
+	switch {
+	case n < info.MinModels:
+		return fmt.Errorf("tensor %s: %s needs at least %d models besides the base, its slice has %d", tp.name, info.Name, info.MinModels, n)
+	case info.MaxModels > 0 && n > info.MaxModels:
+		return fmt.Errorf("tensor %s: %s takes at most %d models, its slice has %d", tp.name, info.Name, info.MaxModels, n)
+	case info.NeedsBase && !tp.hasBase:
+		return fmt.Errorf("tensor %s: %s needs the base model among its slice's sources", tp.name, info.Name)
+	case info.Endpoints > 0 && n+boolInt(tp.hasBase) != info.Endpoints:
+		return fmt.Errorf("tensor %s: %s needs exactly %d sources (models plus base) in its slice, got %d", tp.name, info.Name, info.Endpoints, n+boolInt(tp.hasBase))
+	}
+	return nil
+}
+
+// isEmbedding says a tensor is indexed by token: its rows follow the vocabulary.
+func isEmbedding(name string) bool {
+	for _, suffix := range []string{"embed_tokens.weight", "lm_head.weight", "wte.weight", "embed_in.weight", "embed_out.weight"} {
+		if strings.HasSuffix(name, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// commonRows returns, for an embedding whose inputs have different numbers of rows but the
+// same other dimensions, the number of rows they all have.
+func commonRows(name string, shapes [][]int) (int, bool) {
+	if !isEmbedding(name) || len(shapes[0]) == 0 {
+		return 0, false
+	}
+	rows, differ := shapes[0][0], false
+	for _, s := range shapes[1:] {
+		if len(s) != len(shapes[0]) || !slices.Equal(s[1:], shapes[0][1:]) {
+			return 0, false
+		}
+		differ = differ || s[0] != rows
+		rows = min(rows, s[0])
+	}
+	return rows, differ
 }
 
 func (p *plan) canMerge(tp *tensorPlan) bool {
@@ -419,17 +520,17 @@ func checkRequired(info MethodInfo, s settings) error {
 }
 
 // kernel builds the tensor's kernel for the run (validated already by prepare).
-func (p *plan) kernel(tp *tensorPlan) (kernel, error) {
+func (p *plan) kernel(tp *tensorPlan) (Kernel, error) {
 	if tp.kind == kindCopy {
 		return copyKernel{}, nil
 	}
-	return p.method.newKernel(tp.info, tp.params, tp.hasBase)
+	return p.method.NewKernel(tp.info, tp.params)
 }
 
 // copyKernel passes one input through (the base if present, else the only model given).
-type copyKernel struct{ noScan }
+type copyKernel struct{ NoScan }
 
-func (copyKernel) Merge(b *block) {
+func (copyKernel) Merge(b *Block) {
 	if b.Base != nil {
 		copy(b.Out, b.Base)
 		return

@@ -69,7 +69,7 @@ func Run(ctx context.Context, cfg *Config, opt RunOptions) (*Report, error) {
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	m, err := lookupMethod(cfg.Method)
+	m, err := lookupMethod(cfg.Registry, cfg.Method)
 	if err != nil {
 		return nil, fmt.Errorf("%s%v", cfg.prefix("merge_method"), err)
 	}
@@ -78,90 +78,113 @@ func Run(ctx context.Context, cfg *Config, opt RunOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	var computeDT tensor.DType // mergekit's dtype is the compute dtype (see compute.go)
+	if cfg.DType != "" {
+		if computeDT, err = parseFloatDType(cfg.DType); err != nil {
+			return nil, fmt.Errorf("%s%v", cfg.prefix("dtype"), err)
+		}
+	}
 
-	// Inputs: the base, then the models (an entry naming the base's folder is the base).
-	basePath := ""
+	if cfg.Compat != "" && cfg.Compat != CompatPre202503 {
+		return nil, fmt.Errorf("%sordermerge_compat %q is not a known behaviour (known: %s)", cfg.prefix("ordermerge_compat"), cfg.Compat, CompatPre202503)
+	}
+	if cfg.Tokenizer != nil && cfg.TokenizerSource != "" {
+		return nil, fmt.Errorf("%sa config has tokenizer or tokenizer_source, not both", cfg.prefix("tokenizer"))
+	}
+	if len(cfg.Slices) > 0 && len(cfg.Models) > 0 {
+		return nil, fmt.Errorf("%sa config has models or slices, not both", cfg.prefix("slices"))
+	}
+
+	// Inputs: every referenced model, opened once (the base first).
+	ins := &inputSet{}
+	defer ins.close()
+	// passthrough copies its one source per tensor: a base_model plays no part.
+	useBase := cfg.Base != "" && info.Name != "passthrough"
+	var base *opened
 	if cfg.Base != "" {
-		if basePath, err = canonical(cfg.Base); err != nil {
+		// Without a part in the merge (passthrough), the base still gives config.json and the
+		// tokenizer, as mergekit's output config comes from base_model.
+		b, err := ins.get(cfg.Base, cfg.where("base_model"))
+		if err != nil {
 			return nil, err
+		}
+		if useBase {
+			base = b
 		}
 	}
 	var kept []int
-	var paths []string
+	var models []*opened
+	baseEntry := -1
 	for i, in := range cfg.Models {
-		p, err := canonical(in.Path)
+		o, err := ins.get(in.Path, cfg.where(fmt.Sprintf("models[%d].model", i)))
 		if err != nil {
 			return nil, err
 		}
-		if p == basePath {
+		if o == base { // an entry naming the base is the base
+			baseEntry = i
 			continue
 		}
 		kept = append(kept, i)
-		paths = append(paths, p)
+		models = append(models, o)
 	}
-	all := paths
-	if basePath != "" {
-		all = append([]string{basePath}, paths...)
-	}
-	for _, p := range all {
-		if within(out, p) || within(p, out) {
-			return nil, fmt.Errorf("output %s overlaps input %s: the inputs are never written", opt.Out, p)
+	for i, sl := range cfg.Slices {
+		for j, src := range sl.Sources {
+			if _, err := ins.get(src.Path, cfg.where(fmt.Sprintf("slices[%d].sources[%d].model", i, j))); err != nil {
+				return nil, err
+			}
 		}
 	}
-	s, err := cfg.settings(info, kept)
+	for _, o := range ins.list {
+		if within(out, o.path) || within(o.path, out) {
+			return nil, fmt.Errorf("output %s overlaps input %s: the inputs are never written", opt.Out, o.path)
+		}
+	}
+	ins.label()
+	ins.tieHeads()
+	vocab, err := ins.remapVocab(cfg, base)
 	if err != nil {
 		return nil, err
 	}
-
-	var closers []*tensor.Checkpoint
-	defer func() {
-		for _, c := range closers {
-			c.Close()
-		}
-	}()
-	open := func(path string) (*tensor.Checkpoint, error) {
-		c, err := tensor.OpenCheckpoint(path)
+	ref := ins.list[0] // the base, else the first model: config.json and the tokenizer
+	var in planInput
+	outLayers := 0
+	if len(cfg.Slices) > 0 {
+		lay, err := ins.planSlices(cfg, info, base)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("%s: no such checkpoint folder or file (ordermerge reads local checkpoints only)", path)
+			return nil, err
+		}
+		in, outLayers = lay.in, lay.numLayers
+	} else {
+		s, err := cfg.settings(info, kept)
+		if err != nil {
+			return nil, err
+		}
+		if baseEntry >= 0 {
+			// The base's own parameters (linear weighs it like a model, as mergekit does).
+			bs, err := cfg.settings(info, []int{baseEntry})
+			if err != nil {
+				return nil, err
 			}
-			return nil, err
+			s.base = bs.model[0]
 		}
-		closers = append(closers, c)
-		return c, nil
-	}
-	labels := shortLabels(all)
-	in := planInput{method: cfg.Method, settings: s, seed: cfg.Seed, outDType: outDT, allowMissing: opt.AllowMissing}
-	var ref *tensor.Checkpoint
-	if basePath != "" {
-		c, err := open(basePath)
-		if err != nil {
-			return nil, err
+		in = planInput{settings: s}
+		if base != nil {
+			in.base, in.baseLabel = base.src, base.label
 		}
-		in.base, in.baseLabel, ref = checkpointSource{label: labels[0], ckpt: c}, labels[0], c
-		labels = labels[1:]
-	}
-	var modelCkpts []*tensor.Checkpoint
-	for i, p := range paths {
-		c, err := open(p)
-		if err != nil {
-			return nil, err
+		for _, o := range models {
+			in.models = append(in.models, o.src)
+			in.labels = append(in.labels, o.label)
 		}
-		modelCkpts = append(modelCkpts, c)
-		in.models = append(in.models, checkpointSource{label: labels[i], ckpt: c})
+		in.numLayers = ref.numLayers()
 	}
-	in.labels = labels
-	if ref == nil && len(modelCkpts) > 0 {
-		ref = modelCkpts[0]
-	}
-	if ref != nil && ref.Config != nil && ref.Config.NumHiddenLayers > 0 {
-		in.numLayers = ref.Config.NumHiddenLayers
-	}
+	in.registry, in.method, in.seed, in.outDType, in.allowMissing = cfg.Registry, cfg.Method, cfg.Seed, outDT, opt.AllowMissing
+	in.compute = computeDT
+	in.legacyT = cfg.Compat == CompatPre202503
 	pl, err := buildPlan(in)
 	if err != nil {
 		return nil, err
 	}
-	tokDir, err := tokenizerDir(cfg, basePath, paths)
+	tok, err := planTokenizer(cfg, ref, ins, vocab)
 	if err != nil {
 		return nil, err
 	}
@@ -188,21 +211,13 @@ func Run(ctx context.Context, cfg *Config, opt RunOptions) (*Report, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if d := dirOf(all[0]); d != "" {
-		if err := copyConfigFiles(w, d, pl); err != nil {
+	if d := ref.dir(); d != "" {
+		if err := copyConfigFiles(w, d, pl, outLayers); err != nil {
 			return nil, err
 		}
 	}
-	if tokDir != "" {
-		for _, name := range tokenizerFiles {
-			src := filepath.Join(tokDir, name)
-			if !isFile(src) {
-				continue
-			}
-			if err := w.CopyFile(name, src); err != nil {
-				return nil, err
-			}
-		}
+	if err := tok.write(w); err != nil {
+		return nil, err
 	}
 	if y, err := cfg.YAML(); err == nil {
 		if err := w.AddFile(ConfigFileName, y); err != nil {
@@ -279,33 +294,6 @@ func isFile(p string) bool {
 	return err == nil && st.Mode().IsRegular()
 }
 
-// tokenizerDir finds the folder whose tokenizer files are copied ("" when none applies).
-func tokenizerDir(cfg *Config, basePath string, models []string) (string, error) {
-	src := cfg.TokenizerSource
-	switch src {
-	case "", "base":
-		if basePath != "" {
-			return dirOf(basePath), nil
-		}
-		if len(models) > 0 {
-			return dirOf(models[0]), nil
-		}
-		return "", nil
-	case "union":
-		return "", fmt.Errorf("%stokenizer_source union is not supported (vocabularies are not merged); name one of the models", cfg.prefix("tokenizer_source"))
-	}
-	p, err := canonical(src)
-	if err != nil {
-		return "", err
-	}
-	for _, m := range append([]string{basePath}, models...) {
-		if m == p {
-			return dirOf(p), nil
-		}
-	}
-	return "", fmt.Errorf("%stokenizer_source %s is not one of the merged models", cfg.prefix("tokenizer_source"), src)
-}
-
 // dirOf is the folder holding a checkpoint's extra files ("" for a single safetensors file,
 // whose folder is not the model's).
 func dirOf(p string) string {
@@ -318,7 +306,7 @@ func dirOf(p string) string {
 // copyConfigFiles writes config.json (with torch_dtype set to the output dtype) and
 // generation_config.json from the reference model's folder. config.json is edited as raw JSON
 // so that every key, known or not, survives unchanged.
-func copyConfigFiles(w *tensor.CheckpointWriter, dir string, pl *plan) error {
+func copyConfigFiles(w *tensor.CheckpointWriter, dir string, pl *plan, numLayers int) error {
 	cfgPath := filepath.Join(dir, tensor.ConfigFile)
 	if b, err := os.ReadFile(cfgPath); err == nil {
 		var raw map[string]json.RawMessage
@@ -327,6 +315,15 @@ func copyConfigFiles(w *tensor.CheckpointWriter, dir string, pl *plan) error {
 		}
 		if dt, ok := uniformFloatDType(pl); ok {
 			raw["torch_dtype"], _ = json.Marshal(dt.TorchName())
+		}
+		// Stacked slices change the layer count; vocabularies cut or remapped, the rows.
+		if numLayers > 0 {
+			raw["num_hidden_layers"], _ = json.Marshal(numLayers)
+		}
+		for _, tp := range pl.tensors {
+			if tp.name == embedName && len(tp.shape) == 2 {
+				raw["vocab_size"], _ = json.Marshal(tp.shape[0])
+			}
 		}
 		enc, err := json.MarshalIndent(raw, "", "  ")
 		if err != nil {

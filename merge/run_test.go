@@ -362,7 +362,9 @@ func TestStreamingMatchesMemoryWithChunks(t *testing.T) {
 	if _, err := Run(context.Background(), cfg, RunOptions{Out: out, MaxMemory: 8 << 20}); err != nil {
 		t.Fatal(err)
 	}
-	mem, _, err := Merge(context.Background(), Options{Method: "ties", Base: base, Models: models, Densities: []float64{0.3, 0.3, 0.3}, Params: map[string]any{"lambda": 1.2}})
+	// bf16 inputs and no dtype: the run computes in bf16 (mergekit's rule), the in-memory merge
+	// when asked to; chunking changes nothing in either.
+	mem, _, err := Merge(context.Background(), Options{Method: "ties", Base: base, Models: models, DType: "bf16", Densities: []float64{0.3, 0.3, 0.3}, Params: map[string]any{"lambda": 1.2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,6 +432,7 @@ func TestBadInputs(t *testing.T) {
 		c := good()
 		c.Models[0].Params = map[string]any{"weight": 1}
 		c.Models[1].Params = map[string]any{"weight": -1}
+		c.Params = map[string]any{"weight": 0} // the base's weight (linear averages the base in)
 		expectFailure(t, dir, c, RunOptions{Out: out}, "sum to 0")
 	})
 	t.Run("output is an input", func(t *testing.T) {
@@ -717,26 +720,69 @@ func TestLayoutFitsBudget(t *testing.T) {
 	}
 }
 
+// wordLevel is a tokenizer.json of a WordLevel tokenizer whose vocabulary lists toks in id
+// order.
+func wordLevel(toks []string) []byte {
+	vocab := map[string]int{}
+	for i, tok := range toks {
+		vocab[tok] = i
+	}
+	b, _ := json.Marshal(map[string]any{"version": "1.0", "added_tokens": []any{}, "model": map[string]any{"type": "WordLevel", "vocab": vocab, "unk_token": toks[0]}})
+	return b
+}
+
 func TestReportJSONAndTokenizerSource(t *testing.T) {
 	dir := t.TempDir()
-	base, models := family(t, 95, llamaLike, tensor.BF16, 2, 0.5)
+	base, models := family(t, 95, llamaLike, tensor.F32, 2, 0.5)
 	b, ms := writeHFFamily(t, dir, base, models, 0)
-	// A tokenizer of its own in the second model.
-	if err := os.WriteFile(filepath.Join(ms[1], "tokenizer.json"), []byte(`{"second":true}`), 0o644); err != nil {
+	// The base's vocabulary tok0..tok63; the second model has the same tokens in the reverse
+	// order (the first has no tokenizer: it shares the base's, as in mergekit).
+	toks := make([]string, 64)
+	for i := range toks {
+		toks[i] = fmt.Sprintf("tok%d", i)
+	}
+	rev := slices.Clone(toks)
+	slices.Reverse(rev)
+	if err := os.WriteFile(filepath.Join(b, "tokenizer.json"), wordLevel(toks), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := &Config{Method: "parameter_selection", Base: b, Models: []Input{{Path: ms[0]}, {Path: ms[1]}}, TokenizerSource: ms[1]}
+	if err := os.WriteFile(filepath.Join(ms[1], "tokenizer.json"), wordLevel(rev), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &Config{Method: "task_arithmetic", Base: b, Models: []Input{{Path: ms[0]}, {Path: ms[1]}}, TokenizerSource: ms[1]}
 	out := filepath.Join(dir, "out")
 	rep, err := Run(context.Background(), cfg, RunOptions{Out: out})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(filepath.Join(out, "tokenizer.json"))
-	if string(got) != `{"second":true}` {
+	if string(got) != string(wordLevel(rev)) {
 		t.Errorf("tokenizer.json from the named source: %s", got)
 	}
 	if _, err := os.Stat(filepath.Join(out, "tokenizer_config.json")); err == nil {
 		t.Error("files the tokenizer source lacks must not come from elsewhere")
+	}
+	// Output row r is token tok(63-r): row 63-r of the base and the first model, row r of the
+	// second; task arithmetic of those rows.
+	c, err := tensor.OpenCheckpoint(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	emb, _, err := c.ReadFloat32("model.embed_tokens.weight")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bv, m0, m1 := mustFloat32(t, base["model.embed_tokens.weight"]), mustFloat32(t, models[0]["model.embed_tokens.weight"]), mustFloat32(t, models[1]["model.embed_tokens.weight"])
+	const dim = 32
+	for r := range 64 {
+		for j := range dim {
+			o := (63-r)*dim + j
+			want := float64(bv[o]) + (float64(m0[o]) - float64(bv[o])) + (float64(m1[r*dim+j]) - float64(bv[o]))
+			if d := math.Abs(float64(emb[r*dim+j]) - want); d > 1e-6 {
+				t.Fatalf("row %d col %d: %v, want %v", r, j, emb[r*dim+j], want)
+			}
+		}
 	}
 	// JSON: NaN (a model lacking a tensor) is written as null and read back as NaN.
 	rep.Tensors[0].Distance[1] = math.NaN()
@@ -754,7 +800,7 @@ func TestReportJSONAndTokenizerSource(t *testing.T) {
 	if !math.IsNaN(back.Tensors[0].Distance[1]) || back.Tensors[0].Distance[0] != rep.Tensors[0].Distance[0] || back.Method != rep.Method {
 		t.Errorf("round trip: %+v", back.Tensors[0])
 	}
-	for src, want := range map[string]string{"union": "union is not supported", filepath.Join(dir, "elsewhere"): "is not one of the merged models"} {
+	for src, want := range map[string]string{filepath.Join(dir, "elsewhere"): "is not one of the merged models"} {
 		cfg.TokenizerSource = src
 		expectFailure(t, dir, cfg, RunOptions{Out: filepath.Join(dir, "out2")}, want)
 	}

@@ -33,7 +33,7 @@ func (selection) Info() MethodInfo {
 	}
 }
 
-func (selection) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
+func (selection) NewKernel(t TensorInfo, p *TensorParams) (Kernel, error) {
 	w := p.Models("weight")
 	sum, err := checkWeightsSum(p, "weight", true)
 	if err != nil {
@@ -43,7 +43,7 @@ func (selection) newKernel(t tensorInfo, p *tensorParams, hasBase bool) (kernel,
 		return nil, p.modelErrorf("weight", 0, "the selection weights must not all be 0")
 	}
 	resample := p.Bool("resample")
-	if resample && !hasBase {
+	if resample && !t.HasBase {
 		return nil, fmt.Errorf("%s: resampling compares with the base model, but the merge has none", p.where["resample"])
 	}
 	n := p.Int("resample_n")
@@ -111,7 +111,7 @@ func (k *selectionKernel) ScanPasses() int {
 	return 0
 }
 
-func (k *selectionKernel) Scan(pass int, b *block) {
+func (k *selectionKernel) Scan(pass int, b *Block) {
 	if k.differs == nil {
 		units := (k.numel + k.unitLen - 1) / k.unitLen
 		k.differs = make([]bool, units*k.models)
@@ -128,7 +128,7 @@ func (k *selectionKernel) Scan(pass int, b *block) {
 
 func (k *selectionKernel) EndScan(int) {}
 
-func (k *selectionKernel) Merge(b *block) {
+func (k *selectionKernel) Merge(b *Block) {
 	switch {
 	case k.gran != granElement:
 		k.mergeUnits(b)
@@ -142,7 +142,7 @@ func (k *selectionKernel) Merge(b *block) {
 }
 
 // mergePlain is the paper's rule, the hot loop of the default merge.
-func (k *selectionKernel) mergePlain(b *block) {
+func (k *selectionKernel) mergePlain(b *Block) {
 	out, src := b.Out, b.Source[:len(b.Out)]
 	us := k.draws(0, len(out))
 	k.first.fill(us, b.Offset)
@@ -210,7 +210,7 @@ func (k *selectionKernel) eligibleTable() []uint64 {
 // for every element and the eligibility mask chooses, so half the elements equalling the base
 // (usual in bf16) costs no mispredictions. It works in simple passes over the block (first
 // picks, masks, redraws, then the copy), each a tight loop. Same results as mergeResample.
-func (k *selectionKernel) mergeResampleTable(b *block) {
+func (k *selectionKernel) mergeResampleTable(b *Block) {
 	if k.table == nil {
 		k.table = k.eligibleTable()
 		k.small = [3][]uint8{make([]uint8, blockElems), make([]uint8, blockElems), make([]uint8, blockElems)}
@@ -259,7 +259,7 @@ func (k *selectionKernel) mergeResampleTable(b *block) {
 }
 
 // mergeResample draws per element and redraws where the drawn element equals the base's.
-func (k *selectionKernel) mergeResample(b *block) {
+func (k *selectionKernel) mergeResample(b *Block) {
 	for j := range b.Out {
 		idx := b.Offset + j
 		s := k.pick.pick(k.first.u(idx))
@@ -276,7 +276,7 @@ func (k *selectionKernel) mergeResample(b *block) {
 	}
 }
 
-func (k *selectionKernel) redrawElement(b *block, j, idx int) int {
+func (k *selectionKernel) redrawElement(b *Block, j, idx int) int {
 	base := b.Base[j]
 	if k.finite {
 		for _, st := range k.redraw {
@@ -323,7 +323,7 @@ func (k *selectionKernel) drawAmong(ok []bool, u32 uint64) int {
 
 // mergeUnits draws once per row or per tensor; with resample, a unit whose drawn model equals
 // the base everywhere in that unit is redrawn among the models that differ there.
-func (k *selectionKernel) mergeUnits(b *block) {
+func (k *selectionKernel) mergeUnits(b *Block) {
 	unit, s := -1, 0
 	for j := range b.Out {
 		if u := (b.Offset + j) / k.unitLen; u != unit {

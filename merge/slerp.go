@@ -27,9 +27,9 @@ func (slerp) Info() MethodInfo {
 	}
 }
 
-func (slerp) newKernel(ti tensorInfo, p *tensorParams, hasBase bool) (kernel, error) {
+func (slerp) NewKernel(ti TensorInfo, p *TensorParams) (Kernel, error) {
 	ends := len(ti.Models)
-	if hasBase {
+	if ti.HasBase {
 		ends++
 	}
 	if ends != 2 {
@@ -50,7 +50,7 @@ type slerpKernel struct {
 	theta, cos  float64
 }
 
-func (k *slerpKernel) ends(b *block) (v0, v1 []float32) {
+func (k *slerpKernel) ends(b *Block) (v0, v1 []float32) {
 	if b.Base != nil {
 		return b.Base, b.Models[0]
 	}
@@ -59,7 +59,7 @@ func (k *slerpKernel) ends(b *block) (v0, v1 []float32) {
 
 func (k *slerpKernel) ScanPasses() int { return 1 }
 
-func (k *slerpKernel) Scan(_ int, b *block) {
+func (k *slerpKernel) Scan(_ int, b *Block) {
 	v0, v1 := k.ends(b)
 	var dot, n0, n1 float64
 	for j, a := range v0 {
@@ -93,14 +93,14 @@ func (k *slerpKernel) EndScan(int) {
 	k.s1 = math.Sin(k.t*theta) / sin
 }
 
-func (k *slerpKernel) note() string {
+func (k *slerpKernel) Note() string {
 	if k.lerp {
 		return fmt.Sprintf("lerp (cos=%.6g)", k.cos)
 	}
 	return fmt.Sprintf("theta=%.4g rad", k.theta)
 }
 
-func (k *slerpKernel) Merge(b *block) {
+func (k *slerpKernel) Merge(b *Block) {
 	v0, v1 := k.ends(b)
 	for j := range b.Out {
 		b.Out[j] = float32(float64(k.s0*float64(v0[j])) + float64(k.s1*float64(v1[j])))

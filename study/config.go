@@ -92,7 +92,7 @@ type Event struct {
 // selection with and without resampling, and the TIES and DARE baselines.
 func DefaultMethods() []MethodSpec {
 	return []MethodSpec{
-		{Name: "weighted average", Method: "linear"},
+		{Name: "weighted average", Method: "linear", Params: map[string]any{"include_base": false}}, // the paper's average of the variants only
 		{Name: "parameter selection", Method: "parameter_selection"},
 		{Name: "param. selection + resampling", Method: "parameter_selection", Params: map[string]any{"resample": true}},
 		{Name: "TIES", Method: "ties", Params: map[string]any{"density": 0.5}},

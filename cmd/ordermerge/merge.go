@@ -21,9 +21,11 @@ const mergeUsage = `usage:
 
 Merges checkpoint folders (Hugging Face layout, or single .safetensors files) tensor by
 tensor under a memory budget. The config is mergekit's YAML schema (merge_method, base_model,
-models[].model, models[].parameters, parameters, dtype, out_dtype, tokenizer_source).
+models or slices, parameters, dtype, out_dtype, tokenizer_source or tokenizer, chat_template;
+MODEL+LORA references), with mergekit 0.1.4's semantics; a file of several YAML documents is a
+multi-merge (each but the final one has name:, and later ones use it as a model path).
 Methods: linear, parameter_selection, task_arithmetic, ties, dare_linear, dare_ties, slerp,
-model_stock ('go doc github.com/ordermerge/ordermerge/merge' has the exact rules).
+model_stock, passthrough ('go doc github.com/ordermerge/ordermerge/merge' has the exact rules).
 
 flags:`
 
@@ -46,7 +48,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var params paramFlags
 	fs.Var(&params, "param", "other method parameter as `name=value` (repeatable), e.g. t=0.5, lambda=0.8, normalize=false; a comma list is a layer gradient")
 	outDType := fs.String("out-dtype", "", "`dtype` of the merged tensors: bf16, f16 or f32 (default: as the base/first model)")
-	dtype := fs.String("dtype", "", "mergekit's dtype: sets the output dtype when --out-dtype is not given (computation is always float32)")
+	dtype := fs.String("dtype", "", "mergekit's dtype, the compute `dtype` (bf16: linear and the task-vector methods round every operation as mergekit does); also the output dtype when --out-dtype is not given")
 	maxMemory := fs.String("max-memory", "256MiB", "memory `budget` for tensor buffers (e.g. 512MiB, 2GiB)")
 	shardSize := fs.String("out-shard-size", "5GB", "largest output shard `size` (0: one model.safetensors)")
 	workers := fs.Int("workers", 0, "tensors merged at once (default: the number of CPUs, fewer if the budget is small)")
@@ -54,6 +56,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	allowMissing := fs.Bool("allow-missing", false, "merge tensors that only some models have (else they are an error)")
 	checkFinite := fs.Bool("check-finite", false, "fail on NaN or Inf in any input or in the result")
 	jsonPath := fs.String("json", "", "also write the merge report as JSON to this `file`")
+	intermediate := fs.String("intermediate-dir", "", "multi-merge files: `folder` for the named merges, kept and reused (default: a temporary folder)")
 	quiet := fs.Bool("quiet", false, "no progress bar and no report table: only the line saying what was written (--json still gets the whole report)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, mergeUsage)
@@ -71,6 +74,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("--out is required")
 	}
 	var cfg *merge.Config
+	var cfgs []*merge.Config
 	var err error
 	switch {
 	case *configPath != "":
@@ -79,9 +83,10 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				return usagef("--%s cannot be combined with --config: put it in the config file", name)
 			}
 		}
-		if cfg, err = merge.LoadConfig(*configPath); err != nil {
+		if cfgs, err = merge.LoadConfigs(*configPath); err != nil {
 			return err
 		}
+		cfg = cfgs[len(cfgs)-1]
 	case *method != "":
 		cfg, err = shortFormConfig(*method, *base, *models, *weights, *density, params, set, *resample, *resampleN, *granularity)
 		if err != nil {
@@ -90,19 +95,24 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	default:
 		return usagef("give --config FILE, or --method with --models")
 	}
-	info, ok := merge.LookupMethod(cfg.Method)
-	if set["seed"] {
-		if ok && !info.Randomised {
-			fmt.Fprintf(stderr, "note: %s is not randomised; --seed has no effect\n", cfg.Method)
-		} else {
-			cfg.Seed = *seed
+	if cfgs == nil {
+		cfgs = []*merge.Config{cfg}
+	}
+	for _, cfg := range cfgs {
+		info, ok := merge.LookupMethod(cfg.Method)
+		if set["seed"] {
+			if ok && !info.Randomised {
+				fmt.Fprintf(stderr, "note: %s is not randomised; --seed has no effect\n", cfg.Method)
+			} else {
+				cfg.Seed = *seed
+			}
 		}
-	}
-	if *dtype != "" {
-		cfg.DType = *dtype
-	}
-	if *outDType != "" {
-		cfg.OutDType = *outDType
+		if *dtype != "" {
+			cfg.DType = *dtype
+		}
+		if *outDType != "" {
+			cfg.OutDType = *outDType
+		}
 	}
 	opt := merge.RunOptions{Out: *out, Force: *force, Workers: *workers, AllowMissing: *allowMissing, CheckFinite: *checkFinite}
 	if opt.MaxMemory, err = parseSize(*maxMemory); err != nil {
@@ -129,13 +139,18 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		bar = newProgressBar(stderr)
 		opt.Progress = bar.update
 	}
-	rep, err := merge.Run(ctx, cfg, opt)
+	reps, err := merge.RunAll(ctx, cfgs, merge.MultiOptions{RunOptions: opt, IntermediateDir: *intermediate})
 	if bar != nil {
 		bar.finish()
 	}
 	if err != nil {
 		return err
 	}
+	for _, r := range reps[:len(reps)-1] {
+		fmt.Fprint(stdout, r)
+		fmt.Fprintf(stdout, "wrote %s\n", r.Output)
+	}
+	rep := reps[len(reps)-1]
 	if *jsonPath != "" {
 		if err := rep.WriteJSON(*jsonPath); err != nil {
 			return err

@@ -209,3 +209,60 @@ func TestParamFlags(t *testing.T) {
 		t.Error("accepted a flag without =")
 	}
 }
+
+// TestMergeCLIMultiMerge runs a file of two merges through --config: the named one goes to
+// --intermediate-dir (kept, and reused by a second run), the final one to --out and uses it.
+func TestMergeCLIMultiMerge(t *testing.T) {
+	dir, base, models := mergeFixture(t)
+	cfgPath := filepath.Join(dir, "multi.yaml")
+	yml := fmt.Sprintf("name: pair\nmerge_method: linear\nmodels: [%s, %s]\ndtype: float32\n---\nmerge_method: task_arithmetic\nbase_model: %s\nmodels: [pair, %s]\ndtype: float32\n", models[0], models[1], base, models[2])
+	if err := os.WriteFile(cfgPath, []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, inter := filepath.Join(dir, "merged"), filepath.Join(dir, "inter")
+	stdout, stderr, code := runCLI(t, "merge", "--config", cfgPath, "--out", out, "--intermediate-dir", inter, "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "wrote "+filepath.Join(inter, "pair")) || !strings.Contains(stdout, "wrote "+out) {
+		t.Errorf("stdout:\n%s", stdout)
+	}
+	got := readF32(t, out, "model.norm.weight")
+	b, p, m2 := readF32(t, base, "model.norm.weight"), readF32(t, filepath.Join(inter, "pair"), "model.norm.weight"), readF32(t, models[2], "model.norm.weight")
+	for i := range got {
+		want := float64(b[i]) + (float64(p[i]) - float64(b[i])) + (float64(m2[i]) - float64(b[i]))
+		if d := float64(got[i]) - want; d > 1e-6 || d < -1e-6 {
+			t.Fatalf("element %d: %v, want %v", i, got[i], want)
+		}
+	}
+	// Again with the same intermediate folder: the named merge is there, so it is not redone.
+	stdout, stderr, code = runCLI(t, "merge", "--config", cfgPath, "--out", filepath.Join(dir, "merged1"), "--intermediate-dir", inter, "--quiet")
+	if code != 0 || strings.Contains(stdout, "wrote "+filepath.Join(inter, "pair")) {
+		t.Errorf("rerun (exit %d, %s) merged pair again:\n%s", code, stderr, stdout)
+	}
+	// Without --intermediate-dir the named merges live in a temporary folder, removed after.
+	out2 := filepath.Join(dir, "merged2")
+	if _, stderr, code := runCLI(t, "merge", "--config", cfgPath, "--out", out2, "--quiet"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), "intermediate") {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
+
+func readF32(t *testing.T, dir, name string) []float32 {
+	t.Helper()
+	c, err := tensor.OpenCheckpoint(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	v, _, err := c.ReadFloat32(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

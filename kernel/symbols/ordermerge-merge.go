@@ -14,30 +14,111 @@ func init() {
 		// function, constant and variable definitions
 		"BoolParam":        reflect.ValueOf(merge.BoolParam),
 		"ChoiceParam":      reflect.ValueOf(merge.ChoiceParam),
+		"CompatPre202503":  reflect.ValueOf(constant.MakeFromLiteral("\"mergekit-pre-2025-03\"", token.STRING, 0)),
 		"ConfigFileName":   reflect.ValueOf(constant.MakeFromLiteral("\"merge_config.yaml\"", token.STRING, 0)),
 		"DefaultMaxMemory": reflect.ValueOf(constant.MakeFromLiteral("268435456", token.INT, 0)),
 		"FloatParam":       reflect.ValueOf(merge.FloatParam),
 		"IntParam":         reflect.ValueOf(merge.IntParam),
 		"LoadConfig":       reflect.ValueOf(merge.LoadConfig),
+		"LoadConfigs":      reflect.ValueOf(merge.LoadConfigs),
 		"LookupMethod":     reflect.ValueOf(merge.LookupMethod),
 		"Merge":            reflect.ValueOf(merge.Merge),
 		"Methods":          reflect.ValueOf(merge.Methods),
+		"NewRegistry":      reflect.ValueOf(merge.NewRegistry),
 		"ParseConfig":      reflect.ValueOf(merge.ParseConfig),
+		"ParseConfigs":     reflect.ValueOf(merge.ParseConfigs),
+		"RoundTo":          reflect.ValueOf(merge.RoundTo),
 		"Run":              reflect.ValueOf(merge.Run),
+		"RunAll":           reflect.ValueOf(merge.RunAll),
 
 		// type definitions
-		"Config":       reflect.ValueOf((*merge.Config)(nil)),
-		"Filter":       reflect.ValueOf((*merge.Filter)(nil)),
-		"Input":        reflect.ValueOf((*merge.Input)(nil)),
-		"MethodInfo":   reflect.ValueOf((*merge.MethodInfo)(nil)),
-		"Model":        reflect.ValueOf((*merge.Model)(nil)),
-		"Options":      reflect.ValueOf((*merge.Options)(nil)),
-		"ParamKind":    reflect.ValueOf((*merge.ParamKind)(nil)),
-		"ParamSpec":    reflect.ValueOf((*merge.ParamSpec)(nil)),
-		"Progress":     reflect.ValueOf((*merge.Progress)(nil)),
-		"Report":       reflect.ValueOf((*merge.Report)(nil)),
-		"RunOptions":   reflect.ValueOf((*merge.RunOptions)(nil)),
-		"TensorReport": reflect.ValueOf((*merge.TensorReport)(nil)),
-		"Values":       reflect.ValueOf((*merge.Values)(nil)),
+		"Block":           reflect.ValueOf((*merge.Block)(nil)),
+		"Config":          reflect.ValueOf((*merge.Config)(nil)),
+		"Failer":          reflect.ValueOf((*merge.Failer)(nil)),
+		"Filter":          reflect.ValueOf((*merge.Filter)(nil)),
+		"Input":           reflect.ValueOf((*merge.Input)(nil)),
+		"Kernel":          reflect.ValueOf((*merge.Kernel)(nil)),
+		"Method":          reflect.ValueOf((*merge.Method)(nil)),
+		"MethodInfo":      reflect.ValueOf((*merge.MethodInfo)(nil)),
+		"Model":           reflect.ValueOf((*merge.Model)(nil)),
+		"MultiOptions":    reflect.ValueOf((*merge.MultiOptions)(nil)),
+		"NoScan":          reflect.ValueOf((*merge.NoScan)(nil)),
+		"Noter":           reflect.ValueOf((*merge.Noter)(nil)),
+		"Options":         reflect.ValueOf((*merge.Options)(nil)),
+		"ParamKind":       reflect.ValueOf((*merge.ParamKind)(nil)),
+		"ParamSpec":       reflect.ValueOf((*merge.ParamSpec)(nil)),
+		"Progress":        reflect.ValueOf((*merge.Progress)(nil)),
+		"Registry":        reflect.ValueOf((*merge.Registry)(nil)),
+		"Report":          reflect.ValueOf((*merge.Report)(nil)),
+		"RunOptions":      reflect.ValueOf((*merge.RunOptions)(nil)),
+		"Slice":           reflect.ValueOf((*merge.Slice)(nil)),
+		"SliceSource":     reflect.ValueOf((*merge.SliceSource)(nil)),
+		"TensorInfo":      reflect.ValueOf((*merge.TensorInfo)(nil)),
+		"TensorParams":    reflect.ValueOf((*merge.TensorParams)(nil)),
+		"TensorReport":    reflect.ValueOf((*merge.TensorReport)(nil)),
+		"TokenizerConfig": reflect.ValueOf((*merge.TokenizerConfig)(nil)),
+		"Values":          reflect.ValueOf((*merge.Values)(nil)),
+
+		// interface wrapper definitions
+		"_Failer": reflect.ValueOf((*_github_com_ordermerge_ordermerge_merge_Failer)(nil)),
+		"_Kernel": reflect.ValueOf((*_github_com_ordermerge_ordermerge_merge_Kernel)(nil)),
+		"_Method": reflect.ValueOf((*_github_com_ordermerge_ordermerge_merge_Method)(nil)),
+		"_Noter":  reflect.ValueOf((*_github_com_ordermerge_ordermerge_merge_Noter)(nil)),
 	}
+}
+
+// _github_com_ordermerge_ordermerge_merge_Failer is an interface wrapper for Failer type
+type _github_com_ordermerge_ordermerge_merge_Failer struct {
+	IValue interface{}
+	WErr   func() error
+}
+
+func (W _github_com_ordermerge_ordermerge_merge_Failer) Err() error {
+	return W.WErr()
+}
+
+// _github_com_ordermerge_ordermerge_merge_Kernel is an interface wrapper for Kernel type
+type _github_com_ordermerge_ordermerge_merge_Kernel struct {
+	IValue      interface{}
+	WEndScan    func(pass int)
+	WMerge      func(b *merge.Block)
+	WScan       func(pass int, b *merge.Block)
+	WScanPasses func() int
+}
+
+func (W _github_com_ordermerge_ordermerge_merge_Kernel) EndScan(pass int) {
+	W.WEndScan(pass)
+}
+func (W _github_com_ordermerge_ordermerge_merge_Kernel) Merge(b *merge.Block) {
+	W.WMerge(b)
+}
+func (W _github_com_ordermerge_ordermerge_merge_Kernel) Scan(pass int, b *merge.Block) {
+	W.WScan(pass, b)
+}
+func (W _github_com_ordermerge_ordermerge_merge_Kernel) ScanPasses() int {
+	return W.WScanPasses()
+}
+
+// _github_com_ordermerge_ordermerge_merge_Method is an interface wrapper for Method type
+type _github_com_ordermerge_ordermerge_merge_Method struct {
+	IValue     interface{}
+	WInfo      func() merge.MethodInfo
+	WNewKernel func(t merge.TensorInfo, p *merge.TensorParams) (merge.Kernel, error)
+}
+
+func (W _github_com_ordermerge_ordermerge_merge_Method) Info() merge.MethodInfo {
+	return W.WInfo()
+}
+func (W _github_com_ordermerge_ordermerge_merge_Method) NewKernel(t merge.TensorInfo, p *merge.TensorParams) (merge.Kernel, error) {
+	return W.WNewKernel(t, p)
+}
+
+// _github_com_ordermerge_ordermerge_merge_Noter is an interface wrapper for Noter type
+type _github_com_ordermerge_ordermerge_merge_Noter struct {
+	IValue interface{}
+	WNote  func() string
+}
+
+func (W _github_com_ordermerge_ordermerge_merge_Noter) Note() string {
+	return W.WNote()
 }

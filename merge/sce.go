@@ -1,0 +1,191 @@
+package merge
+
+import "math"
+
+// sce is mergekit's SCE (Select, Calculate, Erase; Wan et al. 2024): keep the select_topk
+// fraction of elements whose task vectors vary most across the models (of those that vary at
+// all), weight each model by the mean square of its kept task vector (normalised to sum 1),
+// drop the elements against the elected sign (that of the sum of the task vectors), and add
+// the weighted mean of the rest to the base.
+type sce struct{}
+
+func (sce) Info() MethodInfo {
+	return MethodInfo{
+		Name:      "sce",
+		Summary:   "SCE: top-k by variance across models, mean-square weights, sign election",
+		NeedsBase: true,
+		MinModels: 1,
+		Passes:    "3 with select_topk < 1 (exact top-k of the variances, then the weights), else 1",
+		Params: []ParamSpec{
+			{Name: "select_topk", Kind: FloatParam, Default: 1, Doc: "fraction of the varying elements kept, largest variance first"},
+			int8MaskParam,
+		},
+	}
+}
+
+func (sce) NewKernel(ti TensorInfo, p *TensorParams) (Kernel, error) {
+	if !ti.HasBase {
+		return nil, p.errorf("select_topk", "sce needs a base model")
+	}
+	k := &sceKernel{k: len(ti.Models), topk: p.Float("select_topk"), sq: make([]float64, len(ti.Models)), n: ti.Numel}
+	k.selecting = k.topk < 1
+	return k, nil
+}
+
+type sceKernel struct {
+	k         int
+	n         int
+	topk      float64
+	selecting bool
+	nonzero   int64
+	sel       topK
+	eqKeep    int64 // sel's state after the search, restored before each pass that uses it
+	eqSkip    int64
+	sq        []float64 // sum of squares of the kept task vectors, per model
+	w         []float64
+	keys      []uint32
+}
+
+func (k *sceKernel) ScanPasses() int {
+	if k.selecting {
+		return 3
+	}
+	return 1
+}
+
+// varKeys fills k.keys with the float32 bits of the population variance of the task vectors
+// at each element of the block, and returns them.
+func (k *sceKernel) varKeys(b *Block) []uint32 {
+	n := len(b.Base)
+	if cap(k.keys) < n {
+		k.keys = make([]uint32, blockElems)
+	}
+	keys := k.keys[:n]
+	kf := float64(k.k)
+	for j, bv := range b.Base {
+		var s float64
+		for _, x := range b.Models {
+			s += float64(x[j] - bv)
+		}
+		mean := s / kf
+		var v float64
+		for _, x := range b.Models {
+			d := float64(x[j]-bv) - mean
+			v += d * d
+		}
+		keys[j] = math.Float32bits(float32(v / kf))
+	}
+	return keys
+}
+
+// selected says whether the next element, in element order, is among the top k.
+func (k *sceKernel) selected(key uint32) bool {
+	return k.sel.keepMask(key) != 0
+}
+
+func (k *sceKernel) Scan(pass int, b *Block) {
+	if k.selecting && pass < 2 {
+		keys := k.varKeys(b)
+		if pass == 0 {
+			if k.sel.hi == nil {
+				k.sel.hi = make([]int64, 1<<15)
+			}
+			for _, key := range keys {
+				k.nonzero += int64(b2i(key != 0))
+				k.sel.hi[key>>16]++
+			}
+			return
+		}
+		if k.sel.none || k.sel.all {
+			return
+		}
+		if k.sel.lo == nil {
+			k.sel.lo = make([]int64, 1<<16)
+		}
+		for _, key := range keys {
+			if key>>16 == k.sel.hiBucket {
+				k.sel.lo[key&0xffff]++
+			}
+		}
+		return
+	}
+	// The weights' pass: mean squares of the kept task vectors.
+	var keys []uint32
+	if k.selecting {
+		keys = k.varKeys(b)
+	}
+	for j, bv := range b.Base {
+		keep := !k.selecting || k.selected(keys[j])
+		if !keep {
+			continue
+		}
+		for i, x := range b.Models {
+			d := float64(x[j] - bv)
+			k.sq[i] += d * d
+		}
+	}
+}
+
+func (k *sceKernel) EndScan(pass int) {
+	last := 0
+	if k.selecting {
+		last = 2
+	}
+	switch {
+	case k.selecting && pass == 0:
+		keep := int(float64(k.nonzero) * k.topk)
+		k.sel.keep = keep
+		if keep <= 0 {
+			k.sel.none, k.sel.cut, k.sel.hi = true, 1<<40, nil
+			return
+		}
+		k.sel.endScan(0, k.n)
+	case k.selecting && pass == 1:
+		if !k.sel.none {
+			k.sel.endScan(1, k.n)
+		}
+		k.eqKeep, k.eqSkip = k.sel.eqKeep, k.sel.eqSkip
+	case pass == last:
+		k.w = make([]float64, k.k)
+		var sum float64
+		for i, s := range k.sq {
+			k.w[i] = s / float64(k.n)
+			sum += k.w[i]
+		}
+		for i := range k.w {
+			if math.Abs(sum) < 1e-6 {
+				k.w[i] = 1 / float64(k.k)
+			} else {
+				k.w[i] /= sum
+			}
+		}
+		k.sel.eqKeep, k.sel.eqSkip = k.eqKeep, k.eqSkip // the output pass walks the mask again
+	}
+}
+
+func (k *sceKernel) Merge(b *Block) {
+	var keys []uint32
+	if k.selecting {
+		keys = k.varKeys(b)
+	}
+	for j, bv := range b.Base {
+		if k.selecting && !k.selected(keys[j]) {
+			b.Out[j] = bv
+			continue
+		}
+		var sum float64
+		for _, x := range b.Models {
+			sum += float64(x[j] - bv)
+		}
+		positive := sum >= 0
+		var mixed, div float64
+		for i, x := range b.Models {
+			d := float64(x[j] - bv)
+			if (d > 0 && positive) || (d < 0 && !positive) {
+				mixed += d * k.w[i]
+				div += k.w[i]
+			}
+		}
+		b.Out[j] = float32(float64(bv) + mixed/math.Max(div, 1e-6))
+	}
+}
