@@ -560,7 +560,9 @@ func (t *topK) scan(pass int, x, base []float32) {
 	if t.lo == nil {
 		t.lo = make([]int64, 1<<16)
 	}
-	collect := t.order != 0 && t.numel <= exactTiesLimit
+	// Ties in the lowest bucket (zeros and subnormals) change nothing: a kept zero adds
+	// nothing and TIES's sign election ignores it. Only other cuts need the exact order.
+	collect := t.order != 0 && t.numel <= exactTiesLimit && t.hiBucket != 0
 	if collect && t.mags == nil {
 		t.mags = make([]float32, 0, t.numel)
 	}
@@ -600,7 +602,7 @@ func (t *topK) endScan(pass int, numel int) {
 			if t.fromEnd {
 				t.eqSkip = t.lo[l] - t.eqKeep
 			}
-			if t.eqKeep < t.lo[l] && len(t.mags) == numel {
+			if t.eqKeep < t.lo[l] && len(t.mags) == numel && t.cut != 0 {
 				t.selectTies(numel)
 			}
 			t.mags = nil

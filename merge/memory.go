@@ -56,7 +56,8 @@ type Options struct {
 
 // Merge merges in-memory models with one call and returns the merged model and a report. The
 // merged tensors are new; the inputs are not modified. The result is byte-for-byte the same as
-// merging the same tensors from checkpoint folders with Run.
+// merging the same tensors from checkpoint folders with Run in the same compute dtype (a
+// config's dtype, or its inputs' dtype without one; Options.DType here, float32 by default).
 func Merge(ctx context.Context, opt Options) (Model, *Report, error) {
 	start := time.Now()
 	m, err := lookupMethod(opt.Registry, opt.Method)
