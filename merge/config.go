@@ -79,6 +79,21 @@ type TokenizerConfig struct {
 	Source string
 	// PadToMultipleOf pads the vocabulary (and the embedding rows, with zeros) to a multiple.
 	PadToMultipleOf int
+	// Tokens set where chosen tokens' embedding rows come from (mergekit's tokens); a token
+	// the output vocabulary lacks is added to it.
+	Tokens map[string]TokenEmbedding
+}
+
+// TokenEmbedding is one rule of TokenizerConfig.Tokens: the row comes from Model (a model
+// path; with Token or TokenID, that token's row of the model's own vocabulary, else this
+// token's row), or is zeros (Zero). A model that has the token keeps its own row unless
+// Force. An empty rule keeps the default (see the package doc).
+type TokenEmbedding struct {
+	Model   string
+	Token   string
+	TokenID int // -1: none
+	Zero    bool
+	Force   bool
 }
 
 // Slice is one output slice: each source contributes the layers of its LayerRange; all
@@ -501,8 +516,7 @@ func (r yamlReader) parseSlices(val *yaml.Node, blocks []paramBlock) ([]Slice, [
 	return out, blocks, nil
 }
 
-// parseTokenizer reads mergekit's tokenizer block: {source, pad_to_multiple_of}. Per-token
-// embedding rules (tokens:) are refused, naming the key.
+// parseTokenizer reads mergekit's tokenizer block: {source, tokens, pad_to_multiple_of}.
 func (r yamlReader) parseTokenizer(val *yaml.Node, path string) (*TokenizerConfig, error) {
 	errAt := r.errAt
 	if val.Kind != yaml.MappingNode {
@@ -524,9 +538,58 @@ func (r yamlReader) parseTokenizer(val *yaml.Node, path string) (*TokenizerConfi
 			}
 			t.PadToMultipleOf = n
 		case "tokens":
-			return errAt(key, p, "per-token embedding rules are not supported (tokens are taken from the models that have them, averaged where several do)")
+			if v.Kind != yaml.MappingNode {
+				return errAt(v, p, "must map tokens to {source, force}")
+			}
+			t.Tokens = map[string]TokenEmbedding{}
+			return eachKey(v, p, errAt, func(tk, tv *yaml.Node, tp string) error {
+				rule := TokenEmbedding{TokenID: -1}
+				if tv.Kind != yaml.MappingNode {
+					return errAt(tv, tp, "must be {source: MODEL | {kind: zero} | {kind: model_token, model, token or token_id}, force: BOOL}")
+				}
+				err := eachKey(tv, tp, errAt, func(rk, rv *yaml.Node, rp string) error {
+					switch rk.Value {
+					case "force":
+						if err := rv.Decode(&rule.Force); err != nil {
+							return errAt(rv, rp, "must be true or false")
+						}
+					case "source":
+						if rv.Kind == yaml.ScalarNode {
+							rule.Model = rv.Value
+							return nil
+						}
+						var src struct {
+							Kind    string `yaml:"kind"`
+							Model   string `yaml:"model"`
+							Token   *string
+							TokenID *int `yaml:"token_id"`
+						}
+						if err := rv.Decode(&src); err != nil {
+							return errAt(rv, rp, "%v", err)
+						}
+						switch {
+						case src.Kind == "zero" && src.Model == "" && src.Token == nil && src.TokenID == nil:
+							rule.Zero = true
+						case src.Kind == "model_token" && src.Model != "" && (src.Token == nil) != (src.TokenID == nil):
+							rule.Model = src.Model
+							if src.Token != nil {
+								rule.Token = *src.Token
+							} else {
+								rule.TokenID = *src.TokenID
+							}
+						default:
+							return errAt(rv, rp, "must be a model, {kind: zero}, or {kind: model_token, model, and one of token, token_id}")
+						}
+					default:
+						return errAt(rk, rp, "unknown key (a token rule has source and force)")
+					}
+					return nil
+				})
+				t.Tokens[tk.Value] = rule
+				return err
+			})
 		default:
-			return errAt(key, p, "unknown key (a tokenizer block has source and pad_to_multiple_of)")
+			return errAt(key, p, "unknown key (a tokenizer block has source, tokens and pad_to_multiple_of)")
 		}
 		return nil
 	})
@@ -689,8 +752,9 @@ func (c *Config) YAML() ([]byte, error) {
 		Parameters map[string]any `yaml:"parameters,omitempty"`
 	}
 	type tokenizer struct {
-		Source          string `yaml:"source"`
-		PadToMultipleOf int    `yaml:"pad_to_multiple_of,omitempty"`
+		Source          string         `yaml:"source"`
+		Tokens          map[string]any `yaml:"tokens,omitempty"`
+		PadToMultipleOf int            `yaml:"pad_to_multiple_of,omitempty"`
 	}
 	type doc struct {
 		Name            string         `yaml:"name,omitempty"`
@@ -710,6 +774,26 @@ func (c *Config) YAML() ([]byte, error) {
 		TokenizerSource: c.TokenizerSource, ChatTemplate: c.ChatTemplate, Compat: c.Compat}
 	if c.Tokenizer != nil {
 		d.Tokenizer = &tokenizer{Source: c.Tokenizer.Source, PadToMultipleOf: c.Tokenizer.PadToMultipleOf}
+		for tok, te := range c.Tokenizer.Tokens {
+			rule := map[string]any{}
+			switch {
+			case te.Zero:
+				rule["source"] = map[string]any{"kind": "zero"}
+			case te.Token != "":
+				rule["source"] = map[string]any{"kind": "model_token", "model": te.Model, "token": te.Token}
+			case te.TokenID >= 0 && te.Model != "":
+				rule["source"] = map[string]any{"kind": "model_token", "model": te.Model, "token_id": te.TokenID}
+			case te.Model != "":
+				rule["source"] = te.Model
+			}
+			if te.Force {
+				rule["force"] = true
+			}
+			if d.Tokenizer.Tokens == nil {
+				d.Tokenizer.Tokens = map[string]any{}
+			}
+			d.Tokenizer.Tokens[tok] = rule
+		}
 	}
 	d.Parameters = plainParams(c.Params)
 	if info, ok := c.Registry.Lookup(c.Method); ok && info.Randomised {

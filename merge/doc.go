@@ -162,9 +162,9 @@
 // and models[].parameters or slices, parameters, dtype, out_dtype, tokenizer_source or
 // tokenizer, chat_template; seed goes under parameters. Parsing is strict: an unknown key or
 // parameter is an error naming it, its path and its line, and so is every mergekit feature
-// ordermerge does not support (modules, per-slice base_model and residual_weight, tokenizer
-// tokens rules, DoRA adapters...). A model entry naming the base's folder is the base
-// (mergekit configs often list it). A per-model parameter (weight, density) is looked up in
+// ordermerge does not support (modules, per-slice base_model and residual_weight, DoRA
+// adapters, named chat templates other than chatml...). A model entry naming the base's
+// folder is the base (mergekit configs often list it). A per-model parameter (weight, density) is looked up in
 // the model's parameters, then its slice's, then the top-level ones, then its default. A
 // value is a scalar; a list of numbers, a gradient over the layers, interpolated
 // piecewise-linearly at t = layer/(L-1) (L from config.json's num_hidden_layers, else the
@@ -199,7 +199,10 @@
 // and added tokens, ids below the config's vocab_size) before merging, as mergekit's
 // PermutedEmbeddings does: a model's own row for a token it has; for a token it lacks, the
 // row of the only model that has it, else the base's row when the base has it, else the mean
-// of the rows of the models that have it; zeros when no model has it and for padding rows. A
+// of the rows of the models that have it; zeros when no model has it and for padding rows.
+// The tokenizer block's tokens rules (source: a model, {kind: zero} or {kind: model_token,
+// model, token or token_id}; force) replace that default row for their token, added to the
+// vocabulary when missing; a model that has the token keeps its own row unless forced. A
 // model without tokenizer.json shares the first one's vocabulary. The union keeps the base's
 // ids and appends, model by model in id order, the ordinary tokens and then the added tokens
 // the base lacks (as added tokens in the output tokenizer.json). config.json's vocab_size

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -233,8 +234,53 @@ func (s *inputSet) remapVocab(cfg *Config, base *opened) (*outputVocab, error) {
 			return nil, fmt.Errorf("%stokenizer_source %s is not one of the merged models", cfg.prefix("tokenizer_source"), srcName)
 		}
 	}
-	ov := buildOutputVocab(srcName, idx, vocabs, pad)
-	views, err := permuteEmbeddings(srcs, vocabs, ov, base != nil)
+	var extra []string
+	var tokens map[string]TokenEmbedding
+	if cfg.Tokenizer != nil {
+		tokens = cfg.Tokenizer.Tokens
+		for tok := range tokens {
+			extra = append(extra, tok)
+		}
+		sort.Strings(extra)
+	}
+	ov := buildOutputVocab(srcName, idx, vocabs, pad, extra)
+	rules := map[int]tokenRule{}
+	for tok, te := range tokens {
+		where := fmt.Sprintf("%stokenizer.tokens[%q]", cfg.prefix("tokenizer"), tok)
+		r := tokenRule{zero: te.Zero, force: te.Force, row: -1}
+		if te.Model != "" {
+			p, err := canonical(te.Model)
+			if err != nil {
+				return nil, err
+			}
+			r.model = -1
+			for i, o := range order {
+				if o.path == p && r.model < 0 {
+					r.model = i
+				}
+			}
+			if r.model < 0 {
+				return nil, fmt.Errorf("%s: %s is not one of the merged models", where, te.Model)
+			}
+			switch {
+			case te.Token != "":
+				id, ok := vocabs[r.model].ids[te.Token]
+				if !ok {
+					return nil, fmt.Errorf("%s: %s has no token %q", where, te.Model, te.Token)
+				}
+				r.row = id
+			case te.TokenID >= 0:
+				r.row = te.TokenID
+			}
+		} else if !te.Zero {
+			if te.Force {
+				return nil, fmt.Errorf("%s: force needs a source", where)
+			}
+			continue // the default rule
+		}
+		rules[ov.ids[tok]] = r
+	}
+	views, err := permuteEmbeddings(srcs, vocabs, ov, base != nil, rules)
 	if err != nil {
 		return nil, fmt.Errorf("%stokenizer_source: %w", cfg.prefix("tokenizer_source"), err)
 	}

@@ -327,6 +327,54 @@ chat_template: auto
 	c := *cfg
 	c.ChatTemplate = "vicuna"
 	expectFailure(t, dir, &c, RunOptions{Out: filepath.Join(dir, "x")}, `chat_template "vicuna"`)
+
+	// Token rules: <new> zeros where a model lacks it (the model that has it keeps its row),
+	// <extra> (added to the vocabulary) from the second model's <new>, tok3 forced from the
+	// first model.
+	rules, err := ParseConfig([]byte(fmt.Sprintf(`
+merge_method: task_arithmetic
+base_model: %s
+models: [%s, %s]
+tokenizer:
+  source: base
+  tokens:
+    "<new>": {source: {kind: zero}}
+    "<extra>": {source: {kind: model_token, model: %s, token: "<new>"}}
+    tok3: {source: %s, force: true}
+`, b, ms[0], ms[1], ms[1], ms[0])), "rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out3 := filepath.Join(dir, "rules")
+	if _, err := Run(context.Background(), rules, RunOptions{Out: out3}); err != nil {
+		t.Fatal(err)
+	}
+	emb = readTensor(t, out3, "model.embed_tokens.weight")
+	if len(emb) != 66*32 {
+		t.Fatalf("%d rows, want 66 (64 + <extra> + <new>)", len(emb)/32)
+	}
+	approxEqual(t, emb[3*32:4*32], m0[3*32:4*32], 1e-6)
+	approxEqual(t, emb[64*32:65*32], extra, 1e-6) // <extra>: every input has the donor row
+	approxEqual(t, emb[65*32:66*32], extra, 1e-6) // <new>: 0 + (0 - 0) + (extra - 0)
+	approxEqual(t, emb[4*32:5*32], emb4(bv, m0, m1), 1e-6)
+	// The recorded config keeps the rules.
+	rec, err := LoadConfig(filepath.Join(out3, ConfigFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := rec.Tokenizer.Tokens; !tr["tok3"].Force || !tr["<new>"].Zero || tr["<extra>"].Token != "<new>" || rec.Tokenizer.Source != "base" {
+		t.Errorf("recorded rules %+v", rec.Tokenizer)
+	}
+}
+
+// emb4 is row 4 of task arithmetic of base and two models with weight 1.
+func emb4(b, m0, m1 []float32) []float32 {
+	out := make([]float32, 32)
+	for j := range out {
+		i := 4*32 + j
+		out[j] = float32(float64(b[i]) + (float64(m0[i]) - float64(b[i])) + (float64(m1[i]) - float64(b[i])))
+	}
+	return out
 }
 
 // TestTiedAndGrownVocabularies mixes a tied-embedding model (no lm_head) and a fine-tune with

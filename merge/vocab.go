@@ -114,7 +114,7 @@ type outputVocab struct {
 // the input whose tokenizer is used) over the inputs' vocabularies (base first, when there is
 // one). The union keeps the base's ids and appends, model by model in id order, the ordinary
 // tokens and then the added tokens the output lacks so far.
-func buildOutputVocab(source string, sourceIdx int, vocabs []*vocabulary, pad int) *outputVocab {
+func buildOutputVocab(source string, sourceIdx int, vocabs []*vocabulary, pad int, extra []string) *outputVocab {
 	ov := &outputVocab{ids: map[string]int{}, inputs: vocabs}
 	addTok := func(tok string) {
 		if _, ok := ov.ids[tok]; !ok {
@@ -149,6 +149,13 @@ func buildOutputVocab(source string, sourceIdx int, vocabs []*vocabulary, pad in
 		}
 		ov.srcDir = v.dir
 	}
+	// Tokens the tokenizer block's rules name are added when missing, as mergekit adds them.
+	for _, tok := range extra {
+		if _, ok := ov.ids[tok]; !ok {
+			addTok(tok)
+			ov.appended = append(ov.appended, tok)
+		}
+	}
 	ov.rows = len(ov.tokens)
 	if pad > 1 && ov.rows%pad != 0 {
 		ov.rows += pad - ov.rows%pad
@@ -161,7 +168,11 @@ func buildOutputVocab(source string, sourceIdx int, vocabs []*vocabulary, pad in
 // does: a model's own row when it has the token; else the row of the only model that has it,
 // the base's row when the base has it, or the mean of the rows of the models that have it;
 // zeros when none does (and for padding rows).
-func permuteEmbeddings(srcs []source, vocabs []*vocabulary, ov *outputVocab, hasBase bool) ([]source, error) {
+//
+// A rule of the tokenizer block's tokens replaces the default row of its token: another
+// model's row (its own token's, or a token or id of its vocabulary), or zeros; the models that
+// have the token keep their own row unless the rule forces it.
+func permuteEmbeddings(srcs []source, vocabs []*vocabulary, ov *outputVocab, hasBase bool, rules map[int]tokenRule) ([]source, error) {
 	out := make([]source, len(srcs))
 	views := make([]*permutedSource, len(srcs))
 	for i, s := range srcs {
@@ -216,9 +227,35 @@ func permuteEmbeddings(srcs []source, vocabs []*vocabulary, ov *outputVocab, has
 			}
 			return f, nil
 		}
-		// The default row of each token some model lacks.
+		// The default row of each token some model lacks, or a rule sets.
 		defaults := map[int][]float32{}
+		for id, rule := range rules {
+			if rule.zero {
+				defaults[id] = make([]float32, dim)
+				continue
+			}
+			row := rule.row
+			if row < 0 {
+				row = perm[rule.model][id]
+			}
+			if row < 0 || row >= entries[rule.model].Shape[0] {
+				return nil, fmt.Errorf("tokenizer.tokens[%q]: %s has no such row", ov.tokens[id], name)
+			}
+			r, err := readRow(rule.model, row)
+			if err != nil {
+				return nil, err
+			}
+			defaults[id] = r
+			if rule.force {
+				for i := range srcs {
+					perm[i][id] = -1
+				}
+			}
+		}
 		for id := range len(ov.tokens) {
+			if _, ruled := rules[id]; ruled {
+				continue
+			}
 			var have []int
 			for i := range srcs {
 				if perm[i][id] >= 0 {
@@ -266,8 +303,17 @@ func permuteEmbeddings(srcs []source, vocabs []*vocabulary, ov *outputVocab, has
 	return out, nil
 }
 
-// unionTokenizer returns the base's tokenizer.json with the union's extra tokens appended as
-// added tokens (an ordinary token another model has is added as a normal, non-special one).
+// tokenRule is a tokenizer.tokens rule resolved to input indices: the row of input model
+// (its row for the token itself when row < 0), or zeros.
+type tokenRule struct {
+	zero  bool
+	model int
+	row   int
+	force bool
+}
+
+// unionTokenizer returns the source's tokenizer.json with the tokens appended to the
+// vocabulary (the union's, and those the tokens rules add) as added tokens (an ordinary token another model has is added as a normal, non-special one).
 func (ov *outputVocab) unionTokenizer() ([]byte, error) {
 	path := filepath.Join(ov.srcDir, "tokenizer.json")
 	b, err := os.ReadFile(path)

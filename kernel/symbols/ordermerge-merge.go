@@ -56,6 +56,7 @@ func init() {
 		"TensorInfo":      reflect.ValueOf((*merge.TensorInfo)(nil)),
 		"TensorParams":    reflect.ValueOf((*merge.TensorParams)(nil)),
 		"TensorReport":    reflect.ValueOf((*merge.TensorReport)(nil)),
+		"TokenEmbedding":  reflect.ValueOf((*merge.TokenEmbedding)(nil)),
 		"TokenizerConfig": reflect.ValueOf((*merge.TokenizerConfig)(nil)),
 		"Values":          reflect.ValueOf((*merge.Values)(nil)),
 
