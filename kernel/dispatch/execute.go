@@ -72,10 +72,14 @@ func (k *Kernel) execute(m *wire.Message) {
 		if !req.Silent {
 			k.publish(m, "error", map[string]any{"ename": e.Name, "evalue": e.Value, "traceback": e.Traceback})
 		}
+		// stop_on_error aborts the requests that were waiting when the cell failed, not one
+		// the client sends after it has read this reply (it may arrive before the queue is
+		// drained): count them before replying.
+		waiting := len(k.shellCh)
 		k.reply(k.sockets.Shell, m, "execute_reply", map[string]any{"status": "error", "execution_count": count,
 			"ename": e.Name, "evalue": e.Value, "traceback": e.Traceback})
 		if stopOnError {
-			k.abortQueued()
+			k.abortQueued(waiting)
 		}
 		return
 	}
@@ -88,10 +92,10 @@ func (k *Kernel) execute(m *wire.Message) {
 		"user_expressions": map[string]any{}, "payload": payload})
 }
 
-// abortQueued answers the execute_requests already waiting with status "aborted" instead of
-// running them, as stop_on_error asks; other queued requests are handled normally.
-func (k *Kernel) abortQueued() {
-	for {
+// abortQueued answers the first n waiting requests: execute_requests with status "aborted"
+// instead of running them, as stop_on_error asks; other requests are handled normally.
+func (k *Kernel) abortQueued(n int) {
+	for ; n > 0; n-- {
 		select {
 		case m := <-k.shellCh:
 			if m.Header.MsgType != "execute_request" {
