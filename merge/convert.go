@@ -28,6 +28,21 @@ func words(b []byte) []uint16 {
 
 func aligned2(b []byte) bool { return len(b) == 0 || uintptr(unsafe.Pointer(&b[0]))%2 == 0 }
 
+// float32View views b as the float32 values it holds when dt is F32 and the machine is
+// little-endian (as safetensors stores them) and b is 4-byte aligned; ok is false otherwise.
+func float32View(b []byte, dt tensor.DType) (v []float32, ok bool) {
+	if dt != tensor.F32 || !littleEndian || len(b)%4 != 0 {
+		return nil, false
+	}
+	if len(b) == 0 {
+		return []float32{}, true
+	}
+	if uintptr(unsafe.Pointer(&b[0]))%4 != 0 {
+		return nil, false
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4), true
+}
+
 // decodeBlock converts len(dst) elements of dtype dt from src.
 func decodeBlock(dst []float32, src []byte, dt tensor.DType) error {
 	if dt == tensor.BF16 && littleEndian && aligned2(src) && len(src) == 2*len(dst) {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ordermerge/ordermerge/merge/internal/vec"
 	"github.com/ordermerge/ordermerge/tensor"
 )
 
@@ -426,9 +427,15 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 			blk.Offset = c0 + b0
 			for i, in := range all {
 				size := in.dtype.Size()
-				dst := w.f32Buf(in.slot)[:bn]
-				if err := decodeBlock(dst, w.raw[in.slot][b0*size:(b0+bn)*size], in.dtype); err != nil {
-					return fmt.Errorf("tensor %s: %s: %w", tp.name, in.label, err)
+				raw := w.raw[in.slot][b0*size : (b0+bn)*size]
+				// Stored float32 needs no decoding: the kernel reads the bytes as read
+				// (kernels never write to their inputs; see Block).
+				dst, ok := float32View(raw, in.dtype)
+				if !ok {
+					dst = w.f32Buf(in.slot)[:bn]
+					if err := decodeBlock(dst, raw, in.dtype); err != nil {
+						return fmt.Errorf("tensor %s: %s: %w", tp.name, in.label, err)
+					}
 				}
 				if i < len(models) {
 					blk.Models[i] = dst
@@ -452,12 +459,19 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 			if w.outF32 == nil {
 				w.outF32, w.src = make([]float32, blockElems), make([]uint8, blockElems)
 			}
-			blk.Out, blk.Source = w.outF32[:bn], w.src[:bn]
-			kern.Merge(&blk)
 			dst := rawOut[b0*outSize : (b0+bn)*outSize]
-			if exact {
+			// A float32 output is merged straight into the output chunk.
+			outView, direct := float32View(dst, tp.outDType)
+			blk.Out, blk.Source = w.outF32[:bn], w.src[:bn]
+			if direct {
+				blk.Out = outView
+			}
+			kern.Merge(&blk)
+			switch {
+			case direct:
+			case exact:
 				encodeExact(dst, blk.Out, tp.outDType)
-			} else {
+			default:
 				encodeRounded(dst, blk.Out, tp.outDType)
 			}
 			if w.checkFinite {
@@ -596,35 +610,12 @@ func (s *tensorStats) add(b *Block, selecting bool) {
 	n := len(out)
 	s.n += int64(n)
 	for i, x := range b.Models {
-		x = x[:n]
-		// Four partial sums break the dependency chain of one running sum; the grouping is
-		// fixed, so the result does not depend on anything but the block.
-		var d0, d1, d2, d3 float64
-		j := 0
 		// The difference is taken in float32 (relative error 2^-24, plenty for a report) and
-		// squared and summed in float64.
-		for ; j+4 <= n; j += 4 {
-			e0 := float64(x[j] - out[j])
-			e1 := float64(x[j+1] - out[j+1])
-			e2 := float64(x[j+2] - out[j+2])
-			e3 := float64(x[j+3] - out[j+3])
-			d0 += e0 * e0
-			d1 += e1 * e1
-			d2 += e2 * e2
-			d3 += e3 * e3
-		}
-		for ; j < n; j++ {
-			e := float64(x[j] - out[j])
-			d0 += e * e
-		}
-		s.dist2[i] += (d0 + d1) + (d2 + d3)
+		// squared and summed in float64, in a fixed grouping (vec.SumSqDiff), so the result
+		// does not depend on anything but the block.
+		s.dist2[i] += vec.SumSqDiff(x[:n], out)
 		if b.Base != nil {
-			base := b.Base[:n]
-			var eq int64
-			for j, v := range x {
-				eq += b2i(v == base[j]) // branch-free: equality is unpredictable
-			}
-			s.baseEq[i] += eq
+			s.baseEq[i] += vec.CountEqual(x[:n], b.Base)
 		}
 	}
 	if selecting {

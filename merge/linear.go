@@ -1,6 +1,9 @@
 package merge
 
-import "github.com/ordermerge/ordermerge/tensor"
+import (
+	"github.com/ordermerge/ordermerge/merge/internal/vec"
+	"github.com/ordermerge/ordermerge/tensor"
+)
 
 // linear is the weighted average: sum w_i x_i, divided by sum w_i when normalize is set. With
 // a base model, the base is one more input with its own weight, as in mergekit (0.1.4): the
@@ -102,25 +105,13 @@ func (k *linearKernel) Merge(b *Block) {
 	for lo := 0; lo < len(out); lo += len(acc) {
 		hi := min(lo+len(acc), len(out))
 		a := acc[:hi-lo]
-		w0 := k.w[0]
-		for j, x := range b.Models[0][lo:hi] {
-			a[j] = w0 * float64(x)
-		}
+		vec.MulTo(a, k.w[0], b.Models[0][lo:hi])
 		for i := 1; i < k1; i++ {
-			wi := k.w[i]
-			for j, x := range b.Models[i][lo:hi] {
-				a[j] += wi * float64(x)
-			}
+			vec.AddMul(a, k.w[i], b.Models[i][lo:hi])
 		}
 		if k.withBase {
-			wb := k.w[k1]
-			for j, x := range b.Base[lo:hi] {
-				a[j] += wb * float64(x)
-			}
+			vec.AddMul(a, k.w[k1], b.Base[lo:hi])
 		}
-		o := out[lo:hi]
-		for j := range o {
-			o[j] = float32(a[j] * k.scale)
-		}
+		vec.Narrow(out[lo:hi], a, k.scale)
 	}
 }

@@ -15,7 +15,8 @@ const blockElems = 1 << 16
 
 // Block is a run of consecutive elements of one tensor, decoded to float32: what a Kernel
 // sees. Its slices belong to the engine and are reused for the next block, so a kernel copies
-// what it wants to keep.
+// what it wants to keep. Base and Models are read-only: they may be views of the engine's read
+// buffers, which later passes over the same tensor read again.
 type Block struct {
 	// Offset is the index of the block's first element in the tensor.
 	Offset int

@@ -1,0 +1,25 @@
+//go:build amd64 && !purego
+
+package vec
+
+import "golang.org/x/sys/cpu"
+
+// useAsm is fixed at start-up by the CPU.
+var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasPOPCNT
+
+// The assembly bodies take n, a positive multiple of 4 (8 for countEqual), elements.
+
+//go:noescape
+func mulTo(a *float64, x *float32, w float64, n int)
+
+//go:noescape
+func addMul(a *float64, x *float32, w float64, n int)
+
+//go:noescape
+func narrow(o *float32, a *float64, s float64, n int)
+
+//go:noescape
+func sumSqDiff(d *[4]float64, x, y *float32, n int)
+
+//go:noescape
+func countEqual(x, y *float32, n int) int64

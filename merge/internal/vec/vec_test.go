@@ -1,0 +1,147 @@
+package vec
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// values returns n float32s that exercise what changes bits: signed zeros, NaN, infinities,
+// subnormals, exact ties with a second slice, and ordinary magnitudes across the range.
+func values(r *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		switch r.IntN(12) {
+		case 0:
+			v[i] = 0
+		case 1:
+			v[i] = float32(math.Copysign(0, -1))
+		case 2:
+			v[i] = float32(math.NaN())
+		case 3:
+			v[i] = float32(math.Inf(1 - 2*r.IntN(2)))
+		case 4:
+			v[i] = math.Float32frombits(r.Uint32() & 0x807fffff) // subnormal
+		default:
+			v[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.IntN(20)-10)))
+		}
+	}
+	return v
+}
+
+// partner returns a copy of x with about half its elements changed.
+func partner(r *rand.Rand, x []float32) []float32 {
+	y := values(r, len(x))
+	for i := range y {
+		if r.IntN(2) == 0 {
+			y[i] = x[i]
+		}
+	}
+	return y
+}
+
+func sameBits64(a, b []float64) int {
+	for i := range a {
+		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+// Every length from 0 to 40 covers an empty body, bodies with and without a tail, and
+// offsets that make the slices unaligned.
+func TestAssemblyMatchesGo(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n <= 40; n++ {
+		for _, off := range []int{0, 1, 3} {
+			x := values(r, n+off)[off:]
+			y := partner(r, x)
+			w := r.NormFloat64()
+			a0 := make([]float64, n)
+			for i := range a0 {
+				a0[i] = float64(values(r, 1)[0])
+			}
+
+			got, want := make([]float64, n), make([]float64, n)
+			MulTo(got, w, x)
+			mulToGo(want, w, x)
+			if i := sameBits64(got, want); i >= 0 {
+				t.Fatalf("MulTo n=%d off=%d: [%d] = %v, want %v", n, off, i, got[i], want[i])
+			}
+
+			copy(got, a0)
+			copy(want, a0)
+			AddMul(got, w, x)
+			addMulGo(want, w, x)
+			if i := sameBits64(got, want); i >= 0 {
+				t.Fatalf("AddMul n=%d off=%d: [%d] = %v, want %v", n, off, i, got[i], want[i])
+			}
+
+			o, ow := make([]float32, n), make([]float32, n)
+			Narrow(o, a0, w)
+			narrowGo(ow, a0, w)
+			for i := range o {
+				if math.Float32bits(o[i]) != math.Float32bits(ow[i]) {
+					t.Fatalf("Narrow n=%d off=%d: [%d] = %v, want %v", n, off, i, o[i], ow[i])
+				}
+			}
+
+			var d [4]float64
+			body := n &^ 3
+			sumSqDiffGo(&d, x[:body], y[:body])
+			for j := body; j < n; j++ {
+				e := float64(x[j] - y[j])
+				d[0] += e * e
+			}
+			// A NaN sum is NaN in both, but which NaN comes out of inf - inf or of two NaN
+			// operands may differ between the scalar and the vector instructions.
+			g, w := SumSqDiff(x, y), (d[0]+d[1])+(d[2]+d[3])
+			if math.Float64bits(g) != math.Float64bits(w) && !(math.IsNaN(g) && math.IsNaN(w)) {
+				t.Fatalf("SumSqDiff n=%d off=%d: %v, want %v", n, off, g, w)
+			}
+
+			if g, w := CountEqual(x, y), countEqualGo(x, y); g != w {
+				t.Fatalf("CountEqual n=%d off=%d: %d, want %d", n, off, g, w)
+			}
+		}
+	}
+}
+
+// The finite case, checked against plain arithmetic rather than against the portable loops.
+func TestSumSqDiffAndCountEqualValues(t *testing.T) {
+	x := []float32{1, 2, 3, 4, 5, 6, 7, 8, 9}
+	y := []float32{1, 0, 3, 1, 5, 6, 0, 8, 7}
+	// differences 0 2 0 3 0 0 7 0 2: squares 4 + 9 + 49 + 4
+	if got := SumSqDiff(x, y); got != 66 {
+		t.Errorf("SumSqDiff = %v, want 66", got)
+	}
+	if got := CountEqual(x, y); got != 5 {
+		t.Errorf("CountEqual = %d, want 5", got)
+	}
+	nan := float32(math.NaN())
+	z := []float32{nan, 0, 0, 0, 0, 0, 0, 0}
+	if got := CountEqual(z, []float32{nan, float32(math.Copysign(0, -1)), 0, 0, 0, 0, 0, 1}); got != 6 {
+		t.Errorf("CountEqual with NaN and -0 = %d, want 6", got)
+	}
+}
+
+func BenchmarkSumSqDiff(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	x := values(r, 1<<16)
+	y := partner(r, x)
+	b.SetBytes(8 << 16)
+	for b.Loop() {
+		SumSqDiff(x, y)
+	}
+}
+
+func BenchmarkAddMul(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	x := values(r, 1024)
+	a := make([]float64, 1024)
+	b.SetBytes(4 * 1024)
+	for b.Loop() {
+		AddMul(a, 0.5, x)
+	}
+}
