@@ -156,6 +156,7 @@ type gtaKernel struct {
 	us      [][]uint32  // the current block's draws
 	wdBuf   [][]float64 // weighted deltas of one run of gtaSub elements, per model
 	wd32    [][]float32 // the same in float32, as mergekit rounds them, for the sign election
+	acc     []float64   // mergeSum's sums of one run of gtaSub elements
 	// A 16-bit compute dtype (dt): the task vectors rounded to it, per model, and zeros
 	// standing in for the base when the statistics passes read them.
 	dt    tensor.DType
@@ -399,6 +400,10 @@ func (k *gtaKernel) Merge(b *Block) {
 	}
 	if math.Abs(sumW) < 1e-8 {
 		sumW = 1
+	}
+	if !k.o.consensus && (k.o.sparsify == sparsifyNone || k.o.sparsify == sparsifyRandom) {
+		k.mergeSum(b, sumW)
+		return
 	}
 	for s0 := 0; s0 < n; s0 += gtaSub {
 		m := min(gtaSub, n-s0)

@@ -3,6 +3,8 @@ package merge
 import (
 	"fmt"
 	"math"
+
+	"github.com/ordermerge/ordermerge/merge/internal/vec"
 )
 
 // modelStock is Model Stock (Jang et al. 2024): the models' average pulled towards the base
@@ -49,12 +51,13 @@ type modelStockKernel struct {
 	dots   []float64 // per row r: dots[r*k*k + i*k+j], j >= i: sum d_i d_j over the row
 	t      []float64 // per row
 	cos    float64   // the first row's, for the note
+	acc    []float64 // Merge's sums of the models
 }
 
 func (m *modelStockKernel) ScanPasses() int { return 1 }
 
-// Scan adds the block's products d_i.d_l to the pair sums: one loop per pair and row run with
-// its own accumulator (element order, as before any chunking), so no sum waits on memory.
+// Scan adds the block's products d_i.d_l to the pair sums: one sum per pair and row run,
+// split four ways (vec.DotTask) so that no addition waits on the one before.
 func (m *modelStockKernel) Scan(_ int, b *Block) {
 	n := len(b.Base)
 	kk := m.k * m.k
@@ -66,12 +69,7 @@ func (m *modelStockKernel) Scan(_ int, b *Block) {
 		for i := 0; i < m.k; i++ {
 			xi := b.Models[i][s:e]
 			for l := i; l < m.k; l++ {
-				xl := b.Models[l][s:e]
-				var acc float64
-				for j, bv := range base {
-					acc += float64(xi[j]-bv) * float64(xl[j]-bv)
-				}
-				dots[i*m.k+l] += acc
+				dots[i*m.k+l] += vec.DotTask(xi, b.Models[l][s:e], base)
 			}
 		}
 		s = e
@@ -113,15 +111,23 @@ func (m *modelStockKernel) Note() string {
 	return fmt.Sprintf("t=%.4g cos=%.4g", m.t[0], m.cos)
 }
 
+// Merge sums the models in float64 per run of a row (t is the row's), in model order from
+// +0, and divides by K, so K identical models average back exactly.
 func (m *modelStockKernel) Merge(b *Block) {
+	if m.acc == nil {
+		m.acc = make([]float64, gtaSub)
+	}
 	kf := float64(m.k)
-	for j, base := range b.Base {
-		t := m.t[(b.Offset+j)/m.rowLen]
-		var s float64
+	n := len(b.Out)
+	for s := 0; s < n; {
+		r := (b.Offset + s) / m.rowLen
+		e := min(n, (r+1)*m.rowLen-b.Offset, s+len(m.acc))
+		acc := m.acc[:e-s]
+		clear(acc)
 		for i := 0; i < m.k; i++ {
-			s += float64(b.Models[i][j])
+			vec.AddMul(acc, 1, b.Models[i][s:e])
 		}
-		mean := s / kf // a division, so K identical models average back exactly
-		b.Out[j] = float32(float64(t*mean) + float64((1-t)*float64(base)))
+		vec.Blend(b.Out[s:e], b.Base[s:e], acc, kf, m.t[r])
+		s = e
 	}
 }

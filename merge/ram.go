@@ -87,24 +87,28 @@ func (k *ramKernel) EndScan(int) {
 	}
 }
 
+// Merge is branch-free: on real task vectors whether an element counts is a coin flip. A
+// skipped term adds +0, which leaves the sum unchanged (it starts at +0 and so is never -0),
+// and the quotient for c = 0 is the sum itself, as without the masks.
 func (k *ramKernel) Merge(b *Block) {
+	eps := k.eps
 	for j, bv := range b.Base {
 		var sum float64
-		c, last := 0, 0
+		c, last := int64(0), int64(0)
 		for i, x := range b.Models {
 			d := x[j] - bv
-			if float32(math.Abs(float64(d))) > k.eps {
-				sum += float64(d)
-				c++
-				last = i
-			}
+			on := b2i(abs32(d) > eps)
+			sum += math.Float64frombits(math.Float64bits(float64(d)) & -uint64(on))
+			c += on
+			last += on * (int64(i) - last)
 		}
-		switch {
-		case c == 1:
-			sum *= k.lambda[last]
-		case c > 1:
-			sum /= float64(c)
-		}
+		q := sum / float64(max(c, 1))
+		p := sum * k.lambda[last]
+		one := -uint64(b2i(c == 1))
+		sum = math.Float64frombits(math.Float64bits(p)&one | math.Float64bits(q)&^one)
 		b.Out[j] = float32(float64(bv) + sum)
 	}
 }
+
+// abs32 is |x| for float32 (NaN stays NaN).
+func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }

@@ -6,5 +6,6 @@
 // Both forms compute bit for bit the same results: the assembly uses separate multiplies and
 // adds (no fused multiply-add, which rounds once instead of twice), and a sum is split into
 // the same four interleaved partial sums, combined in the same order, as the Go code. A merge
-// therefore writes the same bytes on every machine.
+// therefore writes the same bytes on every machine, NaNs aside: which NaN an operation on two
+// NaNs returns depends on the order of its operands, which Go's compiler is free to swap.
 package vec

@@ -1,5 +1,7 @@
 package vec
 
+import "math"
+
 // Each function runs the assembly over the longest prefix it handles and the portable loop
 // (the ...Go function, which also defines the result) over the rest, or over everything where
 // there is no assembly.
@@ -117,4 +119,123 @@ func countEqualGo(x, y []float32) int64 {
 		}
 	}
 	return n
+}
+
+// AddTask sets acc[j] += (w * float64(x[j]-base[j])) * s for j < len(acc): one model's
+// weighted task vector (the difference taken in float32) added to a float64 sum. x and base
+// must be at least as long as acc.
+func AddTask(acc []float64, x, base []float32, w, s float64) {
+	x, base = x[:len(acc)], base[:len(acc)]
+	body := 0
+	if useAsm {
+		if body = len(acc) &^ 3; body > 0 {
+			addTask(&acc[0], &x[0], &base[0], w, s, body)
+		}
+	}
+	addTaskGo(acc[body:], x[body:], base[body:], w, s)
+}
+
+func addTaskGo(acc []float64, x, base []float32, w, s float64) {
+	for j, bv := range base {
+		acc[j] += w * float64(x[j]-bv) * s
+	}
+}
+
+// AddTaskKept is AddTask with the task vector's element j dropped (its float32 bits cleared)
+// unless u[j] < thr, where thr is at most 2^32 (2^32 keeps everything).
+func AddTaskKept(acc []float64, x, base []float32, u []uint32, thr uint64, w, s float64) {
+	if thr >= 1<<32 {
+		AddTask(acc, x, base, w, s)
+		return
+	}
+	x, base, u = x[:len(acc)], base[:len(acc)], u[:len(acc)]
+	body := 0
+	if useAsm {
+		if body = len(acc) &^ 3; body > 0 {
+			addTaskKept(&acc[0], &x[0], &base[0], &u[0], uint32(thr), w, s, body)
+		}
+	}
+	addTaskKeptGo(acc[body:], x[body:], base[body:], u[body:], thr, w, s)
+}
+
+func addTaskKeptGo(acc []float64, x, base []float32, u []uint32, thr uint64, w, s float64) {
+	for j, bv := range base {
+		d := x[j] - bv
+		if uint64(u[j]) >= thr {
+			d = math.Float32frombits(0)
+		}
+		acc[j] += w * float64(d) * s
+	}
+}
+
+// AddBase sets o[j] = float32(float64(base[j]) + lambda*(acc[j]/div)), the division left out
+// when div is 1 (where it changes nothing). base and acc must be at least as long as o.
+func AddBase(o, base []float32, acc []float64, div, lambda float64) {
+	base, acc = base[:len(o)], acc[:len(o)]
+	body := 0
+	if useAsm {
+		if body = len(o) &^ 3; body > 0 {
+			if div == 1 {
+				addBase(&o[0], &base[0], &acc[0], lambda, body)
+			} else {
+				addBaseDiv(&o[0], &base[0], &acc[0], div, lambda, body)
+			}
+		}
+	}
+	addBaseGo(o[body:], base[body:], acc[body:], div, lambda)
+}
+
+func addBaseGo(o, base []float32, acc []float64, div, lambda float64) {
+	for j, bv := range base {
+		m := acc[j]
+		if div != 1 {
+			m /= div
+		}
+		o[j] = float32(float64(bv) + lambda*m)
+	}
+}
+
+// DotTask returns the sum over j < len(x) of float64(x[j]-base[j]) * float64(y[j]-base[j])
+// (the differences taken in float32), grouped as SumSqDiff groups its terms. y and base must
+// be at least as long as x.
+func DotTask(x, y, base []float32) float64 {
+	y, base = y[:len(x)], base[:len(x)]
+	var d [4]float64
+	body := len(x) &^ 3
+	if useAsm && body > 0 {
+		dotTask(&d, &x[0], &y[0], &base[0], body)
+	} else {
+		dotTaskGo(&d, x[:body], y[:body], base[:body])
+	}
+	for j := body; j < len(x); j++ {
+		d[0] += float64(x[j]-base[j]) * float64(y[j]-base[j])
+	}
+	return (d[0] + d[1]) + (d[2] + d[3])
+}
+
+func dotTaskGo(d *[4]float64, x, y, base []float32) {
+	for j := 0; j+4 <= len(x); j += 4 {
+		for l := range 4 {
+			d[l] += float64(x[j+l]-base[j+l]) * float64(y[j+l]-base[j+l])
+		}
+	}
+}
+
+// Blend sets o[j] = float32(t*(acc[j]/div) + (1-t)*float64(base[j])). base and acc must be at
+// least as long as o.
+func Blend(o, base []float32, acc []float64, div, t float64) {
+	base, acc = base[:len(o)], acc[:len(o)]
+	body := 0
+	if useAsm {
+		if body = len(o) &^ 3; body > 0 {
+			blend(&o[0], &base[0], &acc[0], div, t, body)
+		}
+	}
+	blendGo(o[body:], base[body:], acc[body:], div, t)
+}
+
+func blendGo(o, base []float32, acc []float64, div, t float64) {
+	for j, bv := range base {
+		o[j] = float32(t*(acc[j]/div) + (1-t)*float64(bv))
+	}
 }

@@ -23,3 +23,21 @@ func sumSqDiff(d *[4]float64, x, y *float32, n int)
 
 //go:noescape
 func countEqual(x, y *float32, n int) int64
+
+//go:noescape
+func addTask(acc *float64, x, base *float32, w, s float64, n int)
+
+//go:noescape
+func addTaskKept(acc *float64, x, base *float32, u *uint32, thr uint32, w, s float64, n int)
+
+//go:noescape
+func addBase(o, base *float32, acc *float64, lambda float64, n int)
+
+//go:noescape
+func addBaseDiv(o, base *float32, acc *float64, div, lambda float64, n int)
+
+//go:noescape
+func dotTask(d *[4]float64, x, y, base *float32, n int)
+
+//go:noescape
+func blend(o, base *float32, acc *float64, div, t float64, n int)

@@ -95,3 +95,165 @@ counteq_loop:
 	MOVQ BX, ret+24(FP)
 	VZEROUPPER
 	RET
+
+// func addTask(acc *float64, x, base *float32, w, s float64, n int)
+TEXT ·addTask(SB), NOSPLIT, $0-48
+	MOVQ acc+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ base+16(FP), DX
+	VBROADCASTSD w+24(FP), Y14
+	VBROADCASTSD s+32(FP), Y15
+	MOVQ n+40(FP), CX
+addtask_loop:
+	VMOVUPS (SI), X0
+	VSUBPS (DX), X0, X0
+	VCVTPS2PD X0, Y0
+	VMULPD Y14, Y0, Y0
+	VMULPD Y15, Y0, Y0
+	VADDPD (DI), Y0, Y0
+	VMOVUPD Y0, (DI)
+	ADDQ $16, SI
+	ADDQ $16, DX
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JNZ addtask_loop
+	VZEROUPPER
+	RET
+
+// func addTaskKept(acc *float64, x, base *float32, u *uint32, thr uint32, w, s float64, n int)
+// u < thr as unsigned is (u ^ 2^31) < (thr ^ 2^31) as signed, which VPCMPGTD compares.
+TEXT ·addTaskKept(SB), NOSPLIT, $0-64
+	MOVQ acc+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ base+16(FP), DX
+	MOVQ u+24(FP), R8
+	MOVL thr+32(FP), AX
+	XORL $0x80000000, AX
+	MOVL AX, X12
+	VPBROADCASTD X12, X12
+	MOVL $0x80000000, AX
+	MOVL AX, X13
+	VPBROADCASTD X13, X13
+	VBROADCASTSD w+40(FP), Y14
+	VBROADCASTSD s+48(FP), Y15
+	MOVQ n+56(FP), CX
+addtaskkept_loop:
+	VMOVDQU (R8), X1
+	VPXOR X13, X1, X1
+	VPCMPGTD X1, X12, X2
+	VMOVUPS (SI), X0
+	VSUBPS (DX), X0, X0
+	VPAND X2, X0, X0
+	VCVTPS2PD X0, Y0
+	VMULPD Y14, Y0, Y0
+	VMULPD Y15, Y0, Y0
+	VADDPD (DI), Y0, Y0
+	VMOVUPD Y0, (DI)
+	ADDQ $16, SI
+	ADDQ $16, DX
+	ADDQ $16, R8
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JNZ addtaskkept_loop
+	VZEROUPPER
+	RET
+
+// func addBase(o, base *float32, acc *float64, lambda float64, n int)
+TEXT ·addBase(SB), NOSPLIT, $0-40
+	MOVQ o+0(FP), DI
+	MOVQ base+8(FP), DX
+	MOVQ acc+16(FP), SI
+	VBROADCASTSD lambda+24(FP), Y14
+	MOVQ n+32(FP), CX
+addbase_loop:
+	VMULPD (SI), Y14, Y0
+	VCVTPS2PD (DX), Y1
+	VADDPD Y0, Y1, Y0
+	VCVTPD2PSY Y0, X0
+	VMOVUPS X0, (DI)
+	ADDQ $32, SI
+	ADDQ $16, DX
+	ADDQ $16, DI
+	SUBQ $4, CX
+	JNZ addbase_loop
+	VZEROUPPER
+	RET
+
+// func addBaseDiv(o, base *float32, acc *float64, div, lambda float64, n int)
+TEXT ·addBaseDiv(SB), NOSPLIT, $0-48
+	MOVQ o+0(FP), DI
+	MOVQ base+8(FP), DX
+	MOVQ acc+16(FP), SI
+	VBROADCASTSD div+24(FP), Y13
+	VBROADCASTSD lambda+32(FP), Y14
+	MOVQ n+40(FP), CX
+addbasediv_loop:
+	VMOVUPD (SI), Y0
+	VDIVPD Y13, Y0, Y0
+	VMULPD Y14, Y0, Y0
+	VCVTPS2PD (DX), Y1
+	VADDPD Y0, Y1, Y0
+	VCVTPD2PSY Y0, X0
+	VMOVUPS X0, (DI)
+	ADDQ $32, SI
+	ADDQ $16, DX
+	ADDQ $16, DI
+	SUBQ $4, CX
+	JNZ addbasediv_loop
+	VZEROUPPER
+	RET
+
+// func dotTask(d *[4]float64, x, y, base *float32, n int)
+TEXT ·dotTask(SB), NOSPLIT, $0-40
+	MOVQ d+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), R8
+	MOVQ base+24(FP), DX
+	MOVQ n+32(FP), CX
+	VXORPD Y8, Y8, Y8
+dottask_loop:
+	VMOVUPS (DX), X2
+	VMOVUPS (SI), X0
+	VSUBPS X2, X0, X0
+	VMOVUPS (R8), X1
+	VSUBPS X2, X1, X1
+	VCVTPS2PD X0, Y0
+	VCVTPS2PD X1, Y1
+	VMULPD Y1, Y0, Y0
+	VADDPD Y0, Y8, Y8
+	ADDQ $16, SI
+	ADDQ $16, R8
+	ADDQ $16, DX
+	SUBQ $4, CX
+	JNZ dottask_loop
+	VMOVUPD Y8, (DI)
+	VZEROUPPER
+	RET
+
+// func blend(o, base *float32, acc *float64, div, t float64, n int)
+TEXT ·blend(SB), NOSPLIT, $0-48
+	MOVQ o+0(FP), DI
+	MOVQ base+8(FP), DX
+	MOVQ acc+16(FP), SI
+	VBROADCASTSD div+24(FP), Y13
+	VBROADCASTSD t+32(FP), Y14
+	MOVSD $1.0, X15
+	VSUBSD t+32(FP), X15, X15
+	VBROADCASTSD X15, Y15
+	MOVQ n+40(FP), CX
+blend_loop:
+	VMOVUPD (SI), Y0
+	VDIVPD Y13, Y0, Y0
+	VMULPD Y14, Y0, Y0
+	VCVTPS2PD (DX), Y1
+	VMULPD Y15, Y1, Y1
+	VADDPD Y1, Y0, Y0
+	VCVTPD2PSY Y0, X0
+	VMOVUPS X0, (DI)
+	ADDQ $32, SI
+	ADDQ $16, DX
+	ADDQ $16, DI
+	SUBQ $4, CX
+	JNZ blend_loop
+	VZEROUPPER
+	RET

@@ -13,3 +13,19 @@ func narrow(o *float32, a *float64, s float64, n int) { panic("unreachable") }
 func sumSqDiff(d *[4]float64, x, y *float32, n int) { panic("unreachable") }
 
 func countEqual(x, y *float32, n int) int64 { panic("unreachable") }
+
+func addTask(acc *float64, x, base *float32, w, s float64, n int) { panic("unreachable") }
+
+func addTaskKept(acc *float64, x, base *float32, u *uint32, thr uint32, w, s float64, n int) {
+	panic("unreachable")
+}
+
+func addBase(o, base *float32, acc *float64, lambda float64, n int) { panic("unreachable") }
+
+func addBaseDiv(o, base *float32, acc *float64, div, lambda float64, n int) {
+	panic("unreachable")
+}
+
+func dotTask(d *[4]float64, x, y, base *float32, n int) { panic("unreachable") }
+
+func blend(o, base *float32, acc *float64, div, t float64, n int) { panic("unreachable") }

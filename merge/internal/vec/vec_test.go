@@ -40,13 +40,20 @@ func partner(r *rand.Rand, x []float32) []float32 {
 	return y
 }
 
+// sameBits64 returns the first index where a and b differ in their bits, except that any two
+// NaNs match: which NaN an operation on two NaNs returns depends on the order of its operands,
+// which the compiler may swap.
 func sameBits64(a, b []float64) int {
 	for i := range a {
-		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+		if math.Float64bits(a[i]) != math.Float64bits(b[i]) && !(math.IsNaN(a[i]) && math.IsNaN(b[i])) {
 			return i
 		}
 	}
 	return -1
+}
+
+func sameBits32(a, b float32) bool {
+	return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
 }
 
 // Every length from 0 to 40 covers an empty body, bodies with and without a tail, and
@@ -82,7 +89,7 @@ func TestAssemblyMatchesGo(t *testing.T) {
 			Narrow(o, a0, w)
 			narrowGo(ow, a0, w)
 			for i := range o {
-				if math.Float32bits(o[i]) != math.Float32bits(ow[i]) {
+				if !sameBits32(o[i], ow[i]) {
 					t.Fatalf("Narrow n=%d off=%d: [%d] = %v, want %v", n, off, i, o[i], ow[i])
 				}
 			}
@@ -101,6 +108,66 @@ func TestAssemblyMatchesGo(t *testing.T) {
 				t.Fatalf("SumSqDiff n=%d off=%d: %v, want %v", n, off, g, w)
 			}
 
+			s := r.NormFloat64()
+			copy(got, a0)
+			copy(want, a0)
+			AddTask(got, x, y, w, s)
+			addTaskGo(want, x, y, w, s)
+			if i := sameBits64(got, want); i >= 0 {
+				t.Fatalf("AddTask n=%d off=%d: [%d] = %v, want %v", n, off, i, got[i], want[i])
+			}
+
+			u := make([]uint32, n)
+			for i := range u {
+				u[i] = r.Uint32()
+			}
+			for _, thr := range []uint64{0, 1, 1 << 31, 1<<32 - 1, uint64(r.Uint32())} {
+				if n > 0 {
+					u[0] = uint32(thr) // the boundary: dropped
+				}
+				if n > 1 && thr > 0 {
+					u[1] = uint32(thr - 1) // kept
+				}
+				copy(got, a0)
+				copy(want, a0)
+				AddTaskKept(got, x, y, u, thr, w, s)
+				addTaskKeptGo(want, x, y, u, thr, w, s)
+				if i := sameBits64(got, want); i >= 0 {
+					t.Fatalf("AddTaskKept n=%d off=%d thr=%d: [%d] = %v, want %v", n, off, thr, i, got[i], want[i])
+				}
+			}
+
+			for _, div := range []float64{1, 3, r.NormFloat64()} {
+				AddBase(o, x, a0, div, s)
+				addBaseGo(ow, x, a0, div, s)
+				for i := range o {
+					if !sameBits32(o[i], ow[i]) {
+						t.Fatalf("AddBase n=%d off=%d div=%v: [%d] = %v, want %v", n, off, div, i, o[i], ow[i])
+					}
+				}
+			}
+
+			z := partner(r, x)
+			var dt [4]float64
+			dotTaskGo(&dt, x[:body], y[:body], z[:body])
+			for j := body; j < n; j++ {
+				dt[0] += float64(x[j]-z[j]) * float64(y[j]-z[j])
+			}
+			if g, w := DotTask(x, y, z), (dt[0]+dt[1])+(dt[2]+dt[3]); math.Float64bits(g) != math.Float64bits(w) && !(math.IsNaN(g) && math.IsNaN(w)) {
+				t.Fatalf("DotTask n=%d off=%d: %v, want %v", n, off, g, w)
+			}
+
+			for _, div := range []float64{1, 3} {
+				tt := r.Float64()
+				Blend(o, x, a0, div, tt)
+				blendGo(ow, x, a0, div, tt)
+				for i := range o {
+					if !sameBits32(o[i], ow[i]) {
+						t.Fatalf("Blend n=%d off=%d: [%d] = %v, want %v", n, off, i, o[i], ow[i])
+					}
+				}
+			}
+
 			if g, w := CountEqual(x, y), countEqualGo(x, y); g != w {
 				t.Fatalf("CountEqual n=%d off=%d: %d, want %d", n, off, g, w)
 			}
@@ -108,7 +175,46 @@ func TestAssemblyMatchesGo(t *testing.T) {
 	}
 }
 
-// The finite case, checked against plain arithmetic rather than against the portable loops.
+// The finite cases, checked against plain arithmetic rather than against the portable loops.
+func TestDotTaskAndBlendValues(t *testing.T) {
+	base := []float32{1, 1, 1, 1, 1}
+	x := []float32{2, 3, 1, 0, 5}
+	y := []float32{3, 1, 4, 2, 2}
+	// (1)(2) + (2)(0) + 0 + (-1)(1) + (4)(1) = 5
+	if got := DotTask(x, y, base); got != 5 {
+		t.Errorf("DotTask = %v, want 5", got)
+	}
+	o := make([]float32, 5)
+	Blend(o, base, []float64{4, 8, 0, 2, 6}, 2, 0.25) // 0.25*acc/2 + 0.75
+	for i, want := range []float32{1.25, 1.75, 0.75, 1, 1.5} {
+		if o[i] != want {
+			t.Fatalf("Blend: %v, want element %d = %v", o, i, want)
+		}
+	}
+}
+
+func TestTaskValues(t *testing.T) {
+	acc := []float64{1, 1, 1, 1, 1}
+	x := []float32{3, 5, 7, 9, 11}
+	base := []float32{1, 1, 1, 1, 1}
+	AddTask(acc, x, base, 2, 0.5) // + (x - 1)
+	if want := []float64{3, 5, 7, 9, 11}; sameBits64(acc, want) >= 0 {
+		t.Fatalf("AddTask: %v, want %v", acc, want)
+	}
+	u := []uint32{0, 1 << 31, 1<<31 - 1, 1<<32 - 1, 5}
+	AddTaskKept(acc, x, base, u, 1<<31, 1, 1) // keeps elements 0, 2, 4
+	if want := []float64{5, 5, 13, 9, 21}; sameBits64(acc, want) >= 0 {
+		t.Fatalf("AddTaskKept: %v, want %v", acc, want)
+	}
+	o := make([]float32, 5)
+	AddBase(o, base, acc, 2, 0.5) // 1 + acc/4
+	for i, want := range []float32{2.25, 2.25, 4.25, 3.25, 6.25} {
+		if o[i] != want {
+			t.Fatalf("AddBase: %v, want element %d = %v", o, i, want)
+		}
+	}
+}
+
 func TestSumSqDiffAndCountEqualValues(t *testing.T) {
 	x := []float32{1, 2, 3, 4, 5, 6, 7, 8, 9}
 	y := []float32{1, 0, 3, 1, 5, 6, 0, 8, 7}
