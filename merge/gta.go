@@ -157,6 +157,10 @@ type gtaKernel struct {
 	wdBuf   [][]float64 // weighted deltas of one run of gtaSub elements, per model
 	wd32    [][]float32 // the same in float32, as mergekit rounds them, for the sign election
 	acc     []float64   // mergeSum's sums of one run of gtaSub elements
+	// elect's per-element sums of one run: the float32 sum for the sign, the agreeing terms
+	// and their weights
+	s32        []float32
+	mixed, div []float64
 	// A 16-bit compute dtype (dt): the task vectors rounded to it, per model, and zeros
 	// standing in for the base when the statistics passes read them.
 	dt    tensor.DType
@@ -420,12 +424,11 @@ func (k *gtaKernel) Merge(b *Block) {
 			w32, s32 := float32(w), float32(scale)
 			switch k.o.sparsify {
 			case sparsifyMagnitude:
-				t := &k.topk[i]
-				for j, bv := range base {
-					d := x[j] - bv
-					d = math.Float32frombits(math.Float32bits(d) & t.keepMask(magKey(d)))
-					wd[j] = w * float64(d) * scale
-					w3[j] = float32(float32(d*s32) * w32)
+				d := w3 // the pruned deltas, then in place their weighted float32 form
+				k.topk[i].pruned(d, x, base)
+				for j, v := range d {
+					wd[j] = w * float64(v) * scale
+					d[j] = float32(float32(v*s32) * w32)
 				}
 			case sparsifyOutliers:
 				t, drop := &k.topk[i], &k.drop[i]
@@ -460,33 +463,62 @@ func (k *gtaKernel) Merge(b *Block) {
 			}
 		}
 		out := b.Out[s0 : s0+m]
+		if k.o.consensus {
+			k.elect(out, base)
+			continue
+		}
 		for j, bv := range base {
 			var sum float64
 			for i := range k.wdBuf {
 				sum += k.wdBuf[i][j]
 			}
-			mixed, div := sum, sumW
-			if k.o.consensus {
-				var sum32 float32
-				for i := range k.wd32 {
-					sum32 = float32(sum32 + k.wd32[i][j])
-				}
-				positive := b2i(sum32 >= 0)
-				mixed, div = 0, 0
-				for i, buf := range k.wdBuf {
-					wd := buf[j]
-					agree := (b2i(wd > 0) & positive) | (b2i(wd < 0) &^ positive)
-					mask := -uint64(agree)
-					mixed += math.Float64frombits(math.Float64bits(wd) & mask)
-					div += math.Float64frombits(math.Float64bits(k.w[i]) & mask)
-				}
-				div += float64(b2i(div == 0)) // 0 becomes 1, branch-free
-			}
 			if k.normalize {
-				mixed /= div
+				sum /= sumW
 			}
-			out[j] = float32(float64(bv) + k.lambda*mixed)
+			out[j] = float32(float64(bv) + k.lambda*sum)
 		}
+	}
+}
+
+// elect combines the weighted deltas in wdBuf (and their float32 roundings in wd32) of one
+// run of elements with TIES's sign election, a loop per model over the run: for each element
+// the sign of the float32 sum of the models' terms (0 counts as +), then the sum of the terms
+// of that sign and of their weights, each added in model order from +0 as a loop per element
+// would (skipped terms add +0); the divisor 0 becomes 1.
+func (k *gtaKernel) elect(out, base []float32) {
+	m := len(out)
+	if k.s32 == nil {
+		k.s32, k.mixed, k.div = make([]float32, gtaSub), make([]float64, gtaSub), make([]float64, gtaSub)
+	}
+	s32, mixed, div := k.s32[:m], k.mixed[:m], k.div[:m]
+	clear(s32)
+	clear(mixed)
+	clear(div)
+	for _, w3 := range k.wd32 {
+		w3 := w3[:m]
+		for j, v := range w3 {
+			s32[j] += v
+		}
+	}
+	for i, buf := range k.wdBuf {
+		buf := buf[:m]
+		wBits := math.Float64bits(k.w[i])
+		for j, wd := range buf {
+			positive := b2i(s32[j] >= 0)
+			agree := (b2i(wd > 0) & positive) | (b2i(wd < 0) &^ positive)
+			mask := -uint64(agree)
+			mixed[j] += math.Float64frombits(math.Float64bits(wd) & mask)
+			div[j] += math.Float64frombits(wBits & mask)
+		}
+	}
+	for j, bv := range base {
+		mx := mixed[j]
+		if k.normalize {
+			d := div[j]
+			d += float64(b2i(d == 0)) // 0 becomes 1, branch-free
+			mx /= d
+		}
+		out[j] = float32(float64(bv) + k.lambda*mx)
 	}
 }
 
@@ -530,13 +562,23 @@ const exactTiesLimit = 1 << 22
 // selectTies marks the elements equal to the cut that torch's sort puts inside the kept
 // positions.
 func (t *topK) selectTies(numel int) {
-	order := torchOrder(t.mags, t.order > 0)
+	// The elements equal to the cut take the positions [p0, p1) of the sorted order; only the
+	// part of them inside the kept positions [lo, hi) is needed.
+	cut := uint32(t.cut)
+	p0, eq := 0, 0
+	for _, m := range t.mags {
+		k := math.Float32bits(m)
+		p0 += int(b2i(k > cut && t.order > 0 || k < cut && t.order < 0))
+		eq += int(b2i(k == cut))
+	}
 	lo, hi := 0, t.keep
 	if t.order < 0 {
 		lo, hi = numel-t.keep, numel
 	}
+	lo, hi = max(lo, p0), min(hi, p0+eq)
+	hi = max(hi, lo)
+	order := torchOrderIn(t.mags, t.order > 0, lo, hi)
 	t.eqSel = make([]uint64, (numel+63)/64)
-	cut := uint32(t.cut)
 	for _, i := range order[lo:hi] {
 		if math.Float32bits(t.mags[i]) == cut {
 			t.eqSel[i>>6] |= 1 << (i & 63)
@@ -551,11 +593,22 @@ func magKey(d float32) uint32 { return math.Float32bits(d) & 0x7fffffff }
 
 func (t *topK) scan(pass int, x, base []float32) {
 	if pass == 0 {
+		// Four interleaved counts per bucket (folded by endScan): neighbouring elements
+		// mostly share a bucket, and increments of one counter would wait on each other.
 		if t.hi == nil {
-			t.hi = make([]int64, 1<<15)
+			t.hi = make([]int64, 4<<15)
 		}
-		for j, b := range base {
-			t.hi[magKey(x[j]-b)>>16]++
+		h := t.hi
+		x = x[:len(base)]
+		j := 0
+		for ; j+4 <= len(base); j += 4 {
+			h[magKey(x[j]-base[j])>>16<<2]++
+			h[magKey(x[j+1]-base[j+1])>>16<<2|1]++
+			h[magKey(x[j+2]-base[j+2])>>16<<2|2]++
+			h[magKey(x[j+3]-base[j+3])>>16<<2|3]++
+		}
+		for ; j < len(base); j++ {
+			h[magKey(x[j]-base[j])>>16<<2]++
 		}
 		return
 	}
@@ -588,6 +641,10 @@ func (t *topK) endScan(pass int, numel int) {
 		return
 	}
 	if pass == 0 {
+		for b := range len(t.hi) / 4 {
+			t.hi[b] = t.hi[4*b] + t.hi[4*b+1] + t.hi[4*b+2] + t.hi[4*b+3]
+		}
+		t.hi = t.hi[:len(t.hi)/4]
 		var acc int64
 		for h := len(t.hi) - 1; h >= 0; h-- {
 			if acc+t.hi[h] >= int64(t.keep) {
@@ -616,6 +673,37 @@ func (t *topK) endScan(pass int, numel int) {
 		acc += t.lo[l]
 	}
 	t.lo = nil
+}
+
+// pruned writes x - base into d, +0 where the element is not kept: keepMask for a run of
+// elements, with the search's state in registers.
+func (t *topK) pruned(d, x, base []float32) {
+	d, x = d[:len(base)], x[:len(base)]
+	cut := t.cut
+	if sel := t.eqSel; sel != nil {
+		pos := t.pos
+		for j, bv := range base {
+			v := x[j] - bv
+			k := int64(magKey(v))
+			keep := b2i(k > cut) | (b2i(k == cut) & (int64(sel[pos>>6]>>(pos&63)) & 1))
+			pos++
+			d[j] = math.Float32frombits(math.Float32bits(v) & -uint32(keep))
+		}
+		t.pos = pos
+		return
+	}
+	eqSkip, eqKeep := t.eqSkip, t.eqKeep
+	for j, bv := range base {
+		v := x[j] - bv
+		k := int64(magKey(v))
+		isEq := b2i(k == cut)
+		skip := isEq & b2i(eqSkip > 0)
+		eqSkip -= skip
+		eq := isEq &^ skip & b2i(eqKeep > 0)
+		eqKeep -= eq
+		d[j] = math.Float32frombits(math.Float32bits(v) & -uint32(b2i(k > cut)|eq))
+	}
+	t.eqSkip, t.eqKeep = eqSkip, eqKeep
 }
 
 // keepMask returns all ones if the next element (in element order) of the task vector is

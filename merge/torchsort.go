@@ -33,6 +33,50 @@ func torchOrder(vals []float32, desc bool) []int32 {
 	return out
 }
 
+// torchOrderIn is torchOrder for the positions [lo, hi) of the sorted order only: the sort
+// skips every partition that holds none of them, as a quickselect would. A partition's
+// elements never leave it, and the final insertion sort moves elements only within the
+// partitions of at most 16 that the introsort leaves (an element never passes a smaller or
+// equal one, and every element before a partition is smaller or equal), so the positions in
+// [lo, hi) come out exactly as the whole sort puts them; the others hold the right elements
+// for their partition, in no particular order. Expected time O(n) instead of O(n log n).
+func torchOrderIn(vals []float32, desc bool, lo, hi int) []int32 {
+	a := make([]kv, len(vals))
+	for i, v := range vals {
+		a[i] = kv{v: v, i: int32(i)}
+	}
+	if len(a) >= 2 && lo < hi {
+		s := &torchSorter{desc: desc}
+		s.introLoopIn(a, 0, len(a), 2*floorLog2(len(a)), lo, hi)
+	}
+	out := make([]int32, len(a))
+	for p, x := range a {
+		out[p] = x.i
+	}
+	return out
+}
+
+// introLoopIn is introLoop over the partitions that intersect [lo, hi), each leaf partition
+// insertion-sorted as finalInsertion would sort it.
+func (s *torchSorter) introLoopIn(a []kv, first, last, depth, lo, hi int) {
+	for last-first > 16 {
+		if depth == 0 {
+			s.heapSort(a[first:last])
+			return
+		}
+		depth--
+		cut := s.partitionPivot(a, first, last)
+		if cut < hi && last > lo {
+			s.introLoopIn(a, cut, last, depth, lo, hi)
+		}
+		last = cut
+		if !(first < hi && last > lo) {
+			return
+		}
+	}
+	s.insertion(a, first, last)
+}
+
 // kv is one element for the sort: its key and its index.
 type kv struct {
 	v float32
