@@ -46,19 +46,16 @@ def magprune(delta, density, epsilon, draws, rescale):
     return out.reshape(shape)
 
 
-def merge(spec):
+def merge(spec, base, models, draws):
+    """Merges one tensor: base and models are float32 tensors of spec["shape"], draws one
+    int64 tensor (values below 2^32) of the same number of elements per model."""
     shape = spec["shape"]
-    n = math.prod(shape)
-    k = len(spec["weights"])
     dt = torch.bfloat16 if spec["dtype"] == "bf16" else torch.float32
-    vals = read((k + 1) * n, torch.float32)
-    draws = read(k * n, torch.int32).to(torch.int64) & 0xFFFFFFFF
-    base = vals[:n].reshape(shape).to(dt)
+    base = base.reshape(shape).to(dt)
     deltas = []
-    for i in range(k):
-        x = vals[(i + 1) * n:(i + 2) * n].reshape(shape).to(dt)
-        d = magprune(x - base, spec["densities"][i], spec["epsilons"][i],
-                     draws[i * n:(i + 1) * n], spec["rescale"])
+    for i, x in enumerate(models):
+        d = magprune(x.reshape(shape).to(dt) - base, spec["densities"][i], spec["epsilons"][i],
+                     draws[i], spec["rescale"])
         deltas.append(d)
     deltas = torch.stack(deltas, dim=0)
     weights = torch.tensor(spec["weights"], dtype=dt)
@@ -83,8 +80,20 @@ def merge(spec):
     return (base + mixed).to(dt).float()
 
 
-while True:
-    line = sys.stdin.buffer.readline()
-    if not line.strip():
-        break
-    sys.stdout.buffer.write(merge(json.loads(line)).numpy().tobytes())
+def main():
+    while True:
+        line = sys.stdin.buffer.readline()
+        if not line.strip():
+            break
+        spec = json.loads(line)
+        n = math.prod(spec["shape"])
+        k = len(spec["weights"])
+        vals = read((k + 1) * n, torch.float32)
+        draws = read(k * n, torch.int32).to(torch.int64) & 0xFFFFFFFF
+        models = [vals[(i + 1) * n:(i + 2) * n] for i in range(k)]
+        out = merge(spec, vals[:n], models, [draws[i * n:(i + 1) * n] for i in range(k)])
+        sys.stdout.buffer.write(out.numpy().tobytes())
+
+
+if __name__ == "__main__":
+    main()
