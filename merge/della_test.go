@@ -381,3 +381,21 @@ func TestDellaRefusesWhatMergekitRejects(t *testing.T) {
 		t.Errorf("density 0: %v, want the base %v", got, one)
 	}
 }
+
+// TestDellaFloat16PrunesInFloat32: mergekit prunes float16 task vectors in float32 (only bf16
+// is pruned in its own dtype on the CPU), so in a float16 compute dtype the keep mask is the
+// float32 one for the same values.
+func TestDellaFloat16PrunesInFloat32(t *testing.T) {
+	r := rand.New(rand.NewPCG(39, 40))
+	shape := []int{120, 700}
+	x := randVec(r, 120*700)
+	roundAll(tensor.F16, x)
+	zero := make([]float32, len(x))
+	opt := Options{Method: "della_linear", Densities: []float64{0.3}, Seed: 2, Params: map[string]any{"rescale": false}}
+	f32 := mergeShaped(t, opt, shape, zero, x)
+	opt.DType = "float16"
+	f16 := mergeShaped(t, opt, shape, zero, x)
+	if !slices.Equal(f16, f32) {
+		t.Error("float16 compute keeps other elements than float32")
+	}
+}
