@@ -25,9 +25,10 @@ import (
 // slab length divides blockElems). The slabs inside blocks are ranked again in the output
 // pass rather than remembered, so memory stays bounded whatever the tensor's size.
 
-// dellaSlabLimit bounds the slab (row) length: a slab is sorted in memory, up to 20 bytes per
-// element while it is ranked (80 MiB at the limit).
-const dellaSlabLimit = 1 << 22
+// dellaSlabLimit bounds the slab (row) length: a straddling slab is collected and ranked in
+// memory, about 36 bytes per element (deltas, draws, keep masks, sort keys and scratch, rank
+// thresholds: 36 MiB at the limit) besides its keep bits.
+const dellaSlabLimit = 1 << 20
 
 // dellaPruner prunes one model's task vector.
 type dellaPruner struct {

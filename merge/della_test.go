@@ -350,7 +350,7 @@ func TestDellaAtDensityOneIsUnchanged(t *testing.T) {
 
 // TestDellaRefusesWhatMergekitRejects: density +/- epsilon outside (0, 1), a dimension 1 of
 // length 1 (a NaN probability in mergekit) and scalars are errors naming the parameter or the
-// tensor; density 0 drops the task vector (mergekit returns zeros).
+// tensor, and so are rows over dellaSlabLimit (ordermerge's memory bound); density 0 drops the task vector (mergekit returns zeros).
 func TestDellaRefusesWhatMergekitRejects(t *testing.T) {
 	one := []float32{1, 2, 3, 4}
 	two := []float32{2, 1, 5, 3}
@@ -375,6 +375,12 @@ func TestDellaRefusesWhatMergekitRejects(t *testing.T) {
 		Base: shapedModel(t, "s", []int{}, one[:1], tensor.F32), Models: []Model{shapedModel(t, "s", []int{}, two[:1], tensor.F32)}})
 	if err == nil || !strings.Contains(err.Error(), "scalar") {
 		t.Errorf("scalar: %v", err)
+	}
+	long := make([]float32, 1100000)
+	_, _, err = Merge(context.Background(), Options{Method: "della", Densities: []float64{0.5},
+		Base: shapedModel(t, "w", []int{1100000}, long, tensor.F32), Models: []Model{shapedModel(t, "w", []int{1100000}, long, tensor.F32)}})
+	if err == nil || !strings.Contains(err.Error(), "at most 1048576") {
+		t.Errorf("a row of 1100000 elements: %v", err)
 	}
 	got := mergeShaped(t, Options{Method: "della_linear", Densities: []float64{0}}, []int{2, 2}, one, two)
 	if !slices.Equal(got, one) {

@@ -163,7 +163,7 @@
 // row/tensor granularity 1 — then the output pass. DELLA ranks each row inside a block when it
 // sees the block; a row that straddles a block boundary is collected and ranked in the
 // statistics pass, and its keep bits (1 bit per element, only for such rows) are held until it
-// is written; a row may have at most 2^22 elements. A tensor that fits in one chunk is read once and the passes run over memory; a
+// is written; a row (the elements after dimension 0) may have at most 2^20 elements. A tensor that fits in one chunk is read once and the passes run over memory; a
 // larger one is re-read from disk for each pass. Statistics are summed per 65536-element block
 // in element order, so results do not depend on the budget.
 //
