@@ -27,6 +27,7 @@ func BenchmarkMerge(b *testing.B) {
 			{"parameter_selection", map[string]any{"resample": true}},
 			{"ties", nil},
 			{"dare_ties", nil},
+			{"della", nil},
 		} {
 			name := tc.method
 			if tc.params != nil {
@@ -34,7 +35,7 @@ func BenchmarkMerge(b *testing.B) {
 			}
 			b.Run(fmt.Sprintf("%s/%s", dt, name), func(b *testing.B) {
 				opt := Options{Method: tc.method, Models: models, Params: tc.params, Base: base}
-				if tc.method == "ties" || tc.method == "dare_ties" {
+				if tc.method == "ties" || tc.method == "dare_ties" || tc.method == "della" {
 					opt.Densities = []float64{0.5, 0.5, 0.5}
 				}
 				b.SetBytes(int64(4 * 8 * 512 * 1024 * dt.Size()))

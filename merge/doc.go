@@ -54,9 +54,20 @@
 //     equal magnitudes ordered by torch's sort (see ties), as mergekit 0.1.4; as mergekit,
 //     when int(gamma*n) is 0 nothing is kept (its slice [n_bot:-0] is empty). Then as
 //     task_arithmetic or ties (sign election), normalize default false.
-//   - della, della_linear: DELLA at density 1 (the task vectors unchanged), then as ties
-//     (normalize default true) or task_arithmetic; density < 1 (rank-based random pruning)
-//     is refused for now.
+//   - della, della_linear: DELLA's MAGPRUNE (mergekit 0.1.4's della_magprune), then as ties
+//     without trimming (sign election; normalize default true) or task_arithmetic (normalize
+//     default false), times lambda (default 1). With density 1 (the default) the task vectors
+//     are unchanged; density 0 drops them. With 0 < density < 1, each d_i is read as a 2-D
+//     tensor (a 1-D one as one row; more dimensions rank along dimension 1, as torch's
+//     argsort(dim=1)): within each row, element j gets its rank r_j in 0..B-1 by ascending
+//     magnitude (B the row length; equal magnitudes in torch's CPU sort order, see ties) and
+//     is kept with probability p_j = (density - epsilon) + r_j/(B-1) * 2 epsilon (epsilon
+//     default 0.15; density - epsilon and density + epsilon must lie in (0, 1), and B must be
+//     at least 2, or it is an error, as in mergekit), computed in float32 (in bf16 compute,
+//     each operation rounded to bf16 as torch 1.13 does, Python scalars rounded first). With
+//     rescale (default true) the kept elements are multiplied by sum|d_i| / sum|kept d_i|,
+//     skipped when either is under 1e-7 (mergekit's L1 rule, not the DELLA paper's 1/p_j).
+//     The keep draws are ordermerge's (see Random numbers).
 //   - nearswap: base and one model; w = clamp(t / |b - x|, 0, 1) per element (1 where equal);
 //     w x + (1 - w) b.
 //   - nuslerp: two models (or their task vectors, added back to a base) interpolated
@@ -105,7 +116,8 @@
 //
 // # Random numbers
 //
-// Randomised methods (parameter_selection, dare_linear, dare_ties) derive every random number
+// Randomised methods (parameter_selection, dare_linear, dare_ties, della, della_linear) derive
+// every random number
 // from the seed, the tensor name and a counter, so a merge gives the same bytes whatever the
 // tensor order, the number of goroutines, the memory budget or the chunking. With all
 // arithmetic modulo 2^64:
@@ -127,7 +139,11 @@
 // Resampling with resample_n 0 uses u_1(j) over the eligible models the same way (their
 // cumulative share of the eligible weight); with resample_n n, attempt a uses u_a(j) over all
 // models. DARE keeps element j of model m (m = the model's 0-based position in the models
-// list) when u_m(j) / 2^32 < density.
+// list) when u_m(j) / 2^32 < density; DELLA keeps it when u_m(j) / 2^32 < p_j, its rank's
+// probability (the float32, or bf16, value above). mergekit draws both masks with
+// torch.bernoulli from torch's global generator, which ordermerge does not reproduce: at
+// density < 1 the same config gives a different (equally distributed) mask, and the corpus
+// checks DARE and DELLA only at density 1.
 //
 // # Streaming
 //
@@ -142,8 +158,12 @@
 // at most 2^20 elements (so the buffers stay in cache; their memory use is far below the
 // budget). Methods that need statistics of a whole tensor first make statistics passes over
 // it — ties 2 (an exact top-k by a two-level radix count of the magnitudes' float bits),
-// slerp 1, model_stock 1, DARE with l1 rescaling 1, parameter_selection with resampling at
-// row/tensor granularity 1 — then the output pass. A tensor that fits in one chunk is read once and the passes run over memory; a
+// slerp 1, model_stock 1, DARE with l1 rescaling 1, DELLA at density < 1 with rescale or with
+// rows that straddle 65536-element blocks 1, parameter_selection with resampling at
+// row/tensor granularity 1 — then the output pass. DELLA ranks each row inside a block when it
+// sees the block; a row that straddles a block boundary is collected and ranked in the
+// statistics pass, and its keep bits (1 bit per element, only for such rows) are held until it
+// is written; a row (the elements after dimension 0) may have at most 2^20 elements. A tensor that fits in one chunk is read once and the passes run over memory; a
 // larger one is re-read from disk for each pass. Statistics are summed per 65536-element block
 // in element order, so results do not depend on the budget.
 //

@@ -20,7 +20,7 @@ const (
 	sparsifyMagnitude
 	sparsifyRandom
 	sparsifyOutliers // breadcrumbs: drop the gamma largest and the smallest magnitudes
-	sparsifyDella    // DELLA's magnitude-ranked random pruning (density 1 only, for now)
+	sparsifyDella    // DELLA's magnitude-ranked random pruning (della.go)
 )
 
 // DARE rescaling modes.
@@ -50,8 +50,8 @@ func (o gtaOptions) info() MethodInfo {
 		params = append(params, densityParam("fraction of the task vector kept"),
 			ParamSpec{Name: "gamma", PerModel: true, Kind: FloatParam, Default: 0.01, Doc: "fraction of the largest magnitudes dropped first"})
 	case sparsifyDella:
-		params = append(params, densityParam("mean probability of keeping an element (only 1 is supported so far)"),
-			ParamSpec{Name: "epsilon", PerModel: true, Kind: FloatParam, Default: 0.15, Doc: "spread of the keep probabilities by magnitude rank"})
+		params = append(params, densityParam("mean probability of keeping a task-vector element (1 keeps all, 0 none)"),
+			ParamSpec{Name: "epsilon", PerModel: true, Kind: FloatParam, Default: 0.15, Doc: "spread of the keep probabilities: by magnitude rank along dimension 1, from density - epsilon (smallest) to density + epsilon (largest); both must lie in (0, 1) when density < 1"})
 	}
 	params = append(params, lambdaParam, normalizeParam(o.normalize, "divide by the sum of the weights (with consensus: of the agreeing weights)"), int8MaskParam)
 	switch o.sparsify {
@@ -64,7 +64,7 @@ func (o gtaOptions) info() MethodInfo {
 	case sparsifyOutliers:
 		params = append(params, ParamSpec{Name: "rescale", Kind: BoolParam, Fixed: true, Doc: "accepted for mergekit compatibility; breadcrumbs does not rescale (mergekit's default)"})
 	case sparsifyDella:
-		params = append(params, ParamSpec{Name: "rescale", Kind: BoolParam, Default: 1, Fixed: true, Doc: "rescale the kept elements (no effect at density 1)"})
+		params = append(params, ParamSpec{Name: "rescale", Kind: BoolParam, Default: 1, Fixed: true, Doc: "rescale the kept elements so that the L1 norm of each pruned task vector is unchanged (mergekit's rule; no effect at density 1)"})
 	}
 	passes := "0 (element-wise)"
 	switch {
@@ -74,10 +74,12 @@ func (o gtaOptions) info() MethodInfo {
 		passes = "1 with rescale_mode l1 (the default) and density < 1, else 0"
 	case o.sparsify == sparsifyOutliers:
 		passes = "2 when density < 1 (two exact cuts by a two-level radix count), else 0"
+	case o.sparsify == sparsifyDella:
+		passes = "1 when density < 1 and rescale (the default) or rows straddle 65536-element blocks, else 0"
 	}
 	return MethodInfo{
 		Name: o.name, Summary: o.summary, NeedsBase: true, MinModels: 1,
-		Randomised: o.sparsify == sparsifyRandom, Passes: passes, Params: params,
+		Randomised: o.sparsify == sparsifyRandom || o.sparsify == sparsifyDella, Passes: passes, Params: params,
 	}
 }
 
@@ -152,11 +154,13 @@ type gtaKernel struct {
 	l1      bool
 	sumAbs  []float64 // l1 rescale: sum |d| over all elements, and over kept ones
 	sumKept []float64
-	scratch [][]uint32  // DARE: one block of draws per model
-	us      [][]uint32  // the current block's draws
-	wdBuf   [][]float64 // weighted deltas of one run of gtaSub elements, per model
-	wd32    [][]float32 // the same in float32, as mergekit rounds them, for the sign election
-	acc     []float64   // mergeSum's sums of one run of gtaSub elements
+	della   []*dellaPruner // DELLA: one per model, nil for a model kept whole (density >= 1)
+	keeps   [][]uint32     // DELLA: the current block's keep masks
+	scratch [][]uint32     // DARE: one block of draws per model
+	us      [][]uint32     // the current block's draws
+	wdBuf   [][]float64    // weighted deltas of one run of gtaSub elements, per model
+	wd32    [][]float32    // the same in float32, as mergekit rounds them, for the sign election
+	acc     []float64      // mergeSum's sums of one run of gtaSub elements
 	// elect's per-element sums of one run: the float32 sum for the sign, the agreeing terms
 	// and their weights
 	s32        []float32
@@ -242,10 +246,34 @@ func newGTAKernel(o gtaOptions, t TensorInfo, p *TensorParams) (Kernel, error) {
 			k.drop = append(k.drop, drop)
 		}
 	case sparsifyDella:
-		for i, d := range p.Models("density") {
-			if d < 1 {
-				return nil, p.modelErrorf("density", i, "%s supports only density 1 so far (its random rank-based pruning is not implemented)", o.name)
+		if err := p.checkModelRange("density", 0, 1); err != nil {
+			return nil, err
+		}
+		dens, eps := p.Models("density"), p.Models("epsilon")
+		pruned := false
+		for _, d := range dens {
+			pruned = pruned || d < 1
+		}
+		if !pruned {
+			break // mergekit returns the task vectors unchanged
+		}
+		k.della = make([]*dellaPruner, len(dens))
+		k.scale = make([]float64, len(dens))
+		for i, d := range dens {
+			k.scale[i] = 1
+			if d >= 1 {
+				continue
 			}
+			pr, err := newDellaPruner(t, t.Models[i], d, eps[i])
+			if err != nil {
+				return nil, p.modelErrorf("density", i, "%v", err)
+			}
+			k.della[i] = pr
+		}
+		k.l1 = p.Bool("rescale")
+		if k.l1 {
+			k.sumAbs = make([]float64, len(dens))
+			k.sumKept = make([]float64, len(dens))
 		}
 	case sparsifyRandom:
 		dens := p.Models("density")
@@ -279,6 +307,12 @@ func newGTAKernel(o gtaOptions, t TensorInfo, p *TensorParams) (Kernel, error) {
 
 func (k *gtaKernel) ScanPasses() int {
 	switch {
+	case k.della != nil:
+		for _, pr := range k.della {
+			if pr != nil && (k.l1 || pr.straddles()) {
+				return 1
+			}
+		}
 	case k.topk != nil:
 		for i, tk := range k.topk {
 			if tk.scans() || (k.drop != nil && k.drop[i].scans()) {
@@ -320,6 +354,19 @@ func (k *gtaKernel) Scan(pass int, b *Block) {
 		}
 		b = &rb
 	}
+	if k.della != nil {
+		for i, pr := range k.della {
+			if pr == nil {
+				continue
+			}
+			all, kept := pr.scan(b.Models[i], b.Base, b.Offset, k.l1)
+			if k.l1 {
+				k.sumAbs[i] += all
+				k.sumKept[i] += kept
+			}
+		}
+		return
+	}
 	if k.l1 {
 		us := k.draws(0, len(b.Base))
 		for i, x := range b.Models {
@@ -348,6 +395,32 @@ func (k *gtaKernel) Scan(pass int, b *Block) {
 }
 
 func (k *gtaKernel) EndScan(pass int) {
+	if k.della != nil {
+		for i, pr := range k.della {
+			if pr == nil {
+				continue
+			}
+			pr.endScan()
+			if !k.l1 || pr.none {
+				continue
+			}
+			// mergekit's rescaled_masked_tensor, in the working dtype: in bf16 its two norms
+			// and their quotient are rounded (float16 is pruned in float32).
+			all, kept := k.sumAbs[i], k.sumKept[i]
+			if k.dt == tensor.BF16 {
+				r := func(x float64) float64 { return float64(RoundTo(k.dt, float32(x))) }
+				all, kept = r(all), r(kept)
+				if all >= 1e-7 && kept >= 1e-7 {
+					k.scale[i] = r(all / kept)
+				}
+				continue
+			}
+			if all >= 1e-7 && kept >= 1e-7 {
+				k.scale[i] = all / kept
+			}
+		}
+		return
+	}
 	if k.l1 {
 		// mergekit's rule: rescale only when both norms are meaningfully above zero.
 		for i := range k.scale {
@@ -389,6 +462,7 @@ func (k *gtaKernel) Merge(b *Block) {
 			k.streams[i].fill(k.us[i], b.Offset)
 		}
 	}
+	k.dellaMasks(b.Models, b.Base, b.Offset)
 	if k.wdBuf == nil {
 		k.wdBuf = make([][]float64, len(b.Models))
 		k.wd32 = make([][]float32, len(b.Models))
@@ -448,7 +522,23 @@ func (k *gtaKernel) Merge(b *Block) {
 					wd[j] = w * float64(d) * scale
 					w3[j] = float32(float32(d*s32) * w32)
 				}
-			case sparsifyNone, sparsifyDella:
+			case sparsifyDella:
+				if k.keeps == nil || k.keeps[i] == nil {
+					for j, bv := range base {
+						d := x[j] - bv
+						wd[j] = w * float64(d) * scale
+						w3[j] = float32(float32(d*s32) * w32)
+					}
+					break
+				}
+				keep := k.keeps[i][s0 : s0+m]
+				for j, bv := range base {
+					d := x[j] - bv
+					d = math.Float32frombits(math.Float32bits(d) & keep[j])
+					wd[j] = w * float64(d) * scale
+					w3[j] = float32(float32(d*s32) * w32)
+				}
+			case sparsifyNone:
 				if !k.o.consensus { // task arithmetic: no sign election
 					for j, bv := range base {
 						wd[j] = w * float64(x[j]-bv) * scale
@@ -522,6 +612,21 @@ func (k *gtaKernel) elect(out, base []float32) {
 	}
 }
 
+// dellaMasks computes the block's DELLA keep masks, per model (nil for a model kept whole).
+func (k *gtaKernel) dellaMasks(models [][]float32, base []float32, off int) {
+	if k.della == nil {
+		return
+	}
+	if k.keeps == nil {
+		k.keeps = make([][]uint32, len(k.della))
+	}
+	for i, pr := range k.della {
+		if pr != nil {
+			k.keeps[i] = pr.masks(models[i], base, off)
+		}
+	}
+}
+
 // topK finds, over two scan passes, the keep largest |d| of one model's task vector, and then
 // tells the output pass element by element whether to keep it. The magnitude's float32 bits
 // order like the values, so a two-level count (top 15 bits, then low 16 bits) finds the exact
@@ -589,16 +694,21 @@ func (t *topK) selectTies(numel int) {
 // scans says the search needs the statistics passes.
 func (t *topK) scans() bool { return !t.all && !t.none }
 
+// hiCounts returns the first pass's counts: four interleaved counters per bucket, key>>16<<2
+// | lane for lane j mod 4 (endScan adds them up). Neighbouring elements mostly share a
+// bucket, and increments of one counter would wait on each other.
+func (t *topK) hiCounts() []int64 {
+	if t.hi == nil {
+		t.hi = make([]int64, 4<<15)
+	}
+	return t.hi
+}
+
 func magKey(d float32) uint32 { return math.Float32bits(d) & 0x7fffffff }
 
 func (t *topK) scan(pass int, x, base []float32) {
 	if pass == 0 {
-		// Four interleaved counts per bucket (folded by endScan): neighbouring elements
-		// mostly share a bucket, and increments of one counter would wait on each other.
-		if t.hi == nil {
-			t.hi = make([]int64, 4<<15)
-		}
-		h := t.hi
+		h := t.hiCounts()
 		x = x[:len(base)]
 		j := 0
 		for ; j+4 <= len(base); j += 4 {
@@ -734,6 +844,13 @@ func (k *gtaKernel) mergeReduced(b *Block) {
 	n := len(b.Out)
 	r := func(x float32) float32 { return RoundTo(k.dt, x) }
 	deltas := k.reducedDeltas(b)
+	if k.della != nil {
+		ds := make([][]float32, len(b.Models))
+		for i := range ds {
+			ds[i] = deltas[i][:n]
+		}
+		k.dellaMasks(ds, k.zeros[:n], b.Offset)
+	}
 	if k.o.sparsify == sparsifyRandom {
 		k.us = k.us[:0]
 		for i := range b.Models {
@@ -756,6 +873,9 @@ func (k *gtaKernel) mergeReduced(b *Block) {
 		scale[i] = 1
 		if k.scale != nil && k.scale[i] != 1 {
 			scale[i] = r(float32(k.scale[i]))
+			if k.della != nil && k.dt != tensor.BF16 {
+				scale[i] = float32(k.scale[i]) // DELLA rescales float16 in float32
+			}
 		}
 	}
 	lambda := r(float32(k.lambda))
@@ -772,6 +892,10 @@ func (k *gtaKernel) mergeReduced(b *Block) {
 				d = math.Float32frombits(math.Float32bits(d) & k.topk[i].keepMask(key) &^ k.drop[i].keepMask(key))
 			case sparsifyRandom:
 				if uint64(k.us[i][j]) >= k.keepThr[i] {
+					d = 0
+				}
+			case sparsifyDella:
+				if k.keeps != nil && k.keeps[i] != nil && k.keeps[i][j] == 0 {
 					d = 0
 				}
 			}

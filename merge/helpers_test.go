@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -151,4 +152,19 @@ func sameModels(t testing.TB, a, b Model) {
 			t.Fatalf("tensor %s differs", name)
 		}
 	}
+}
+
+// saveShapes writes the model's tensors of the given shapes, in that order, as a checkpoint
+// folder dir/name and returns its path.
+func saveShapes(t testing.TB, dir, name string, shapes []tensorShape, m Model) string {
+	t.Helper()
+	var ts []*tensor.Tensor
+	for _, s := range shapes {
+		ts = append(ts, m[s.name])
+	}
+	p := filepath.Join(dir, name)
+	if err := tensor.SaveCheckpoint(p, nil, ts, tensor.CheckpointOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

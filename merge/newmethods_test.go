@@ -137,10 +137,6 @@ func TestDellaAtDensityOne(t *testing.T) {
 			t.Fatalf("%s at density 1 differs from %s", c[0], c[1])
 		}
 	}
-	_, _, err := Merge(t.Context(), Options{Method: "della", Base: vecModel(t, base), Models: []Model{vecModel(t, x1)}, Densities: []float64{0.5}})
-	if err == nil || !strings.Contains(err.Error(), "only density 1") {
-		t.Fatalf("della at density 0.5: %v", err)
-	}
 }
 
 func TestLinearAveragesTheBaseIn(t *testing.T) {

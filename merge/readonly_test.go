@@ -107,9 +107,7 @@ func TestKernelsLeaveInputsUnchanged(t *testing.T) {
 		for _, p := range info.Params {
 			switch p.Name {
 			case "density":
-				if info.Name != "della" && info.Name != "della_linear" {
-					cfg.Params["density"] = 0.5
-				}
+				cfg.Params["density"] = 0.5
 			case "weight":
 				cfg.Params["weight"] = 1.0
 			case "t":

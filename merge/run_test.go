@@ -269,21 +269,10 @@ func TestDeterminism(t *testing.T) {
 	}
 	dir := t.TempDir()
 	base, models := family(t, 40, bigShapes, tensor.F32, 3, 0.6)
-	save := func(name string, m Model) string {
-		var ts []*tensor.Tensor
-		for _, s := range bigShapes {
-			ts = append(ts, m[s.name])
-		}
-		p := filepath.Join(dir, name)
-		if err := tensor.SaveCheckpoint(p, nil, ts, tensor.CheckpointOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	b := save("base", base)
+	b := saveShapes(t, dir, "base", bigShapes, base)
 	var ms []string
 	for i, m := range models {
-		ms = append(ms, save(fmt.Sprintf("m%d", i), m))
+		ms = append(ms, saveShapes(t, dir, fmt.Sprintf("m%d", i), bigShapes, m))
 	}
 	cases := []struct {
 		method string

@@ -87,12 +87,10 @@ func (k *sceKernel) Scan(pass int, b *Block) {
 	if k.selecting && pass < 2 {
 		keys := k.varKeys(b)
 		if pass == 0 {
-			if k.sel.hi == nil {
-				k.sel.hi = make([]int64, 1<<15)
-			}
-			for _, key := range keys {
-				k.nonzero += int64(b2i(key != 0))
-				k.sel.hi[key>>16]++
+			h := k.sel.hiCounts()
+			for j, key := range keys {
+				k.nonzero += b2i(key != 0)
+				h[key>>16<<2|uint32(j&3)]++
 			}
 			return
 		}
