@@ -239,3 +239,37 @@ func blendGo(o, base []float32, acc []float64, div, t float64) {
 		o[j] = float32(t*(acc[j]/div) + (1-t)*float64(bv))
 	}
 }
+
+// AddSqDev sets v[j] += e*e, e = float64(x[j]-base[j]) - mean[j] (the difference taken in
+// float32): one model's term of a variance across models. x, base and mean must be at least
+// as long as v.
+func AddSqDev(v []float64, x, base []float32, mean []float64) {
+	x, base, mean = x[:len(v)], base[:len(v)], mean[:len(v)]
+	body := 0
+	if useAsm {
+		if body = len(v) &^ 3; body > 0 {
+			addSqDev(&v[0], &x[0], &base[0], &mean[0], body)
+		}
+	}
+	addSqDevGo(v[body:], x[body:], base[body:], mean[body:])
+}
+
+func addSqDevGo(v []float64, x, base []float32, mean []float64) {
+	for j, bv := range base {
+		e := float64(x[j]-bv) - mean[j]
+		v[j] += e * e
+	}
+}
+
+// Quotients sets o[j] = a[j] / div in place (a true division, not a product with 1/div).
+func Quotients(a []float64, div float64) {
+	body := 0
+	if useAsm {
+		if body = len(a) &^ 3; body > 0 {
+			quotients(&a[0], div, body)
+		}
+	}
+	for j := body; j < len(a); j++ {
+		a[j] /= div
+	}
+}

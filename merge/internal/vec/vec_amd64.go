@@ -41,3 +41,9 @@ func dotTask(d *[4]float64, x, y, base *float32, n int)
 
 //go:noescape
 func blend(o, base *float32, acc *float64, div, t float64, n int)
+
+//go:noescape
+func addSqDev(v *float64, x, base *float32, mean *float64, n int)
+
+//go:noescape
+func quotients(a *float64, div float64, n int)

@@ -257,3 +257,43 @@ blend_loop:
 	JNZ blend_loop
 	VZEROUPPER
 	RET
+
+// func addSqDev(v *float64, x, base *float32, mean *float64, n int)
+TEXT ·addSqDev(SB), NOSPLIT, $0-40
+	MOVQ v+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ base+16(FP), DX
+	MOVQ mean+24(FP), R8
+	MOVQ n+32(FP), CX
+addsqdev_loop:
+	VMOVUPS (SI), X0
+	VSUBPS (DX), X0, X0
+	VCVTPS2PD X0, Y0
+	VSUBPD (R8), Y0, Y0
+	VMULPD Y0, Y0, Y0
+	VMOVUPD (DI), Y1
+	VADDPD Y0, Y1, Y0
+	VMOVUPD Y0, (DI)
+	ADDQ $16, SI
+	ADDQ $16, DX
+	ADDQ $32, R8
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JNZ addsqdev_loop
+	VZEROUPPER
+	RET
+
+// func quotients(a *float64, div float64, n int)
+TEXT ·quotients(SB), NOSPLIT, $0-24
+	MOVQ a+0(FP), DI
+	VBROADCASTSD div+8(FP), Y15
+	MOVQ n+16(FP), CX
+quotients_loop:
+	VMOVUPD (DI), Y0
+	VDIVPD Y15, Y0, Y0
+	VMOVUPD Y0, (DI)
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JNZ quotients_loop
+	VZEROUPPER
+	RET

@@ -29,3 +29,7 @@ func addBaseDiv(o, base *float32, acc *float64, div, lambda float64, n int) {
 func dotTask(d *[4]float64, x, y, base *float32, n int) { panic("unreachable") }
 
 func blend(o, base *float32, acc *float64, div, t float64, n int) { panic("unreachable") }
+
+func addSqDev(v *float64, x, base *float32, mean *float64, n int) { panic("unreachable") }
+
+func quotients(a *float64, div float64, n int) { panic("unreachable") }

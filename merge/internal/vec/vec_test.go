@@ -168,6 +168,26 @@ func TestAssemblyMatchesGo(t *testing.T) {
 				}
 			}
 
+			copy(got, a0)
+			copy(want, a0)
+			mean := make([]float64, n)
+			for i := range mean {
+				mean[i] = r.NormFloat64()
+			}
+			AddSqDev(got, x, y, mean)
+			addSqDevGo(want, x, y, mean)
+			if i := sameBits64(got, want); i >= 0 {
+				t.Fatalf("AddSqDev n=%d off=%d: [%d] = %v, want %v", n, off, i, got[i], want[i])
+			}
+			copy(got, a0)
+			Quotients(got, 3)
+			for i := range want {
+				want[i] = a0[i] / 3
+			}
+			if i := sameBits64(got, want); i >= 0 {
+				t.Fatalf("Quotients n=%d off=%d: [%d] = %v, want %v", n, off, i, got[i], want[i])
+			}
+
 			if g, w := CountEqual(x, y), countEqualGo(x, y); g != w {
 				t.Fatalf("CountEqual n=%d off=%d: %d, want %d", n, off, g, w)
 			}
