@@ -25,16 +25,19 @@ type acts struct {
 	p                []compute.Buf // attention probabilities
 	y                []compute.Buf // attention output, before o_proj (BF16 at bf16 precision: only products read it)
 	gu               []compute.Buf // gate and up projections
-	rF, lnF          compute.Buf
-	ln               compute.Buf // normalised input of a projection (recomputed in backward)
-	h                compute.Buf // SwiGLU output (recomputed in backward)
+	// Product inputs, BF16 at bf16 precision (the ops that make them round them): the final
+	// norm's output, the normalised input of a projection and SwiGLU's output (both recomputed
+	// in backward).
+	rF, lnF compute.Buf
+	ln      compute.Buf
+	h       compute.Buf
 
 	dres, dtmp, dqkv, dgu, dh, dy compute.Buf // dgu is BF16 at bf16 precision (only products read it)
 	attScratch, headScratch       compute.Buf
 	rowLoss, scale                compute.Buf
-	// At bf16 precision only: product inputs rounded to bf16 by the ops that make them (pa,
-	// pb), and the residual stream's gradient rounded by the norms' backward passes (dresB).
-	pa, pb, dresB compute.Buf
+	// At bf16 precision only: scratch for product inputs rounded to bf16 (pa), and the
+	// residual stream's gradient rounded by the norms' backward passes (dresB).
+	pa, dresB compute.Buf
 
 	hostLoss, hostScale []float32
 }
@@ -55,8 +58,13 @@ func actSizes(dev compute.Device, d dims, ar arch, prec compute.Precision, b, t 
 		s.bf16 += y
 		y = 0
 	}
+	prodIn := 2*n*int64(d.D) + n*int64(d.F) // lnF, ln, h
+	if bf16 {
+		s.bf16 += prodIn
+		prodIn = 0
+	}
 	s.f32 = (L+1)*n*int64(d.D) + L*(n*int64(d.D)+2*n+n*int64(d.W)+att+n*int64(2*d.F)) + y +
-		2*n + 2*n*int64(d.D) + n*int64(d.F) + 2*n
+		2*n + prodIn + 2*n
 	if ar.qkNorm {
 		s.f32 += L * (n*int64(d.W) + n*int64(d.H+d.KV))
 	}
@@ -72,14 +80,14 @@ func actSizes(dev compute.Device, d dims, ar arch, prec compute.Precision, b, t 
 		}
 	}
 	if bf16 {
-		s.bf16 += 2 * n * int64(productWidth(d))
+		s.bf16 += n * int64(productWidth(d))
 	}
 	return s
 }
 
-// productWidth is the widest row written into the bf16 product-input scratch (pa, pb): the
-// normalised inputs, SwiGLU's output and the qkv gradient (attention's output, at most W wide,
-// when decoding).
+// productWidth is the widest row written into the bf16 product-input scratch pa: the qkv
+// gradient when training; when decoding, the normalised inputs, SwiGLU's output and
+// attention's output (at most W wide).
 func productWidth(d dims) int { return max(d.F, d.W, d.D) }
 
 // ensure sizes the buffers for a b x t batch (with backward buffers when grads is set).
@@ -122,7 +130,7 @@ func (m *Model) ensure(b, t int, grads bool) error {
 		x: perLayer(d.L+1, n*d.D), xm: perLayer(d.L, n*d.D),
 		r1: perLayer(d.L, n), r2: perLayer(d.L, n),
 		qkv: perLayer(d.L, n*d.W), p: perLayer(d.L, att), y: ys,
-		gu: perLayer(d.L, n*2*d.F), rF: f32(n), lnF: f32(n * d.D), ln: f32(n * d.D), h: f32(n * d.F),
+		gu: perLayer(d.L, n*2*d.F), rF: f32(n), lnF: mk(prodDT, n*d.D), ln: mk(prodDT, n*d.D), h: mk(prodDT, n*d.F),
 		rowLoss: f32(n), scale: f32(n),
 		hostLoss: make([]float32, n), hostScale: make([]float32, n),
 	}
@@ -138,7 +146,7 @@ func (m *Model) ensure(b, t int, grads bool) error {
 	}
 	if bf16 {
 		w := n * productWidth(d)
-		a.pa, a.pb = mk(compute.BF16, w), mk(compute.BF16, w)
+		a.pa = mk(compute.BF16, w)
 	}
 	if err != nil {
 		*a = acts{}
@@ -222,7 +230,7 @@ func (m *Model) prodOut(f32, into compute.Buf) compute.Buf {
 
 // finalNormed is the final norm's output for n rows, the LM head's product input.
 func (m *Model) finalNormed(n int) compute.Buf {
-	return m.prodOut(m.acts.lnF.Slice(0, n*dimsOf(m.cfg).D), m.acts.pb)
+	return m.acts.lnF.Slice(0, n*dimsOf(m.cfg).D)
 }
 
 // qkNorms are the descriptors of Qwen3's per-head norms of the q and k heads of n qkv rows.
@@ -306,7 +314,7 @@ func (m *Model) forward(B, T int) {
 	d, a, dev := dimsOf(m.cfg), &m.acts, m.dev
 	n := B * T
 	shape, norm, rope := m.shapes(B, T)
-	ln, h := m.prodOut(a.ln.Slice(0, n*d.D), a.pa), m.prodOut(a.h.Slice(0, n*d.F), a.pa)
+	ln, h := a.ln.Slice(0, n*d.D), a.h.Slice(0, n*d.F)
 	dev.Embedding(a.x[0].Slice(0, n*d.D), m.embed.w, a.ids.Slice(0, n), d.D)
 	for l, lv := range m.layers {
 		x, xm, xn := a.x[l].Slice(0, n*d.D), a.xm[l].Slice(0, n*d.D), a.x[l+1].Slice(0, n*d.D)
@@ -340,7 +348,7 @@ func (m *Model) backward(B, T int) {
 	shape, norm, rope := m.shapes(B, T)
 	bf16 := m.prec == compute.PrecisionBF16
 	dres, dtmp := a.dres.Slice(0, n*d.D), a.dtmp.Slice(0, n*d.D)
-	ln, h, dh := m.prodOut(a.ln.Slice(0, n*d.D), a.pb), m.prodOut(a.h.Slice(0, n*d.F), a.pb), a.dh.Slice(0, n*d.F)
+	ln, h, dh := a.ln.Slice(0, n*d.D), a.h.Slice(0, n*d.F), a.dh.Slice(0, n*d.F)
 	dgu, dqkv := a.dgu.Slice(0, n*2*d.F), a.dqkv.Slice(0, n*d.W)
 	pres, dresB := dres, compute.Buf{} // the residual gradient as a product input, its bf16 copy
 	if bf16 {
