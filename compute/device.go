@@ -61,7 +61,9 @@ type MemoryStats struct {
 
 // Kernels are the operations a decoder language model is made of, each forward and backward
 // where training needs both. Every buffer is F32 unless its comment says otherwise; token ids,
-// positions and targets are I32.
+// positions and targets are I32. Outputs that feed matrix products may be BF16 where a comment
+// says so: they then hold the F32 result rounded to nearest even (what Cast would make of it),
+// so bf16 mixed precision needs no separate cast of them.
 type Kernels interface {
 	// MatMul computes c = Alpha*op(a)*op(b) + Beta*c (see GEMM). a and b are both F32 or both
 	// BF16 (then each product is exact and sums in float32); c is F32.
@@ -76,21 +78,26 @@ type Kernels interface {
 
 	// RMSNorm normalises each row of x by its root mean square and scales it by w:
 	// out = x * rstd * w, rstd = 1/sqrt(mean(x^2) + eps); rstd (s.Rows values) is kept.
+	// out may be BF16.
 	RMSNorm(out, rstd, x, w Buf, s Norm)
-	// RMSNormApply recomputes RMSNorm's out from x and the kept rstd.
+	// RMSNormApply recomputes RMSNorm's out (F32 or BF16) from x and the kept rstd.
 	RMSNormApply(out, x, w, rstd Buf, s Norm)
-	// RMSNormBackward adds the gradient of RMSNorm to dx and to dw given dout.
-	RMSNormBackward(dx, dw, dout, x, w, rstd Buf, s Norm)
+	// RMSNormBackward adds the gradient of RMSNorm to dx and to dw given dout. dxb, unless it
+	// is the zero Buf, is a BF16 buffer of dx's layout that also receives the new dx's vectors
+	// rounded to bfloat16 (the input of the products below).
+	RMSNormBackward(dx, dxb, dw, dout, x, w, rstd Buf, s Norm)
 
 	// RoPE rotates, in place, s.Heads heads of each row of x by the angles of the row's
 	// position pos[row] (I32), as Hugging Face's rotate_half does; inverse applies the
-	// transpose (the backward pass).
-	RoPE(x, pos Buf, t RoPETable, s RoPEShape, inverse bool)
+	// transpose (the backward pass). out is x itself, or a BF16 buffer of s.Rows*s.LD values
+	// (x's layout, and x must have as many) that receives all of x rotated and rounded to
+	// bfloat16, the columns RoPE does not rotate as they are, x left unchanged.
+	RoPE(out, x, pos Buf, t RoPETable, s RoPEShape, inverse bool)
 
 	// Attention computes causal softmax(q k^T / sqrt(HeadDim)) v for every sequence and head
 	// from one qkv matrix (see AttentionShape) into out (B*T x Heads*HeadDim) and keeps the
-	// probabilities in att (s.ProbsSize() values) for the backward pass. scratch holds
-	// AttentionScratch(s, false) values.
+	// probabilities in att (s.ProbsSize() values) for the backward pass. out may be BF16.
+	// scratch holds AttentionScratch(s, false) values.
 	Attention(out, att, qkv, scratch Buf, s AttentionShape)
 	// AttentionBackward computes dqkv (overwritten; qkv's layout) from dout, qkv and att.
 	// scratch holds AttentionScratch(s, true) values.
@@ -107,9 +114,11 @@ type Kernels interface {
 	// AttentionCachedScratch is the scratch AttentionCached needs, in F32 values.
 	AttentionCachedScratch(s KVCacheShape, seqs []CachedSeq) int
 
-	// SwiGLU computes h = silu(gate) * up for each row of gu (gate's f values, then up's).
+	// SwiGLU computes h = silu(gate) * up for each row of gu (gate's f values, then up's); h
+	// may be BF16.
 	SwiGLU(h, gu Buf, rows, f int)
-	// SwiGLUBackward computes dgu (overwritten) from dh, and recomputes h on the way.
+	// SwiGLUBackward computes dgu (overwritten) from dh, and recomputes h on the way; dgu and
+	// h are both F32 or both BF16.
 	SwiGLUBackward(dgu, h, dh, gu Buf, rows, f int)
 
 	// Add sets out = a + b elementwise; AddTo adds src to dst.

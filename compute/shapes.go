@@ -98,6 +98,14 @@ func (s Norm) Check(op string, bufs map[string]Buf) {
 			n = s.Rows
 		case "w", "dw":
 			n = s.D
+		case "out":
+			CheckOut(op, name, b, n)
+			continue
+		case "dxb":
+			if !b.IsZero() {
+				CheckLen(op, name, b, n, BF16)
+			}
+			continue
 		}
 		CheckLen(op, name, b, n, F32)
 	}
@@ -127,6 +135,19 @@ func (s Norm) Span() int {
 // starting at column Col of each of Rows rows of stride LD.
 type RoPEShape struct {
 	Rows, LD, Col, Heads, HeadDim int
+}
+
+// Check validates RoPE's buffers (see Kernels.RoPE) and reports whether it works in place (out
+// is x) or writes all of x, rotated and rounded to bfloat16, into out.
+func (s RoPEShape) Check(op string, out, x Buf) (inPlace bool) {
+	CheckLen(op, "x", x, (s.Rows-1)*s.LD+s.Col+s.Heads*s.HeadDim, F32)
+	if out.Storage() == x.Storage() && out.Offset() == x.Offset() && out.Len() == x.Len() {
+		return true
+	}
+	if out.DType() != BF16 || out.Len() != s.Rows*s.LD || x.Len() != out.Len() || s.Col+s.Heads*s.HeadDim > s.LD {
+		panic(fmt.Errorf("%s: out %s is neither x (%s) nor a BF16 buffer of its %d x %d values", op, out, x, s.Rows, s.LD))
+	}
+	return false
 }
 
 // RoPETable holds the rotation angles' cosines and sines, MaxPos x HeadDim/2 each (position
@@ -217,8 +238,19 @@ type AdamWStep struct {
 	Step                                          int
 }
 
+// CheckOut is CheckLen for an output that may be F32 or BF16 (a product input, rounded to
+// nearest even).
+func CheckOut(op, name string, b Buf, n int) {
+	if b.DType() == BF16 {
+		CheckLen(op, name, b, n, BF16)
+		return
+	}
+	CheckLen(op, name, b, n, F32)
+}
+
 // CheckLen panics with a message naming op and the buffer when b has fewer than n elements
 // or the wrong dtype: the shared precondition of every device's operations.
+
 func CheckLen(op, name string, b Buf, n int, dt DType) {
 	if b.Len() < n {
 		panic(fmt.Errorf("%s: %s (%s) has %d elements, needs %d", op, name, b, b.Len(), n))

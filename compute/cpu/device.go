@@ -289,6 +289,7 @@ func (d *Device) EmbeddingBackward(dtable, dout compute.Buf, ids []int32, dim in
 // RMSNorm normalises rows.
 func (d *Device) RMSNorm(out, rstd, x, w compute.Buf, s compute.Norm) {
 	s.Check("rmsnorm", map[string]compute.Buf{"out": out, "rstd": rstd, "x": x, "w": w})
+	defer d.roundVectors(out, s)
 	if s.Strided() {
 		rmsNormForwardStrided(d.be, F32(out), F32(rstd), F32(x), F32(w), s)
 		return
@@ -296,9 +297,51 @@ func (d *Device) RMSNorm(out, rstd, x, w compute.Buf, s compute.Norm) {
 	RMSNormForward(d.be, F32(out), F32(rstd), F32(x), F32(w), s.Rows, s.D, s.Eps)
 }
 
+// roundVectors rounds the vectors of a BF16 output to bfloat16 (nothing for an F32 one).
+func (d *Device) roundVectors(out compute.Buf, s compute.Norm) {
+	if out.DType() == compute.BF16 {
+		d.roundCopy(F32(out), F32(out), s)
+	}
+}
+
+// roundCopy sets dst's vectors to src's rounded to bfloat16 (dst and src of one layout).
+func (d *Device) roundCopy(dst, src []float32, s compute.Norm) {
+	if !s.Strided() {
+		d.round(dst[:s.Rows*s.D], src[:s.Rows*s.D])
+		return
+	}
+	parallel.For(d.be.Threads(), s.Rows, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			at := s.Offset(r)
+			for j := at; j < at+s.D; j++ {
+				dst[j] = tensor.Float32FromBF16(tensor.BF16FromFloat32(src[j]))
+			}
+		}
+	})
+}
+
+// round sets dst to src rounded to bfloat16, in parallel chunks.
+func (d *Device) round(dst, src []float32) {
+	parallel.For(d.be.Threads(), (len(dst)+4095)/4096, func(lo, hi int) {
+		lo, hi = lo*4096, min(hi*4096, len(dst))
+		for i := lo; i < hi; i++ {
+			dst[i] = tensor.Float32FromBF16(tensor.BF16FromFloat32(src[i]))
+		}
+	})
+}
+
+// roundOut rounds a BF16 output to bfloat16 (nothing for an F32 one).
+func (d *Device) roundOut(out compute.Buf) {
+	if out.DType() == compute.BF16 {
+		v := F32(out)
+		d.round(v, v)
+	}
+}
+
 // RMSNormApply recomputes RMSNorm's output.
 func (d *Device) RMSNormApply(out, x, w, rstd compute.Buf, s compute.Norm) {
 	s.Check("rmsnorm apply", map[string]compute.Buf{"out": out, "rstd": rstd, "x": x, "w": w})
+	defer d.roundVectors(out, s)
 	if s.Strided() {
 		rmsNormApplyStrided(d.be, F32(out), F32(rstd), F32(x), F32(w), s)
 		return
@@ -307,8 +350,11 @@ func (d *Device) RMSNormApply(out, x, w, rstd compute.Buf, s compute.Norm) {
 }
 
 // RMSNormBackward adds RMSNorm's gradient.
-func (d *Device) RMSNormBackward(dx, dw, dout, x, w, rstd compute.Buf, s compute.Norm) {
-	s.Check("rmsnorm backward", map[string]compute.Buf{"dx": dx, "dw": dw, "dout": dout, "x": x, "w": w, "rstd": rstd})
+func (d *Device) RMSNormBackward(dx, dxb, dw, dout, x, w, rstd compute.Buf, s compute.Norm) {
+	s.Check("rmsnorm backward", map[string]compute.Buf{"dx": dx, "dxb": dxb, "dw": dw, "dout": dout, "x": x, "w": w, "rstd": rstd})
+	if !dxb.IsZero() {
+		defer d.roundCopy(F32(dxb), F32(dx), s)
+	}
 	if s.Strided() || s.Replace {
 		rmsNormBackwardStrided(d.be, F32(dx), F32(dw), F32(dout), F32(x), F32(w), F32(rstd), s)
 		return
@@ -316,9 +362,13 @@ func (d *Device) RMSNormBackward(dx, dw, dout, x, w, rstd compute.Buf, s compute
 	RMSNormBackward(d.be, F32(dx), F32(dw), F32(dout), F32(x), F32(w), F32(rstd), s.Rows, s.D)
 }
 
-// RoPE rotates heads in place.
-func (d *Device) RoPE(x, pos compute.Buf, t compute.RoPETable, s compute.RoPEShape, inverse bool) {
-	compute.CheckLen("rope", "x", x, (s.Rows-1)*s.LD+s.Col+s.Heads*s.HeadDim, compute.F32)
+// RoPE rotates heads in place, or into a bfloat16 copy of x.
+func (d *Device) RoPE(out, x, pos compute.Buf, t compute.RoPETable, s compute.RoPEShape, inverse bool) {
+	if !s.Check("rope", out, x) {
+		copy(F32(out), F32(x))
+		x = out
+		defer d.roundOut(out)
+	}
 	compute.CheckLen("rope", "pos", pos, s.Rows, compute.I32)
 	positions := I32(pos)[:s.Rows]
 	for i, p := range positions {
@@ -339,13 +389,18 @@ func checkAttention(op string, s compute.AttentionShape, qkv, out, att compute.B
 	}
 	n := s.B * s.T
 	compute.CheckLen(op, "qkv", qkv, n*s.QKVWidth(), compute.F32)
-	compute.CheckLen(op, "out", out, n*s.Heads*s.HeadDim, compute.F32)
+	if op == "attention" {
+		compute.CheckOut(op, "out", out, n*s.Heads*s.HeadDim)
+	} else {
+		compute.CheckLen(op, "dout", out, n*s.Heads*s.HeadDim, compute.F32)
+	}
 	compute.CheckLen(op, "att", att, s.ProbsSize(), compute.F32)
 }
 
 // Attention is causal multi-head attention.
 func (d *Device) Attention(out, att, qkv, scratch compute.Buf, s compute.AttentionShape) {
 	checkAttention("attention", s, qkv, out, att)
+	defer d.roundOut(out.Slice(0, s.B*s.T*s.Heads*s.HeadDim))
 	AttentionForward(d.be, s, F32(out), F32(att), F32(qkv))
 }
 
@@ -415,17 +470,20 @@ func (d *Device) AttentionCachedScratch(s compute.KVCacheShape, seqs []compute.C
 
 // SwiGLU is the gated MLP activation.
 func (d *Device) SwiGLU(h, gu compute.Buf, rows, f int) {
-	compute.CheckLen("swiglu", "h", h, rows*f, compute.F32)
+	compute.CheckOut("swiglu", "h", h, rows*f)
 	compute.CheckLen("swiglu", "gu", gu, 2*rows*f, compute.F32)
+	defer d.roundOut(h.Slice(0, rows*f))
 	SwiGLUForward(d.be, F32(h), F32(gu), rows, f)
 }
 
 // SwiGLUBackward is its gradient.
 func (d *Device) SwiGLUBackward(dgu, h, dh, gu compute.Buf, rows, f int) {
-	compute.CheckLen("swiglu backward", "dgu", dgu, 2*rows*f, compute.F32)
-	compute.CheckLen("swiglu backward", "h", h, rows*f, compute.F32)
+	compute.CheckOut("swiglu backward", "dgu", dgu, 2*rows*f)
+	compute.CheckLen("swiglu backward", "h", h, rows*f, dgu.DType())
 	compute.CheckLen("swiglu backward", "dh", dh, rows*f, compute.F32)
 	compute.CheckLen("swiglu backward", "gu", gu, 2*rows*f, compute.F32)
+	defer d.roundOut(dgu.Slice(0, 2*rows*f))
+	defer d.roundOut(h.Slice(0, rows*f))
 	SwiGLUBackward(d.be, F32(dgu), F32(h), F32(dh), F32(gu), rows, f)
 }
 

@@ -271,7 +271,7 @@ func TestRMSNormStridedGrad(t *testing.T) {
 		}
 	}
 	dx, dw := make([]float32, rows*ld), make([]float32, hd)
-	d.RMSNormBackward(d.Wrap(dx), d.Wrap(dw), rb, xb, wb, rstdb, s)
+	d.RMSNormBackward(d.Wrap(dx), compute.Buf{}, d.Wrap(dw), rb, xb, wb, rstdb, s)
 	checkGrad(t, "strided rmsnorm dx", x, dx, f)
 	checkGrad(t, "strided rmsnorm dw", w, dw, f)
 	// Replace in place: dout's vectors become the gradient, everything else stays.
@@ -279,7 +279,7 @@ func TestRMSNormStridedGrad(t *testing.T) {
 	dw2 := make([]float32, hd)
 	rs := s
 	rs.Replace = true
-	d.RMSNormBackward(d.Wrap(inplace), d.Wrap(dw2), d.Wrap(inplace), xb, wb, rstdb, rs)
+	d.RMSNormBackward(d.Wrap(inplace), compute.Buf{}, d.Wrap(dw2), d.Wrap(inplace), xb, wb, rstdb, rs)
 	for i := range inplace {
 		if inplace[i] != dx[i] && dx[i] != 0 {
 			t.Fatalf("replace in place: element %d is %v, the gradient %v", i, inplace[i], dx[i])

@@ -66,7 +66,11 @@ func (d *Device) checkAttention(op string, s compute.AttentionShape, qkv, out, a
 	}
 	n := s.B * s.T
 	compute.CheckLen(op, "qkv", qkv, n*s.QKVWidth(), compute.F32)
-	compute.CheckLen(op, "out", out, n*s.Heads*s.HeadDim, compute.F32)
+	if backward {
+		compute.CheckLen(op, "dout", out, n*s.Heads*s.HeadDim, compute.F32)
+	} else {
+		compute.CheckOut(op, "out", out, n*s.Heads*s.HeadDim)
+	}
 	compute.CheckLen(op, "att", att, s.ProbsSize(), compute.F32)
 	compute.CheckLen(op, "scratch", scratch, d.AttentionScratch(s, backward), compute.F32)
 }
@@ -127,7 +131,7 @@ func (d *Device) Attention(out, att, qkv, scratch compute.Buf, s compute.Attenti
 	}
 	d.batched(l, base+uint64(l.o), pIn, base+uint64(l.v), dt,
 		compute.GEMM{M: int(rep * T), N: int(hd), K: int(T), Alpha: 1}, rep*T*T, T*hd, rep*T*hd)
-	d.elementwise("from_heads", l.qn, d.p(out), base+uint64(l.o), i32(s.B), i32(s.T), i32(s.Heads), i32(s.HeadDim), i32(s.Heads*s.HeadDim), 0)
+	d.elementwise(outKernel("from_heads", out), l.qn, d.p(out), base+uint64(l.o), i32(s.B), i32(s.T), i32(s.Heads), i32(s.HeadDim), i32(s.Heads*s.HeadDim), 0)
 }
 
 // AttentionBackward is the gradient of Attention through the same batched products.

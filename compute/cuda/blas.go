@@ -42,6 +42,9 @@ func blasOp(t bool) uint64 {
 // op(B)^T op(A)^T in cuBLAS's column-major terms. dt is the inputs' dtype; batch > 1 runs
 // strided batches.
 func (d *Device) gemm(c, a, b uint64, dt compute.DType, g compute.GEMM, batch int, sa, sb, sc int64) {
+	if d.record != nil {
+		d.record("gemm", nil)
+	}
 	lda, ldb, ldc := g.Lds()
 	alpha, beta := d.scalars(g.Alpha, g.Beta)
 	if dt == compute.F32 && !g.TF32 && batch == 1 {

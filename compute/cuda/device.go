@@ -54,6 +54,9 @@ type Device struct {
 	seqs    seqCache   // the last uploaded cache-attention row metadata
 	errMu   sync.Mutex
 	err     error
+	// record, when set (by the tests, under mu), is told every kernel launch and cuBLAS
+	// product queued: the kernel's name ("gemm" for a product) and its arguments.
+	record func(name string, args []uint64)
 
 	inUse, peak atomic.Int64
 }

@@ -30,6 +30,9 @@ func (d *Device) launch(name string, grid, block dim3, shared int, args ...uint6
 			return // nothing to do
 		}
 	}
+	if d.record != nil {
+		d.record(name, args)
+	}
 	for i, v := range args {
 		d.args.putU64(8*i, v)
 		d.args.putU64(8*maxArgs+8*i, uint64(d.args.ptr(8*i)))

@@ -96,7 +96,7 @@ func (d *Device) RMSNorm(out, rstd, x, w compute.Buf, s compute.Norm) {
 	unlock := d.enter()
 	defer unlock()
 	args := append([]uint64{d.p(out), d.p(rstd), d.p(x), d.p(w), i32(s.D), f32bits(s.Eps)}, layoutArgs(s)...)
-	d.launch("rmsnorm_forward", d1(s.Rows), d1(rowThreads(s.D/4)), 0, args...)
+	d.launch(outKernel("rmsnorm_forward", out), d1(s.Rows), d1(rowThreads(s.D/4)), 0, args...)
 }
 
 // RMSNormApply recomputes RMSNorm's output.
@@ -106,16 +106,26 @@ func (d *Device) RMSNormApply(out, x, w, rstd compute.Buf, s compute.Norm) {
 	defer unlock()
 	n := int64(s.Rows) * int64(s.D)
 	args := append([]uint64{d.p(out), d.p(x), d.p(w), d.p(rstd), uint64(s.Rows), i32(s.D)}, layoutArgs(s)...)
-	d.elementwise("rmsnorm_apply", n, args...)
+	d.elementwise(outKernel("rmsnorm_apply", out), n, args...)
+}
+
+// outKernel is the kernel writing out: name for an F32 out, its _bf16 twin (the same values
+// rounded to bfloat16) for a BF16 one.
+func outKernel(name string, out compute.Buf) string {
+	if out.DType() == compute.BF16 {
+		return name + "_bf16"
+	}
+	return name
 }
 
 // normChunk is the number of rows each partial sum of a weight or bias gradient covers.
 const normChunk = 256
 
 // RMSNormBackward adds (or with Replace, writes) dx per vector, and adds dw by fixed chunks
-// of vectors. dw goes first: with Replace, dx may be dout.
-func (d *Device) RMSNormBackward(dx, dw, dout, x, w, rstd compute.Buf, s compute.Norm) {
-	s.Check("rmsnorm backward", map[string]compute.Buf{"dx": dx, "dw": dw, "dout": dout, "x": x, "w": w, "rstd": rstd})
+// of vectors. dw goes first: with Replace, dx may be dout. dxb gets dx's bf16 copy in the same
+// pass.
+func (d *Device) RMSNormBackward(dx, dxb, dw, dout, x, w, rstd compute.Buf, s compute.Norm) {
+	s.Check("rmsnorm backward", map[string]compute.Buf{"dx": dx, "dxb": dxb, "dw": dw, "dout": dout, "x": x, "w": w, "rstd": rstd})
 	unlock := d.enter()
 	defer unlock()
 	la := layoutArgs(s)
@@ -128,7 +138,7 @@ func (d *Device) RMSNormBackward(dx, dw, dout, x, w, rstd compute.Buf, s compute
 	if s.Replace {
 		replace = 1
 	}
-	d.launch("rmsnorm_backward_dx", d1(s.Rows), d1(rowThreads(s.D/4)), 0, append(append([]uint64{d.p(dx), d.p(dout), d.p(x), d.p(w), d.p(rstd), i32(s.D)}, la...), replace)...)
+	d.launch("rmsnorm_backward_dx", d1(s.Rows), d1(rowThreads(s.D/4)), 0, append(append([]uint64{d.p(dx), d.p(dxb), d.p(dout), d.p(x), d.p(w), d.p(rstd), i32(s.D)}, la...), replace)...)
 }
 
 // AddBias adds a bias to every row.
@@ -153,9 +163,9 @@ func (d *Device) BiasGrad(db, dout compute.Buf, rows, cols int) {
 	d.launch("sum_chunks", d1(blocks), d1(threads), 0, d.p(db), part, i32(chunks), i32(cols))
 }
 
-// RoPE rotates heads in place.
-func (d *Device) RoPE(x, pos compute.Buf, t compute.RoPETable, s compute.RoPEShape, inverse bool) {
-	compute.CheckLen("rope", "x", x, (s.Rows-1)*s.LD+s.Col+s.Heads*s.HeadDim, compute.F32)
+// RoPE rotates heads in place, or into a bf16 copy of x.
+func (d *Device) RoPE(out, x, pos compute.Buf, t compute.RoPETable, s compute.RoPEShape, inverse bool) {
+	inPlace := s.Check("rope", out, x)
 	compute.CheckLen("rope", "pos", pos, s.Rows, compute.I32)
 	compute.CheckLen("rope", "cos", t.Cos, t.MaxPos*s.HeadDim/2, compute.F32)
 	sign := float32(1)
@@ -165,27 +175,32 @@ func (d *Device) RoPE(x, pos compute.Buf, t compute.RoPETable, s compute.RoPESha
 	unlock := d.enter()
 	defer unlock()
 	n := int64(s.Rows) * int64(s.Heads*s.HeadDim/2)
-	d.elementwise("rope", n, d.p(x), d.p(pos), d.p(t.Cos), d.p(t.Sin), uint64(s.Rows), i32(s.LD), i32(s.Col), i32(s.Heads), i32(s.HeadDim), f32bits(sign))
+	args := []uint64{d.p(pos), d.p(t.Cos), d.p(t.Sin), uint64(s.Rows), i32(s.LD), i32(s.Col), i32(s.Heads), i32(s.HeadDim), f32bits(sign)}
+	if inPlace {
+		d.elementwise("rope", n, append([]uint64{d.p(x)}, args...)...)
+		return
+	}
+	d.elementwise("rope_bf16", max(n, int64(s.Rows)*int64(s.LD-s.Heads*s.HeadDim)), append([]uint64{d.p(out), d.p(x)}, args...)...)
 }
 
 // SwiGLU is the gated MLP activation.
 func (d *Device) SwiGLU(h, gu compute.Buf, rows, f int) {
-	compute.CheckLen("swiglu", "h", h, rows*f, compute.F32)
+	compute.CheckOut("swiglu", "h", h, rows*f)
 	compute.CheckLen("swiglu", "gu", gu, 2*rows*f, compute.F32)
 	unlock := d.enter()
 	defer unlock()
-	d.elementwise("swiglu_forward", int64(rows)*int64(f), d.p(h), d.p(gu), uint64(rows), i32(f))
+	d.elementwise(outKernel("swiglu_forward", h), int64(rows)*int64(f), d.p(h), d.p(gu), uint64(rows), i32(f))
 }
 
 // SwiGLUBackward is its gradient.
 func (d *Device) SwiGLUBackward(dgu, h, dh, gu compute.Buf, rows, f int) {
-	compute.CheckLen("swiglu backward", "dgu", dgu, 2*rows*f, compute.F32)
-	compute.CheckLen("swiglu backward", "h", h, rows*f, compute.F32)
+	compute.CheckOut("swiglu backward", "dgu", dgu, 2*rows*f)
+	compute.CheckLen("swiglu backward", "h", h, rows*f, dgu.DType())
 	compute.CheckLen("swiglu backward", "dh", dh, rows*f, compute.F32)
 	compute.CheckLen("swiglu backward", "gu", gu, 2*rows*f, compute.F32)
 	unlock := d.enter()
 	defer unlock()
-	d.elementwise("swiglu_backward", int64(rows)*int64(f), d.p(dgu), d.p(h), d.p(dh), d.p(gu), uint64(rows), i32(f))
+	d.elementwise(outKernel("swiglu_backward", dgu), int64(rows)*int64(f), d.p(dgu), d.p(h), d.p(dh), d.p(gu), uint64(rows), i32(f))
 }
 
 // Add sets out = a + b.

@@ -187,8 +187,8 @@ func TestRMSNorm(t *testing.T) {
 		d.same("rmsnorm apply", again, f32tol)
 		dout := d.random(compute.F32, s.Rows*s.D, 1)
 		dx, dw := d.random(compute.F32, s.Rows*s.D, 1), d.random(compute.F32, s.D, 1)
-		d.cpu.RMSNormBackward(dx.c, dw.c, dout.c, x.c, w.c, rstd.c, s)
-		d.gpu.RMSNormBackward(dx.g, dw.g, dout.g, x.g, w.g, rstd.g, s)
+		d.cpu.RMSNormBackward(dx.c, compute.Buf{}, dw.c, dout.c, x.c, w.c, rstd.c, s)
+		d.gpu.RMSNormBackward(dx.g, compute.Buf{}, dw.g, dout.g, x.g, w.g, rstd.g, s)
 		d.same("rmsnorm backward dx", dx, f32tol)
 		d.same("rmsnorm backward dw", dw, 1e-4)
 	}
@@ -208,8 +208,8 @@ func TestRMSNormStridedAndBias(t *testing.T) {
 	d.same("strided rmsnorm apply", out, f32tol)
 	dout, dw := d.random(compute.F32, rows*ld, 1), d.zeros(hd)
 	s.Replace = true // in place, as Qwen3's q/k norms use it
-	d.cpu.RMSNormBackward(dout.c, dw.c, dout.c, x.c, w.c, rstd.c, s)
-	d.gpu.RMSNormBackward(dout.g, dw.g, dout.g, x.g, w.g, rstd.g, s)
+	d.cpu.RMSNormBackward(dout.c, compute.Buf{}, dw.c, dout.c, x.c, w.c, rstd.c, s)
+	d.gpu.RMSNormBackward(dout.g, compute.Buf{}, dw.g, dout.g, x.g, w.g, rstd.g, s)
 	d.same("strided rmsnorm backward in place", dout, f32tol)
 	d.same("strided rmsnorm dw", dw, 1e-4)
 	b := d.random(compute.F32, 37, 1)
@@ -239,8 +239,8 @@ func TestRoPE(t *testing.T) {
 	x := d.random(compute.F32, 6*40, 1)
 	pos := d.ints([]int32{0, 1, 19, 5, 5, 2})
 	for _, inverse := range []bool{false, true} {
-		d.cpu.RoPE(x.c, pos.c, tc, s, inverse)
-		d.gpu.RoPE(x.g, pos.g, tg, s, inverse)
+		d.cpu.RoPE(x.c, x.c, pos.c, tc, s, inverse)
+		d.gpu.RoPE(x.g, x.g, pos.g, tg, s, inverse)
 		d.same(fmt.Sprintf("rope inverse=%v", inverse), x, f32tol)
 	}
 }

@@ -12,6 +12,7 @@ func init() {
 		// function, constant and variable definitions
 		"BF16":           reflect.ValueOf(compute.BF16),
 		"CheckLen":       reflect.ValueOf(compute.CheckLen),
+		"CheckOut":       reflect.ValueOf(compute.CheckOut),
 		"F32":            reflect.ValueOf(compute.F32),
 		"I32":            reflect.ValueOf(compute.I32),
 		"NewRoPETable":   reflect.ValueOf(compute.NewRoPETable),
@@ -107,10 +108,10 @@ type _github_com_ordermerge_ordermerge_compute_Device struct {
 	WName                   func() string
 	WRMSNorm                func(out compute.Buf, rstd compute.Buf, x compute.Buf, w compute.Buf, s compute.Norm)
 	WRMSNormApply           func(out compute.Buf, x compute.Buf, w compute.Buf, rstd compute.Buf, s compute.Norm)
-	WRMSNormBackward        func(dx compute.Buf, dw compute.Buf, dout compute.Buf, x compute.Buf, w compute.Buf, rstd compute.Buf, s compute.Norm)
+	WRMSNormBackward        func(dx compute.Buf, dxb compute.Buf, dw compute.Buf, dout compute.Buf, x compute.Buf, w compute.Buf, rstd compute.Buf, s compute.Norm)
 	WReadF32                func(dst []float32, src compute.Buf) error
 	WReadI32                func(dst []int32, src compute.Buf) error
-	WRoPE                   func(x compute.Buf, pos compute.Buf, t compute.RoPETable, s compute.RoPEShape, inverse bool)
+	WRoPE                   func(out compute.Buf, x compute.Buf, pos compute.Buf, t compute.RoPETable, s compute.RoPEShape, inverse bool)
 	WSumSquares             func(bufs []compute.Buf) (float64, error)
 	WSwiGLU                 func(h compute.Buf, gu compute.Buf, rows int, f int)
 	WSwiGLUBackward         func(dgu compute.Buf, h compute.Buf, dh compute.Buf, gu compute.Buf, rows int, f int)
@@ -198,8 +199,8 @@ func (W _github_com_ordermerge_ordermerge_compute_Device) RMSNorm(out compute.Bu
 func (W _github_com_ordermerge_ordermerge_compute_Device) RMSNormApply(out compute.Buf, x compute.Buf, w compute.Buf, rstd compute.Buf, s compute.Norm) {
 	W.WRMSNormApply(out, x, w, rstd, s)
 }
-func (W _github_com_ordermerge_ordermerge_compute_Device) RMSNormBackward(dx compute.Buf, dw compute.Buf, dout compute.Buf, x compute.Buf, w compute.Buf, rstd compute.Buf, s compute.Norm) {
-	W.WRMSNormBackward(dx, dw, dout, x, w, rstd, s)
+func (W _github_com_ordermerge_ordermerge_compute_Device) RMSNormBackward(dx compute.Buf, dxb compute.Buf, dw compute.Buf, dout compute.Buf, x compute.Buf, w compute.Buf, rstd compute.Buf, s compute.Norm) {
+	W.WRMSNormBackward(dx, dxb, dw, dout, x, w, rstd, s)
 }
 func (W _github_com_ordermerge_ordermerge_compute_Device) ReadF32(dst []float32, src compute.Buf) error {
 	return W.WReadF32(dst, src)
@@ -207,8 +208,8 @@ func (W _github_com_ordermerge_ordermerge_compute_Device) ReadF32(dst []float32,
 func (W _github_com_ordermerge_ordermerge_compute_Device) ReadI32(dst []int32, src compute.Buf) error {
 	return W.WReadI32(dst, src)
 }
-func (W _github_com_ordermerge_ordermerge_compute_Device) RoPE(x compute.Buf, pos compute.Buf, t compute.RoPETable, s compute.RoPEShape, inverse bool) {
-	W.WRoPE(x, pos, t, s, inverse)
+func (W _github_com_ordermerge_ordermerge_compute_Device) RoPE(out compute.Buf, x compute.Buf, pos compute.Buf, t compute.RoPETable, s compute.RoPEShape, inverse bool) {
+	W.WRoPE(out, x, pos, t, s, inverse)
 }
 func (W _github_com_ordermerge_ordermerge_compute_Device) SumSquares(bufs []compute.Buf) (float64, error) {
 	return W.WSumSquares(bufs)
@@ -255,8 +256,8 @@ type _github_com_ordermerge_ordermerge_compute_Kernels struct {
 	WMatMul                 func(c compute.Buf, a compute.Buf, b compute.Buf, g compute.GEMM)
 	WRMSNorm                func(out compute.Buf, rstd compute.Buf, x compute.Buf, w compute.Buf, s compute.Norm)
 	WRMSNormApply           func(out compute.Buf, x compute.Buf, w compute.Buf, rstd compute.Buf, s compute.Norm)
-	WRMSNormBackward        func(dx compute.Buf, dw compute.Buf, dout compute.Buf, x compute.Buf, w compute.Buf, rstd compute.Buf, s compute.Norm)
-	WRoPE                   func(x compute.Buf, pos compute.Buf, t compute.RoPETable, s compute.RoPEShape, inverse bool)
+	WRMSNormBackward        func(dx compute.Buf, dxb compute.Buf, dw compute.Buf, dout compute.Buf, x compute.Buf, w compute.Buf, rstd compute.Buf, s compute.Norm)
+	WRoPE                   func(out compute.Buf, x compute.Buf, pos compute.Buf, t compute.RoPETable, s compute.RoPEShape, inverse bool)
 	WSumSquares             func(bufs []compute.Buf) (float64, error)
 	WSwiGLU                 func(h compute.Buf, gu compute.Buf, rows int, f int)
 	WSwiGLUBackward         func(dgu compute.Buf, h compute.Buf, dh compute.Buf, gu compute.Buf, rows int, f int)
@@ -322,11 +323,11 @@ func (W _github_com_ordermerge_ordermerge_compute_Kernels) RMSNorm(out compute.B
 func (W _github_com_ordermerge_ordermerge_compute_Kernels) RMSNormApply(out compute.Buf, x compute.Buf, w compute.Buf, rstd compute.Buf, s compute.Norm) {
 	W.WRMSNormApply(out, x, w, rstd, s)
 }
-func (W _github_com_ordermerge_ordermerge_compute_Kernels) RMSNormBackward(dx compute.Buf, dw compute.Buf, dout compute.Buf, x compute.Buf, w compute.Buf, rstd compute.Buf, s compute.Norm) {
-	W.WRMSNormBackward(dx, dw, dout, x, w, rstd, s)
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) RMSNormBackward(dx compute.Buf, dxb compute.Buf, dw compute.Buf, dout compute.Buf, x compute.Buf, w compute.Buf, rstd compute.Buf, s compute.Norm) {
+	W.WRMSNormBackward(dx, dxb, dw, dout, x, w, rstd, s)
 }
-func (W _github_com_ordermerge_ordermerge_compute_Kernels) RoPE(x compute.Buf, pos compute.Buf, t compute.RoPETable, s compute.RoPEShape, inverse bool) {
-	W.WRoPE(x, pos, t, s, inverse)
+func (W _github_com_ordermerge_ordermerge_compute_Kernels) RoPE(out compute.Buf, x compute.Buf, pos compute.Buf, t compute.RoPETable, s compute.RoPEShape, inverse bool) {
+	W.WRoPE(out, x, pos, t, s, inverse)
 }
 func (W _github_com_ordermerge_ordermerge_compute_Kernels) SumSquares(bufs []compute.Buf) (float64, error) {
 	return W.WSumSquares(bufs)

@@ -194,11 +194,14 @@ func (m *Model) extend(c *KVCache, tokens [][]int32) (int, error) {
 		}
 	}
 	_, norm, rope := m.shapes(1, n)
+	if m.prec == compute.PrecisionBF16 { // the norms and SwiGLU write the products' inputs as bf16
+		ln, h = m.prodOut(ln, pa), m.prodOut(h, pa)
+	}
 	dev.Embedding(x, m.embed.w, ids, d.D)
 	for l, lv := range m.layers {
 		dev.RMSNorm(ln, rstd, x, lv.inNorm.w, norm)
-		m.qkvProjection(qkv, m.pin(ln, pa), lv, n, -1)
-		dev.RoPE(qkv, pos, m.rope, rope, false)
+		m.qkvProjection(qkv, ln, lv, n, -1)
+		dev.RoPE(qkv, qkv, pos, m.rope, rope, false)
 		dev.KVAppend(c.k[l], c.v[l], qkv, c.shape, in.seqs)
 		dev.AttentionCached(y, qkv, c.k[l], c.v[l], scratch, c.shape, in.seqs)
 		m.linear(x, m.pin(y, pa), lv.o.p, n, d.Q, d.D, 1)
@@ -206,9 +209,9 @@ func (m *Model) extend(c *KVCache, tokens [][]int32) (int, error) {
 			dev.AddBias(x, lv.oBias.w, n, d.D)
 		}
 		dev.RMSNorm(ln, rstd, x, lv.postNorm.w, norm)
-		m.linear(gu, m.pin(ln, pa), lv.gateUp.p, n, d.D, 2*d.F, 0)
+		m.linear(gu, ln, lv.gateUp.p, n, d.D, 2*d.F, 0)
 		dev.SwiGLU(h, gu, n, d.F)
-		m.linear(x, m.pin(h, pa), lv.down.p, n, d.F, d.D, 1)
+		m.linear(x, h, lv.down.p, n, d.F, d.D, 1)
 	}
 	for _, q := range in.seqs {
 		c.lens[q.Slot] += q.Count
@@ -237,15 +240,15 @@ func (m *Model) headRows(x, rows compute.Buf, k int) (compute.Buf, error) {
 		return compute.Buf{}, err
 	}
 	m.dev.GatherRows(sel, x, rows, d.D)
-	m.dev.RMSNorm(normed, rstd.Slice(0, k), sel, m.norm.w, compute.Norm{Rows: k, D: d.D, Eps: float32(m.cfg.RMSNormEps)})
 	in2 := normed
-	if m.prec == compute.PrecisionBF16 {
+	if m.prec == compute.PrecisionBF16 { // the norm writes the head's product input as bf16
 		pa, err := m.grow(&m.acts.pa, compute.BF16, max(k*d.D, m.acts.pa.Len()))
 		if err != nil {
 			return compute.Buf{}, err
 		}
-		in2 = m.pin(normed, pa)
+		in2 = m.prodOut(normed, pa)
 	}
+	m.dev.RMSNorm(in2, rstd.Slice(0, k), sel, m.norm.w, compute.Norm{Rows: k, D: d.D, Eps: float32(m.cfg.RMSNormEps)})
 	m.linear(logits, in2, m.head.p, k, d.D, d.V, 0)
 	return logits, nil
 }

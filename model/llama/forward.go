@@ -23,16 +23,21 @@ type acts struct {
 	qkvPre           []compute.Buf // before the q/k norms (Qwen3 only)
 	rq, rk           []compute.Buf // rstd of the q and k norms (Qwen3 only)
 	p                []compute.Buf // attention probabilities
-	y                []compute.Buf // attention output, before o_proj
+	y                []compute.Buf // attention output, before o_proj (BF16 at bf16 precision: only products read it)
 	gu               []compute.Buf // gate and up projections
-	rF, lnF          compute.Buf
-	ln               compute.Buf // normalised input of a projection (recomputed in backward)
-	h                compute.Buf // SwiGLU output (recomputed in backward)
+	// Product inputs, BF16 at bf16 precision (the ops that make them round them): the final
+	// norm's output, the normalised input of a projection and SwiGLU's output (both recomputed
+	// in backward).
+	rF, lnF compute.Buf
+	ln      compute.Buf
+	h       compute.Buf
 
-	dres, dtmp, dqkv, dgu, dh, dy compute.Buf
+	dres, dtmp, dqkv, dgu, dh, dy compute.Buf // dgu is BF16 at bf16 precision (only products read it)
 	attScratch, headScratch       compute.Buf
 	rowLoss, scale                compute.Buf
-	pa, pb                        compute.Buf // product inputs rounded to bf16 (bf16 precision only)
+	// At bf16 precision only: scratch for product inputs rounded to bf16 (pa), and the
+	// residual stream's gradient rounded by the norms' backward passes (dresB).
+	pa, dresB compute.Buf
 
 	hostLoss, hostScale []float32
 }
@@ -47,8 +52,19 @@ func actSizes(dev compute.Device, d dims, ar arch, prec compute.Precision, b, t 
 	L := int64(d.L)
 	var s sizes
 	s.i32 = 2 * n
-	s.f32 = (L+1)*n*int64(d.D) + L*(n*int64(d.D)+n*int64(d.Q)+2*n+n*int64(d.W)+att+n*int64(2*d.F)) +
-		2*n + 2*n*int64(d.D) + n*int64(d.F) + 2*n
+	bf16 := prec == compute.PrecisionBF16
+	y := L * n * int64(d.Q) // the attention outputs, kept for o_proj's weight gradient
+	if bf16 {
+		s.bf16 += y
+		y = 0
+	}
+	prodIn := 2*n*int64(d.D) + n*int64(d.F) // lnF, ln, h
+	if bf16 {
+		s.bf16 += prodIn
+		prodIn = 0
+	}
+	s.f32 = (L+1)*n*int64(d.D) + L*(n*int64(d.D)+2*n+n*int64(d.W)+att+n*int64(2*d.F)) + y +
+		2*n + prodIn + 2*n
 	if ar.qkNorm {
 		s.f32 += L * (n*int64(d.W) + n*int64(d.H+d.KV))
 	}
@@ -56,16 +72,23 @@ func actSizes(dev compute.Device, d dims, ar arch, prec compute.Precision, b, t 
 	s.f32 += int64(max(dev.AttentionScratch(shape, false), dev.AttentionScratch(shape, grads)))
 	s.f32 += int64(dev.HeadLossScratch(compute.HeadShape{Rows: b * t, D: d.D, V: d.V}))
 	if grads {
-		s.f32 += 2*n*int64(d.D) + n*int64(d.W) + n*int64(2*d.F) + n*int64(d.F) + n*int64(d.Q)
+		s.f32 += 2*n*int64(d.D) + n*int64(d.W) + n*int64(d.F) + n*int64(d.Q)
+		if bf16 {
+			s.bf16 += n*int64(2*d.F) + n*int64(d.D) // dgu, dresB
+		} else {
+			s.f32 += n * int64(2*d.F)
+		}
 	}
-	if prec == compute.PrecisionBF16 {
-		s.bf16 = 2 * n * int64(productWidth(d))
+	if bf16 {
+		s.bf16 += n * int64(productWidth(d))
 	}
 	return s
 }
 
-// productWidth is the widest product input row: the scratch for bf16 casts.
-func productWidth(d dims) int { return max(2*d.F, d.W, d.D, d.Q) }
+// productWidth is the widest row written into the bf16 product-input scratch pa: the qkv
+// gradient when training; when decoding, the normalised inputs, SwiGLU's output and
+// attention's output (at most W wide).
+func productWidth(d dims) int { return max(d.F, d.W, d.D) }
 
 // ensure sizes the buffers for a b x t batch (with backward buffers when grads is set).
 func (m *Model) ensure(b, t int, grads bool) error {
@@ -93,12 +116,21 @@ func (m *Model) ensure(b, t int, grads bool) error {
 		}
 		return out
 	}
+	bf16 := m.prec == compute.PrecisionBF16
+	prodDT := compute.F32 // what only products read
+	if bf16 {
+		prodDT = compute.BF16
+	}
+	ys := make([]compute.Buf, d.L)
+	for i := range ys {
+		ys[i] = mk(prodDT, n*d.Q)
+	}
 	*a = acts{n: n, att: att, t: t, grads: grads,
 		ids: mk(compute.I32, n), pos: mk(compute.I32, n),
 		x: perLayer(d.L+1, n*d.D), xm: perLayer(d.L, n*d.D),
 		r1: perLayer(d.L, n), r2: perLayer(d.L, n),
-		qkv: perLayer(d.L, n*d.W), p: perLayer(d.L, att), y: perLayer(d.L, n*d.Q),
-		gu: perLayer(d.L, n*2*d.F), rF: f32(n), lnF: f32(n * d.D), ln: f32(n * d.D), h: f32(n * d.F),
+		qkv: perLayer(d.L, n*d.W), p: perLayer(d.L, att), y: ys,
+		gu: perLayer(d.L, n*2*d.F), rF: f32(n), lnF: mk(prodDT, n*d.D), ln: mk(prodDT, n*d.D), h: mk(prodDT, n*d.F),
 		rowLoss: f32(n), scale: f32(n),
 		hostLoss: make([]float32, n), hostScale: make([]float32, n),
 	}
@@ -107,11 +139,14 @@ func (m *Model) ensure(b, t int, grads bool) error {
 	}
 	if grads {
 		a.dres, a.dtmp, a.dqkv = f32(n*d.D), f32(n*d.D), f32(n*d.W)
-		a.dgu, a.dh, a.dy = f32(n*2*d.F), f32(n*d.F), f32(n*d.Q)
+		a.dgu, a.dh, a.dy = mk(prodDT, n*2*d.F), f32(n*d.F), f32(n*d.Q)
+		if bf16 {
+			a.dresB = mk(compute.BF16, n*d.D)
+		}
 	}
-	if m.prec == compute.PrecisionBF16 {
+	if bf16 {
 		w := n * productWidth(d)
-		a.pa, a.pb = mk(compute.BF16, w), mk(compute.BF16, w)
+		a.pa = mk(compute.BF16, w)
 	}
 	if err != nil {
 		*a = acts{}
@@ -184,6 +219,20 @@ func (m *Model) pin(x, into compute.Buf) compute.Buf {
 	return dst
 }
 
+// prodOut is where an op writes a product input it makes: f32 itself at f32 precision, else
+// the bf16 scratch into (the op rounds its results there, so nothing casts them).
+func (m *Model) prodOut(f32, into compute.Buf) compute.Buf {
+	if m.prec != compute.PrecisionBF16 {
+		return f32
+	}
+	return into.Slice(0, f32.Len())
+}
+
+// finalNormed is the final norm's output for n rows, the LM head's product input.
+func (m *Model) finalNormed(n int) compute.Buf {
+	return m.acts.lnF.Slice(0, n*dimsOf(m.cfg).D)
+}
+
 // qkNorms are the descriptors of Qwen3's per-head norms of the q and k heads of n qkv rows.
 func (m *Model) qkNorms(n int) (q, k compute.Norm) {
 	d := dimsOf(m.cfg)
@@ -226,8 +275,8 @@ func (m *Model) qkvProjectionBackward(dqkv compute.Buf, lv layerView, n, l int) 
 		qn, kn := m.qkNorms(n)
 		qn.Replace, kn.Replace = true, true
 		pre := m.acts.qkvPre[l].Slice(0, n*d.W)
-		dev.RMSNormBackward(dqkv, lv.qNorm.g, dqkv, pre, lv.qNorm.w, m.acts.rq[l].Slice(0, n*d.H), qn)
-		dev.RMSNormBackward(dqkv, lv.kNorm.g, dqkv, pre, lv.kNorm.w, m.acts.rk[l].Slice(0, n*d.KV), kn)
+		dev.RMSNormBackward(dqkv, compute.Buf{}, lv.qNorm.g, dqkv, pre, lv.qNorm.w, m.acts.rq[l].Slice(0, n*d.H), qn)
+		dev.RMSNormBackward(dqkv, compute.Buf{}, lv.kNorm.g, dqkv, pre, lv.kNorm.w, m.acts.rk[l].Slice(0, n*d.KV), kn)
 	}
 	if m.arch.qkvBias {
 		dev.BiasGrad(lv.qkvBias.g, dqkv, n, d.W)
@@ -258,7 +307,9 @@ func (m *Model) shapes(B, T int) (compute.AttentionShape, compute.Norm, compute.
 		compute.RoPEShape{Rows: B * T, LD: d.W, Heads: d.H + d.KV, HeadDim: d.HD}
 }
 
-// forward runs the decoder over the uploaded B x T batch up to the final RMSNorm (acts.lnF).
+// forward runs the decoder over the uploaded B x T batch up to the final RMSNorm
+// (finalNormed). At bf16 precision the norms, attention and SwiGLU write the products' inputs
+// as bf16 themselves.
 func (m *Model) forward(B, T int) {
 	d, a, dev := dimsOf(m.cfg), &m.acts, m.dev
 	n := B * T
@@ -269,62 +320,79 @@ func (m *Model) forward(B, T int) {
 		x, xm, xn := a.x[l].Slice(0, n*d.D), a.xm[l].Slice(0, n*d.D), a.x[l+1].Slice(0, n*d.D)
 		qkv, y, gu := a.qkv[l].Slice(0, n*d.W), a.y[l].Slice(0, n*d.Q), a.gu[l].Slice(0, n*2*d.F)
 		dev.RMSNorm(ln, a.r1[l], x, lv.inNorm.w, norm)
-		m.qkvProjection(qkv, m.pin(ln, a.pa), lv, n, l)
-		dev.RoPE(qkv, a.pos, m.rope, rope, false)
+		m.qkvProjection(qkv, ln, lv, n, l)
+		dev.RoPE(qkv, qkv, a.pos, m.rope, rope, false)
 		dev.Attention(y, a.p[l], qkv, a.attScratch, shape)
 		dev.Copy(xm, x)
-		m.linear(xm, m.pin(y, a.pa), lv.o.p, n, d.Q, d.D, 1)
+		m.linear(xm, y, lv.o.p, n, d.Q, d.D, 1)
 		if m.arch.oBias {
 			dev.AddBias(xm, lv.oBias.w, n, d.D)
 		}
 		dev.RMSNorm(ln, a.r2[l], xm, lv.postNorm.w, norm)
-		m.linear(gu, m.pin(ln, a.pa), lv.gateUp.p, n, d.D, 2*d.F, 0)
+		m.linear(gu, ln, lv.gateUp.p, n, d.D, 2*d.F, 0)
 		dev.SwiGLU(h, gu, n, d.F)
 		dev.Copy(xn, xm)
-		m.linear(xn, m.pin(h, a.pa), lv.down.p, n, d.F, d.D, 1)
+		m.linear(xn, h, lv.down.p, n, d.F, d.D, 1)
 	}
-	dev.RMSNorm(a.lnF.Slice(0, n*d.D), a.rF, a.x[d.L].Slice(0, n*d.D), m.norm.w, norm)
+	dev.RMSNorm(m.finalNormed(n), a.rF, a.x[d.L].Slice(0, n*d.D), m.norm.w, norm)
 }
 
-// backward adds the parameter gradients given d loss / d lnF in acts.dtmp.
+// backward adds the parameter gradients given d loss / d lnF in acts.dtmp. At bf16 precision
+// the ops that make the products' inputs write them as bf16 themselves: the norms' backward
+// passes a bf16 copy of the residual stream's gradient (dresB), SwiGLU's backward dgu and h,
+// the recomputed norms their outputs, and RoPE's inverse the qkv gradient (Llama's plain
+// projection; with q/k norms or biases, which read the f32 gradient after it, it is cast).
 func (m *Model) backward(B, T int) {
 	d, a, dev := dimsOf(m.cfg), &m.acts, m.dev
 	n := B * T
 	shape, norm, rope := m.shapes(B, T)
+	bf16 := m.prec == compute.PrecisionBF16
 	dres, dtmp := a.dres.Slice(0, n*d.D), a.dtmp.Slice(0, n*d.D)
 	ln, h, dh := a.ln.Slice(0, n*d.D), a.h.Slice(0, n*d.F), a.dh.Slice(0, n*d.F)
 	dgu, dqkv := a.dgu.Slice(0, n*2*d.F), a.dqkv.Slice(0, n*d.W)
+	pres, dresB := dres, compute.Buf{} // the residual gradient as a product input, its bf16 copy
+	if bf16 {
+		dresB = a.dresB.Slice(0, n*d.D)
+		pres = dresB
+	}
 	dev.Zero(dres)
-	dev.RMSNormBackward(dres, m.norm.g, dtmp, a.x[d.L].Slice(0, n*d.D), m.norm.w, a.rF, norm)
+	dev.RMSNormBackward(dres, dresB, m.norm.g, dtmp, a.x[d.L].Slice(0, n*d.D), m.norm.w, a.rF, norm)
 	for l := d.L - 1; l >= 0; l-- {
 		lv := m.layers[l]
 		x, xm := a.x[l].Slice(0, n*d.D), a.xm[l].Slice(0, n*d.D)
 		// MLP: x[l+1] = xm + down(swiglu(gate_up(norm(xm))))
-		dev.RMSNormApply(ln, xm, lv.postNorm.w, a.r2[l], norm)
-		pres := m.pin(dres, a.pa)
 		m.linearDX(dh, pres, lv.down.p, n, d.F, d.D, 0)
 		dev.SwiGLUBackward(dgu, h, dh, a.gu[l].Slice(0, n*2*d.F), n, d.F)
-		m.linearDW(lv.down.g, pres, m.pin(h, a.pb), n, d.F, d.D)
-		pgu := m.pin(dgu, a.pa)
-		m.linearDX(dtmp, pgu, lv.gateUp.p, n, d.D, 2*d.F, 0)
-		m.linearDW(lv.gateUp.g, pgu, m.pin(ln, a.pb), n, d.D, 2*d.F)
-		dev.RMSNormBackward(dres, lv.postNorm.g, dtmp, xm, lv.postNorm.w, a.r2[l], norm)
+		m.linearDW(lv.down.g, pres, h, n, d.F, d.D)
+		dev.RMSNormApply(ln, xm, lv.postNorm.w, a.r2[l], norm)
+		m.linearDX(dtmp, dgu, lv.gateUp.p, n, d.D, 2*d.F, 0)
+		m.linearDW(lv.gateUp.g, dgu, ln, n, d.D, 2*d.F)
+		dev.RMSNormBackward(dres, dresB, lv.postNorm.g, dtmp, xm, lv.postNorm.w, a.r2[l], norm)
 		// Attention: xm = x + o(attention(rope(qkv(norm(x)))))
 		dy := a.dy.Slice(0, n*d.Q)
 		if m.arch.oBias {
 			dev.BiasGrad(lv.oBias.g, dres, n, d.D)
 		}
-		pres = m.pin(dres, a.pa)
 		m.linearDX(dy, pres, lv.o.p, n, d.Q, d.D, 0)
-		m.linearDW(lv.o.g, pres, m.pin(a.y[l].Slice(0, n*d.Q), a.pb), n, d.Q, d.D)
+		m.linearDW(lv.o.g, pres, a.y[l].Slice(0, n*d.Q), n, d.Q, d.D)
 		dev.AttentionBackward(dqkv, dy, a.qkv[l].Slice(0, n*d.W), a.p[l], a.attScratch, shape)
-		dev.RoPE(dqkv, a.pos, m.rope, rope, true)
-		m.qkvProjectionBackward(dqkv, lv, n, l)
+		var pqkv compute.Buf
+		if bf16 && !m.arch.qkNorm && !m.arch.qkvBias {
+			pqkv = a.pa.Slice(0, n*d.W)
+			dev.RoPE(pqkv, dqkv, a.pos, m.rope, rope, true)
+		} else {
+			dev.RoPE(dqkv, dqkv, a.pos, m.rope, rope, true)
+			m.qkvProjectionBackward(dqkv, lv, n, l)
+			pqkv = m.pin(dqkv, a.pa)
+		}
 		dev.RMSNormApply(ln, x, lv.inNorm.w, a.r1[l], norm)
-		pqkv := m.pin(dqkv, a.pa)
 		m.linearDX(dtmp, pqkv, lv.qkv.p, n, d.D, d.W, 0)
-		m.linearDW(lv.qkv.g, pqkv, m.pin(ln, a.pb), n, d.D, d.W)
-		dev.RMSNormBackward(dres, lv.inNorm.g, dtmp, x, lv.inNorm.w, a.r1[l], norm)
+		m.linearDW(lv.qkv.g, pqkv, ln, n, d.D, d.W)
+		below := dresB // the layer below reads the bf16 copy; the embedding's gradient does not
+		if l == 0 {
+			below = compute.Buf{}
+		}
+		dev.RMSNormBackward(dres, below, lv.inNorm.g, dtmp, x, lv.inNorm.w, a.r1[l], norm)
 	}
 	dev.EmbeddingBackward(m.embed.g, dres, a.hostIDs[:n], d.D)
 }
@@ -334,7 +402,7 @@ func (m *Model) backward(B, T int) {
 func (m *Model) headLoss(n int, grads bool) {
 	d, a := dimsOf(m.cfg), &m.acts
 	s := compute.HeadShape{Rows: n, D: d.D, V: d.V}
-	x := m.pin(a.lnF.Slice(0, n*d.D), a.pb)
+	x := m.finalNormed(n)
 	var dx, dw, scale compute.Buf
 	if grads {
 		dx, dw, scale = a.dtmp.Slice(0, n*d.D), m.head.g, a.scale.Slice(0, n)
@@ -477,14 +545,14 @@ func (m *Model) Logits(b *compute.Batch) (out []float32, err error) {
 	if err := m.prepare(b, false); err != nil {
 		return nil, err
 	}
-	d, a := dimsOf(m.cfg), &m.acts
+	d := dimsOf(m.cfg)
 	n := b.B * b.T
 	m.forward(b.B, b.T)
 	logits, err := m.dev.Alloc(compute.F32, n*d.V)
 	if err != nil {
 		return nil, fmt.Errorf("llama: logits: %w", err)
 	}
-	m.linear(logits, m.pin(a.lnF.Slice(0, n*d.D), a.pb), m.head.p, n, d.D, d.V, 0)
+	m.linear(logits, m.finalNormed(n), m.head.p, n, d.D, d.V, 0)
 	return compute.Read(logits)
 }
 

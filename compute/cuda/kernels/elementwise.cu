@@ -48,35 +48,54 @@ extern "C" __global__ void add_to_f32(float* dst, const float* src, i64 n) {
 	GRID_STRIDE(i, n) dst[i] += src[i];
 }
 
-// swiglu_forward: h = silu(gate) * up, gu row r = gate's f values then up's f values.
-extern "C" __global__ void swiglu_forward(float* h, const float* gu, i64 rows, int f) {
+// swiglu_forward: h = silu(gate) * up, gu row r = gate's f values then up's f values; h is
+// float32 or rounded to bf16 (the down projection's product input).
+template <typename T>
+__device__ __forceinline__ void swiglu_forward_t(T* h, const float* gu, i64 rows, int f) {
 	FOR_EACH(i, rows * f, {
 		decltype(i) r = i / (decltype(i))f, j = i - r * (decltype(i))f;
 		i64 at = 2 * (i64)r * f + j;
 		float g = gu[at], u = gu[at + f];
 		float s = 1.0f / (1.0f + expf(-g));
-		h[i] = g * s * u;
+		put(h + i, g * s * u);
 	});
 }
 
+extern "C" __global__ void swiglu_forward(float* h, const float* gu, i64 rows, int f) { swiglu_forward_t(h, gu, rows, f); }
+
+extern "C" __global__ void swiglu_forward_bf16(bf16* h, const float* gu, i64 rows, int f) { swiglu_forward_t(h, gu, rows, f); }
+
 // swiglu_backward: d gate = dh*up*sig*(1 + g*(1-sig)), d up = dh*silu(g); h recomputed.
-extern "C" __global__ void swiglu_backward(float* dgu, float* h, const float* dh, const float* gu, i64 rows, int f) {
+// dgu and h are both float32 or both rounded to bf16 (product inputs).
+template <typename T>
+__device__ __forceinline__ void swiglu_backward_t(T* dgu, T* h, const float* dh, const float* gu, i64 rows, int f) {
 	FOR_EACH(i, rows * f, {
 		decltype(i) r = i / (decltype(i))f, j = i - r * (decltype(i))f;
 		i64 at = 2 * (i64)r * f + j;
 		float g = gu[at], u = gu[at + f];
 		float s = 1.0f / (1.0f + expf(-g));
 		float silu = g * s, d = dh[i];
-		h[i] = silu * u;
-		dgu[at] = d * u * s * (1.0f + g * (1.0f - s));
-		dgu[at + f] = d * silu;
+		put(h + i, silu * u);
+		put(dgu + at, d * u * s * (1.0f + g * (1.0f - s)));
+		put(dgu + at + f, d * silu);
 	});
 }
 
+extern "C" __global__ void swiglu_backward(float* dgu, float* h, const float* dh, const float* gu, i64 rows, int f) {
+	swiglu_backward_t(dgu, h, dh, gu, rows, f);
+}
+
+extern "C" __global__ void swiglu_backward_bf16(bf16* dgu, bf16* h, const float* dh, const float* gu, i64 rows, int f) {
+	swiglu_backward_t(dgu, h, dh, gu, rows, f);
+}
+
 // rope rotates pairs (i, i + hd/2) of heads heads from column col of each row (stride ld)
-// by the angle of the row's position; sign -1 is the transpose (backward pass).
-extern "C" __global__ void rope(float* x, const int* pos, const float* cosT, const float* sinT,
-                                i64 rows, int ld, int col, int heads, int hd, float sign) {
+// by the angle of the row's position; sign -1 is the transpose (backward pass). rope works
+// in place; rope_bf16 writes x rotated and rounded to bf16 into out (rows x ld, x's layout),
+// the other columns of each row rounded as they are, and leaves x alone.
+template <typename T>
+__device__ __forceinline__ void rope_t(T* out, const float* x, const int* pos, const float* cosT, const float* sinT,
+                                       i64 rows, int ld, int col, int heads, int hd, float sign) {
 	int half = hd / 2;
 	FOR_EACH(i, rows * heads * half, {
 		decltype(i) w = (decltype(i))(heads * half), r = i / w;
@@ -84,10 +103,27 @@ extern "C" __global__ void rope(float* x, const int* pos, const float* cosT, con
 		int h = rest / half, j = rest - h * half;
 		int p = pos[r];
 		float c = cosT[(i64)p * half + j], s = sign * sinT[(i64)p * half + j];
-		float* x1 = x + (i64)r * ld + col + h * hd + j;
-		float a = x1[0], b = x1[half];
-		x1[0] = a * c - b * s;
-		x1[half] = b * c + a * s;
+		i64 at = (i64)r * ld + col + h * hd + j;
+		float a = x[at], b = x[at + half];
+		put(out + at, a * c - b * s);
+		put(out + at + half, b * c + a * s);
+	});
+}
+
+extern "C" __global__ void rope(float* x, const int* pos, const float* cosT, const float* sinT,
+                                i64 rows, int ld, int col, int heads, int hd, float sign) {
+	rope_t(x, x, pos, cosT, sinT, rows, ld, col, heads, hd, sign);
+}
+
+extern "C" __global__ void rope_bf16(bf16* out, const float* x, const int* pos, const float* cosT, const float* sinT,
+                                     i64 rows, int ld, int col, int heads, int hd, float sign) {
+	rope_t(out, x, pos, cosT, sinT, rows, ld, col, heads, hd, sign);
+	int rot = heads * hd, rest = ld - rot;
+	FOR_EACH(i, rows * rest, {
+		decltype(i) r = i / (decltype(i))rest;
+		int k = (int)(i - r * (decltype(i))rest);
+		i64 at = (i64)r * ld + (k < col ? k : k + rot);
+		out[at] = f2bf(x[at]);
 	});
 }
 
@@ -153,9 +189,14 @@ extern "C" __global__ void to_heads_bf16(bf16* dst, const float* src, int B, int
 	FOR_EACH(i, (i64)B * T * nh * hd, dst[i] = f2bf(src[row_offset(i, T, nh, hd, ld, col)]););
 }
 
-// from_heads is to_heads' inverse: (B, nh, T, hd) back into rows of stride ld from column col.
+// from_heads is to_heads' inverse: (B, nh, T, hd) back into rows of stride ld from column col,
+// as f32 or rounded to bf16 (attention's output, the o projection's product input).
 extern "C" __global__ void from_heads(float* dst, const float* src, int B, int T, int nh, int hd, int ld, int col) {
 	FOR_EACH(i, (i64)B * T * nh * hd, dst[row_offset(i, T, nh, hd, ld, col)] = src[i];);
+}
+
+extern "C" __global__ void from_heads_bf16(bf16* dst, const float* src, int B, int T, int nh, int hd, int ld, int col) {
+	FOR_EACH(i, (i64)B * T * nh * hd, dst[row_offset(i, T, nh, hd, ld, col)] = f2bf(src[i]););
 }
 
 // kv_append writes the keys and values of new rows into the caches: row r goes to cache

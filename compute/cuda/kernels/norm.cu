@@ -7,8 +7,11 @@ __device__ __forceinline__ i64 vec_at(i64 r, int d, int ld, int col, int group) 
 	return group ? (r / group) * ld + col + (r % group) * d : r * d;
 }
 
-extern "C" __global__ void rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, int d, float eps,
-                                            int ld, int col, int group) {
+// rmsnorm_forward (float32 out) and rmsnorm_forward_bf16 (out rounded to bf16, the product
+// input of the projections after the norm) compute the same values.
+template <typename T>
+__device__ __forceinline__ void rmsnorm_forward_t(T* out, float* rstd, const float* x, const float* w, int d, float eps,
+                                                  int ld, int col, int group) {
 	i64 row = blockIdx.x, at = vec_at(row, d, ld, col, group);
 	const float* xr = x + at;
 	float ss = 0.0f;
@@ -16,22 +19,44 @@ extern "C" __global__ void rmsnorm_forward(float* out, float* rstd, const float*
 	ss = block_sum(ss);
 	float r = 1.0f / sqrtf(ss / (float)d + eps);
 	if (threadIdx.x == 0) rstd[row] = r;
-	for (int i = threadIdx.x; i < d; i += blockDim.x) out[at + i] = xr[i] * r * w[i];
+	for (int i = threadIdx.x; i < d; i += blockDim.x) put(out + at + i, xr[i] * r * w[i]);
 }
 
-extern "C" __global__ void rmsnorm_apply(float* out, const float* x, const float* w, const float* rstd, i64 rows, int d,
-                                          int ld, int col, int group) {
+extern "C" __global__ void rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, int d, float eps,
+                                            int ld, int col, int group) {
+	rmsnorm_forward_t(out, rstd, x, w, d, eps, ld, col, group);
+}
+
+extern "C" __global__ void rmsnorm_forward_bf16(bf16* out, float* rstd, const float* x, const float* w, int d, float eps,
+                                                 int ld, int col, int group) {
+	rmsnorm_forward_t(out, rstd, x, w, d, eps, ld, col, group);
+}
+
+template <typename T>
+__device__ __forceinline__ void rmsnorm_apply_t(T* out, const float* x, const float* w, const float* rstd, i64 rows, int d,
+                                                int ld, int col, int group) {
 	for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < rows * d; i += (i64)gridDim.x * blockDim.x) {
 		i64 r = i / d;
 		int j = (int)(i - r * d);
 		i64 at = vec_at(r, d, ld, col, group) + j;
-		out[at] = x[at] * rstd[r] * w[j];
+		put(out + at, x[at] * rstd[r] * w[j]);
 	}
 }
 
+extern "C" __global__ void rmsnorm_apply(float* out, const float* x, const float* w, const float* rstd, i64 rows, int d,
+                                          int ld, int col, int group) {
+	rmsnorm_apply_t(out, x, w, rstd, rows, d, ld, col, group);
+}
+
+extern "C" __global__ void rmsnorm_apply_bf16(bf16* out, const float* x, const float* w, const float* rstd, i64 rows, int d,
+                                               int ld, int col, int group) {
+	rmsnorm_apply_t(out, x, w, rstd, rows, d, ld, col, group);
+}
+
 // rmsnorm_backward_dx: dx += rstd*w*dout - x * rstd^3/d * sum_j(dout_j w_j x_j); with
-// replace, dx = that (dx may be dout: each element is read before it is written).
-extern "C" __global__ void rmsnorm_backward_dx(float* dx, const float* dout, const float* x, const float* w, const float* rstd, int d,
+// replace, dx = that (dx may be dout: each element is read before it is written); with dxb,
+// the new dx is also stored rounded to bf16 there (the product input of the layer below).
+extern "C" __global__ void rmsnorm_backward_dx(float* dx, bf16* dxb, const float* dout, const float* x, const float* w, const float* rstd, int d,
                                                int ld, int col, int group, int replace) {
 	i64 row = blockIdx.x, at = vec_at(row, d, ld, col, group);
 	const float* xr = x + at;
@@ -43,8 +68,9 @@ extern "C" __global__ void rmsnorm_backward_dx(float* dx, const float* dout, con
 	float c = dot * r * r * r / (float)d;
 	for (int i = threadIdx.x; i < d; i += blockDim.x) {
 		float v = r * w[i] * g[i] - c * xr[i];
-		if (replace) dx[at + i] = v;
-		else dx[at + i] += v;
+		if (!replace) v = dx[at + i] + v;
+		dx[at + i] = v;
+		if (dxb) dxb[at + i] = f2bf(v);
 	}
 }
 

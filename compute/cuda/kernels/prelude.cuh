@@ -26,6 +26,11 @@ __device__ __forceinline__ bf16 f2bf(float f) {
 	return (bf16)(u >> 16);
 }
 
+// put stores a float32 result as the output's type: as is, or rounded to bf16 (f2bf), so one
+// kernel body computes the same value for either output.
+__device__ __forceinline__ void put(float* p, float v) { *p = v; }
+__device__ __forceinline__ void put(bf16* p, float v) { *p = f2bf(v); }
+
 __device__ __forceinline__ float warp_sum(float v) {
 	for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
 	return v;
