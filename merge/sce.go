@@ -1,6 +1,10 @@
 package merge
 
-import "math"
+import (
+	"math"
+
+	"github.com/ordermerge/ordermerge/merge/internal/vec"
+)
 
 // sce is mergekit's SCE (Select, Calculate, Erase; Wan et al. 2024): keep the select_topk
 // fraction of elements whose task vectors vary most across the models (of those that vary at
@@ -44,6 +48,12 @@ type sceKernel struct {
 	sq        []float64 // sum of squares of the kept task vectors, per model
 	w         []float64
 	keys      []uint32
+	mean      []float64 // varKeys' scratch: one run's means and variances
+	vari      []float64
+	// Merge's scratch for one run: the top-k mask, the task vectors' sums, the agreeing
+	// terms and their weights
+	kept            []uint32
+	sum, mixed, div []float64
 }
 
 func (k *sceKernel) ScanPasses() int {
@@ -54,26 +64,35 @@ func (k *sceKernel) ScanPasses() int {
 }
 
 // varKeys fills k.keys with the float32 bits of the population variance of the task vectors
-// at each element of the block, and returns them.
+// at each element of the block, and returns them. It runs a loop per model over runs of
+// gtaSub elements, summing in model order from +0 as a loop per element would.
 func (k *sceKernel) varKeys(b *Block) []uint32 {
 	n := len(b.Base)
 	if cap(k.keys) < n {
 		k.keys = make([]uint32, blockElems)
 	}
+	if k.mean == nil {
+		k.mean, k.vari = make([]float64, gtaSub), make([]float64, gtaSub)
+	}
 	keys := k.keys[:n]
 	kf := float64(k.k)
-	for j, bv := range b.Base {
-		var s float64
+	for s0 := 0; s0 < n; s0 += gtaSub {
+		m := min(gtaSub, n-s0)
+		mean, v := k.mean[:m], k.vari[:m]
+		base := b.Base[s0 : s0+m]
+		clear(mean)
 		for _, x := range b.Models {
-			s += float64(x[j] - bv)
+			vec.AddTask(mean, x[s0:s0+m], base, 1, 1)
 		}
-		mean := s / kf
-		var v float64
+		vec.Quotients(mean, kf)
+		clear(v)
 		for _, x := range b.Models {
-			d := float64(x[j]-bv) - mean
-			v += d * d
+			vec.AddSqDev(v, x[s0:s0+m], base, mean)
 		}
-		keys[j] = math.Float32bits(float32(v / kf))
+		vec.Quotients(v, kf)
+		for j, x := range v {
+			keys[s0+j] = math.Float32bits(float32(x))
+		}
 	}
 	return keys
 }
@@ -161,29 +180,54 @@ func (k *sceKernel) EndScan(pass int) {
 	}
 }
 
+// Merge works on runs of gtaSub elements, a loop per model: the sum of the task vectors
+// (its sign is the elected one), then the agreeing terms d_i w_i and their weights, each summed
+// in model order from +0 as a loop per element would (skipped terms add +0). Elements outside
+// the top k keep the base.
 func (k *sceKernel) Merge(b *Block) {
 	var keys []uint32
 	if k.selecting {
 		keys = k.varKeys(b)
 	}
-	for j, bv := range b.Base {
-		if k.selecting && !k.selected(keys[j]) {
-			b.Out[j] = bv
-			continue
+	if k.mixed == nil {
+		k.sum, k.mixed, k.div = make([]float64, gtaSub), make([]float64, gtaSub), make([]float64, gtaSub)
+		k.kept = make([]uint32, gtaSub)
+	}
+	n := len(b.Base)
+	for s0 := 0; s0 < n; s0 += gtaSub {
+		m := min(gtaSub, n-s0)
+		base, out := b.Base[s0:s0+m], b.Out[s0:s0+m]
+		kept := k.kept[:m]
+		for j := range kept {
+			kept[j] = ^uint32(0)
 		}
-		var sum float64
-		for _, x := range b.Models {
-			sum += float64(x[j] - bv)
-		}
-		positive := sum >= 0
-		var mixed, div float64
-		for i, x := range b.Models {
-			d := float64(x[j] - bv)
-			if (d > 0 && positive) || (d < 0 && !positive) {
-				mixed += d * k.w[i]
-				div += k.w[i]
+		if k.selecting {
+			for j, key := range keys[s0 : s0+m] {
+				kept[j] = k.sel.keepMask(key)
 			}
 		}
-		b.Out[j] = float32(float64(bv) + mixed/math.Max(div, 1e-6))
+		sum, mixed, div := k.sum[:m], k.mixed[:m], k.div[:m]
+		clear(sum)
+		clear(mixed)
+		clear(div)
+		for _, x := range b.Models {
+			vec.AddTask(sum, x[s0:s0+m], base, 1, 1)
+		}
+		for i, x := range b.Models {
+			w := k.w[i]
+			wBits := math.Float64bits(w)
+			x := x[s0 : s0+m]
+			for j, bv := range base {
+				d := float64(x[j] - bv)
+				positive := b2i(sum[j] >= 0)
+				mask := -uint64((b2i(d > 0) & positive) | (b2i(d < 0) &^ positive))
+				mixed[j] += math.Float64frombits(math.Float64bits(d*w) & mask)
+				div[j] += math.Float64frombits(wBits & mask)
+			}
+		}
+		for j, bv := range base {
+			v := math.Float32bits(float32(float64(bv) + mixed[j]/math.Max(div[j], 1e-6)))
+			out[j] = math.Float32frombits(v&kept[j] | math.Float32bits(bv)&^kept[j])
+		}
 	}
 }
