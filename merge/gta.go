@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/ordermerge/ordermerge/merge/internal/vec"
 	"github.com/ordermerge/ordermerge/tensor"
 )
 
@@ -591,15 +592,7 @@ func (k *gtaKernel) elect(out, base []float32) {
 		}
 	}
 	for i, buf := range k.wdBuf {
-		buf := buf[:m]
-		wBits := math.Float64bits(k.w[i])
-		for j, wd := range buf {
-			positive := b2i(s32[j] >= 0)
-			agree := (b2i(wd > 0) & positive) | (b2i(wd < 0) &^ positive)
-			mask := -uint64(agree)
-			mixed[j] += math.Float64frombits(math.Float64bits(wd) & mask)
-			div[j] += math.Float64frombits(wBits & mask)
-		}
+		vec.Elect(mixed, div, buf[:m], s32, k.w[i])
 	}
 	for j, bv := range base {
 		mx := mixed[j]
@@ -790,6 +783,14 @@ func (t *topK) endScan(pass int, numel int) {
 func (t *topK) pruned(d, x, base []float32) {
 	d, x = d[:len(base)], x[:len(base)]
 	cut := t.cut
+	// Most runs hold no element equal to the cut: then the state does not change, and the
+	// elements above it are all that is kept.
+	if cut >= 0 && cut < 1<<31 && !vec.PruneAbove(d, x, base, uint32(cut)) {
+		if t.eqSel != nil {
+			t.pos += int64(len(base))
+		}
+		return
+	}
 	if sel := t.eqSel; sel != nil {
 		pos := t.pos
 		for j, bv := range base {

@@ -273,3 +273,59 @@ func Quotients(a []float64, div float64) {
 		a[j] /= div
 	}
 }
+
+// Elect adds one model's terms to TIES's sign election over a run of elements: where wd[j]
+// has the elected sign (that of s32[j], where 0 counts as +; a zero or NaN wd never agrees),
+// mixed[j] += wd[j] and div[j] += w; elsewhere both get +0 added. s32, mixed and div must be at
+// least as long as wd.
+func Elect(mixed, div []float64, wd []float64, s32 []float32, w float64) {
+	mixed, div, s32 = mixed[:len(wd)], div[:len(wd)], s32[:len(wd)]
+	body := 0
+	if useAsm {
+		if body = len(wd) &^ 3; body > 0 {
+			elect(&mixed[0], &div[0], &wd[0], &s32[0], w, body)
+		}
+	}
+	electGo(mixed[body:], div[body:], wd[body:], s32[body:], w)
+}
+
+func electGo(mixed, div []float64, wd []float64, s32 []float32, w float64) {
+	wBits := math.Float64bits(w)
+	for j, d := range wd {
+		positive := b2u(s32[j] >= 0)
+		mask := -((b2u(d > 0) & positive) | (b2u(d < 0) &^ positive))
+		mixed[j] += math.Float64frombits(math.Float64bits(d) & mask)
+		div[j] += math.Float64frombits(wBits & mask)
+	}
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// PruneAbove sets d[j] = x[j] - base[j] where the magnitude's float32 bits (sign cleared)
+// exceed cut, and +0 elsewhere, and reports whether any magnitude's bits equal cut (those
+// elements are left at +0 for the caller to decide). cut must be below 2^31.
+func PruneAbove(d, x, base []float32, cut uint32) (tie bool) {
+	x, base = x[:len(d)], base[:len(d)]
+	body := 0
+	if useAsm {
+		if body = len(d) &^ 3; body > 0 {
+			tie = pruneAbove(&d[0], &x[0], &base[0], cut, body)
+		}
+	}
+	return pruneAboveGo(d[body:], x[body:], base[body:], cut) || tie
+}
+
+func pruneAboveGo(d, x, base []float32, cut uint32) (tie bool) {
+	for j, bv := range base {
+		v := x[j] - bv
+		k := math.Float32bits(v) &^ (1 << 31)
+		tie = tie || k == cut
+		d[j] = math.Float32frombits(math.Float32bits(v) & -uint32(b2u(k > cut)))
+	}
+	return tie
+}

@@ -47,3 +47,9 @@ func addSqDev(v *float64, x, base *float32, mean *float64, n int)
 
 //go:noescape
 func quotients(a *float64, div float64, n int)
+
+//go:noescape
+func elect(mixed, div, wd *float64, s32 *float32, w float64, n int)
+
+//go:noescape
+func pruneAbove(d, x, base *float32, cut uint32, n int) bool

@@ -297,3 +297,74 @@ quotients_loop:
 	JNZ quotients_loop
 	VZEROUPPER
 	RET
+
+// func elect(mixed, div, wd *float64, s32 *float32, w float64, n int)
+// agree = (wd > 0 and s32 >= 0) or (wd < 0 and not s32 >= 0), all ordered compares (false
+// for NaN), as Go's comparisons.
+TEXT ·elect(SB), NOSPLIT, $0-48
+	MOVQ mixed+0(FP), DI
+	MOVQ div+8(FP), R8
+	MOVQ wd+16(FP), SI
+	MOVQ s32+24(FP), DX
+	VBROADCASTSD w+32(FP), Y15
+	MOVQ n+40(FP), CX
+	VXORPD Y14, Y14, Y14
+elect_loop:
+	VMOVUPD (SI), Y0
+	VMOVUPS (DX), X1
+	VCMPPS $0x1d, X14, X1, X1
+	VPMOVSXDQ X1, Y1
+	VCMPPD $0x1e, Y14, Y0, Y2
+	VCMPPD $0x11, Y14, Y0, Y3
+	VANDPD Y1, Y2, Y2
+	VANDNPD Y3, Y1, Y3
+	VORPD Y3, Y2, Y2
+	VANDPD Y2, Y0, Y0
+	VMOVUPD (DI), Y4
+	VADDPD Y0, Y4, Y4
+	VMOVUPD Y4, (DI)
+	VANDPD Y15, Y2, Y2
+	VMOVUPD (R8), Y5
+	VADDPD Y2, Y5, Y5
+	VMOVUPD Y5, (R8)
+	ADDQ $32, SI
+	ADDQ $16, DX
+	ADDQ $32, DI
+	ADDQ $32, R8
+	SUBQ $4, CX
+	JNZ elect_loop
+	VZEROUPPER
+	RET
+
+// func pruneAbove(d, x, base *float32, cut uint32, n int) bool
+// Keys are below 2^31, so the signed compare of VPCMPGTD orders them as unsigned.
+TEXT ·pruneAbove(SB), NOSPLIT, $0-41
+	MOVQ d+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ base+16(FP), DX
+	MOVL cut+24(FP), AX
+	MOVL AX, X15
+	VPBROADCASTD X15, X15
+	MOVL $0x7fffffff, AX
+	MOVL AX, X14
+	VPBROADCASTD X14, X14
+	MOVQ n+32(FP), CX
+	VPXOR X13, X13, X13
+prune_loop:
+	VMOVUPS (SI), X0
+	VSUBPS (DX), X0, X0
+	VPAND X14, X0, X1
+	VPCMPEQD X15, X1, X2
+	VPOR X2, X13, X13
+	VPCMPGTD X15, X1, X1
+	VPAND X1, X0, X0
+	VMOVUPS X0, (DI)
+	ADDQ $16, SI
+	ADDQ $16, DX
+	ADDQ $16, DI
+	SUBQ $4, CX
+	JNZ prune_loop
+	VPTEST X13, X13
+	SETNE ret+40(FP)
+	VZEROUPPER
+	RET

@@ -33,3 +33,7 @@ func blend(o, base *float32, acc *float64, div, t float64, n int) { panic("unrea
 func addSqDev(v *float64, x, base *float32, mean *float64, n int) { panic("unreachable") }
 
 func quotients(a *float64, div float64, n int) { panic("unreachable") }
+
+func elect(mixed, div, wd *float64, s32 *float32, w float64, n int) { panic("unreachable") }
+
+func pruneAbove(d, x, base *float32, cut uint32, n int) bool { panic("unreachable") }

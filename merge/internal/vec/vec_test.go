@@ -188,6 +188,37 @@ func TestAssemblyMatchesGo(t *testing.T) {
 				t.Fatalf("Quotients n=%d off=%d: [%d] = %v, want %v", n, off, i, got[i], want[i])
 			}
 
+			wd := make([]float64, n)
+			for i := range wd {
+				wd[i] = float64(x[i]) * w
+			}
+			m1, m2 := append([]float64(nil), a0...), append([]float64(nil), a0...)
+			d1, d2 := append([]float64(nil), mean...), append([]float64(nil), mean...)
+			Elect(m1, d1, wd, y, w)
+			electGo(m2, d2, wd, y, w)
+			if i := sameBits64(m1, m2); i >= 0 {
+				t.Fatalf("Elect mixed n=%d off=%d: [%d] = %v, want %v", n, off, i, m1[i], m2[i])
+			}
+			if i := sameBits64(d1, d2); i >= 0 {
+				t.Fatalf("Elect div n=%d off=%d: [%d] = %v, want %v", n, off, i, d1[i], d2[i])
+			}
+
+			for _, cut := range []uint32{0, 1 << 30, 0x7f800000, math.Float32bits(1e-3)} {
+				if n > 2 {
+					y[2] = x[2] - math.Float32frombits(cut) // one tie (or close to one)
+				}
+				o1, o2 := make([]float32, n), make([]float32, n)
+				t1, t2 := PruneAbove(o1, x, y, cut), pruneAboveGo(o2, x, y, cut)
+				if t1 != t2 {
+					t.Fatalf("PruneAbove n=%d off=%d cut=%#x: tie %v, want %v", n, off, cut, t1, t2)
+				}
+				for i := range o1 {
+					if !sameBits32(o1[i], o2[i]) {
+						t.Fatalf("PruneAbove n=%d off=%d cut=%#x: [%d] = %v, want %v", n, off, cut, i, o1[i], o2[i])
+					}
+				}
+			}
+
 			if g, w := CountEqual(x, y), countEqualGo(x, y); g != w {
 				t.Fatalf("CountEqual n=%d off=%d: %d, want %d", n, off, g, w)
 			}
@@ -209,6 +240,30 @@ func TestDotTaskAndBlendValues(t *testing.T) {
 	for i, want := range []float32{1.25, 1.75, 0.75, 1, 1.5} {
 		if o[i] != want {
 			t.Fatalf("Blend: %v, want element %d = %v", o, i, want)
+		}
+	}
+}
+
+func TestElectAndPruneValues(t *testing.T) {
+	mixed, div := make([]float64, 5), make([]float64, 5)
+	wd := []float64{2, -3, 0, -1, 4}
+	s32 := []float32{1, 1, -1, -1, 0} // 0 counts as +
+	Elect(mixed, div, wd, s32, 0.5)
+	if want := []float64{2, 0, 0, -1, 4}; sameBits64(mixed, want) >= 0 {
+		t.Errorf("Elect mixed = %v, want %v", mixed, want)
+	}
+	if want := []float64{0.5, 0, 0, 0.5, 0.5}; sameBits64(div, want) >= 0 {
+		t.Errorf("Elect div = %v, want %v", div, want)
+	}
+	d := make([]float32, 5)
+	x := []float32{3, -1, 0.5, 2, -4}
+	base := []float32{1, 1, 1, 1, 1} // deltas 2 -2 -0.5 1 -5
+	if tie := PruneAbove(d, x, base, math.Float32bits(1)); !tie {
+		t.Error("PruneAbove missed the delta equal to the cut")
+	}
+	for i, want := range []float32{2, -2, 0, 0, -5} {
+		if d[i] != want {
+			t.Fatalf("PruneAbove = %v, want element %d = %v", d, i, want)
 		}
 	}
 }
