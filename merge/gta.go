@@ -373,12 +373,14 @@ func (k *gtaKernel) Scan(pass int, b *Block) {
 		for i, x := range b.Models {
 			k.streams[i].fill(us, b.Offset)
 			var all, kept float64
+			// Branch-free: keeping is a coin flip. A dropped term adds +0, which changes
+			// nothing (the sums start at +0 and add magnitudes).
+			thr := k.keepThr[i]
+			x := x[:len(b.Base)]
 			for j, base := range b.Base {
 				d := math.Abs(float64(x[j] - base))
 				all += d
-				if uint64(us[j]) < k.keepThr[i] {
-					kept += d
-				}
+				kept += math.Float64frombits(math.Float64bits(d) & -uint64(b2i(uint64(us[j]) < thr)))
 			}
 			k.sumAbs[i] += all
 			k.sumKept[i] += kept
