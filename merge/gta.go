@@ -508,13 +508,11 @@ func (k *gtaKernel) Merge(b *Block) {
 					d[j] = float32(float32(v*s32) * w32)
 				}
 			case sparsifyOutliers:
-				t, drop := &k.topk[i], &k.drop[i]
-				for j, bv := range base {
-					d := x[j] - bv
-					key := magKey(d)
-					d = math.Float32frombits(math.Float32bits(d) & t.keepMask(key) &^ drop.keepMask(key))
-					wd[j] = w * float64(d) * scale
-					w3[j] = float32(float32(d*s32) * w32)
+				d := w3 // the pruned deltas, then in place their weighted float32 form
+				k.topk[i].prunedBand(d, x, base, &k.drop[i])
+				for j, v := range d {
+					wd[j] = w * float64(v) * scale
+					d[j] = float32(float32(v*s32) * w32)
 				}
 			case sparsifyRandom:
 				us, thr := k.us[i][s0:s0+m], k.keepThr[i]
@@ -817,6 +815,27 @@ func (t *topK) pruned(d, x, base []float32) {
 		d[j] = math.Float32frombits(math.Float32bits(v) & -uint32(b2i(k > cut)|eq))
 	}
 	t.eqSkip, t.eqKeep = eqSkip, eqKeep
+}
+
+// prunedBand writes x - base into d where t keeps the element and drop does not (breadcrumbs'
+// band of magnitudes), +0 elsewhere. Runs with no element at either cut go through vec's
+// loops, which leave the search state as it is.
+func (t *topK) prunedBand(d, x, base []float32, drop *topK) {
+	d, x = d[:len(base)], x[:len(base)]
+	fast := func(c int64) bool { return c >= 0 && c < 1<<31 }
+	if fast(t.cut) && fast(drop.cut) && !vec.PruneAbove(d, x, base, uint32(t.cut)) && !vec.DropAbove(d, uint32(drop.cut)) {
+		for _, u := range []*topK{t, drop} {
+			if u.eqSel != nil {
+				u.pos += int64(len(base))
+			}
+		}
+		return
+	}
+	for j, bv := range base {
+		v := x[j] - bv
+		key := magKey(v)
+		d[j] = math.Float32frombits(math.Float32bits(v) & t.keepMask(key) &^ drop.keepMask(key))
+	}
 }
 
 // keepMask returns all ones if the next element (in element order) of the task vector is

@@ -329,3 +329,24 @@ func pruneAboveGo(d, x, base []float32, cut uint32) (tie bool) {
 	}
 	return tie
 }
+
+// DropAbove sets d[j] to +0 where the magnitude's float32 bits (sign cleared) exceed cut, and
+// reports whether any equal cut. cut must be below 2^31.
+func DropAbove(d []float32, cut uint32) (tie bool) {
+	body := 0
+	if useAsm {
+		if body = len(d) &^ 3; body > 0 {
+			tie = dropAbove(&d[0], cut, body)
+		}
+	}
+	return dropAboveGo(d[body:], cut) || tie
+}
+
+func dropAboveGo(d []float32, cut uint32) (tie bool) {
+	for j, v := range d {
+		k := math.Float32bits(v) &^ (1 << 31)
+		tie = tie || k == cut
+		d[j] = math.Float32frombits(math.Float32bits(v) &^ -uint32(b2u(k > cut)))
+	}
+	return tie
+}

@@ -53,3 +53,6 @@ func elect(mixed, div, wd *float64, s32 *float32, w float64, n int)
 
 //go:noescape
 func pruneAbove(d, x, base *float32, cut uint32, n int) bool
+
+//go:noescape
+func dropAbove(d *float32, cut uint32, n int) bool

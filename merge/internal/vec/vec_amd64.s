@@ -368,3 +368,30 @@ prune_loop:
 	SETNE ret+40(FP)
 	VZEROUPPER
 	RET
+
+// func dropAbove(d *float32, cut uint32, n int) bool
+TEXT ·dropAbove(SB), NOSPLIT, $0-25
+	MOVQ d+0(FP), DI
+	MOVL cut+8(FP), AX
+	MOVL AX, X15
+	VPBROADCASTD X15, X15
+	MOVL $0x7fffffff, AX
+	MOVL AX, X14
+	VPBROADCASTD X14, X14
+	MOVQ n+16(FP), CX
+	VPXOR X13, X13, X13
+drop_loop:
+	VMOVUPS (DI), X0
+	VPAND X14, X0, X1
+	VPCMPEQD X15, X1, X2
+	VPOR X2, X13, X13
+	VPCMPGTD X15, X1, X1
+	VPANDN X0, X1, X0
+	VMOVUPS X0, (DI)
+	ADDQ $16, DI
+	SUBQ $4, CX
+	JNZ drop_loop
+	VPTEST X13, X13
+	SETNE ret+24(FP)
+	VZEROUPPER
+	RET

@@ -37,3 +37,5 @@ func quotients(a *float64, div float64, n int) { panic("unreachable") }
 func elect(mixed, div, wd *float64, s32 *float32, w float64, n int) { panic("unreachable") }
 
 func pruneAbove(d, x, base *float32, cut uint32, n int) bool { panic("unreachable") }
+
+func dropAbove(d *float32, cut uint32, n int) bool { panic("unreachable") }

@@ -207,7 +207,15 @@ func TestAssemblyMatchesGo(t *testing.T) {
 				if n > 2 {
 					y[2] = x[2] - math.Float32frombits(cut) // one tie (or close to one)
 				}
-				o1, o2 := make([]float32, n), make([]float32, n)
+				o1, o2 := append([]float32(nil), x...), append([]float32(nil), x...)
+				if t1, t2 := DropAbove(o1, cut), dropAboveGo(o2, cut); t1 != t2 {
+					t.Fatalf("DropAbove n=%d off=%d cut=%#x: tie %v, want %v", n, off, cut, t1, t2)
+				}
+				for i := range o1 {
+					if !sameBits32(o1[i], o2[i]) {
+						t.Fatalf("DropAbove n=%d off=%d cut=%#x: [%d] = %v, want %v", n, off, cut, i, o1[i], o2[i])
+					}
+				}
 				t1, t2 := PruneAbove(o1, x, y, cut), pruneAboveGo(o2, x, y, cut)
 				if t1 != t2 {
 					t.Fatalf("PruneAbove n=%d off=%d cut=%#x: tie %v, want %v", n, off, cut, t1, t2)
@@ -264,6 +272,14 @@ func TestElectAndPruneValues(t *testing.T) {
 	for i, want := range []float32{2, -2, 0, 0, -5} {
 		if d[i] != want {
 			t.Fatalf("PruneAbove = %v, want element %d = %v", d, i, want)
+		}
+	}
+	if tie := DropAbove(d, math.Float32bits(2)); !tie {
+		t.Error("DropAbove missed the magnitude equal to the cut")
+	}
+	for i, want := range []float32{2, -2, 0, 0, 0} {
+		if d[i] != want {
+			t.Fatalf("DropAbove = %v, want element %d = %v", d, i, want)
 		}
 	}
 }
