@@ -136,7 +136,9 @@
 // next cell starts when that call has returned, and no output of the old cell reaches it. A
 // panic reads as the Go runtime's ("runtime error: index out of range [5] with length 3",
 // "invalid memory address or nil pointer dereference", "interface conversion: ...") at the
-// cell line and column where it happened, followed by the cell functions it went through; a
+// cell line and column where it happened, followed by the cell functions it went through (an
+// index's value and length are the ones the failed index had, read from the interpreter's
+// frame: its operands are not evaluated again); a
 // panic on a worker goroutine of a compiled package (parallel loops, merges) is the cell's
 // error too. A cell that fails to compile defines none of its names, one that is interrupted
 // or panics keeps the definitions that ran, and existing variables keep their values. The

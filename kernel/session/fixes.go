@@ -824,7 +824,11 @@ func (s *Session) compile(src string) (prog *interp.Program, err error) {
 			prog, err = nil, compilePanic{r}
 		}
 	}()
-	return s.it.Compile(src)
+	prog, err = s.it.Compile(src)
+	if err == nil {
+		s.probeIndexes(prog)
+	}
+	return prog, err
 }
 
 // cellPos maps a position yaegi reported in the rewritten chunk (its lines are those of the

@@ -87,9 +87,14 @@ type Session struct {
 	// mu); stack is the last failed chunk's, in cell coordinates (see stack.go).
 	panicLines []string
 	stack      []stackFrame
-	loaded     *loadOnce            // the symbol tables are in it (see Load)
-	lastChunk  rewritten            // the chunk whose failure stack holds
-	funcChunks map[string]funcChunk // where each function declared by a cell was compiled
+	// indexFail is the index that failed last in the running evaluation (guarded by mu), and
+	// lastIndex the one of the last failed chunk (see indexprobe.go).
+	indexFail  *indexFailure
+	lastIndex  *indexFailure
+	indexNodes map[uintptr]indexNode // the compiled index nodes' code (guarded by mu)
+	loaded     *loadOnce             // the symbol tables are in it (see Load)
+	lastChunk  rewritten             // the chunk whose failure stack holds
+	funcChunks map[string]funcChunk  // where each function declared by a cell was compiled
 	// varTypes are the compiled types of variables that cells defined at the top level, as
 	// far as the typer could tell them (see typer).
 	varTypes map[string]reflect.Type
@@ -199,6 +204,9 @@ func (s *Session) reset() error {
 	s.types = map[string]string{}
 	s.dead = map[string]bool{}
 	s.funcChunks = map[string]funcChunk{}
+	s.mu.Lock()
+	s.indexNodes = nil
+	s.mu.Unlock()
 	if !s.opts.LazyLoad {
 		return s.Load()
 	}
@@ -610,6 +618,7 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 	}
 	s.atStatement(-1)
 	s.takePanicLines()
+	s.takeIndexFailure()
 	v, err := s.execute(ctx, prog)
 	if err != nil {
 		s.whenSettled(func() { s.chunkFailed(names, defs, true, s.runningStatement()) })
@@ -618,6 +627,7 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 			top = body[at]
 		}
 		s.stack, s.lastChunk = s.mapStack(s.takePanicLines(), fixed, cell, fset, top), fixed
+		s.lastIndex = s.takeIndexFailure()
 		var p interp.Panic
 		if errors.As(err, &p) {
 			msg := fmt.Sprint(p.Value)

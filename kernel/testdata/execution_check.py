@@ -175,6 +175,20 @@ def runtime_errors():
     errs = errors(outs)
     tb = "\n".join(errs[0]["traceback"]) if errs else ""
     check("stack names the functions", "1:35: in func inner" in tb and "3:15: in func outer" in tb and "5:1: in the cell" in tb, tb)
+    # Index operands of any form (calls, map lookups, in loops and closures), each evaluated once.
+    run(kc, "calls := 0\nfunc data() []int { calls++; return []int{1, 2, 3} }\nfunc at() int { calls++; return 5 }")
+    reply, outs = run(kc, "func pick() int {\n\tfor i := 0; i < 2; i++ {\n\t\t_ = data()[i]\n\t}\n\treturn data()[at()]\n}\npick()")
+    errs = errors(outs)
+    tb = "\n".join(errs[0]["traceback"]) if errs else ""
+    check("index of calls: message", errs and errs[0]["evalue"] == "runtime error: index out of range [5] with length 3", errs)
+    check("index of calls: position 5:9", "5:9: in func pick" in tb, tb)
+    reply, outs = run(kc, "calls")
+    check("index operands ran once", results(outs) == ["4"], outs)
+    reply, outs = run(kc, "m := map[string][]int{\"a\": {1}}\nfunc() int {\n\treturn m[\"a\"][at()]\n}()")
+    errs = errors(outs)
+    tb = "\n".join(errs[0]["traceback"]) if errs else ""
+    check("index of a map lookup in a closure: message", errs and errs[0]["evalue"] == "runtime error: index out of range [5] with length 1", errs)
+    check("index of a map lookup in a closure: position 3:9", "3:9: in a function literal of the cell" in tb, tb)
     km.shutdown_kernel(now=True)
 
 
