@@ -141,7 +141,8 @@
 // frame: its operands are not evaluated again); a
 // panic on a worker goroutine of a compiled package (parallel loops, merges) is the cell's
 // error too. A cell that fails to compile defines none of its names, one that is interrupted
-// or panics keeps the definitions that ran, and existing variables keep their values. The
+// or panics keeps the definitions that ran, and existing variables keep their values; a
+// function or type that a failed cell declared again keeps its old definition. The
 // kernel exits when the process that started it (JPY_PARENT_PID) ends, as ipykernel does,
 // and kernel_info gives the Go version the interpreter implements (1.22 for yaegi v0.16.1).
 package kernel

@@ -13,7 +13,7 @@ import (
 // compiled call stops the cell (nothing after the interrupt point runs, no output lands in the
 // next cell); the kernel exits within 5 s of its parent's SIGKILL; a panic on a compiled
 // worker goroutine fails the cell and the kernel keeps its variables; runtime errors read
-// like Go's at the cell's line and column; a failed cell defines no new names; kernel_info
+// like Go's at the cell's line and column; a failed cell defines no new names and leaves redefined functions and types as they were; kernel_info
 // reports the Go version the interpreter implements.
 func TestExecutionWithJupyterClient(t *testing.T) {
 	jp := installForJupyter(t)

@@ -557,6 +557,9 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 						ts := sp.(*ast.TypeSpec)
 						if _, ok := s.types[ts.Name.Name]; ok {
 							fmt.Fprintf(host.Stderr(), "warning: type %s was already declared; the interpreter keeps the first declaration (use a new name, or %%reset)\n", ts.Name.Name)
+							names.redeclared = append(names.redeclared, ts.Name.Name)
+						} else if s.dead[ts.Name.Name] {
+							fmt.Fprintf(host.Stderr(), "warning: type %s was declared by a cell that failed; the interpreter keeps that declaration (use a new name, or %%reset)\n", ts.Name.Name)
 						}
 						s.types[ts.Name.Name] = src[off(ts.Pos()):off(ts.End())]
 					}
@@ -576,6 +579,7 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 				decl := src[off(d.Pos()):off(d.Body.Lbrace)]
 				if _, ok := s.funcs[name]; ok {
 					fmt.Fprintf(host.Stderr(), "warning: func %s redefined; functions declared in earlier cells that call it keep calling the old one until they are declared again\n", name)
+					names.redeclared = append(names.redeclared, name)
 				}
 				s.funcs[name] = strings.TrimSpace(decl)
 			}

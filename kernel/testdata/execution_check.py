@@ -215,6 +215,16 @@ def failed_cell_names():
     check("an existing name keeps its value after an interrupt", results(outs) == ["7"], outs)
     reply, outs = run(kc, "fresh := \"again\"\nfresh")
     check("the name can be defined again", results(outs) == ['"again"'], outs)
+    # A failed cell that declares an existing function or type again leaves the old one.
+    run(kc, "func f() int { return 1 }\ntype T struct{ A int }")
+    for how, code in [("compile error", "func f() int { return 2 }\ntype T struct{ B string }\nundefinedThing()"),
+                      ("panic", "func f() int { return 3 }\ntype T struct{ B string }\npanic(\"boom\")")]:
+        reply, outs = run(kc, code)
+        check("redefining cell fails (%s)" % how, reply["status"] == "error", reply)
+        reply, outs = run(kc, "f()")
+        check("old func in force after a %s" % how, results(outs) == ["1"], outs)
+        reply, outs = run(kc, "T{A: 4}")
+        check("old type in force after a %s" % how, results(outs) == ["{A:4}"], outs)
     km.shutdown_kernel(now=True)
 
 
