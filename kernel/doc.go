@@ -34,7 +34,10 @@
 //
 // It is a rewrite of the cell (session/must.go), not a function, so it keeps every result's
 // type without generics; it stands as a statement or as the whole right side of an assignment
-// or a return, in cells and in the functions they declare. display.TrainVariants and display.Train are
+// or a return, in cells and in the functions they declare. A cell whose last statement is a
+// call of several results, the last an error, that nothing checks (data.Embedded("strings")
+// alone) fails with that error too when it is not nil, at the call; a call of one result,
+// an error included, shows it as the cell's value. display.TrainVariants and display.Train are
 // sft's with the cell's context and one live progress bar that counts the steps itself;
 // cfg.Progress = display.StudyProgress() shows a study's (or study.BaseModel's pre-training)
 // progress on one line updated in place.

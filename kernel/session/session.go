@@ -72,6 +72,9 @@ type Session struct {
 	seq      int
 	defers   []func() // the running cell's top-level defers (see deferCall)
 	captured any      // the value Capture received
+	// unchecked is the error the cell's rewritten final call returned (see uncheckedEdit);
+	// the interpreter writes it while the cell runs, the session reads it after.
+	unchecked error
 
 	// Interpreter state, touched only by Execute/Complete/Inspect (one at a time).
 	it       *interp.Interpreter
@@ -601,7 +604,7 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 			s.imported[name] = p
 		}
 	}
-	prog, fixed, err := s.compileChunk(src, edits, c.decl, cell, fset, f)
+	prog, fixed, err := s.compileChunk(src, edits, c.decl, cell, last, fset, f)
 	if err != nil {
 		s.chunkFailed(names, defs, false, 0)
 		var se *SyntaxError
@@ -623,6 +626,7 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 	s.atStatement(-1)
 	s.takePanicLines()
 	s.takeIndexFailure()
+	s.unchecked = nil
 	v, err := s.execute(ctx, prog)
 	if err != nil {
 		s.whenSettled(func() { s.chunkFailed(names, defs, true, s.runningStatement()) })
@@ -666,6 +670,13 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 		}
 	}
 	if !last || c.decl {
+		return reflect.Value{}, false, nil
+	}
+	if body := stmtBody(f); fixed.unchecked && len(body) > 0 {
+		p := fset.Position(body[len(body)-1].Pos())
+		if e := s.uncheckedError(code, p.Line-1, p.Column); e != nil {
+			return reflect.Value{}, false, e
+		}
 		return reflect.Value{}, false, nil
 	}
 	x, ok := lastExpr(stmtBody(f))

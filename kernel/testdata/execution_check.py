@@ -228,6 +228,27 @@ def failed_cell_names():
     km.shutdown_kernel(now=True)
 
 
+def unchecked_error():
+    """Item 8: a cell's final call whose error result nothing checks fails the cell when the error is not nil."""
+    km, kc = start()
+    run(kc, "func load(name string) ([]byte, error) { return os.ReadFile(name) }")
+    reply, outs = run(kc, "path := \"/nonexistent/ordermerge\"\nload(path)")
+    errs = errors(outs)
+    tb = "\n".join(errs[0]["traceback"]) if errs else ""
+    check("unchecked final error is an error reply", reply["status"] == "error" and len(errs) == 1, (reply, outs))
+    check("its name and message are the error's", errs and errs[0]["ename"] == "*fs.PathError" and "no such file or directory" in errs[0]["evalue"], errs)
+    check("it points at the call", "line 2, column 1" in tb and "nothing checked it" in tb, tb)
+    reply, outs = run(kc, "strconv.Atoi(\"12\")")
+    check("a nil final error is a quiet success", reply["status"] == "ok" and not errors(outs) and not results(outs), outs)
+    reply, outs = run(kc, "must(load(path))")
+    errs = errors(outs)
+    tb = "\n".join(errs[0]["traceback"]) if errs else ""
+    check("must(...) cells are as before", reply["status"] == "error" and errs and "no such file" in errs[0]["evalue"] and "nothing checked it" not in tb, errs)
+    reply, outs = run(kc, "fmt.Errorf(\"a value %d\", 1)")
+    check("a single error result is still shown as the value", reply["status"] == "ok" and results(outs) == ["a value 1"], outs)
+    km.shutdown_kernel(now=True)
+
+
 def kernel_info():
     """Item 9: kernel_info reports the Go version the interpreter implements."""
     km, kc = start()
@@ -237,7 +258,7 @@ def kernel_info():
     km.shutdown_kernel(now=True)
 
 
-ITEMS = {f.__name__: f for f in [interrupt_blocking_call, parent_death, worker_panic, runtime_errors, failed_cell_names, kernel_info]}
+ITEMS = {f.__name__: f for f in [interrupt_blocking_call, parent_death, worker_panic, runtime_errors, failed_cell_names, unchecked_error, kernel_info]}
 
 if __name__ == "__main__":
     ITEMS[sys.argv[1]]()
