@@ -143,31 +143,43 @@ func (s *Session) probeIndexes(prog *interp.Program) {
 	}
 	root := *(*unsafe.Pointer)(unsafe.Add(unsafe.Pointer(prog), l.root))
 	seen := map[unsafe.Pointer]bool{}
-	var walk func(n unsafe.Pointer)
-	walk = func(n unsafe.Pointer) {
+	var walk func(n unsafe.Pointer, body *indexBody)
+	walk = func(n unsafe.Pointer, body *indexBody) {
 		if n == nil || seen[n] {
 			return
 		}
 		seen[n] = true
 		children := *(*[]unsafe.Pointer)(unsafe.Add(n, l.child))
 		if fv := *(**uintptr)(unsafe.Add(n, l.gen)); fv != nil && *fv == l.getIndexArray && len(children) == 2 {
-			s.afterGen(n, func(n unsafe.Pointer) { s.registerIndex(n, children) })
+			s.afterGen(n, func(n unsafe.Pointer) { s.registerIndex(n, children, body) })
 		}
-		for _, c := range children {
-			walk(c)
-		}
-		// After the children: a body's first node can be an index, registered first.
-		if k := uint64(*(*uint)(unsafe.Add(n, l.kind))); (k == l.funcDecl || k == l.funcLit) && len(children) == 4 && children[3] != nil {
-			if start := *(*unsafe.Pointer)(unsafe.Add(children[3], l.start)); start != nil {
-				s.afterGen(start, s.wrapEntry)
+		k := uint64(*(*uint)(unsafe.Add(n, l.kind)))
+		if (k != l.funcDecl && k != l.funcLit) || len(children) != 4 || children[3] == nil {
+			for _, c := range children {
+				walk(c, body)
 			}
+			return
+		}
+		// A function: its own body, prepared after its nodes (its first node can be an
+		// index, registered first).
+		own := &indexBody{}
+		for _, c := range children {
+			walk(c, own)
+		}
+		if start := *(*unsafe.Pointer)(unsafe.Add(children[3], l.start)); start != nil {
+			s.afterGen(start, func(n unsafe.Pointer) { s.wrapEntry(n, own) })
 		}
 	}
-	walk(root)
+	top := &indexBody{}
+	walk(root, top)
 	if start := *(*unsafe.Pointer)(unsafe.Add(root, l.start)); start != nil {
-		s.afterGen(start, s.wrapEntry)
+		s.afterGen(start, func(n unsafe.Pointer) { s.wrapEntry(n, top) })
 	}
 }
+
+// indexBody lists the index nodes of one function body (or top level), those in function
+// literals in it excepted (guarded by Session.mu).
+type indexBody struct{ nodes []indexNode }
 
 // afterGen runs fn on node n once yaegi has generated its code: now if it has, otherwise
 // right after its generator.
@@ -187,8 +199,8 @@ func (s *Session) afterGen(n unsafe.Pointer, fn func(n unsafe.Pointer)) {
 	}
 }
 
-// registerIndex registers the code of index node n, whose operands are children.
-func (s *Session) registerIndex(n unsafe.Pointer, children []unsafe.Pointer) {
+// registerIndex registers the code of index node n of body, whose operands are children.
+func (s *Session) registerIndex(n unsafe.Pointer, children []unsafe.Pointer, body *indexBody) {
 	l := indexProbeLayout
 	x, i, ok := operandValues(children[0], children[1])
 	if !ok {
@@ -200,26 +212,28 @@ func (s *Session) registerIndex(n unsafe.Pointer, children []unsafe.Pointer) {
 	if s.indexNodes == nil {
 		s.indexNodes = map[uintptr]indexNode{}
 	}
-	s.indexNodes[code] = indexNode{pos: *(*token.Pos)(unsafe.Add(n, l.pos)), x: x, i: i}
+	in := indexNode{pos: *(*token.Pos)(unsafe.Add(n, l.pos)), x: x, i: i}
+	s.indexNodes[code] = in
+	body.nodes = append(body.nodes, in)
 }
 
 // wrapEntry replaces the code of n, the first node of a function body or a top level, by
 // entryExec.
-func (s *Session) wrapEntry(n unsafe.Pointer) {
+func (s *Session) wrapEntry(n unsafe.Pointer, body *indexBody) {
 	exec := (*yaegiExec)(unsafe.Add(n, indexProbeLayout.exec))
-	*exec = s.entryExec(*exec, unsafe.Pointer(s.it))
+	*exec = s.entryExec(*exec, unsafe.Pointer(s.it), body)
 }
 
 // entryExec runs the body whose first node's code is first the way runCfg does (until the
 // code ends or the interpreter's run id changes); when a panic leaves it while an index
 // node's code was running, the index is recorded.
-func (s *Session) entryExec(first yaegiExec, it unsafe.Pointer) yaegiExec {
+func (s *Session) entryExec(first yaegiExec, it unsafe.Pointer, body *indexBody) yaegiExec {
 	return func(f unsafe.Pointer) yaegiExec {
 		var cur yaegiExec
 		done := false
 		defer func() {
 			if !done {
-				s.noteIndexFailure(*(*uintptr)(unsafe.Pointer(&cur)), f)
+				s.noteIndexFailure(*(*uintptr)(unsafe.Pointer(&cur)), f, body)
 			}
 		}()
 		for cur = first; cur != nil && atomic.LoadUint64((*uint64)(f)) == atomic.LoadUint64((*uint64)(it)); {
@@ -241,19 +255,43 @@ func operandValues(x, i unsafe.Pointer) (xv, iv func(unsafe.Pointer) reflect.Val
 }
 
 // noteIndexFailure records the operands of the index whose code (code pointer) is panicking
-// in frame f, if code is an index's. The innermost frame's record stays.
-func (s *Session) noteIndexFailure(code uintptr, f unsafe.Pointer) {
+// in frame f of body, if code is an index's. Otherwise, when code is yaegi's trampoline to
+// an index (the target of a loop's back edge, generated before the index's own code), the
+// body's indexes are read from the frame: the failing one is out of range, so when exactly one
+// is, it is that one. That reading is done only in the first frame a panic leaves since the
+// evaluation began, the innermost (the outer ones are running calls, and an index of theirs
+// that ran before may read as out of range now). (An index panic that the cell recovered
+// leaves its record, which a later failure through a trampoline does not replace.)
+func (s *Session) noteIndexFailure(code uintptr, f unsafe.Pointer, body *indexBody) {
 	s.mu.Lock()
 	n, ok := s.indexNodes[code]
+	var candidates []indexNode
+	if !ok && !s.indexNoted {
+		candidates = append(candidates, body.nodes...)
+	}
+	s.indexNoted = true
 	s.mu.Unlock()
+	var rec indexFailure
+	if ok {
+		if rec, ok = readIndex(n.x, n.i, f); !ok {
+			return
+		}
+		rec.pos = n.pos
+	}
+	for _, c := range candidates {
+		r, read := readIndex(c.x, c.i, f)
+		if !read || r.index >= 0 && r.index < r.length {
+			continue
+		}
+		if ok {
+			return // two are out of range
+		}
+		rec, ok = r, true
+		rec.pos = c.pos
+	}
 	if !ok {
 		return
 	}
-	rec, ok := readIndex(n.x, n.i, f)
-	if !ok {
-		return
-	}
-	rec.pos = n.pos
 	s.mu.Lock()
 	s.indexFail = &rec
 	s.mu.Unlock()
@@ -289,6 +327,6 @@ func (s *Session) takeIndexFailure() *indexFailure {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.indexFail
-	s.indexFail = nil
+	s.indexFail, s.indexNoted = nil, false
 	return f
 }

@@ -93,6 +93,7 @@ type Session struct {
 	// indexFail is the index that failed last in the running evaluation (guarded by mu), and
 	// lastIndex the one of the last failed chunk (see indexprobe.go).
 	indexFail  *indexFailure
+	indexNoted bool // a panic left an interpreted frame since the evaluation began (see noteIndexFailure)
 	lastIndex  *indexFailure
 	indexNodes map[uintptr]indexNode // the compiled index nodes' code (guarded by mu)
 	loaded     *loadOnce             // the symbol tables are in it (see Load)

@@ -78,6 +78,8 @@ func TestIndexOutOfRangeOperands(t *testing.T) {
 		{"lit := func() int { return grid[1][at()] }\nlit()", "[7] with length 1", "1:28: in a function literal of the cell"},
 		{"func neg(i int) int { return grid[0][i] }\nneg(-1)", "[-1]", "1:30: in func neg"},
 		{"func str(s string, i int) byte { return s[i] }\nstr(\"go\", 2)", "[2] with length 2", "1:41: in func str"},
+		{"func spin(xs []int) int {\n\ti, s := 0, 0\n\tfor {\n\t\ts += xs[i]\n\t\ti++\n\t}\n\treturn s\n}\nspin(data())", "[3] with length 3", "4:8: in func spin"},
+		{"func() {\n\tfor i := 0; ; i++ {\n\t\t_ = grid[i][0]\n\t}\n}()", "[2] with length 2", "3:7: in a function literal of the cell"},
 	} {
 		run(t, s, "calls = 0")
 		r, _ := run(t, s, c.code)
