@@ -30,7 +30,10 @@ import (
 // the panic is that index's: its index and length are read from the frame and recorded
 // (indexFailure). The panic itself goes on unchanged. yaegi generates function literals and a
 // chunk's top level during Compile, and declared functions during Execute; for the latter the
-// session wraps the generators, which do the same once the code exists.
+// session wraps the generators, which do the same once the code exists. The node before a
+// loop's back edge can hold a trampoline to the index instead of its code (yaegi generates
+// loops that way); then the frame's indexes are read, and the one out of range is the failure
+// (noteIndexFailure).
 //
 // This reaches into yaegi v0.16.1's internals: the generator and genValue by go:linkname (the
 // build fails if a newer yaegi renames them), and fields of its node, Program, Interpreter and
@@ -132,6 +135,9 @@ func (f *indexFailure) text() string {
 type indexNode struct {
 	pos  token.Pos // in the interpreter's file set
 	x, i func(frame unsafe.Pointer) reflect.Value
+	// code is the node's code, kept so that the address it is registered under is not
+	// reused for other code while the registration lasts.
+	code yaegiExec
 }
 
 // probeIndexes prepares prog's function bodies and index nodes (see the comment above); it
@@ -206,13 +212,14 @@ func (s *Session) registerIndex(n unsafe.Pointer, children []unsafe.Pointer, bod
 	if !ok {
 		return
 	}
-	code := *(*uintptr)(unsafe.Add(n, l.exec))
+	exec := (*yaegiExec)(unsafe.Add(n, l.exec))
+	code := *(*uintptr)(unsafe.Pointer(exec))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.indexNodes == nil {
 		s.indexNodes = map[uintptr]indexNode{}
 	}
-	in := indexNode{pos: *(*token.Pos)(unsafe.Add(n, l.pos)), x: x, i: i}
+	in := indexNode{pos: *(*token.Pos)(unsafe.Add(n, l.pos)), x: x, i: i, code: *exec}
 	s.indexNodes[code] = in
 	body.nodes = append(body.nodes, in)
 }
