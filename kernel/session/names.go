@@ -1,10 +1,14 @@
 package session
 
 import (
+	"fmt"
 	"go/ast"
+	"go/scanner"
 	"go/token"
 	"reflect"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // A cell that fails to compile, or stops (interrupt, panic) before some of its definitions
@@ -32,7 +36,8 @@ import (
 // by itself: yaegi keeps a type's first declaration (and its methods' first), so only the
 // kernel's record of the declaration is restored. (A type that only a failed cell declared
 // stays declared that way in the interpreter, unknown to the cells, which a later
-// declaration of the name cannot change: the kernel reports that.)
+// declaration of the name cannot change: the same declaration again defines it, a different
+// one is an error that says so, see deadTypeChanged.)
 
 // definition is one top-level statement (or a declaration chunk) and the names it defines.
 type definition struct {
@@ -187,6 +192,7 @@ func (s *Session) chunkFailed(c *cellNames, defs []definition, compiled bool, at
 func (s *Session) revive(names []string) {
 	for _, n := range names {
 		delete(s.dead, n)
+		delete(s.deadTypes, n)
 	}
 }
 
@@ -220,7 +226,8 @@ func (s *Session) rollBack(c *cellNames) {
 		}
 		if d, ok := c.types[n]; ok {
 			s.types[n] = d
-		} else {
+		} else if d, ok := s.types[n]; ok {
+			s.deadTypes[n] = d // yaegi keeps it (see deadTypeChanged)
 			delete(s.types, n)
 		}
 		old, existed := c.values[n]
@@ -253,6 +260,54 @@ func (s *Session) restore(name string, cur, old reflect.Value) {
 	v := s.hookSymbol("Keep", keep)
 	_, _ = s.it.Eval(";" + name + " := *" + hookName + "." + v)
 	keep.Elem().SetZero() // the variable holds the value now, not the hook
+}
+
+// deadTypeChanged finds a type declaration of a chunk whose name only a failed cell declared,
+// differently: yaegi would keep the failed cell's declaration and report errors about it.
+// The same declaration again is fine: the name is defined again.
+func (s *Session) deadTypeChanged(fset *token.FileSet, f *ast.File, src string, base int) *SyntaxError {
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.TYPE {
+			continue
+		}
+		for _, sp := range g.Specs {
+			ts := sp.(*ast.TypeSpec)
+			old, ok := s.deadTypes[ts.Name.Name]
+			if !ok {
+				continue
+			}
+			decl := src[fset.Position(ts.Pos()).Offset-base : fset.Position(ts.End()).Offset-base]
+			if sameTokens(decl, old) {
+				continue
+			}
+			p := fset.Position(ts.Name.Pos())
+			return &SyntaxError{p.Line - 1, p.Column, fmt.Sprintf("type %s was declared as %q by a cell that failed, and the interpreter keeps "+
+				"a type's first declaration: declare it as before, use a new name, or %%reset", ts.Name.Name, "type "+strings.Join(strings.Fields(old), " "))}
+		}
+	}
+	return nil
+}
+
+// sameTokens reports whether two declarations are the same tokens, semicolons aside (layout
+// and comments do not matter).
+func sameTokens(a, b string) bool {
+	tokens := func(src string) []string {
+		var sc scanner.Scanner
+		fs := token.NewFileSet()
+		sc.Init(fs.AddFile("", -1, len(src)), []byte(src), nil, 0)
+		var out []string
+		for {
+			_, tok, lit := sc.Scan()
+			if tok == token.EOF {
+				return out
+			}
+			if tok != token.SEMICOLON {
+				out = append(out, tok.String()+" "+lit)
+			}
+		}
+	}
+	return slices.Equal(tokens(a), tokens(b))
 }
 
 // deadName finds the first identifier of a chunk that names a forgotten name, which the

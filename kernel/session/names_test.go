@@ -109,3 +109,22 @@ func TestFailedCellRedefinitions(t *testing.T) {
 	// A successful redefinition still takes effect.
 	value("func f() int { return 6 }\nf()", "6")
 }
+
+// A type that only a failed cell declared can be declared again the same way; a different
+// declaration is an error that says why (yaegi keeps a type's first declaration).
+func TestFailedCellTypes(t *testing.T) {
+	s := newSession(t)
+	if r, _ := run(t, s, "type V struct{ A int }\nfunc g() { bad() }"); r.Err == nil {
+		t.Fatal("no compile error")
+	}
+	r, _ := run(t, s, "type V struct{ B string }\nV{B: \"x\"}")
+	if r.Err == nil || !strings.Contains(r.Err.Value, "1:6: type V was declared as \"type V struct{ A int }\" by a cell that failed") {
+		t.Errorf("a different declaration: %+v", r.Err)
+	}
+	if r, _ := run(t, s, "type V struct {\n\tA int\n}\nV{A: 1}"); r.Err != nil || text(r) != "{A:1}" {
+		t.Errorf("the same declaration again: %q %+v", text(r), r.Err)
+	}
+	if r, h := run(t, s, "type V struct{ B string }"); r.Err != nil || !strings.Contains(h.err.String(), "already declared") {
+		t.Errorf("V defined again is an existing type: %+v %q", r.Err, h.err.String())
+	}
+}

@@ -116,6 +116,8 @@ type Session struct {
 	// dead are names that failed cells would have introduced: undefined for cells, though
 	// still in yaegi's scope (see names.go).
 	dead map[string]bool
+	// deadTypes are the declarations of the dead names that are types (see deadTypeChanged).
+	deadTypes map[string]string
 }
 
 // New creates a session with a fresh interpreter.
@@ -207,6 +209,7 @@ func (s *Session) reset() error {
 	s.typeOf = map[string]reflect.Type{}
 	s.types = map[string]string{}
 	s.dead = map[string]bool{}
+	s.deadTypes = map[string]string{}
 	s.funcChunks = map[string]funcChunk{}
 	s.mu.Lock()
 	s.indexNodes = nil
@@ -519,6 +522,9 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 	if se := assignMismatch(fset, f); se != nil {
 		return reflect.Value{}, false, se
 	}
+	if se := s.deadTypeChanged(fset, f, src, base); se != nil {
+		return reflect.Value{}, false, se
+	}
 	defs := chunkDefinitions(f, c.decl)
 	var edits []edit
 	off := func(p token.Pos) int { return fset.Position(p).Offset - base }
@@ -562,8 +568,6 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 						if _, ok := s.types[ts.Name.Name]; ok {
 							fmt.Fprintf(host.Stderr(), "warning: type %s was already declared; the interpreter keeps the first declaration (use a new name, or %%reset)\n", ts.Name.Name)
 							names.redeclared = append(names.redeclared, ts.Name.Name)
-						} else if s.dead[ts.Name.Name] {
-							fmt.Fprintf(host.Stderr(), "warning: type %s was declared by a cell that failed; the interpreter keeps that declaration (use a new name, or %%reset)\n", ts.Name.Name)
 						}
 						s.types[ts.Name.Name] = src[off(ts.Pos()):off(ts.End())]
 					}

@@ -225,6 +225,13 @@ def failed_cell_names():
         check("old func in force after a %s" % how, results(outs) == ["1"], outs)
         reply, outs = run(kc, "T{A: 4}")
         check("old type in force after a %s" % how, results(outs) == ["{A:4}"], outs)
+    # A type only a failed cell declared: the same declaration again defines it, another says why not.
+    run(kc, "type V struct{ A int }\nundefinedThing()")
+    reply, outs = run(kc, "type V struct{ B string }")
+    errs = errors(outs)
+    check("a different declaration of a failed cell's type is refused", reply["status"] == "error" and errs and "by a cell that failed" in errs[0]["evalue"], outs)
+    reply, outs = run(kc, "type V struct{ A int }\nV{A: 5}")
+    check("the same declaration defines it", results(outs) == ["{A:5}"], outs)
     km.shutdown_kernel(now=True)
 
 
