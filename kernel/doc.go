@@ -34,7 +34,10 @@
 //
 // It is a rewrite of the cell (session/must.go), not a function, so it keeps every result's
 // type without generics; it stands as a statement or as the whole right side of an assignment
-// or a return, in cells and in the functions they declare. display.TrainVariants and display.Train are
+// or a return, in cells and in the functions they declare. A cell whose last statement is a
+// call of several results, the last an error, that nothing checks (data.Embedded("strings")
+// alone) fails with that error too when it is not nil, at the call; a call of one result,
+// an error included, shows it as the cell's value. display.TrainVariants and display.Train are
 // sft's with the cell's context and one live progress bar that counts the steps itself;
 // cfg.Progress = display.StudyProgress() shows a study's (or study.BaseModel's pre-training)
 // progress on one line updated in place.
@@ -136,10 +139,13 @@
 // next cell starts when that call has returned, and no output of the old cell reaches it. A
 // panic reads as the Go runtime's ("runtime error: index out of range [5] with length 3",
 // "invalid memory address or nil pointer dereference", "interface conversion: ...") at the
-// cell line and column where it happened, followed by the cell functions it went through; a
+// cell line and column where it happened, followed by the cell functions it went through (an
+// index's value and length are the ones the failed index had, read from the interpreter's
+// frame: its operands are not evaluated again); a
 // panic on a worker goroutine of a compiled package (parallel loops, merges) is the cell's
 // error too. A cell that fails to compile defines none of its names, one that is interrupted
-// or panics keeps the definitions that ran, and existing variables keep their values. The
+// or panics keeps the definitions that ran, and existing variables keep their values; a
+// function or type that a failed cell declared again keeps its old definition. The
 // kernel exits when the process that started it (JPY_PARENT_PID) ends, as ipykernel does,
 // and kernel_info gives the Go version the interpreter implements (1.22 for yaegi v0.16.1).
 package kernel

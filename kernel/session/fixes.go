@@ -67,11 +67,13 @@ type rewritten struct {
 	// types are the compiled types of the variables the chunk defines at its top level; a
 	// nil type means unknown (any earlier record of the name is dropped).
 	types map[string]reflect.Type
+	// unchecked is set when the chunk's final call stores its error in the hook (uncheckedEdit).
+	unchecked bool
 }
 
 // fixChunk applies the rewrites to a placed chunk (after the import and main edits). It
 // returns the rewritten source and the position map from it to src.
-func (s *Session) fixChunk(src string, decl bool, cell int, useGlobals bool) (rewritten, error) {
+func (s *Session) fixChunk(src string, decl bool, cell int, useGlobals, last bool) (rewritten, error) {
 	out := rewritten{src: src, pos: &srcMap{}, types: map[string]reflect.Type{}}
 	t := newTyper(s)
 	t.useGlobals = useGlobals
@@ -85,6 +87,9 @@ func (s *Session) fixChunk(src string, decl bool, cell int, useGlobals bool) (re
 	ed := &editor{fset: fset, base: base, src: src}
 	if err := s.mustEdits(ed, f, cell); err != nil {
 		return out, err
+	}
+	if last && !decl {
+		out.unchecked = s.uncheckedEdit(ed, t, f)
 	}
 	src, sorted := ed.apply()
 	out.pos.add(sorted)
@@ -747,11 +752,11 @@ func (s *Session) namedType(t reflect.Type) string {
 // it. When yaegi rejects the rewritten chunk, it is rewritten again with variables of earlier
 // cells typed from their current values (see typer.useGlobals) and tried once more. Compile
 // errors come back in cell coordinates, with advice for the interpreter's known limits.
-func (s *Session) compileChunk(src string, edits []edit, decl bool, cell int, fset *token.FileSet, f *ast.File) (*interp.Program, rewritten, error) {
+func (s *Session) compileChunk(src string, edits []edit, decl bool, cell int, last bool, fset *token.FileSet, f *ast.File) (*interp.Program, rewritten, error) {
 	src0, sorted0 := applyEdits(src, edits)
 	var mustErr *SyntaxError
 	fix := func(useGlobals bool) rewritten {
-		fx, err := s.fixChunk(src0, decl, cell, useGlobals)
+		fx, err := s.fixChunk(src0, decl, cell, useGlobals, last)
 		if errors.As(err, &mustErr) {
 			return fx
 		}
@@ -824,7 +829,11 @@ func (s *Session) compile(src string) (prog *interp.Program, err error) {
 			prog, err = nil, compilePanic{r}
 		}
 	}()
-	return s.it.Compile(src)
+	prog, err = s.it.Compile(src)
+	if err == nil {
+		s.probeIndexes(prog)
+	}
+	return prog, err
 }
 
 // cellPos maps a position yaegi reported in the rewritten chunk (its lines are those of the

@@ -32,13 +32,14 @@ func minMaxName(builtin string, k reflect.Kind) string {
 // hookSymbols returns the fixed symbols of the hook package for a session.
 func (s *Session) hookSymbols() map[string]reflect.Value {
 	syms := map[string]reflect.Value{
-		"GoPanic":   reflect.ValueOf(s.goPanic),
-		"Defer":     reflect.ValueOf(s.deferCall),
-		"Clear":     reflect.ValueOf(clearValue),
-		"Forget":    reflect.ValueOf(forget),
-		"At":        reflect.ValueOf(s.atStatement),
-		"Failure":   reflect.ValueOf(failure),
-		"LastError": reflect.ValueOf(lastError),
+		"GoPanic":      reflect.ValueOf(s.goPanic),
+		"Defer":        reflect.ValueOf(s.deferCall),
+		"Clear":        reflect.ValueOf(clearValue),
+		"Forget":       reflect.ValueOf(forget),
+		"At":           reflect.ValueOf(s.atStatement),
+		"Failure":      reflect.ValueOf(failure),
+		"LastError":    reflect.ValueOf(lastError),
+		"UncheckedErr": reflect.ValueOf(&s.unchecked).Elem(),
 	}
 	for k, t := range orderedKinds {
 		for _, b := range []string{"min", "max"} {

@@ -3,6 +3,7 @@ package session
 import (
 	"fmt"
 	"go/ast"
+	"go/parser"
 	"go/token"
 	"reflect"
 	"strings"
@@ -36,7 +37,7 @@ func (e cellError) Error() string { return e.err.Error() }
 func (e cellError) Unwrap() error { return e.err }
 
 // failure is what a rewritten must panics with: err marked as a failed must's.
-func failure(err error) any { return cellError{err} }
+func failure(err error) any { return cellError{err: err} }
 
 // lastError returns the last of a call's results, given as must(f(...)), as an error (nil
 // when it is nil). The panic stays in interpreted code, so the cell's error points at the
@@ -66,7 +67,8 @@ func mustError(p any) (*Error, bool) {
 		return nil, false
 	}
 	name := fmt.Sprintf("%T", ce.err)
-	if name == "*errors.errorString" || name == "*fmt.wrapError" || name == "*fmt.wrapErrors" {
+	if name == "*errors.errorString" || name == "*fmt.wrapError" || name == "*fmt.wrapErrors" ||
+		strings.HasPrefix(name, "interp.") { // the interpreter's stand-in for a type declared in a cell
 		name = "error"
 	}
 	return &Error{Name: name, Value: ce.err.Error(), Traceback: []string{name + ": " + ce.err.Error()}}, true
@@ -250,4 +252,84 @@ func declaresMust(f *ast.File) bool {
 		return !found
 	})
 	return found
+}
+
+// uncheckedEdit makes a cell fail with the error its final call returns, when nothing checks
+// it: a cell's last statement that is a call of two or more results, the last an error (whose
+// results the cell discards: f(a), with f returning (T, error)), becomes
+//
+//	_, __kernel.UncheckedErr = f(a)
+//
+// one plain statement still, at the call's place (an if would run in a function literal, see
+// stmtEdits), and the kernel fails the cell with the error when it is not nil (uncheckedError),
+// at the call's line, as must(f(a)) would; a nil one shows nothing. A call of one result shows
+// that result, an error too (fmt.Errorf(...), os.Remove(...)), as before. The result types come
+// from the typer (preloaded packages) or from the declaration of a function declared in a
+// cell; a call whose types are unknown (a method of a type declared in a cell, a function
+// value) is left alone. ed is the chunk's must pass; f is the cell's last chunk. It reports
+// whether it rewrote the call.
+func (s *Session) uncheckedEdit(ed *editor, t *typer, f *ast.File) bool {
+	body := stmtBody(f)
+	if len(body) == 0 {
+		return false
+	}
+	st, ok := body[len(body)-1].(*ast.ExprStmt)
+	if !ok {
+		return false
+	}
+	call, ok := st.X.(*ast.CallExpr)
+	if !ok || mustCall(call) != nil {
+		return false
+	}
+	n := s.errorResults(t, call)
+	if n < 2 {
+		return false
+	}
+	ed.insert(ed.off(call.Pos()), strings.Repeat("_, ", n-1)+hookName+".UncheckedErr = ")
+	return true
+}
+
+// uncheckedError is the cell's error when its rewritten final call (see uncheckedEdit)
+// returned one; code is the cell, line and col the call's position in it.
+func (s *Session) uncheckedError(code string, line, col int) *Error {
+	err := s.unchecked
+	s.unchecked = nil
+	if err == nil {
+		return nil
+	}
+	e, _ := mustError(cellError{err: err})
+	e.Traceback = append(e.Traceback, excerpt(code, line, col, fmt.Sprintf("returned by the cell's last call, at line %d, column %d (nothing checked it)", line, col))...)
+	return e
+}
+
+// errorResults is the number of call's results when the last is known to be of type error,
+// otherwise 0.
+func (s *Session) errorResults(t *typer, call *ast.CallExpr) int {
+	if id, ok := call.Fun.(*ast.Ident); ok && id.Obj == nil {
+		if d, ok := s.funcs[id.Name]; ok {
+			return declErrorResults(d)
+		}
+	}
+	outs, ok := t.results(call)
+	if !ok || len(outs) == 0 || outs[len(outs)-1] != errorType {
+		return 0
+	}
+	return len(outs)
+}
+
+// declErrorResults is errorResults for a function declaration's header (func f(...) (T,
+// error)).
+func declErrorResults(decl string) int {
+	f, err := parser.ParseFile(token.NewFileSet(), "", "package p; "+decl+" {}", parser.SkipObjectResolution)
+	if err != nil || len(f.Decls) != 1 {
+		return 0
+	}
+	fd, ok := f.Decls[0].(*ast.FuncDecl)
+	if !ok || fd.Type.Results == nil || len(fd.Type.Results.List) == 0 {
+		return 0
+	}
+	if id, ok := fd.Type.Results.List[len(fd.Type.Results.List)-1].Type.(*ast.Ident); !ok || id.Name != "error" {
+		return 0
+	}
+	return numResults(fd.Type)
 }

@@ -48,3 +48,50 @@ func TestMustOneLineErrorHandling(t *testing.T) {
 		t.Errorf("own must: %v %q", r.Err, text(r))
 	}
 }
+
+// A cell whose last statement is a call returning (..., error) fails with that error when it
+// is not nil; must(...), single results and earlier statements are as before.
+func TestUncheckedFinalError(t *testing.T) {
+	s := newSession(t)
+	run(t, s, "calls := 0\nfunc two() (int, error) { calls++; return 3, fmt.Errorf(\"bad %d\", 3) }\n"+
+		"func fine() (int, error) { calls++; return 1, nil }\n"+
+		"type myErr struct{}\nfunc (myErr) Error() string { return \"mine\" }\nfunc three() (int, string, error) { return 0, \"\", myErr{} }")
+	for _, c := range []struct {
+		code, name, value, pos string // name "": the cell succeeds
+		show                   string
+	}{
+		{code: "strconv.Atoi(\"x\")", name: "*strconv.NumError", value: `strconv.Atoi: parsing "x": invalid syntax`, pos: "line 1, column 1"},
+		{code: "x := 2\n\ttwo()", name: "error", value: "bad 3", pos: "line 2, column 2"},
+		{code: "three()", name: "error", value: "mine", pos: "line 1, column 1"},
+		{code: "strconv.Atoi(\"12\")"},
+		{code: "fine()"},
+		{code: "fmt.Println(\"hi\")"},
+		{code: "strconv.Atoi(\"x\")\nfmt.Print()"},
+		{code: "fmt.Errorf(\"shown %d\", 1)", show: "shown 1"},
+		{code: "must(two())", name: "error", value: "bad 3"},
+	} {
+		run(t, s, "calls = 0")
+		r, _ := run(t, s, c.code)
+		if c.name == "" {
+			if r.Err != nil || text(r) != c.show {
+				t.Errorf("%q: %+v %q, want success showing %q", c.code, r.Err, text(r), c.show)
+			}
+		} else {
+			tb := ""
+			if r.Err != nil {
+				tb = strings.Join(r.Err.Traceback, "\n")
+			}
+			if r.Err == nil || !strings.HasSuffix(r.Err.Name, c.name) || r.Err.Value != c.value || !strings.Contains(tb, c.pos) {
+				t.Errorf("%q: %+v, want %s: %s at %s", c.code, r.Err, c.name, c.value, c.pos)
+			}
+			if unchecked := strings.Contains(tb, "nothing checked it"); unchecked == strings.HasPrefix(c.code, "must") {
+				t.Errorf("%q: traceback %q", c.code, tb)
+			}
+		}
+		if strings.Contains(c.code, "two()") || strings.Contains(c.code, "fine()") {
+			if _, h := run(t, s, "fmt.Print(calls)"); h.out.String() != "1" {
+				t.Errorf("%q: the call ran %s times", c.code, h.out.String())
+			}
+		}
+	}
+}

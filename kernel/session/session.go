@@ -72,6 +72,9 @@ type Session struct {
 	seq      int
 	defers   []func() // the running cell's top-level defers (see deferCall)
 	captured any      // the value Capture received
+	// unchecked is the error the cell's rewritten final call returned (see uncheckedEdit);
+	// the interpreter writes it while the cell runs, the session reads it after.
+	unchecked error
 
 	// Interpreter state, touched only by Execute/Complete/Inspect (one at a time).
 	it       *interp.Interpreter
@@ -87,9 +90,15 @@ type Session struct {
 	// mu); stack is the last failed chunk's, in cell coordinates (see stack.go).
 	panicLines []string
 	stack      []stackFrame
-	loaded     *loadOnce            // the symbol tables are in it (see Load)
-	lastChunk  rewritten            // the chunk whose failure stack holds
-	funcChunks map[string]funcChunk // where each function declared by a cell was compiled
+	// indexFail is the index that failed last in the running evaluation (guarded by mu), and
+	// lastIndex the one of the last failed chunk (see indexprobe.go).
+	indexFail  *indexFailure
+	indexNoted bool // a panic left an interpreted frame since the evaluation began (see noteIndexFailure)
+	lastIndex  *indexFailure
+	indexNodes map[uintptr]indexNode // the compiled index nodes' code (guarded by mu)
+	loaded     *loadOnce             // the symbol tables are in it (see Load)
+	lastChunk  rewritten             // the chunk whose failure stack holds
+	funcChunks map[string]funcChunk  // where each function declared by a cell was compiled
 	// varTypes are the compiled types of variables that cells defined at the top level, as
 	// far as the typer could tell them (see typer).
 	varTypes map[string]reflect.Type
@@ -107,6 +116,8 @@ type Session struct {
 	// dead are names that failed cells would have introduced: undefined for cells, though
 	// still in yaegi's scope (see names.go).
 	dead map[string]bool
+	// deadTypes are the declarations of the dead names that are types (see deadTypeChanged).
+	deadTypes map[string]string
 }
 
 // New creates a session with a fresh interpreter.
@@ -198,7 +209,11 @@ func (s *Session) reset() error {
 	s.typeOf = map[string]reflect.Type{}
 	s.types = map[string]string{}
 	s.dead = map[string]bool{}
+	s.deadTypes = map[string]string{}
 	s.funcChunks = map[string]funcChunk{}
+	s.mu.Lock()
+	s.indexNodes = nil
+	s.mu.Unlock()
 	if !s.opts.LazyLoad {
 		return s.Load()
 	}
@@ -507,6 +522,9 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 	if se := assignMismatch(fset, f); se != nil {
 		return reflect.Value{}, false, se
 	}
+	if se := s.deadTypeChanged(fset, f, src, base); se != nil {
+		return reflect.Value{}, false, se
+	}
 	defs := chunkDefinitions(f, c.decl)
 	var edits []edit
 	off := func(p token.Pos) int { return fset.Position(p).Offset - base }
@@ -549,6 +567,7 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 						ts := sp.(*ast.TypeSpec)
 						if _, ok := s.types[ts.Name.Name]; ok {
 							fmt.Fprintf(host.Stderr(), "warning: type %s was already declared; the interpreter keeps the first declaration (use a new name, or %%reset)\n", ts.Name.Name)
+							names.redeclared = append(names.redeclared, ts.Name.Name)
 						}
 						s.types[ts.Name.Name] = src[off(ts.Pos()):off(ts.End())]
 					}
@@ -568,6 +587,7 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 				decl := src[off(d.Pos()):off(d.Body.Lbrace)]
 				if _, ok := s.funcs[name]; ok {
 					fmt.Fprintf(host.Stderr(), "warning: func %s redefined; functions declared in earlier cells that call it keep calling the old one until they are declared again\n", name)
+					names.redeclared = append(names.redeclared, name)
 				}
 				s.funcs[name] = strings.TrimSpace(decl)
 			}
@@ -589,7 +609,7 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 			s.imported[name] = p
 		}
 	}
-	prog, fixed, err := s.compileChunk(src, edits, c.decl, cell, fset, f)
+	prog, fixed, err := s.compileChunk(src, edits, c.decl, cell, last, fset, f)
 	if err != nil {
 		s.chunkFailed(names, defs, false, 0)
 		var se *SyntaxError
@@ -610,6 +630,8 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 	}
 	s.atStatement(-1)
 	s.takePanicLines()
+	s.takeIndexFailure()
+	s.unchecked = nil
 	v, err := s.execute(ctx, prog)
 	if err != nil {
 		s.whenSettled(func() { s.chunkFailed(names, defs, true, s.runningStatement()) })
@@ -618,6 +640,7 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 			top = body[at]
 		}
 		s.stack, s.lastChunk = s.mapStack(s.takePanicLines(), fixed, cell, fset, top), fixed
+		s.lastIndex = s.takeIndexFailure()
 		var p interp.Panic
 		if errors.As(err, &p) {
 			msg := fmt.Sprint(p.Value)
@@ -652,6 +675,13 @@ func (s *Session) runChunk(ctx context.Context, code string, c chunk, cell int, 
 		}
 	}
 	if !last || c.decl {
+		return reflect.Value{}, false, nil
+	}
+	if body := stmtBody(f); fixed.unchecked && len(body) > 0 {
+		p := fset.Position(body[len(body)-1].Pos())
+		if e := s.uncheckedError(code, p.Line-1, p.Column); e != nil {
+			return reflect.Value{}, false, e
+		}
 		return reflect.Value{}, false, nil
 	}
 	x, ok := lastExpr(stmtBody(f))

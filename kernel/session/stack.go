@@ -206,20 +206,25 @@ func (s *Session) panicError(value any, code string) *Error {
 		// The value's own position is exact; it is in the innermost frame's chunk.
 		line, _ := strconv.Atoi(m[1])
 		col, _ := strconv.Atoi(m[2])
-		in := stack[0]
-		fx := rewritten{}
-		if fc, ok := s.funcChunks[strings.SplitN(in.fn, ".", 2)[0]]; ok {
-			fx = fc.fx
-		} else if s.lastChunk.orig != "" {
-			fx = s.lastChunk
-		}
-		if fx.orig != "" {
+		if fx := s.frameChunk(stack[0]); fx.orig != "" {
 			l, c := fx.cellPos(line, col)
 			stack[0].line, stack[0].col = l-1, c
 		}
 		msg = m[3]
 	}
 	msg = goMessage(msg)
+	// A failed index: its operands and exact position, as the probe recorded them.
+	placed := false
+	if idx := s.lastIndex; idx != nil && msg == "runtime error: index out of range" && !isMust {
+		msg += idx.text()
+		if p := s.it.FileSet().Position(idx.pos); p.IsValid() && len(stack) > 0 {
+			if fx := s.frameChunk(stack[0]); fx.orig != "" {
+				l, c := fx.cellPos(p.Line, p.Column)
+				stack[0].line, stack[0].col, placed = l-1, c, true
+			}
+		}
+	}
+	s.lastIndex = nil
 	e := &Error{Name: "panic", Value: msg, Traceback: []string{"panic: " + msg}}
 	if isMust {
 		e = mustErr
@@ -227,14 +232,10 @@ func (s *Session) panicError(value any, code string) *Error {
 	if len(stack) == 0 {
 		return e
 	}
-	if in := stack[0]; in.scope != nil && !isMust {
+	if in := stack[0]; in.scope != nil && !isMust && !placed {
 		if n, ok := culprit(msg, in.scope, s.isPackageName); ok {
 			p := in.fset.Position(n.Pos())
 			stack[0].line, stack[0].col = p.Line-1, p.Column
-			if ix, isIndex := n.(*ast.IndexExpr); isIndex && msg == "runtime error: index out of range" {
-				msg += s.indexValues(ix, in, stack)
-				e.Value, e.Traceback[0] = msg, "panic: "+msg
-			}
 		}
 	}
 	top := stack[0]
@@ -258,6 +259,15 @@ func (s *Session) panicError(value any, code string) *Error {
 		}
 	}
 	return e
+}
+
+// frameChunk is the chunk whose source a frame's positions are in: the one that declared its
+// function, or the chunk that was running for the top level and its function literals.
+func (s *Session) frameChunk(f stackFrame) rewritten {
+	if fc, ok := s.funcChunks[strings.SplitN(f.fn, ".", 2)[0]]; ok {
+		return fc.fx
+	}
+	return s.lastChunk
 }
 
 func frameName(fn string) string {
@@ -286,178 +296,6 @@ func (s *Session) isPackageName(name string) bool {
 	_, imported := s.imported[name]
 	_, known := s.packages[name]
 	return imported || known
-}
-
-// indexValues is " [i] with length n" for a failed index, as Go says it, when its operands
-// can be evaluated again without side effects after the panic: constants and variables of the
-// cells at the top level; in a function called from the top level, also its parameters, from
-// the arguments of that call (get([]int{1, 2, 3}, 5)). Otherwise it is "".
-func (s *Session) indexValues(ix *ast.IndexExpr, in stackFrame, stack []stackFrame) string {
-	var args map[*ast.Object]string
-	if in.fn != "main" {
-		args = s.callArgs(in, stack)
-	}
-	text := func(e ast.Expr) (string, bool) {
-		switch x := e.(type) {
-		case *ast.BasicLit:
-			return x.Value, x.Kind == token.INT
-		case *ast.Ident:
-			if x.Obj == nil || in.fn == "main" {
-				return x.Name, true // a variable of the cells (or a constant)
-			}
-			a, ok := args[x.Obj]
-			return a, ok
-		}
-		return "", false
-	}
-	x, ok1 := text(ix.X)
-	i, ok2 := text(ix.Index)
-	if !ok1 || !ok2 {
-		return ""
-	}
-	n, ok1 := s.evalInt("len(" + x + ")")
-	k, ok2 := s.evalInt("int(" + i + ")")
-	if !ok1 || !ok2 {
-		return ""
-	}
-	return fmt.Sprintf(" [%d] with length %d", k, n)
-}
-
-// evalInt evaluates an int expression for an error message; yaegi's compiler can panic on
-// what it does not accept (len(nil)).
-func (s *Session) evalInt(expr string) (n int64, ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-		if !ok {
-			s.resync() // a failed compile can leave the global frame short (see resync)
-		}
-	}()
-	v, err := s.it.Eval(";" + expr)
-	if err != nil || !v.IsValid() || !v.CanInt() {
-		return 0, false
-	}
-	return v.Int(), true
-}
-
-// callArgs maps the parameters of the innermost frame's function, when the top level called
-// it directly (the only call of it in that statement) with arguments free of side effects and
-// its body never assigns them, to the source of those arguments.
-func (s *Session) callArgs(in stackFrame, stack []stackFrame) map[*ast.Object]string {
-	body, ok := in.scope.(*ast.BlockStmt)
-	if !ok || len(stack) < 2 || stack[1].fn != "main" || stack[1].scope == nil {
-		return nil
-	}
-	var fd *ast.FuncDecl
-	if fc, ok := s.funcChunks[in.fn]; ok {
-		if file, _, err := parseChunk(token.NewFileSet(), fc.fx.orig, true); err == nil {
-			for _, d := range file.Decls {
-				if f, ok := d.(*ast.FuncDecl); ok && f.Recv == nil && f.Name.Name == in.fn {
-					fd = f
-				}
-			}
-		}
-	}
-	if fd == nil {
-		return nil
-	}
-	var calls []*ast.CallExpr
-	ast.Inspect(stack[1].scope, func(n ast.Node) bool {
-		if c, ok := n.(*ast.CallExpr); ok {
-			if id, ok := c.Fun.(*ast.Ident); ok && id.Name == in.fn {
-				calls = append(calls, c)
-			}
-		}
-		return true
-	})
-	if len(calls) != 1 || calls[0].Ellipsis.IsValid() {
-		return nil
-	}
-	// The parameters as the re-parse above declared them, matched to body's by name.
-	var params []string
-	for _, f := range fd.Type.Params.List {
-		if _, variadic := f.Type.(*ast.Ellipsis); variadic {
-			return nil
-		}
-		for _, n := range f.Names {
-			params = append(params, n.Name)
-		}
-	}
-	if len(params) != len(calls[0].Args) {
-		return nil
-	}
-	assigned := map[string]bool{}
-	ast.Inspect(body, func(n ast.Node) bool {
-		switch x := n.(type) {
-		case *ast.AssignStmt:
-			for _, l := range x.Lhs {
-				if id, ok := l.(*ast.Ident); ok {
-					assigned[id.Name] = true
-				}
-			}
-		case *ast.IncDecStmt:
-			if id, ok := x.X.(*ast.Ident); ok {
-				assigned[id.Name] = true
-			}
-		}
-		return true
-	})
-	out := map[*ast.Object]string{}
-	ast.Inspect(body, func(n ast.Node) bool {
-		id, ok := n.(*ast.Ident)
-		if !ok || id.Obj == nil || assigned[id.Name] {
-			return true
-		}
-		if f, isField := id.Obj.Decl.(*ast.Field); isField {
-			for k, p := range params {
-				if p == id.Name && fieldHas(f, p) && sideEffectFree(calls[0].Args[k]) {
-					var b strings.Builder
-					if printExpr(&b, stack[1].fset, calls[0].Args[k]) == nil {
-						out[id.Obj] = b.String()
-					}
-				}
-			}
-		}
-		return true
-	})
-	return out
-}
-
-func fieldHas(f *ast.Field, name string) bool {
-	for _, n := range f.Names {
-		if n.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
-// sideEffectFree reports whether evaluating e again changes nothing: literals, composite
-// literals of such, variables and selectors of them, and operators on them.
-func sideEffectFree(e ast.Expr) bool {
-	switch x := e.(type) {
-	case *ast.BasicLit, *ast.Ident:
-		return true
-	case *ast.SelectorExpr:
-		return sideEffectFree(x.X)
-	case *ast.ParenExpr:
-		return sideEffectFree(x.X)
-	case *ast.UnaryExpr:
-		return x.Op != token.ARROW && sideEffectFree(x.X)
-	case *ast.BinaryExpr:
-		return sideEffectFree(x.X) && sideEffectFree(x.Y)
-	case *ast.KeyValueExpr:
-		return sideEffectFree(x.Key) && sideEffectFree(x.Value)
-	case *ast.CompositeLit:
-		for _, el := range x.Elts {
-			if !sideEffectFree(el) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
 }
 
 func printExpr(b *strings.Builder, fset *token.FileSet, e ast.Expr) error {

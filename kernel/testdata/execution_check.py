@@ -175,6 +175,20 @@ def runtime_errors():
     errs = errors(outs)
     tb = "\n".join(errs[0]["traceback"]) if errs else ""
     check("stack names the functions", "1:35: in func inner" in tb and "3:15: in func outer" in tb and "5:1: in the cell" in tb, tb)
+    # Index operands of any form (calls, map lookups, in loops and closures), each evaluated once.
+    run(kc, "calls := 0\nfunc data() []int { calls++; return []int{1, 2, 3} }\nfunc at() int { calls++; return 5 }")
+    reply, outs = run(kc, "func pick() int {\n\tfor i := 0; i < 2; i++ {\n\t\t_ = data()[i]\n\t}\n\treturn data()[at()]\n}\npick()")
+    errs = errors(outs)
+    tb = "\n".join(errs[0]["traceback"]) if errs else ""
+    check("index of calls: message", errs and errs[0]["evalue"] == "runtime error: index out of range [5] with length 3", errs)
+    check("index of calls: position 5:9", "5:9: in func pick" in tb, tb)
+    reply, outs = run(kc, "calls")
+    check("index operands ran once", results(outs) == ["4"], outs)
+    reply, outs = run(kc, "m := map[string][]int{\"a\": {1}}\nfunc() int {\n\treturn m[\"a\"][at()]\n}()")
+    errs = errors(outs)
+    tb = "\n".join(errs[0]["traceback"]) if errs else ""
+    check("index of a map lookup in a closure: message", errs and errs[0]["evalue"] == "runtime error: index out of range [5] with length 1", errs)
+    check("index of a map lookup in a closure: position 3:9", "3:9: in a function literal of the cell" in tb, tb)
     km.shutdown_kernel(now=True)
 
 
@@ -201,6 +215,44 @@ def failed_cell_names():
     check("an existing name keeps its value after an interrupt", results(outs) == ["7"], outs)
     reply, outs = run(kc, "fresh := \"again\"\nfresh")
     check("the name can be defined again", results(outs) == ['"again"'], outs)
+    # A failed cell that declares an existing function or type again leaves the old one.
+    run(kc, "func f() int { return 1 }\ntype T struct{ A int }")
+    for how, code in [("compile error", "func f() int { return 2 }\ntype T struct{ B string }\nundefinedThing()"),
+                      ("panic", "func f() int { return 3 }\ntype T struct{ B string }\npanic(\"boom\")")]:
+        reply, outs = run(kc, code)
+        check("redefining cell fails (%s)" % how, reply["status"] == "error", reply)
+        reply, outs = run(kc, "f()")
+        check("old func in force after a %s" % how, results(outs) == ["1"], outs)
+        reply, outs = run(kc, "T{A: 4}")
+        check("old type in force after a %s" % how, results(outs) == ["{A:4}"], outs)
+    # A type only a failed cell declared: the same declaration again defines it, another says why not.
+    run(kc, "type V struct{ A int }\nundefinedThing()")
+    reply, outs = run(kc, "type V struct{ B string }")
+    errs = errors(outs)
+    check("a different declaration of a failed cell's type is refused", reply["status"] == "error" and errs and "by a cell that failed" in errs[0]["evalue"], outs)
+    reply, outs = run(kc, "type V struct{ A int }\nV{A: 5}")
+    check("the same declaration defines it", results(outs) == ["{A:5}"], outs)
+    km.shutdown_kernel(now=True)
+
+
+def unchecked_error():
+    """Item 8: a cell's final call whose error result nothing checks fails the cell when the error is not nil."""
+    km, kc = start()
+    run(kc, "func load(name string) ([]byte, error) { return os.ReadFile(name) }")
+    reply, outs = run(kc, "path := \"/nonexistent/ordermerge\"\nload(path)")
+    errs = errors(outs)
+    tb = "\n".join(errs[0]["traceback"]) if errs else ""
+    check("unchecked final error is an error reply", reply["status"] == "error" and len(errs) == 1, (reply, outs))
+    check("its name and message are the error's", errs and errs[0]["ename"] == "*fs.PathError" and "no such file or directory" in errs[0]["evalue"], errs)
+    check("it points at the call", "line 2, column 1" in tb and "nothing checked it" in tb, tb)
+    reply, outs = run(kc, "strconv.Atoi(\"12\")")
+    check("a nil final error is a quiet success", reply["status"] == "ok" and not errors(outs) and not results(outs), outs)
+    reply, outs = run(kc, "must(load(path))")
+    errs = errors(outs)
+    tb = "\n".join(errs[0]["traceback"]) if errs else ""
+    check("must(...) cells are as before", reply["status"] == "error" and errs and "no such file" in errs[0]["evalue"] and "nothing checked it" not in tb, errs)
+    reply, outs = run(kc, "fmt.Errorf(\"a value %d\", 1)")
+    check("a single error result is still shown as the value", reply["status"] == "ok" and results(outs) == ["a value 1"], outs)
     km.shutdown_kernel(now=True)
 
 
@@ -213,7 +265,7 @@ def kernel_info():
     km.shutdown_kernel(now=True)
 
 
-ITEMS = {f.__name__: f for f in [interrupt_blocking_call, parent_death, worker_panic, runtime_errors, failed_cell_names, kernel_info]}
+ITEMS = {f.__name__: f for f in [interrupt_blocking_call, parent_death, worker_panic, runtime_errors, failed_cell_names, unchecked_error, kernel_info]}
 
 if __name__ == "__main__":
     ITEMS[sys.argv[1]]()
