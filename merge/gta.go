@@ -3,6 +3,7 @@ package merge
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/ordermerge/ordermerge/merge/internal/vec"
 	"github.com/ordermerge/ordermerge/tensor"
@@ -162,6 +163,7 @@ type gtaKernel struct {
 	wdBuf   [][]float64    // weighted deltas of one run of gtaSub elements, per model
 	wd32    [][]float32    // the same in float32, as mergekit rounds them, for the sign election
 	acc     []float64      // mergeSum's sums of one run of gtaSub elements
+	keys    []uint32       // Scan: one model's magnitude keys for a block
 	// elect's per-element sums of one run: the float32 sum for the sign, the agreeing terms
 	// and their weights
 	s32        []float32
@@ -387,12 +389,22 @@ func (k *gtaKernel) Scan(pass int, b *Block) {
 		}
 		return
 	}
+	if cap(k.keys) < len(b.Base) {
+		k.keys = make([]uint32, blockElems)
+	}
+	keys := k.keys[:len(b.Base)]
 	for i, x := range b.Models {
-		if k.topk[i].scans() {
-			k.topk[i].scan(pass, x, b.Base)
+		scanKeep := k.topk[i].scans()
+		scanDrop := k.drop != nil && k.drop[i].scans()
+		if !scanKeep && !scanDrop {
+			continue
 		}
-		if k.drop != nil && k.drop[i].scans() {
-			k.drop[i].scan(pass, x, b.Base)
+		vec.MagKeys(keys, x, b.Base)
+		if scanKeep {
+			k.topk[i].scan(pass, keys)
+		}
+		if scanDrop {
+			k.drop[i].scan(pass, keys)
 		}
 	}
 }
@@ -699,19 +711,19 @@ func (t *topK) hiCounts() []int64 {
 
 func magKey(d float32) uint32 { return math.Float32bits(d) & 0x7fffffff }
 
-func (t *topK) scan(pass int, x, base []float32) {
+// scan counts a block's magnitude keys (magKey of each task-vector element, in order).
+func (t *topK) scan(pass int, keys []uint32) {
 	if pass == 0 {
 		h := t.hiCounts()
-		x = x[:len(base)]
 		j := 0
-		for ; j+4 <= len(base); j += 4 {
-			h[magKey(x[j]-base[j])>>16<<2]++
-			h[magKey(x[j+1]-base[j+1])>>16<<2|1]++
-			h[magKey(x[j+2]-base[j+2])>>16<<2|2]++
-			h[magKey(x[j+3]-base[j+3])>>16<<2|3]++
+		for ; j+4 <= len(keys); j += 4 {
+			h[keys[j]>>16<<2]++
+			h[keys[j+1]>>16<<2|1]++
+			h[keys[j+2]>>16<<2|2]++
+			h[keys[j+3]>>16<<2|3]++
 		}
-		for ; j < len(base); j++ {
-			h[magKey(x[j]-base[j])>>16<<2]++
+		for ; j < len(keys); j++ {
+			h[keys[j]>>16<<2]++
 		}
 		return
 	}
@@ -724,16 +736,18 @@ func (t *topK) scan(pass int, x, base []float32) {
 	// Ties in the lowest bucket (zeros and subnormals) change nothing: a kept zero adds
 	// nothing and TIES's sign election ignores it. Only other cuts need the exact order.
 	collect := t.order != 0 && t.numel <= exactTiesLimit && t.hiBucket != 0
-	if collect && t.mags == nil {
-		t.mags = make([]float32, 0, t.numel)
-	}
-	for j, b := range base {
-		key := magKey(x[j] - b)
-		if key>>16 == t.hiBucket {
-			t.lo[key&0xffff]++
+	if collect {
+		if t.mags == nil {
+			t.mags = make([]float32, 0, t.numel)
 		}
-		if collect {
-			t.mags = append(t.mags, math.Float32frombits(key))
+		if len(keys) > 0 { // keys are the magnitudes' bits
+			t.mags = append(t.mags, unsafe.Slice((*float32)(unsafe.Pointer(&keys[0])), len(keys))...)
+		}
+	}
+	hb := t.hiBucket
+	for _, key := range keys {
+		if key>>16 == hb {
+			t.lo[key&0xffff]++
 		}
 	}
 }
@@ -784,8 +798,10 @@ func (t *topK) pruned(d, x, base []float32) {
 	d, x = d[:len(base)], x[:len(base)]
 	cut := t.cut
 	// Most runs hold no element equal to the cut: then the state does not change, and the
-	// elements above it are all that is kept.
-	if cut >= 0 && cut < 1<<31 && !vec.PruneAbove(d, x, base, uint32(cut)) {
+	// elements above it are all that is kept. A cut at 0 has only zeros at it, which add +0
+	// (or -0, the same to every sum, which starts at +0) kept or not, and never agree with an
+	// elected sign: whichever of them the count keeps, the output is the same.
+	if cut >= 0 && cut < 1<<31 && (!vec.PruneAbove(d, x, base, uint32(cut)) || cut == 0) {
 		if t.eqSel != nil {
 			t.pos += int64(len(base))
 		}
@@ -823,7 +839,10 @@ func (t *topK) pruned(d, x, base []float32) {
 func (t *topK) prunedBand(d, x, base []float32, drop *topK) {
 	d, x = d[:len(base)], x[:len(base)]
 	fast := func(c int64) bool { return c >= 0 && c < 1<<31 }
-	if fast(t.cut) && fast(drop.cut) && !vec.PruneAbove(d, x, base, uint32(t.cut)) && !vec.DropAbove(d, uint32(drop.cut)) {
+	// As in pruned, ties at a cut of 0 are zeros, which cannot change the output.
+	if fast(t.cut) && fast(drop.cut) &&
+		(!vec.PruneAbove(d, x, base, uint32(t.cut)) || t.cut == 0) &&
+		(!vec.DropAbove(d, uint32(drop.cut)) || drop.cut == 0) {
 		for _, u := range []*topK{t, drop} {
 			if u.eqSel != nil {
 				u.pos += int64(len(base))

@@ -350,3 +350,18 @@ func dropAboveGo(d []float32, cut uint32) (tie bool) {
 	}
 	return tie
 }
+
+// MagKeys sets keys[j] to the float32 bits of |x[j] - base[j]| (the difference's bits with the
+// sign cleared), which order like the magnitudes. x and base must be at least as long as keys.
+func MagKeys(keys []uint32, x, base []float32) {
+	x, base = x[:len(keys)], base[:len(keys)]
+	body := 0
+	if useAsm {
+		if body = len(keys) &^ 3; body > 0 {
+			magKeys(&keys[0], &x[0], &base[0], body)
+		}
+	}
+	for j := body; j < len(keys); j++ {
+		keys[j] = math.Float32bits(x[j]-base[j]) &^ (1 << 31)
+	}
+}

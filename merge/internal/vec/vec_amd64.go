@@ -56,3 +56,6 @@ func pruneAbove(d, x, base *float32, cut uint32, n int) bool
 
 //go:noescape
 func dropAbove(d *float32, cut uint32, n int) bool
+
+//go:noescape
+func magKeys(keys *uint32, x, base *float32, n int)

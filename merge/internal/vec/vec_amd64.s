@@ -395,3 +395,25 @@ drop_loop:
 	SETNE ret+24(FP)
 	VZEROUPPER
 	RET
+
+// func magKeys(keys *uint32, x, base *float32, n int)
+TEXT ·magKeys(SB), NOSPLIT, $0-32
+	MOVQ keys+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ base+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVL $0x7fffffff, AX
+	MOVL AX, X14
+	VPBROADCASTD X14, X14
+magkeys_loop:
+	VMOVUPS (SI), X0
+	VSUBPS (DX), X0, X0
+	VPAND X14, X0, X0
+	VMOVDQU X0, (DI)
+	ADDQ $16, SI
+	ADDQ $16, DX
+	ADDQ $16, DI
+	SUBQ $4, CX
+	JNZ magkeys_loop
+	VZEROUPPER
+	RET

@@ -39,3 +39,5 @@ func elect(mixed, div, wd *float64, s32 *float32, w float64, n int) { panic("unr
 func pruneAbove(d, x, base *float32, cut uint32, n int) bool { panic("unreachable") }
 
 func dropAbove(d *float32, cut uint32, n int) bool { panic("unreachable") }
+
+func magKeys(keys *uint32, x, base *float32, n int) { panic("unreachable") }

@@ -227,6 +227,14 @@ func TestAssemblyMatchesGo(t *testing.T) {
 				}
 			}
 
+			k1 := make([]uint32, n)
+			MagKeys(k1, x, y)
+			for i := range k1 {
+				if want := math.Float32bits(x[i]-y[i]) &^ (1 << 31); k1[i] != want {
+					t.Fatalf("MagKeys n=%d off=%d: [%d] = %#x, want %#x", n, off, i, k1[i], want)
+				}
+			}
+
 			if g, w := CountEqual(x, y), countEqualGo(x, y); g != w {
 				t.Fatalf("CountEqual n=%d off=%d: %d, want %d", n, off, g, w)
 			}
