@@ -20,12 +20,23 @@ func (s *torchSorter) less(a, b kv) bool {
 
 // torchOrder returns the indices of vals in the order torch.sort puts them.
 func torchOrder(vals []float32, desc bool) []int32 {
+	a := pairs(vals)
+	s := &torchSorter{desc: desc}
+	s.introsort(a)
+	return indices(a)
+}
+
+// pairs returns the values with their indices, for the sort.
+func pairs(vals []float32) []kv {
 	a := make([]kv, len(vals))
 	for i, v := range vals {
 		a[i] = kv{v: v, i: int32(i)}
 	}
-	s := &torchSorter{desc: desc}
-	s.introsort(a)
+	return a
+}
+
+// indices returns the indices of sorted pairs, in their order.
+func indices(a []kv) []int32 {
 	out := make([]int32, len(a))
 	for p, x := range a {
 		out[p] = x.i
@@ -41,19 +52,12 @@ func torchOrder(vals []float32, desc bool) []int32 {
 // [lo, hi) come out exactly as the whole sort puts them; the others hold the right elements
 // for their partition, in no particular order. Expected time O(n) instead of O(n log n).
 func torchOrderIn(vals []float32, desc bool, lo, hi int) []int32 {
-	a := make([]kv, len(vals))
-	for i, v := range vals {
-		a[i] = kv{v: v, i: int32(i)}
-	}
+	a := pairs(vals)
 	if len(a) >= 2 && lo < hi {
 		s := &torchSorter{desc: desc}
 		s.introLoopIn(a, 0, len(a), 2*floorLog2(len(a)), lo, hi)
 	}
-	out := make([]int32, len(a))
-	for p, x := range a {
-		out[p] = x.i
-	}
-	return out
+	return indices(a)
 }
 
 // introLoopIn is introLoop over the partitions that intersect [lo, hi), each leaf partition
