@@ -1,6 +1,10 @@
 package merge
 
-import "math"
+import (
+	"math"
+
+	"github.com/ordermerge/ordermerge/merge/internal/vec"
+)
 
 // ram and ramplus_tl are mergekit's Reinforced Agent Merging (arXiv 2601.13572): per element,
 // the task vectors whose magnitude exceeds epsilon contribute; where only one model does, its
@@ -53,6 +57,8 @@ type ramKernel struct {
 	r, alpha       float64
 	shared, unique []int64
 	lambda         []float64
+	// Merge's per-element state for one run: sums, counts, the last counted model's weight
+	sum, cnt, lam []float64
 }
 
 func (k *ramKernel) ScanPasses() int {
@@ -62,20 +68,20 @@ func (k *ramKernel) ScanPasses() int {
 	return 0
 }
 
+// Scan counts, per model, its elements above epsilon that no other model has (unique) and
+// those another model has too (shared); branch-free, as whether an element counts is a coin
+// flip.
 func (k *ramKernel) Scan(_ int, b *Block) {
 	for j, bv := range b.Base {
-		c := 0
+		var c int64
 		for _, x := range b.Models {
-			c += int(b2i(float32(math.Abs(float64(x[j]-bv))) > k.eps))
+			c += b2i(abs32(x[j]-bv) > k.eps)
 		}
+		alone := b2i(c == 1)
 		for i, x := range b.Models {
-			if float32(math.Abs(float64(x[j]-bv))) > k.eps {
-				if c == 1 {
-					k.unique[i]++
-				} else {
-					k.shared[i]++
-				}
-			}
+			on := b2i(abs32(x[j]-bv) > k.eps)
+			k.unique[i] += on & alone
+			k.shared[i] += on &^ alone
 		}
 	}
 }
@@ -87,26 +93,24 @@ func (k *ramKernel) EndScan(int) {
 	}
 }
 
-// Merge is branch-free: on real task vectors whether an element counts is a coin flip. A
-// skipped term adds +0, which leaves the sum unchanged (it starts at +0 and so is never -0),
-// and the quotient for c = 0 is the sum itself, as without the masks.
+// Merge works on runs of gtaSub elements, a loop per model (vec.RAMAdd): per element the sum
+// of the task-vector elements above epsilon, their count, and the weight of the last one.
+// A skipped term adds +0, which leaves the sum unchanged (it starts at +0 and so is never -0).
 func (k *ramKernel) Merge(b *Block) {
-	eps := k.eps
-	for j, bv := range b.Base {
-		var sum float64
-		c, last := int64(0), int64(0)
+	if k.sum == nil {
+		k.sum, k.cnt, k.lam = make([]float64, gtaSub), make([]float64, gtaSub), make([]float64, gtaSub)
+	}
+	n := len(b.Out)
+	for s0 := 0; s0 < n; s0 += gtaSub {
+		m := min(gtaSub, n-s0)
+		sum, cnt, lam := k.sum[:m], k.cnt[:m], k.lam[:m]
+		clear(sum)
+		clear(cnt)
+		base := b.Base[s0 : s0+m]
 		for i, x := range b.Models {
-			d := x[j] - bv
-			on := b2i(abs32(d) > eps)
-			sum += math.Float64frombits(math.Float64bits(float64(d)) & -uint64(on))
-			c += on
-			last += on * (int64(i) - last)
+			vec.RAMAdd(sum, cnt, lam, x[s0:s0+m], base, k.eps, k.lambda[i])
 		}
-		q := sum / float64(max(c, 1))
-		p := sum * k.lambda[last]
-		one := -uint64(b2i(c == 1))
-		sum = math.Float64frombits(math.Float64bits(p)&one | math.Float64bits(q)&^one)
-		b.Out[j] = float32(float64(bv) + sum)
+		vec.RAMFinish(b.Out[s0:s0+m], base, sum, cnt, lam)
 	}
 }
 

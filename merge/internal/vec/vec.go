@@ -365,3 +365,52 @@ func MagKeys(keys []uint32, x, base []float32) {
 		keys[j] = math.Float32bits(x[j]-base[j]) &^ (1 << 31)
 	}
 }
+
+// RAMAdd adds one model to RAM's per-element state over a run: where |x[j] - base[j]| > eps
+// (float32; false for NaN) the difference is added to sum[j], 1 to cnt[j], and lam[j] becomes
+// lambda; elsewhere sum and cnt get +0 added and lam stays. x, base, cnt and lam must be at
+// least as long as sum.
+func RAMAdd(sum, cnt, lam []float64, x, base []float32, eps float32, lambda float64) {
+	x, base, cnt, lam = x[:len(sum)], base[:len(sum)], cnt[:len(sum)], lam[:len(sum)]
+	body := 0
+	if useAsm {
+		if body = len(sum) &^ 3; body > 0 {
+			ramAdd(&sum[0], &cnt[0], &lam[0], &x[0], &base[0], eps, lambda, body)
+		}
+	}
+	ramAddGo(sum[body:], cnt[body:], lam[body:], x[body:], base[body:], eps, lambda)
+}
+
+func ramAddGo(sum, cnt, lam []float64, x, base []float32, eps float32, lambda float64) {
+	for j, bv := range base {
+		d := x[j] - bv
+		on := -b2u(math.Float32frombits(math.Float32bits(d)&^(1<<31)) > eps)
+		sum[j] += math.Float64frombits(math.Float64bits(float64(d)) & on)
+		cnt[j] += math.Float64frombits(math.Float64bits(1) & on)
+		lam[j] = math.Float64frombits(math.Float64bits(lambda)&on | math.Float64bits(lam[j])&^on)
+	}
+}
+
+// RAMFinish sets o[j] = float32(float64(base[j]) + r) with r = sum[j]*lam[j] where cnt[j] is 1
+// (one model alone) and sum[j] / max(cnt[j], 1) elsewhere. base, sum, cnt and lam must be at
+// least as long as o.
+func RAMFinish(o, base []float32, sum, cnt, lam []float64) {
+	base, sum, cnt, lam = base[:len(o)], sum[:len(o)], cnt[:len(o)], lam[:len(o)]
+	body := 0
+	if useAsm {
+		if body = len(o) &^ 3; body > 0 {
+			ramFinish(&o[0], &base[0], &sum[0], &cnt[0], &lam[0], body)
+		}
+	}
+	ramFinishGo(o[body:], base[body:], sum[body:], cnt[body:], lam[body:])
+}
+
+func ramFinishGo(o, base []float32, sum, cnt, lam []float64) {
+	for j, bv := range base {
+		r := sum[j] / max(cnt[j], 1)
+		if cnt[j] == 1 {
+			r = sum[j] * lam[j]
+		}
+		o[j] = float32(float64(bv) + r)
+	}
+}

@@ -59,3 +59,9 @@ func dropAbove(d *float32, cut uint32, n int) bool
 
 //go:noescape
 func magKeys(keys *uint32, x, base *float32, n int)
+
+//go:noescape
+func ramAdd(sum, cnt, lam *float64, x, base *float32, eps float32, lambda float64, n int)
+
+//go:noescape
+func ramFinish(o, base *float32, sum, cnt, lam *float64, n int)

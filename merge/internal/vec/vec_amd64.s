@@ -417,3 +417,79 @@ magkeys_loop:
 	JNZ magkeys_loop
 	VZEROUPPER
 	RET
+
+DATA vone<>+0(SB)/8, $1.0
+GLOBL vone<>(SB), RODATA|NOPTR, $8
+
+// func ramAdd(sum, cnt, lam *float64, x, base *float32, eps float32, lambda float64, n int)
+TEXT ·ramAdd(SB), NOSPLIT, $0-64
+	MOVQ sum+0(FP), DI
+	MOVQ cnt+8(FP), R8
+	MOVQ lam+16(FP), R9
+	MOVQ x+24(FP), SI
+	MOVQ base+32(FP), DX
+	VBROADCASTSS eps+40(FP), X15
+	VBROADCASTSD lambda+48(FP), Y14
+	VBROADCASTSD vone<>(SB), Y13
+	MOVL $0x7fffffff, AX
+	MOVL AX, X12
+	VPBROADCASTD X12, X12
+	MOVQ n+56(FP), CX
+ramadd_loop:
+	VMOVUPS (SI), X0
+	VSUBPS (DX), X0, X0
+	VPAND X12, X0, X1
+	VCMPPS $0x1e, X15, X1, X1
+	VPMOVSXDQ X1, Y1
+	VCVTPS2PD X0, Y0
+	VANDPD Y1, Y0, Y0
+	VMOVUPD (DI), Y2
+	VADDPD Y0, Y2, Y2
+	VMOVUPD Y2, (DI)
+	VANDPD Y1, Y13, Y3
+	VMOVUPD (R8), Y4
+	VADDPD Y3, Y4, Y4
+	VMOVUPD Y4, (R8)
+	VMOVUPD (R9), Y5
+	VBLENDVPD Y1, Y14, Y5, Y5
+	VMOVUPD Y5, (R9)
+	ADDQ $16, SI
+	ADDQ $16, DX
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	SUBQ $4, CX
+	JNZ ramadd_loop
+	VZEROUPPER
+	RET
+
+// func ramFinish(o, base *float32, sum, cnt, lam *float64, n int)
+TEXT ·ramFinish(SB), NOSPLIT, $0-48
+	MOVQ o+0(FP), DI
+	MOVQ base+8(FP), DX
+	MOVQ sum+16(FP), SI
+	MOVQ cnt+24(FP), R8
+	MOVQ lam+32(FP), R9
+	MOVQ n+40(FP), CX
+	VBROADCASTSD vone<>(SB), Y13
+ramfinish_loop:
+	VMOVUPD (SI), Y0
+	VMOVUPD (R8), Y1
+	VMAXPD Y13, Y1, Y2
+	VDIVPD Y2, Y0, Y3
+	VMULPD (R9), Y0, Y4
+	VCMPPD $0, Y13, Y1, Y5
+	VBLENDVPD Y5, Y4, Y3, Y3
+	VCVTPS2PD (DX), Y6
+	VADDPD Y3, Y6, Y3
+	VCVTPD2PSY Y3, X3
+	VMOVUPS X3, (DI)
+	ADDQ $32, SI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $16, DX
+	ADDQ $16, DI
+	SUBQ $4, CX
+	JNZ ramfinish_loop
+	VZEROUPPER
+	RET

@@ -41,3 +41,9 @@ func pruneAbove(d, x, base *float32, cut uint32, n int) bool { panic("unreachabl
 func dropAbove(d *float32, cut uint32, n int) bool { panic("unreachable") }
 
 func magKeys(keys *uint32, x, base *float32, n int) { panic("unreachable") }
+
+func ramAdd(sum, cnt, lam *float64, x, base *float32, eps float32, lambda float64, n int) {
+	panic("unreachable")
+}
+
+func ramFinish(o, base *float32, sum, cnt, lam *float64, n int) { panic("unreachable") }

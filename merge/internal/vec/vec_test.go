@@ -235,6 +235,33 @@ func TestAssemblyMatchesGo(t *testing.T) {
 				}
 			}
 
+			for _, eps := range []float32{0, 1e-5, 1} {
+				st := [2][3][]float64{}
+				for v := range st {
+					for q := range st[v] {
+						st[v][q] = append([]float64(nil), a0...)
+					}
+					for i := range st[v][1] {
+						st[v][1][i] = float64(i % 3) // counts
+					}
+				}
+				lam := r.NormFloat64()
+				RAMAdd(st[0][0], st[0][1], st[0][2], x, y, eps, lam)
+				ramAddGo(st[1][0], st[1][1], st[1][2], x, y, eps, lam)
+				for q := range 3 {
+					if i := sameBits64(st[0][q], st[1][q]); i >= 0 {
+						t.Fatalf("RAMAdd n=%d off=%d eps=%v state %d: [%d] = %v, want %v", n, off, eps, q, i, st[0][q][i], st[1][q][i])
+					}
+				}
+				RAMFinish(o, x, st[0][0], st[0][1], st[0][2])
+				ramFinishGo(ow, x, st[1][0], st[1][1], st[1][2])
+				for i := range o {
+					if !sameBits32(o[i], ow[i]) {
+						t.Fatalf("RAMFinish n=%d off=%d: [%d] = %v, want %v", n, off, i, o[i], ow[i])
+					}
+				}
+			}
+
 			if g, w := CountEqual(x, y), countEqualGo(x, y); g != w {
 				t.Fatalf("CountEqual n=%d off=%d: %d, want %d", n, off, g, w)
 			}
