@@ -315,7 +315,7 @@ func TestDellaDeterministicAndIndependentOfChunking(t *testing.T) {
 			return got
 		}
 		want := run(9, 1, 0)
-		sameModels(t, run(9, 3, 6<<20), want)
+		sameModels(t, run(9, 3, 14<<20), want)
 		sameModels(t, run(9, 2, 64<<20), want)
 		mem, _, err := Merge(context.Background(), Options{Method: method, Seed: 9, Base: base, Models: models,
 			Weights: []float64{0.6, 0.6}, Densities: []float64{0.5, 0.6}, Params: map[string]any{"lambda": 1.1}})

@@ -93,11 +93,12 @@ func (p *plan) layout(maxMemory int64, workers int) (layout, error) {
 	for _, s := range l.slotSize {
 		l.perElem += s
 	}
-	// Decoded float32 blocks for every slot and the output, the source indices, and the
-	// kernels' scratch: a block of 32-bit draws per model and two more, and top-k's two
-	// histograms (768 KiB) per model.
+	// Decoded float32 blocks for every slot and the output, the source indices, the
+	// kernels' scratch (a block of 32-bit draws per model and two more), and the methods' own
+	// state for one tensor (top-k's count tables and tie order, DELLA's ranking): once per
+	// worker.
 	k := len(p.models)
-	fixed := int64((len(l.slotSize)+1)*blockElems*4 + blockElems + (k+2)*blockElems*4 + k*(3<<18))
+	fixed := int64((len(l.slotSize)+1)*blockElems*4+blockElems+(k+2)*blockElems*4) + p.maxKernelState()
 	need := fixed + int64(blockElems*l.perElem)
 	if maxMemory <= 0 {
 		maxMemory = DefaultMaxMemory
@@ -119,6 +120,29 @@ func (p *plan) layout(maxMemory int64, workers int) (layout, error) {
 	chunk = min(chunk, int64((maxNumel+blockElems-1)/blockElems*blockElems))
 	l.workers, l.chunk = w, max(int(chunk), blockElems)
 	return l, nil
+}
+
+// kernelState is implemented by the built-in kernels whose state grows with their tensor
+// beyond the engine's buffers: the most bytes they hold at once while merging it.
+type kernelState interface{ stateBytes() int64 }
+
+// maxKernelState is the largest kernelState of the plan's tensors. Kernels are cheap to make
+// (large state comes on first use), so each tensor's is made and asked.
+func (p *plan) maxKernelState() int64 {
+	var most int64
+	for _, tp := range p.tensors {
+		if tp.kind != kindMerge {
+			continue
+		}
+		k, err := p.kernel(tp)
+		if err != nil {
+			continue // reported when the tensor is merged
+		}
+		if s, ok := k.(kernelState); ok {
+			most = max(most, s.stateBytes())
+		}
+	}
+	return most
 }
 
 // execute runs the plan, writing through out, and returns a report per tensor in plan order.

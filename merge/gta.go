@@ -175,6 +175,41 @@ type gtaKernel struct {
 	zeros []float32
 }
 
+// stateBytes bounds what the kernel holds besides the engine's buffers: per magnitude cut,
+// its two count tables and, where the tie order is kept (tensors up to exactTiesLimit), the
+// magnitudes (all cuts collect them in the same pass) and the tie marks; one tie sort at a
+// time (its pairs and order); DELLA's ranking of one row and its keep bits.
+func (k *gtaKernel) stateBytes() int64 {
+	n := int64(k.numel)
+	var s int64
+	ties := false
+	for i := range k.topk {
+		cuts := []*topK{&k.topk[i]}
+		if k.drop != nil {
+			cuts = append(cuts, &k.drop[i])
+		}
+		for _, c := range cuts {
+			if !c.scans() {
+				continue
+			}
+			s += (4<<15 + 1<<16) * 8
+			if c.order != 0 && c.numel <= exactTiesLimit {
+				s += 4*n + n/8
+				ties = true
+			}
+		}
+	}
+	if ties {
+		s += 12 * n
+	}
+	for _, pr := range k.della {
+		if pr != nil {
+			s += 36*int64(pr.slab) + n/8
+		}
+	}
+	return s
+}
+
 // draws returns scratch buffer i for n draws.
 func (k *gtaKernel) draws(i, n int) []uint32 {
 	for len(k.scratch) <= i {

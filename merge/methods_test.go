@@ -132,7 +132,7 @@ func TestTIESMatchesReference(t *testing.T) {
 	for i := range cfg.Models {
 		cfg.Models[i].Params = map[string]any{"weight": w[i], "density": dens[i]}
 	}
-	rep, err := Run(context.Background(), cfg, RunOptions{Out: dir + "/out", MaxMemory: 8 << 20, Workers: 1})
+	rep, err := Run(context.Background(), cfg, RunOptions{Out: dir + "/out", MaxMemory: 12 << 20, Workers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

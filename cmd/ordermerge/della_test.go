@@ -115,7 +115,7 @@ func TestMergeCLIDella(t *testing.T) {
 	outs := map[string]string{}
 	for name, c := range cases {
 		out := merge(name, c, models, "--workers", "1")
-		again := merge(name+"-again", c, models, "--workers", "3", "--max-memory", "7MiB")
+		again := merge(name+"-again", c, models, "--workers", "3", "--max-memory", "15MiB")
 		for _, s := range dellaShapes {
 			a, b := readF32(t, out, s.name), readF32(t, again, s.name)
 			if !bytes.Equal(f32Bytes(a), f32Bytes(b)) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +50,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(&params, "param", "other method parameter as `name=value` (repeatable), e.g. t=0.5, lambda=0.8, normalize=false; a comma list is a layer gradient")
 	outDType := fs.String("out-dtype", "", "`dtype` of the merged tensors: bf16, f16 or f32 (default: as the base/first model)")
 	dtype := fs.String("dtype", "", "mergekit's dtype, the compute `dtype` (bf16: linear and the task-vector methods round every operation as mergekit does); also the output dtype when --out-dtype is not given")
-	maxMemory := fs.String("max-memory", "256MiB", "memory `budget` for tensor buffers (e.g. 512MiB, 2GiB)")
+	maxMemory := fs.String("max-memory", "256MiB", "memory `budget` of the merge: tensor buffers and the methods' per-tensor state, besides the program itself (e.g. 512MiB, 2GiB)")
 	shardSize := fs.String("out-shard-size", "5GB", "largest output shard `size` (0: one model.safetensors)")
 	workers := fs.Int("workers", 0, "tensors merged at once (default: the number of CPUs, fewer if the budget is small)")
 	force := fs.Bool("force", false, "replace an existing --out folder (once the new one is complete)")
@@ -121,13 +122,15 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if opt.MaxMemory < 0 {
 		return usagef("--max-memory must not be negative")
 	}
-	// The buffers are allocated once and live for the whole merge; a soft limit a little above
-	// the budget keeps the garbage collector from letting the heap double past it.
+	// The budget bounds what the merge allocates (buffers and the methods' state); the Go
+	// runtime holds the program's own memory besides. A soft limit at their sum keeps the
+	// garbage collector from letting the heap grow past them: the methods' state is
+	// allocated per tensor, and without the limit the heap could reach twice what is live.
 	budget := opt.MaxMemory
 	if budget == 0 {
 		budget = merge.DefaultMaxMemory
 	}
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(budget + 128<<20))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(budget + goMemoryBytes()))
 	if opt.OutShardSize, err = parseSize(*shardSize); err != nil {
 		return usagef("--out-shard-size: %v", err)
 	}
@@ -335,3 +338,14 @@ func (b *progressBar) update(p merge.Progress) {
 
 // finish ends the bar's line so that what follows starts on a fresh one.
 func (b *progressBar) finish() { b.status.finish() }
+
+// goMemoryBytes is the memory the Go runtime holds now (runtime/metrics' total less what it
+// has returned to the system): the program's own share of the limit.
+func goMemoryBytes() int64 {
+	m := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(m)
+	if m[0].Value.Kind() != metrics.KindUint64 || m[1].Value.Kind() != metrics.KindUint64 {
+		return 64 << 20
+	}
+	return int64(m[0].Value.Uint64() - m[1].Value.Uint64())
+}
