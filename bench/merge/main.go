@@ -93,7 +93,10 @@ func main() {
 			files = append(files, fs...)
 		}
 		outBytes := total / int64(*k)
+		// Before every timed step: write back what earlier steps left dirty, so that no step
+		// pays for another's writes.
 		prime := func() {
+			unix.Sync()
 			if *cold {
 				evict(files)
 			}
