@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -56,6 +57,7 @@ type runOptions struct {
 	workers     int
 	checkFinite bool
 	keepSources bool
+	noMap       bool
 	progress    func(Progress)
 }
 
@@ -134,7 +136,7 @@ func (p *plan) maxKernelState() int64 {
 		if tp.kind != kindMerge {
 			continue
 		}
-		k, err := p.kernel(tp)
+		k, err := p.kernel(tp, nil)
 		if err != nil {
 			continue // reported when the tensor is merged
 		}
@@ -178,7 +180,10 @@ func (p *plan) execute(ctx context.Context, out sink, opt runOptions) ([]TensorR
 		go func() {
 			defer wg.Done()
 			w := newWorker(ctx, p, l, opt.checkFinite, out, prog, fail)
-			w.keepSources = opt.keepSources
+			w.keepSources, w.noMap = opt.keepSources, opt.noMap
+			// Inputs are read through memory maps: a file truncated under the merge then
+			// faults on the read, which processRecovered turns into the merge's error.
+			debug.SetPanicOnFault(true)
 			defer w.close()
 			for i := range jobs {
 				if ctx.Err() != nil {
@@ -276,6 +281,8 @@ type worker struct {
 	l           layout
 	checkFinite bool
 	keepSources bool
+	noMap       bool // read every input into buffers, mapped or not (tests of that path)
+	arena       arena
 	prog        *progressState
 	raw         [][]byte    // per slot
 	f32         [][]float32 // per slot, one block
@@ -388,7 +395,12 @@ func (w *worker) nextOut(ctx context.Context, size int) (int, []byte, error) {
 func (w *worker) processRecovered(ctx context.Context, tp *tensorPlan) (rep TensorReport, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			rep, err = TensorReport{}, fmt.Errorf("tensor %s: panic while merging: %v", tp.name, r)
+			if f, ok := r.(interface{ Addr() uintptr }); ok {
+				err = fmt.Errorf("tensor %s: memory fault at %#x while merging: an input file was truncated or changed during the merge, or the method wrote to its read-only input (%v)", tp.name, f.Addr(), r)
+			} else {
+				err = fmt.Errorf("tensor %s: panic while merging: %v", tp.name, r)
+			}
+			rep = TensorReport{}
 		}
 	}()
 	return w.process(ctx, tp)
@@ -398,7 +410,7 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 	if tp.kind == kindCopyRaw {
 		return w.copyRaw(ctx, tp)
 	}
-	kern, err := w.p.kernel(tp)
+	kern, err := w.p.kernel(tp, &w.arena)
 	if err != nil {
 		return TensorReport{}, fmt.Errorf("tensor %s: %w", tp.name, err)
 	}
@@ -442,6 +454,27 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 	if selecting && w.keepSources {
 		st.sources = make([]uint8, tp.numel)
 	}
+	// cur holds each input's bytes of the current chunk: a view of its memory-mapped file, or
+	// what was read into the worker's buffer. Mapped pages are given back after each chunk
+	// (after the last pass when the tensor is one chunk), so they take no more resident memory
+	// than the buffers they replace, and re-reading them in the next pass copies nothing.
+	cur := make([][]byte, len(all))
+	views := make([][]byte, len(all))
+	releases := make([]func([]byte), len(all))
+	for i, in := range all {
+		if m, ok := in.src.(mappedSource); ok && !w.noMap {
+			if v, rel, ok := m.mapped(tp.name); ok && len(v) == tp.numel*in.dtype.Size() {
+				views[i], releases[i] = v, rel
+			}
+		}
+	}
+	release := func() {
+		for i, rel := range releases {
+			if rel != nil {
+				rel(cur[i])
+			}
+		}
+	}
 	// blocks decodes one chunk block by block and scans or merges it; merged blocks are
 	// encoded into rawOut.
 	blocks := func(pass, c0, n int, rawOut []byte) error {
@@ -451,7 +484,7 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 			blk.Offset = c0 + b0
 			for i, in := range all {
 				size := in.dtype.Size()
-				raw := w.raw[in.slot][b0*size : (b0+bn)*size]
+				raw := cur[i][b0*size : (b0+bn)*size]
 				// Stored float32 needs no decoding: the kernel reads the bytes as read
 				// (kernels never write to their inputs; see Block).
 				dst, ok := float32View(raw, in.dtype)
@@ -519,19 +552,28 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 			}
 			n := min(chunk, tp.numel-c0)
 			var chunkBytes int64
-			for _, in := range all {
+			for i, in := range all {
 				size := in.dtype.Size()
 				chunkBytes += int64(n * size)
 				if whole && loaded {
 					continue
 				}
-				if err := in.src.readAt(tp.name, w.rawBuf(in.slot, min(chunk, tp.numel))[:n*size], int64(c0)*int64(size)); err != nil {
+				if views[i] != nil {
+					cur[i] = views[i][c0*size : (c0+n)*size]
+					continue
+				}
+				cur[i] = w.rawBuf(in.slot, min(chunk, tp.numel))[:n*size]
+				if err := in.src.readAt(tp.name, cur[i], int64(c0)*int64(size)); err != nil {
 					return TensorReport{}, err
 				}
 			}
 			loaded = true
 			if !output {
-				if err := blocks(pass, c0, n, nil); err != nil {
+				err := blocks(pass, c0, n, nil)
+				if !whole {
+					release()
+				}
+				if err != nil {
 					return TensorReport{}, err
 				}
 				continue
@@ -540,7 +582,9 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 			if err != nil {
 				return TensorReport{}, err
 			}
-			if err := blocks(pass, c0, n, rawOut); err != nil {
+			err = blocks(pass, c0, n, rawOut)
+			release()
+			if err != nil {
 				w.free <- outIdx
 				return TensorReport{}, err
 			}

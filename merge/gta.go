@@ -200,7 +200,7 @@ func (k *gtaKernel) stateBytes() int64 {
 		}
 	}
 	if ties {
-		s += 12 * n
+		s += 8 * n
 	}
 	for _, pr := range k.della {
 		if pr != nil {
@@ -239,7 +239,7 @@ func newGTAKernel(o gtaOptions, t TensorInfo, p *TensorParams) (Kernel, error) {
 			if d < 1 {
 				keep = int(math.Floor(d * float64(t.Numel)))
 			}
-			tk := topK{keep: keep, all: keep >= t.Numel, order: +1, numel: t.Numel}
+			tk := topK{keep: keep, all: keep >= t.Numel, order: +1, numel: t.Numel, arena: t.arena, id: len(k.topk)}
 			if tk.all {
 				tk.cut = -1 // every key is above: keep everything
 			}
@@ -269,14 +269,14 @@ func newGTAKernel(o gtaOptions, t TensorInfo, p *TensorParams) (Kernel, error) {
 				nTop += nBot
 				nBot = 0
 			}
-			keep := topK{keep: n - nBot, fromEnd: true, order: -1, numel: n}
+			keep := topK{keep: n - nBot, fromEnd: true, order: -1, numel: n, arena: t.arena, id: 2 * i}
 			keep.all = keep.keep >= n
 			if keep.all {
 				keep.cut = -1
 			}
 			// mergekit slices indices[nBot:-nTop]: with nTop 0 that slice is empty and the
 			// whole task vector is dropped. Kept, to give the same model.
-			drop := topK{keep: nTop, fromEnd: true, order: -1, numel: n}
+			drop := topK{keep: nTop, fromEnd: true, order: -1, numel: n, arena: t.arena, id: 2*i + 1}
 			if nTop == 0 {
 				drop = topK{keep: n, all: true, cut: -1}
 			}
@@ -698,6 +698,9 @@ type topK struct {
 	mags  []float32
 	eqSel []uint64
 	pos   int64
+	// arena holds the tables and marks above between tensors (id tells the cuts apart).
+	arena *arena
+	id    int
 }
 
 // exactTiesLimit bounds the tensors whose magnitudes are held for mergekit's tie order (16
@@ -722,10 +725,11 @@ func (t *topK) selectTies(numel int) {
 	}
 	lo, hi = max(lo, p0), min(hi, p0+eq)
 	hi = max(hi, lo)
-	order := torchOrderIn(t.mags, t.order > 0, lo, hi)
-	t.eqSel = make([]uint64, (numel+63)/64)
-	for _, i := range order[lo:hi] {
-		if math.Float32bits(t.mags[i]) == cut {
+	// One sort at a time per worker: every cut shares the pairs' buffer.
+	sorted := torchPairsIn(takeUninit[kv](t.arena, "topk.sort", 0, numel), t.mags, t.order > 0, lo, hi)
+	t.eqSel = take[uint64](t.arena, "topk.eqsel", t.id, (numel+63)/64)
+	for _, p := range sorted[lo:hi] {
+		if i := p.i; math.Float32bits(p.v) == cut {
 			t.eqSel[i>>6] |= 1 << (i & 63)
 		}
 	}
@@ -739,7 +743,7 @@ func (t *topK) scans() bool { return !t.all && !t.none }
 // bucket, and increments of one counter would wait on each other.
 func (t *topK) hiCounts() []int64 {
 	if t.hi == nil {
-		t.hi = make([]int64, 4<<15)
+		t.hi = take[int64](t.arena, "topk.counts", t.id, 4<<15)
 	}
 	return t.hi
 }
@@ -766,14 +770,14 @@ func (t *topK) scan(pass int, keys []uint32) {
 		return
 	}
 	if t.lo == nil {
-		t.lo = make([]int64, 1<<16)
+		t.lo = take[int64](t.arena, "topk.counts", t.id, 1<<16) // the first pass's table, reused
 	}
 	// Ties in the lowest bucket (zeros and subnormals) change nothing: a kept zero adds
 	// nothing and TIES's sign election ignores it. Only other cuts need the exact order.
 	collect := t.order != 0 && t.numel <= exactTiesLimit && t.hiBucket != 0
 	if collect {
 		if t.mags == nil {
-			t.mags = make([]float32, 0, t.numel)
+			t.mags = takeUninit[float32](t.arena, "topk.mags", t.id, t.numel)[:0]
 		}
 		if len(keys) > 0 { // keys are the magnitudes' bits
 			t.mags = append(t.mags, unsafe.Slice((*float32)(unsafe.Pointer(&keys[0])), len(keys))...)

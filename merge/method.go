@@ -46,6 +46,8 @@ type TensorInfo struct {
 	// Compute is the dtype the arithmetic is done in (the config's dtype; F32 unless set):
 	// a kernel that emulates it rounds its intermediate results to it (RoundTo).
 	Compute tensor.DType
+
+	arena *arena // the merging worker's storage for the built-in kernels' state (nil outside one)
 }
 
 // Kernel merges one tensor. The engine feeds it the tensor's blocks in element order: first

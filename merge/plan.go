@@ -47,6 +47,25 @@ func (c checkpointSource) readAt(name string, dst []byte, off int64) error {
 	return nil
 }
 
+// mappedSource is a source whose tensors can be read in place, from a memory map of their file
+// (see tensor.Reader.MappedData): statistics passes then re-read them without copies, and
+// float32 inputs are never copied at all.
+type mappedSource interface {
+	// mapped returns the named tensor's bytes, read-only, and the function that gives the
+	// resident pages of a part of them back (tensor.Reader.ReleaseMapped), or false when they
+	// are not mapped.
+	mapped(name string) (data []byte, release func([]byte), ok bool)
+}
+
+func (c checkpointSource) mapped(name string) ([]byte, func([]byte), bool) {
+	r, ok := c.ckpt.Reader(name)
+	if !ok {
+		return nil, nil, false
+	}
+	b, ok := r.MappedData(name)
+	return b, r.ReleaseMapped, ok
+}
+
 // memorySource serves an in-memory model.
 type memorySource struct {
 	label string
@@ -520,11 +539,13 @@ func checkRequired(info MethodInfo, s settings) error {
 }
 
 // kernel builds the tensor's kernel for the run (validated already by prepare).
-func (p *plan) kernel(tp *tensorPlan) (Kernel, error) {
+func (p *plan) kernel(tp *tensorPlan, a *arena) (Kernel, error) {
 	if tp.kind == kindCopy {
 		return copyKernel{}, nil
 	}
-	return p.method.NewKernel(tp.info, tp.params)
+	info := tp.info
+	info.arena = a
+	return p.method.NewKernel(info, tp.params)
 }
 
 // copyKernel passes one input through (the base if present, else the only model given).

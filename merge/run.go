@@ -34,6 +34,8 @@ type RunOptions struct {
 	CheckFinite bool
 	// Progress, if set, is called after every chunk written (never concurrently).
 	Progress func(Progress)
+
+	noMap bool // read inputs into buffers even where they could be memory-mapped (tests)
 }
 
 // ConfigFileName is the copy of the merge config written into every merged folder.
@@ -204,7 +206,7 @@ func Run(ctx context.Context, cfg *Config, opt RunOptions) (*Report, error) {
 			w.Abort()
 		}
 	}()
-	reports, err := pl.execute(ctx, writerSink{w}, runOptions{maxMemory: opt.MaxMemory, workers: opt.Workers, checkFinite: opt.CheckFinite, progress: opt.Progress})
+	reports, err := pl.execute(ctx, writerSink{w}, runOptions{maxMemory: opt.MaxMemory, workers: opt.Workers, checkFinite: opt.CheckFinite, progress: opt.Progress, noMap: opt.noMap})
 	if err != nil {
 		return nil, err
 	}

@@ -52,12 +52,21 @@ func indices(a []kv) []int32 {
 // [lo, hi) come out exactly as the whole sort puts them; the others hold the right elements
 // for their partition, in no particular order. Expected time O(n) instead of O(n log n).
 func torchOrderIn(vals []float32, desc bool, lo, hi int) []int32 {
-	a := pairs(vals)
+	return indices(torchPairsIn(make([]kv, len(vals)), vals, desc, lo, hi))
+}
+
+// torchPairsIn is torchOrderIn's sort, into a (len(vals) pairs, overwritten): the positions
+// [lo, hi) of the result hold those of the sorted order, as key and index.
+func torchPairsIn(a []kv, vals []float32, desc bool, lo, hi int) []kv {
+	a = a[:len(vals)]
+	for i, v := range vals {
+		a[i] = kv{v: v, i: int32(i)}
+	}
 	if len(a) >= 2 && lo < hi {
 		s := &torchSorter{desc: desc}
 		s.introLoopIn(a, 0, len(a), 2*floorLog2(len(a)), lo, hi)
 	}
-	return indices(a)
+	return a
 }
 
 // introLoopIn is introLoop over the partitions that intersect [lo, hi), each leaf partition

@@ -50,6 +50,14 @@ func (r *renamedSource) readAt(name string, dst []byte, off int64) error {
 	return r.src.readAt(from, dst, off)
 }
 
+func (r *renamedSource) mapped(name string) ([]byte, func([]byte), bool) {
+	m, ok := r.src.(mappedSource)
+	if from, renamed := r.to[name]; ok && renamed {
+		return m.mapped(from)
+	}
+	return nil, nil, false
+}
+
 // permutedSource shows an input's embedding tensors with their rows in the output
 // vocabulary's order (mergekit's PermutedEmbeddings): row r is the input's row rows[r], or,
 // for a token the input lacks, fill[r] (another model's row, an average, or zeros).
@@ -72,6 +80,14 @@ func (p *permutedSource) entry(name string) (tensor.Entry, bool) {
 		return t.entry, true
 	}
 	return p.src.entry(name)
+}
+
+func (p *permutedSource) mapped(name string) ([]byte, func([]byte), bool) {
+	m, ok := p.src.(mappedSource)
+	if _, permuted := p.tables[name]; ok && !permuted {
+		return m.mapped(name)
+	}
+	return nil, nil, false
 }
 
 func (p *permutedSource) readAt(name string, dst []byte, off int64) error {

@@ -5,7 +5,9 @@
 //
 // The safetensors reader and writer are our own rather than an existing Go library because the
 // project's memory goal needs streaming in both directions: the reader validates the whole
-// header up front and then reads one tensor at a time with pread (never the whole file), and
+// header up front and then reads one tensor at a time with pread (never the whole file) or
+// serves it as a view of the memory-mapped file (MappedData, whose pages the caller gives back
+// with ReleaseMapped, so resident memory stays bounded the same way), and
 // the writer computes the header from names, dtypes and shapes before any data exists, then
 // accepts tensor data in any order at precomputed offsets. Memory therefore stays bounded by
 // the tensors in flight, whatever the file size. Every file is written atomically: data goes to

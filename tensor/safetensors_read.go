@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"unicode/utf8"
@@ -38,6 +39,8 @@ type Reader struct {
 	path     string
 	r        io.ReaderAt
 	closer   io.Closer
+	file     *os.File // the file Open opened, for MappedData
+	mapped   mapping
 	size     int64
 	entries  []Entry // in file (offset) order
 	byName   map[string]int
@@ -59,7 +62,7 @@ func Open(path string) (*Reader, error) {
 		f.Close()
 		return nil, err
 	}
-	rd.closer = f
+	rd.closer, rd.file = f, f
 	return rd, nil
 }
 
@@ -315,5 +318,9 @@ func (r *Reader) Close() error {
 	if r.closer == nil {
 		return nil
 	}
-	return r.closer.Close()
+	uerr := r.unmap()
+	if err := r.closer.Close(); err != nil {
+		return err
+	}
+	return uerr
 }
