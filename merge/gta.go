@@ -550,17 +550,11 @@ func (k *gtaKernel) Merge(b *Block) {
 			case sparsifyMagnitude:
 				d := w3 // the pruned deltas, then in place their weighted float32 form
 				k.topk[i].pruned(d, x, base)
-				for j, v := range d {
-					wd[j] = w * float64(v) * scale
-					d[j] = float32(float32(v*s32) * w32)
-				}
+				vec.Weigh(wd, d, w, scale, w32, s32)
 			case sparsifyOutliers:
 				d := w3 // the pruned deltas, then in place their weighted float32 form
 				k.topk[i].prunedBand(d, x, base, &k.drop[i])
-				for j, v := range d {
-					wd[j] = w * float64(v) * scale
-					d[j] = float32(float32(v*s32) * w32)
-				}
+				vec.Weigh(wd, d, w, scale, w32, s32)
 			case sparsifyRandom:
 				us, thr := k.us[i][s0:s0+m], k.keepThr[i]
 				for j, bv := range base {
@@ -633,23 +627,12 @@ func (k *gtaKernel) elect(out, base []float32) {
 	clear(mixed)
 	clear(div)
 	for _, w3 := range k.wd32 {
-		w3 := w3[:m]
-		for j, v := range w3 {
-			s32[j] += v
-		}
+		vec.AddF32(s32, w3)
 	}
 	for i, buf := range k.wdBuf {
 		vec.Elect(mixed, div, buf[:m], s32, k.w[i])
 	}
-	for j, bv := range base {
-		mx := mixed[j]
-		if k.normalize {
-			d := div[j]
-			d += float64(b2i(d == 0)) // 0 becomes 1, branch-free
-			mx /= d
-		}
-		out[j] = float32(float64(bv) + k.lambda*mx)
-	}
+	vec.ElectFinish(out, base, mixed, div, k.lambda, k.normalize)
 }
 
 // dellaMasks computes the block's DELLA keep masks, per model (nil for a model kept whole).

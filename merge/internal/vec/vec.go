@@ -414,3 +414,65 @@ func ramFinishGo(o, base []float32, sum, cnt, lam []float64) {
 		o[j] = float32(float64(bv) + r)
 	}
 }
+
+// Weigh turns one model's pruned task-vector terms d into TIES's two weighted forms:
+// wd[j] = w*float64(d[j])*s in float64 (the sums), and in place d[j] = (d[j]*s32)*w32 in
+// float32, as mergekit's float32 torch code rounds them (the sign election). wd must be at
+// least as long as d.
+func Weigh(wd []float64, d []float32, w, s float64, w32, s32 float32) {
+	wd = wd[:len(d)]
+	body := 0
+	if useAsm {
+		if body = len(d) &^ 3; body > 0 {
+			weigh(&wd[0], &d[0], w, s, w32, s32, body)
+		}
+	}
+	weighGo(wd[body:], d[body:], w, s, w32, s32)
+}
+
+func weighGo(wd []float64, d []float32, w, s float64, w32, s32 float32) {
+	for j, v := range d {
+		wd[j] = w * float64(v) * s
+		d[j] = float32(v*s32) * w32
+	}
+}
+
+// AddF32 adds v to s element by element, in float32. v must be at least as long as s.
+func AddF32(s, v []float32) {
+	v = v[:len(s)]
+	body := 0
+	if useAsm {
+		if body = len(s) &^ 3; body > 0 {
+			addF32(&s[0], &v[0], body)
+		}
+	}
+	for j := body; j < len(s); j++ {
+		s[j] += v[j]
+	}
+}
+
+// ElectFinish writes TIES's result over a run: out[j] = float32(float64(base[j]) +
+// lambda*m) with m = mixed[j], divided by div[j] (0 counting as 1) when normalize is set.
+// base, mixed and div must be at least as long as out.
+func ElectFinish(out, base []float32, mixed, div []float64, lambda float64, normalize bool) {
+	base, mixed, div = base[:len(out)], mixed[:len(out)], div[:len(out)]
+	body := 0
+	if useAsm {
+		if body = len(out) &^ 3; body > 0 {
+			electFinish(&out[0], &base[0], &mixed[0], &div[0], lambda, normalize, body)
+		}
+	}
+	electFinishGo(out[body:], base[body:], mixed[body:], div[body:], lambda, normalize)
+}
+
+func electFinishGo(out, base []float32, mixed, div []float64, lambda float64, normalize bool) {
+	for j, bv := range base {
+		mx := mixed[j]
+		if normalize {
+			d := div[j]
+			d += float64(b2u(d == 0)) // 0 becomes 1, branch-free
+			mx /= d
+		}
+		out[j] = float32(float64(bv) + float64(lambda*mx)) // the conversion forbids a fused multiply-add
+	}
+}

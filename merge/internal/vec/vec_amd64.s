@@ -493,3 +493,93 @@ ramfinish_loop:
 	JNZ ramfinish_loop
 	VZEROUPPER
 	RET
+
+// func weigh(wd *float64, d *float32, w, s float64, w32, s32 float32, n int)
+TEXT ·weigh(SB), NOSPLIT, $0-48
+	MOVQ wd+0(FP), DI
+	MOVQ d+8(FP), SI
+	VBROADCASTSD w+16(FP), Y15
+	VBROADCASTSD s+24(FP), Y14
+	VBROADCASTSS w32+32(FP), X13
+	VBROADCASTSS s32+36(FP), X12
+	MOVQ n+40(FP), CX
+weigh_loop:
+	VMOVUPS (SI), X0
+	VCVTPS2PD X0, Y1
+	VMULPD Y15, Y1, Y1
+	VMULPD Y14, Y1, Y1
+	VMOVUPD Y1, (DI)
+	VMULPS X12, X0, X0
+	VMULPS X13, X0, X0
+	VMOVUPS X0, (SI)
+	ADDQ $16, SI
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JNZ weigh_loop
+	VZEROUPPER
+	RET
+
+// func addF32(s, v *float32, n int)
+TEXT ·addF32(SB), NOSPLIT, $0-24
+	MOVQ s+0(FP), DI
+	MOVQ v+8(FP), SI
+	MOVQ n+16(FP), CX
+addf32_loop:
+	VMOVUPS (DI), X0
+	VMOVUPS (SI), X1
+	VADDPS X1, X0, X0
+	VMOVUPS X0, (DI)
+	ADDQ $16, SI
+	ADDQ $16, DI
+	SUBQ $4, CX
+	JNZ addf32_loop
+	VZEROUPPER
+	RET
+
+// func electFinish(out, base *float32, mixed, div *float64, lambda float64, normalize bool, n int)
+TEXT ·electFinish(SB), NOSPLIT, $0-56
+	MOVQ out+0(FP), DI
+	MOVQ base+8(FP), DX
+	MOVQ mixed+16(FP), SI
+	MOVQ div+24(FP), R8
+	VBROADCASTSD lambda+32(FP), Y15
+	MOVBLZX normalize+40(FP), AX
+	MOVQ n+48(FP), CX
+	VBROADCASTSD vone<>(SB), Y13
+	VXORPD Y14, Y14, Y14
+	TESTQ AX, AX
+	JZ electfinish_plain
+electfinish_norm:
+	VMOVUPD (R8), Y1
+	VCMPPD $0, Y14, Y1, Y2
+	VANDPD Y13, Y2, Y2
+	VADDPD Y2, Y1, Y1
+	VMOVUPD (SI), Y0
+	VDIVPD Y1, Y0, Y0
+	VMULPD Y15, Y0, Y0
+	VCVTPS2PD (DX), Y3
+	VADDPD Y0, Y3, Y3
+	VCVTPD2PSY Y3, X3
+	VMOVUPS X3, (DI)
+	ADDQ $32, SI
+	ADDQ $32, R8
+	ADDQ $16, DX
+	ADDQ $16, DI
+	SUBQ $4, CX
+	JNZ electfinish_norm
+	VZEROUPPER
+	RET
+electfinish_plain:
+	VMOVUPD (SI), Y0
+	VMULPD Y15, Y0, Y0
+	VCVTPS2PD (DX), Y3
+	VADDPD Y0, Y3, Y3
+	VCVTPD2PSY Y3, X3
+	VMOVUPS X3, (DI)
+	ADDQ $32, SI
+	ADDQ $16, DX
+	ADDQ $16, DI
+	SUBQ $4, CX
+	JNZ electfinish_plain
+	VZEROUPPER
+	RET

@@ -47,3 +47,11 @@ func ramAdd(sum, cnt, lam *float64, x, base *float32, eps float32, lambda float6
 }
 
 func ramFinish(o, base *float32, sum, cnt, lam *float64, n int) { panic("unreachable") }
+
+func weigh(wd *float64, d *float32, w, s float64, w32, s32 float32, n int) { panic("unreachable") }
+
+func addF32(s, v *float32, n int) { panic("unreachable") }
+
+func electFinish(out, base *float32, mixed, div *float64, lambda float64, normalize bool, n int) {
+	panic("unreachable")
+}

@@ -262,6 +262,45 @@ func TestAssemblyMatchesGo(t *testing.T) {
 				}
 			}
 
+			{
+				s32 := float32(r.NormFloat64())
+				w1, w2 := make([]float64, n), make([]float64, n)
+				d1, d2 := append([]float32(nil), x...), append([]float32(nil), x...)
+				Weigh(w1, d1, w, s, float32(w), s32)
+				weighGo(w2, d2, w, s, float32(w), s32)
+				if i := sameBits64(w1, w2); i >= 0 {
+					t.Fatalf("Weigh n=%d off=%d: wd[%d] = %v, want %v", n, off, i, w1[i], w2[i])
+				}
+				for i := range d1 {
+					if !sameBits32(d1[i], d2[i]) {
+						t.Fatalf("Weigh n=%d off=%d: d[%d] = %v, want %v", n, off, i, d1[i], d2[i])
+					}
+				}
+				a1, a2 := append([]float32(nil), y...), append([]float32(nil), y...)
+				AddF32(a1, x)
+				for i := range a2 {
+					a2[i] += x[i]
+				}
+				for i := range a1 {
+					if !sameBits32(a1[i], a2[i]) {
+						t.Fatalf("AddF32 n=%d off=%d: [%d] = %v, want %v", n, off, i, a1[i], a2[i])
+					}
+				}
+				div := make([]float64, n)
+				for i := range div {
+					div[i] = float64(i%3) * r.Float64() // zeros among them
+				}
+				for _, norm := range []bool{false, true} {
+					ElectFinish(o, x, a0, div, w, norm)
+					electFinishGo(ow, x, a0, div, w, norm)
+					for i := range o {
+						if !sameBits32(o[i], ow[i]) {
+							t.Fatalf("ElectFinish n=%d off=%d normalize=%v: [%d] = %v, want %v", n, off, norm, i, o[i], ow[i])
+						}
+					}
+				}
+			}
+
 			if g, w := CountEqual(x, y), countEqualGo(x, y); g != w {
 				t.Fatalf("CountEqual n=%d off=%d: %d, want %d", n, off, g, w)
 			}
