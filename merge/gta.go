@@ -766,11 +766,9 @@ func (t *topK) scan(pass int, keys []uint32) {
 			t.mags = append(t.mags, unsafe.Slice((*float32)(unsafe.Pointer(&keys[0])), len(keys))...)
 		}
 	}
-	hb := t.hiBucket
-	for _, key := range keys {
-		if key>>16 == hb {
-			t.lo[key&0xffff]++
-		}
+	zeros := vec.BucketCounts((*[1 << 16]int64)(t.lo), keys, t.hiBucket)
+	if t.hiBucket == 0 {
+		t.lo[0] += zeros
 	}
 }
 

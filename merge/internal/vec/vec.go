@@ -476,3 +476,28 @@ func electFinishGo(out, base []float32, mixed, div []float64, lambda float64, no
 		out[j] = float32(float64(bv) + float64(lambda*mx)) // the conversion forbids a fused multiply-add
 	}
 }
+
+// BucketCounts is the second pass of a two-level count of magnitude keys: for every non-zero
+// key whose top 16 bits are hb it adds 1 to lo[key&0xffff]. It returns the number of zero
+// keys, which it leaves out (the caller adds them to lo[0] when hb is 0): unchanged elements
+// are common, and counting them one increment of lo[0] after another would make every
+// increment wait on the one before.
+func BucketCounts(lo *[1 << 16]int64, keys []uint32, hb uint32) (zeros int64) {
+	body := 0
+	if useAsm {
+		if body = len(keys) &^ 7; body > 0 {
+			zeros = bucketCounts(&lo[0], &keys[0], hb, body)
+		}
+	}
+	return zeros + bucketCountsGo(lo, keys[body:], hb)
+}
+
+func bucketCountsGo(lo *[1 << 16]int64, keys []uint32, hb uint32) (zeros int64) {
+	for _, k := range keys {
+		zeros += int64(b2u(k == 0))
+		if k != 0 && k>>16 == hb {
+			lo[uint16(k)]++
+		}
+	}
+	return zeros
+}

@@ -74,3 +74,6 @@ func addF32(s, v *float32, n int)
 
 //go:noescape
 func electFinish(out, base *float32, mixed, div *float64, lambda float64, normalize bool, n int)
+
+//go:noescape
+func bucketCounts(lo *int64, keys *uint32, hb uint32, n int) int64

@@ -583,3 +583,41 @@ electfinish_plain:
 	JNZ electfinish_plain
 	VZEROUPPER
 	RET
+
+// func bucketCounts(lo *int64, keys *uint32, hb uint32, n int) int64
+TEXT ·bucketCounts(SB), NOSPLIT, $0-40
+	MOVQ lo+0(FP), DI
+	MOVQ keys+8(FP), SI
+	MOVL hb+16(FP), AX
+	MOVL AX, X15
+	VPBROADCASTD X15, Y15
+	MOVQ n+24(FP), CX
+	VPXOR Y14, Y14, Y14
+	XORQ R10, R10
+bucket_loop:
+	VMOVDQU (SI), Y0
+	VPSRLD $16, Y0, Y1
+	VPCMPEQD Y15, Y1, Y1
+	VPCMPEQD Y14, Y0, Y2
+	VMOVMSKPS Y2, AX
+	POPCNTL AX, AX
+	ADDQ AX, R10
+	VPANDN Y1, Y2, Y1
+	VMOVMSKPS Y1, BX
+	TESTL BX, BX
+	JZ bucket_next
+bucket_bits:
+	BSFL BX, AX
+	MOVL (SI)(AX*4), DX
+	ANDL $0xffff, DX
+	INCQ (DI)(DX*8)
+	LEAL -1(BX), R11
+	ANDL R11, BX
+	JNZ bucket_bits
+bucket_next:
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNZ bucket_loop
+	MOVQ R10, ret+32(FP)
+	VZEROUPPER
+	RET

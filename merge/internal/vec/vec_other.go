@@ -55,3 +55,5 @@ func addF32(s, v *float32, n int) { panic("unreachable") }
 func electFinish(out, base *float32, mixed, div *float64, lambda float64, normalize bool, n int) {
 	panic("unreachable")
 }
+
+func bucketCounts(lo *int64, keys *uint32, hb uint32, n int) int64 { panic("unreachable") }

@@ -301,6 +301,38 @@ func TestAssemblyMatchesGo(t *testing.T) {
 				}
 			}
 
+			{
+				keys := make([]uint32, n)
+				MagKeys(keys, x, y)
+				for i := range keys {
+					if i%5 == 0 {
+						keys[i] = 0
+					}
+				}
+				hbs := []uint32{0, 0x7fff}
+				if n > 0 {
+					hbs = append(hbs, keys[n-1]>>16)
+				}
+				for _, hb := range hbs {
+					var l1, l2 [1 << 16]int64
+					z1, z2 := BucketCounts(&l1, keys, hb), bucketCountsGo(&l2, keys, hb)
+					if z1 != z2 || l1 != l2 {
+						t.Fatalf("BucketCounts n=%d off=%d hb=%#x: zeros %d (want %d) or counts differ", n, off, hb, z1, z2)
+					}
+					var want int64
+					for _, k := range keys {
+						want += int64(b2u(k != 0 && k>>16 == hb))
+					}
+					var got int64
+					for _, c := range l1 {
+						got += c
+					}
+					if got != want {
+						t.Fatalf("BucketCounts n=%d hb=%#x: counted %d keys, want %d", n, hb, got, want)
+					}
+				}
+			}
+
 			if g, w := CountEqual(x, y), countEqualGo(x, y); g != w {
 				t.Fatalf("CountEqual n=%d off=%d: %d, want %d", n, off, g, w)
 			}
