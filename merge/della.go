@@ -22,8 +22,10 @@ import (
 // inside a block is ranked when the block is seen. A straddling slab is collected in the
 // statistics pass, ranked when complete, and only its keep bits are held until the output
 // pass has written it: at most one bit per element of the straddling slabs (none when the
-// slab length divides blockElems). The slabs inside blocks are ranked again in the output
-// pass rather than remembered, so memory stays bounded whatever the tensor's size.
+// slab length divides blockElems). Without L1 rescaling the slabs inside blocks are ranked in
+// the output pass only. With it (mergekit's default) the statistics pass must rank every slab
+// for the kept sum anyway, and keeps every element's keep bit (one bit per element, the
+// bound above), so that the output pass reads the decisions instead of ranking again.
 
 // dellaSlabLimit bounds the slab (row) length: a straddling slab is collected and ranked in
 // memory, about 36 bytes per element (deltas, draws, keep masks, sort keys and scratch, rank
@@ -56,6 +58,11 @@ type dellaPruner struct {
 	curU    []uint32
 	curKeep []uint32
 	saved   map[int][]uint64
+	// every element's keep bit, when the statistics pass ranked every slab (its L1 sums);
+	// held in the worker's arena under the model's index
+	all   []uint64
+	arena *arena
+	id    int
 }
 
 // newDellaPruner validates DELLA's parameters for a tensor and builds the pruner for a model
@@ -67,7 +74,7 @@ func newDellaPruner(t TensorInfo, model int, d, eps float64) (*dellaPruner, erro
 	if t.Compute == tensor.BF16 {
 		dt = tensor.BF16
 	}
-	p := &dellaPruner{numel: t.Numel, dens: d, eps: eps, dt: dt, st: newStream(t.Seed, t.Name, uint64(model))}
+	p := &dellaPruner{numel: t.Numel, dens: d, eps: eps, dt: dt, st: newStream(t.Seed, t.Name, uint64(model)), arena: t.arena, id: model}
 	if d <= 0 {
 		p.none = true
 		return p, nil
@@ -260,6 +267,9 @@ func (p *dellaPruner) scan(x, base []float32, off int, sums bool) (all, kept flo
 		for _, v := range d {
 			all += math.Abs(float64(v))
 		}
+		if p.all == nil {
+			p.all = take[uint64](p.arena, "della.keep", p.id, (p.numel+63)/64)
+		}
 	}
 	end := off + n
 	for s := off / p.slab; s*p.slab < end; s++ {
@@ -271,6 +281,7 @@ func (p *dellaPruner) scan(x, base []float32, off int, sums bool) (all, kept flo
 				for j, v := range d[lo-off : hi-off] {
 					kept += math.Float64frombits(math.Float64bits(math.Abs(float64(v))) & (uint64(keep[j]) | uint64(keep[j])<<32))
 				}
+				p.setBits(lo, keep)
 			}
 			continue
 		}
@@ -289,6 +300,15 @@ func (p *dellaPruner) scan(x, base []float32, off int, sums bool) (all, kept flo
 		}
 		keep := p.curKeep[:p.slab]
 		p.rankSlab(p.cur, p.curU, keep)
+		if sums {
+			for j, k := range keep {
+				if k != 0 {
+					kept += math.Abs(float64(p.cur[j]))
+				}
+			}
+			p.setBits(lo, keep)
+			continue
+		}
 		bits := make([]uint64, (p.slab+63)/64)
 		for j, k := range keep {
 			bits[j>>6] |= uint64(k&1) << (j & 63)
@@ -304,6 +324,14 @@ func (p *dellaPruner) scan(x, base []float32, off int, sums bool) (all, kept flo
 	return all, kept
 }
 
+// setBits records the keep masks of the elements from off on in p.all.
+func (p *dellaPruner) setBits(off int, keep []uint32) {
+	for j, k := range keep {
+		e := off + j
+		p.all[e>>6] |= uint64(k&1) << (e & 63)
+	}
+}
+
 // endScan drops the collection buffers.
 func (p *dellaPruner) endScan() { p.cur, p.curU, p.curKeep = nil, nil, nil }
 
@@ -316,6 +344,17 @@ func (p *dellaPruner) masks(x, base []float32, off int) []uint32 {
 		}
 		clear(p.keep[:n])
 		return p.keep[:n]
+	}
+	if p.all != nil { // every decision was made in the statistics pass
+		if p.keep == nil {
+			p.keep = make([]uint32, blockElems)
+		}
+		keep := p.keep[:n]
+		for j := range keep {
+			e := off + j
+			keep[j] = -uint32(p.all[e>>6] >> (e & 63) & 1)
+		}
+		return keep
 	}
 	p.load(x, base, off)
 	d, u, keep := p.d[:n], p.u[:n], p.keep[:n]

@@ -125,6 +125,10 @@ func (p *plan) layout(maxMemory int64, workers int) (layout, error) {
 	return l, nil
 }
 
+// releaseElems is how many elements of each mapped input a worker reads before it gives
+// their pages back (4 MiB of float32).
+const releaseElems = 16 * blockElems
+
 // kernelState is implemented by the built-in kernels whose state grows with their tensor
 // beyond the engine's buffers: the most bytes they hold at once while merging it.
 type kernelState interface{ stateBytes() int64 }
@@ -467,9 +471,9 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 		st.sources = make([]uint8, tp.numel)
 	}
 	// cur holds each input's bytes of the current chunk: a view of its memory-mapped file, or
-	// what was read into the worker's buffer. Mapped pages are given back after each chunk
-	// (after the last pass when the tensor is one chunk), so they take no more resident memory
-	// than the buffers they replace, and re-reading them in the next pass copies nothing.
+	// what was read into the worker's buffer. Mapped pages are given back every releaseElems
+	// elements, so they take little resident memory (the page cache keeps them: a later pass
+	// re-reads them with minor faults, not copies).
 	cur := make([][]byte, len(all))
 	views := make([][]byte, len(all))
 	releases := make([]func([]byte), len(all))
@@ -480,10 +484,12 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 			}
 		}
 	}
-	release := func() {
+	// release gives back the mapped pages of elements [from, to) of the current chunk.
+	release := func(from, to int) {
 		for i, rel := range releases {
 			if rel != nil {
-				rel(cur[i])
+				size := all[i].dtype.Size()
+				rel(cur[i][from*size : to*size])
 			}
 		}
 	}
@@ -491,7 +497,13 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 	// encoded into rawOut.
 	blocks := func(pass, c0, n int, rawOut []byte) error {
 		output := rawOut != nil
+		released := 0
+		defer func() { release(released, n) }()
 		for b0 := 0; b0 < n; b0 += blockElems {
+			if b0-released >= releaseElems {
+				release(released, b0)
+				released = b0
+			}
 			bn := min(blockElems, n-b0)
 			blk.Offset = c0 + b0
 			for i, in := range all {
@@ -581,11 +593,7 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 			}
 			loaded = true
 			if !output {
-				err := blocks(pass, c0, n, nil)
-				if !whole {
-					release()
-				}
-				if err != nil {
+				if err := blocks(pass, c0, n, nil); err != nil {
 					return TensorReport{}, err
 				}
 				continue
@@ -594,9 +602,7 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 			if err != nil {
 				return TensorReport{}, err
 			}
-			err = blocks(pass, c0, n, rawOut)
-			release()
-			if err != nil {
+			if err := blocks(pass, c0, n, rawOut); err != nil {
 				w.free <- outIdx
 				return TensorReport{}, err
 			}
