@@ -119,10 +119,9 @@ func (k *sceKernel) Scan(pass int, b *Block) {
 		if k.sel.lo == nil {
 			k.sel.lo = make([]int64, 1<<16)
 		}
-		for _, key := range keys {
-			if key>>16 == k.sel.hiBucket {
-				k.sel.lo[key&0xffff]++
-			}
+		zeros := vec.BucketCounts((*[1 << 16]int64)(k.sel.lo), keys, k.sel.hiBucket)
+		if k.sel.hiBucket == 0 {
+			k.sel.lo[0] += zeros
 		}
 		return
 	}
@@ -214,20 +213,8 @@ func (k *sceKernel) Merge(b *Block) {
 			vec.AddTask(sum, x[s0:s0+m], base, 1, 1)
 		}
 		for i, x := range b.Models {
-			w := k.w[i]
-			wBits := math.Float64bits(w)
-			x := x[s0 : s0+m]
-			for j, bv := range base {
-				d := float64(x[j] - bv)
-				positive := b2i(sum[j] >= 0)
-				mask := -uint64((b2i(d > 0) & positive) | (b2i(d < 0) &^ positive))
-				mixed[j] += math.Float64frombits(math.Float64bits(d*w) & mask)
-				div[j] += math.Float64frombits(wBits & mask)
-			}
+			vec.ElectTask(mixed, div, x[s0:s0+m], base, sum, k.w[i])
 		}
-		for j, bv := range base {
-			v := math.Float32bits(float32(float64(bv) + mixed[j]/math.Max(div[j], 1e-6)))
-			out[j] = math.Float32frombits(v&kept[j] | math.Float32bits(bv)&^kept[j])
-		}
+		vec.SCEFinish(out, base, mixed, div, kept)
 	}
 }

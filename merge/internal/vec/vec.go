@@ -501,3 +501,50 @@ func bucketCountsGo(lo *[1 << 16]int64, keys []uint32, hb uint32) (zeros int64) 
 	}
 	return zeros
 }
+
+// ElectTask adds one model's terms to SCE's sign election over a run: with d =
+// float64(x[j] - base[j]), where d has the sign of sum[j] (0 counts as +; a zero or NaN d
+// never agrees), mixed[j] += d*w and div[j] += w; elsewhere both get +0 added. x, base, sum
+// and div must be at least as long as mixed.
+func ElectTask(mixed, div []float64, x, base []float32, sum []float64, w float64) {
+	div, x, base, sum = div[:len(mixed)], x[:len(mixed)], base[:len(mixed)], sum[:len(mixed)]
+	body := 0
+	if useAsm {
+		if body = len(mixed) &^ 3; body > 0 {
+			electTask(&mixed[0], &div[0], &x[0], &base[0], &sum[0], w, body)
+		}
+	}
+	electTaskGo(mixed[body:], div[body:], x[body:], base[body:], sum[body:], w)
+}
+
+func electTaskGo(mixed, div []float64, x, base []float32, sum []float64, w float64) {
+	wBits := math.Float64bits(w)
+	for j, bv := range base {
+		d := float64(x[j] - bv)
+		positive := b2u(sum[j] >= 0)
+		mask := -((b2u(d > 0) & positive) | (b2u(d < 0) &^ positive))
+		mixed[j] += math.Float64frombits(math.Float64bits(d*w) & mask)
+		div[j] += math.Float64frombits(wBits & mask)
+	}
+}
+
+// SCEFinish writes SCE's result over a run: where kept[j] is all ones, out[j] =
+// float32(float64(base[j]) + mixed[j]/max(div[j], 1e-6)) (math.Max: a NaN div gives NaN);
+// where it is zero, base[j]. base, mixed, div and kept must be at least as long as out.
+func SCEFinish(out, base []float32, mixed, div []float64, kept []uint32) {
+	base, mixed, div, kept = base[:len(out)], mixed[:len(out)], div[:len(out)], kept[:len(out)]
+	body := 0
+	if useAsm {
+		if body = len(out) &^ 3; body > 0 {
+			sceFinish(&out[0], &base[0], &mixed[0], &div[0], &kept[0], body)
+		}
+	}
+	sceFinishGo(out[body:], base[body:], mixed[body:], div[body:], kept[body:])
+}
+
+func sceFinishGo(out, base []float32, mixed, div []float64, kept []uint32) {
+	for j, bv := range base {
+		v := math.Float32bits(float32(float64(bv) + mixed[j]/math.Max(div[j], 1e-6)))
+		out[j] = math.Float32frombits(v&kept[j] | math.Float32bits(bv)&^kept[j])
+	}
+}

@@ -621,3 +621,80 @@ bucket_next:
 	MOVQ R10, ret+32(FP)
 	VZEROUPPER
 	RET
+
+// func electTask(mixed, div *float64, x, base *float32, sum *float64, w float64, n int)
+TEXT ·electTask(SB), NOSPLIT, $0-56
+	MOVQ mixed+0(FP), DI
+	MOVQ div+8(FP), R8
+	MOVQ x+16(FP), SI
+	MOVQ base+24(FP), DX
+	MOVQ sum+32(FP), R9
+	VBROADCASTSD w+40(FP), Y15
+	MOVQ n+48(FP), CX
+	VXORPD Y14, Y14, Y14
+electtask_loop:
+	VMOVUPS (SI), X0
+	VMOVUPS (DX), X1
+	VSUBPS X1, X0, X0
+	VCVTPS2PD X0, Y0
+	VMOVUPD (R9), Y1
+	VCMPPD $0x1d, Y14, Y1, Y2
+	VCMPPD $0x1e, Y14, Y0, Y3
+	VCMPPD $0x11, Y14, Y0, Y4
+	VANDPD Y2, Y3, Y3
+	VANDNPD Y4, Y2, Y4
+	VORPD Y4, Y3, Y3
+	VMULPD Y15, Y0, Y5
+	VANDPD Y3, Y5, Y5
+	VMOVUPD (DI), Y6
+	VADDPD Y5, Y6, Y6
+	VMOVUPD Y6, (DI)
+	VANDPD Y15, Y3, Y3
+	VMOVUPD (R8), Y7
+	VADDPD Y3, Y7, Y7
+	VMOVUPD Y7, (R8)
+	ADDQ $16, SI
+	ADDQ $16, DX
+	ADDQ $32, R9
+	ADDQ $32, DI
+	ADDQ $32, R8
+	SUBQ $4, CX
+	JNZ electtask_loop
+	VZEROUPPER
+	RET
+
+DATA vmicro<>+0(SB)/8, $1e-06
+GLOBL vmicro<>(SB), RODATA|NOPTR, $8
+
+// func sceFinish(out, base *float32, mixed, div *float64, kept *uint32, n int)
+TEXT ·sceFinish(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ base+8(FP), DX
+	MOVQ mixed+16(FP), SI
+	MOVQ div+24(FP), R8
+	MOVQ kept+32(FP), R9
+	MOVQ n+40(FP), CX
+	VBROADCASTSD vmicro<>(SB), Y13
+scefinish_loop:
+	VMOVUPD (R8), Y1
+	VMAXPD Y1, Y13, Y2
+	VMOVUPD (SI), Y0
+	VDIVPD Y2, Y0, Y3
+	VMOVUPS (DX), X4
+	VCVTPS2PD X4, Y5
+	VADDPD Y3, Y5, Y5
+	VCVTPD2PSY Y5, X5
+	VMOVUPS (R9), X6
+	VANDPS X6, X5, X5
+	VANDNPS X4, X6, X4
+	VORPS X4, X5, X5
+	VMOVUPS X5, (DI)
+	ADDQ $32, SI
+	ADDQ $32, R8
+	ADDQ $16, DX
+	ADDQ $16, R9
+	ADDQ $16, DI
+	SUBQ $4, CX
+	JNZ scefinish_loop
+	VZEROUPPER
+	RET

@@ -57,3 +57,9 @@ func electFinish(out, base *float32, mixed, div *float64, lambda float64, normal
 }
 
 func bucketCounts(lo *int64, keys *uint32, hb uint32, n int) int64 { panic("unreachable") }
+
+func electTask(mixed, div *float64, x, base *float32, sum *float64, w float64, n int) {
+	panic("unreachable")
+}
+
+func sceFinish(out, base *float32, mixed, div *float64, kept *uint32, n int) { panic("unreachable") }

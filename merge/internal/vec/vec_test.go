@@ -333,6 +333,42 @@ func TestAssemblyMatchesGo(t *testing.T) {
 				}
 			}
 
+			{
+				sum := make([]float64, n)
+				for i := range sum {
+					sum[i] = float64(values(r, 1)[0])
+				}
+				st := [2][2][]float64{}
+				for v := range st {
+					st[v][0] = append([]float64(nil), a0...)
+					st[v][1] = make([]float64, n)
+					for i := range st[v][1] {
+						st[v][1][i] = float64(i%4) * 0.5
+						if i%7 == 3 {
+							st[v][1][i] = math.NaN()
+						}
+					}
+				}
+				ElectTask(st[0][0], st[0][1], x, y, sum, w)
+				electTaskGo(st[1][0], st[1][1], x, y, sum, w)
+				for q := range 2 {
+					if i := sameBits64(st[0][q], st[1][q]); i >= 0 {
+						t.Fatalf("ElectTask n=%d off=%d state %d: [%d] = %v, want %v", n, off, q, i, st[0][q][i], st[1][q][i])
+					}
+				}
+				kept := make([]uint32, n)
+				for i := range kept {
+					kept[i] = -uint32(r.IntN(2))
+				}
+				SCEFinish(o, x, st[0][0], st[0][1], kept)
+				sceFinishGo(ow, x, st[1][0], st[1][1], kept)
+				for i := range o {
+					if !sameBits32(o[i], ow[i]) {
+						t.Fatalf("SCEFinish n=%d off=%d: [%d] = %v, want %v", n, off, i, o[i], ow[i])
+					}
+				}
+			}
+
 			if g, w := CountEqual(x, y), countEqualGo(x, y); g != w {
 				t.Fatalf("CountEqual n=%d off=%d: %d, want %d", n, off, g, w)
 			}
