@@ -409,18 +409,12 @@ func (k *gtaKernel) Scan(pass int, b *Block) {
 		us := k.draws(0, len(b.Base))
 		for i, x := range b.Models {
 			k.streams[i].fill(us, b.Offset)
-			var all, kept float64
 			// Branch-free: keeping is a coin flip. A dropped term adds +0, which changes
 			// nothing (the sums start at +0 and add magnitudes).
-			thr := k.keepThr[i]
-			x := x[:len(b.Base)]
-			for j, base := range b.Base {
-				d := math.Abs(float64(x[j] - base))
-				all += d
-				kept += math.Float64frombits(math.Float64bits(d) & -uint64(b2i(uint64(us[j]) < thr)))
-			}
-			k.sumAbs[i] += all
-			k.sumKept[i] += kept
+			var sums [2]float64
+			vec.L1Sums(&sums, x[:len(b.Base)], b.Base, us, k.keepThr[i])
+			k.sumAbs[i] += sums[0]
+			k.sumKept[i] += sums[1]
 		}
 		return
 	}
@@ -556,30 +550,15 @@ func (k *gtaKernel) Merge(b *Block) {
 				k.topk[i].prunedBand(d, x, base, &k.drop[i])
 				vec.Weigh(wd, d, w, scale, w32, s32)
 			case sparsifyRandom:
-				us, thr := k.us[i][s0:s0+m], k.keepThr[i]
-				for j, bv := range base {
-					d := x[j] - bv
-					keep := -uint32(b2i(uint64(us[j]) < thr))
-					d = math.Float32frombits(math.Float32bits(d) & keep)
-					wd[j] = w * float64(d) * scale
-					w3[j] = float32(float32(d*s32) * w32)
-				}
+				vec.PruneRandom(w3, x, base, k.us[i][s0:s0+m], k.keepThr[i])
+				vec.Weigh(wd, w3, w, scale, w32, s32)
 			case sparsifyDella:
-				if k.keeps == nil || k.keeps[i] == nil {
-					for j, bv := range base {
-						d := x[j] - bv
-						wd[j] = w * float64(d) * scale
-						w3[j] = float32(float32(d*s32) * w32)
-					}
-					break
+				var keep []uint32 // nil: the model is kept whole
+				if k.keeps != nil && k.keeps[i] != nil {
+					keep = k.keeps[i][s0 : s0+m]
 				}
-				keep := k.keeps[i][s0 : s0+m]
-				for j, bv := range base {
-					d := x[j] - bv
-					d = math.Float32frombits(math.Float32bits(d) & keep[j])
-					wd[j] = w * float64(d) * scale
-					w3[j] = float32(float32(d*s32) * w32)
-				}
+				vec.MaskDelta(w3, x, base, keep)
+				vec.Weigh(wd, w3, w, scale, w32, s32)
 			case sparsifyNone:
 				if !k.o.consensus { // task arithmetic: no sign election
 					for j, bv := range base {
@@ -587,11 +566,8 @@ func (k *gtaKernel) Merge(b *Block) {
 					}
 					break
 				}
-				for j, bv := range base {
-					d := x[j] - bv
-					wd[j] = w * float64(d) * scale
-					w3[j] = float32(float32(d*s32) * w32)
-				}
+				vec.MaskDelta(w3, x, base, nil)
+				vec.Weigh(wd, w3, w, scale, w32, s32)
 			}
 		}
 		out := b.Out[s0 : s0+m]

@@ -16,6 +16,29 @@ import (
 	"github.com/ordermerge/ordermerge/tensor"
 )
 
+// methodList is the built-in methods' names, wrapped for the usage text.
+func methodList() string {
+	var b strings.Builder
+	line := len("Methods: ")
+	for i, m := range merge.Methods() {
+		name := m.Name
+		if i > 0 {
+			b.WriteString(",")
+			line++
+			if line+1+len(name) > 92 {
+				b.WriteString("\n")
+				line = 0
+			} else {
+				b.WriteString(" ")
+				line++
+			}
+		}
+		b.WriteString(name)
+		line += len(name)
+	}
+	return b.String()
+}
+
 const mergeUsage = `usage:
   ordermerge merge --config merge.yaml --out DIR [flags]
   ordermerge merge --method M [--base DIR] --models A,B,C [--seed S] [--weights ..] [--density ..] --out DIR [flags]
@@ -25,8 +48,8 @@ tensor under a memory budget. The config is mergekit's YAML schema (merge_method
 models or slices, parameters, dtype, out_dtype, tokenizer_source or tokenizer, chat_template;
 MODEL+LORA references), with mergekit 0.1.4's semantics; a file of several YAML documents is a
 multi-merge (each but the final one has name:, and later ones use it as a model path).
-Methods: linear, parameter_selection, task_arithmetic, ties, dare_linear, dare_ties, slerp,
-model_stock, passthrough ('go doc github.com/ordermerge/ordermerge/merge' has the exact rules).
+Methods: %s
+('go doc github.com/ordermerge/ordermerge/merge' has the exact rules).
 
 flags:`
 
@@ -60,7 +83,7 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	intermediate := fs.String("intermediate-dir", "", "multi-merge files: `folder` for the named merges, kept and reused (default: a temporary folder)")
 	quiet := fs.Bool("quiet", false, "no progress bar and no report table: only the line saying what was written (--json still gets the whole report)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, mergeUsage)
+		fmt.Fprintf(stderr, mergeUsage+"\n", methodList())
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/ordermerge/ordermerge/merge"
 	"math"
 	"os"
 	"os/exec"
@@ -372,5 +373,25 @@ func TestTrainHelpSaysWhatIsKept(t *testing.T) {
 	_, stderr, code := runCLI(t, "train", "-h")
 	if code != 0 || !strings.Contains(stderr, "every --checkpoint-interval of training (5m by\ndefault)") || !strings.Contains(stderr, "leaves the last complete checkpoint and loses the steps since") {
 		t.Errorf("train -h: %s", stderr)
+	}
+}
+
+// merge -h lists every built-in method, from the registry (a list written by hand fell
+// behind when thirteen methods were added).
+func TestMergeHelpListsEveryMethod(t *testing.T) {
+	_, stderr, code := runCLI(t, "merge", "-h")
+	methods := stderr[strings.Index(stderr, "Methods: "):]
+	methods = methods[:strings.Index(methods, "('go doc")]
+	listed := map[string]bool{}
+	for _, f := range strings.FieldsFunc(methods[len("Methods: "):], func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
+		listed[f] = true
+	}
+	for _, m := range merge.Methods() {
+		if !listed[m.Name] {
+			t.Errorf("merge -h does not list %s (code %d): %q", m.Name, code, methods)
+		}
+	}
+	if len(listed) != len(merge.Methods()) {
+		t.Errorf("merge -h lists %d methods, the registry has %d", len(listed), len(merge.Methods()))
 	}
 }

@@ -548,3 +548,69 @@ func sceFinishGo(out, base []float32, mixed, div []float64, kept []uint32) {
 		out[j] = math.Float32frombits(v&kept[j] | math.Float32bits(bv)&^kept[j])
 	}
 }
+
+// L1Sums adds, in element order, |float64(x[j] - base[j])| to sums[0] and, where u[j] < thr
+// (thr at most 2^32, which keeps everything), to sums[1]: DARE's L1 norms of a task vector
+// and of its kept part. Elements are added one after another, as a loop would, so the sums
+// do not depend on the vector width. x, base and u must be at least as long as x.
+func L1Sums(sums *[2]float64, x, base []float32, u []uint32, thr uint64) {
+	base, u = base[:len(x)], u[:len(x)]
+	body := 0
+	if useAsm {
+		if body = len(x) &^ 3; body > 0 {
+			l1Sums(sums, &x[0], &base[0], &u[0], uint32(min(thr, 1<<32-1)), thr >= 1<<32, body)
+		}
+	}
+	l1SumsGo(sums, x[body:], base[body:], u[body:], thr)
+}
+
+func l1SumsGo(sums *[2]float64, x, base []float32, u []uint32, thr uint64) {
+	all, kept := sums[0], sums[1]
+	for j, bv := range base {
+		d := math.Abs(float64(x[j] - bv))
+		all += d
+		kept += math.Float64frombits(math.Float64bits(d) & -b2u(uint64(u[j]) < thr))
+	}
+	sums[0], sums[1] = all, kept
+}
+
+// PruneRandom sets d[j] = x[j] - base[j] where u[j] < thr (thr at most 2^32, which keeps
+// everything) and +0 elsewhere. x, base and u must be at least as long as d.
+func PruneRandom(d, x, base []float32, u []uint32, thr uint64) {
+	if thr >= 1<<32 {
+		MaskDelta(d, x, base, nil)
+		return
+	}
+	x, base, u = x[:len(d)], base[:len(d)], u[:len(d)]
+	body := 0
+	if useAsm {
+		if body = len(d) &^ 3; body > 0 {
+			pruneRandom(&d[0], &x[0], &base[0], &u[0], uint32(thr), body)
+		}
+	}
+	for j := body; j < len(d); j++ {
+		d[j] = math.Float32frombits(math.Float32bits(x[j]-base[j]) & -uint32(b2u(uint64(u[j]) < thr)))
+	}
+}
+
+// MaskDelta sets d[j] = x[j] - base[j] with its bits and-ed with keep[j] (all ones or zero);
+// a nil keep keeps every element. x, base and keep must be at least as long as d.
+func MaskDelta(d, x, base []float32, keep []uint32) {
+	x, base = x[:len(d)], base[:len(d)]
+	if keep == nil {
+		for j, bv := range base {
+			d[j] = x[j] - bv
+		}
+		return
+	}
+	keep = keep[:len(d)]
+	body := 0
+	if useAsm {
+		if body = len(d) &^ 3; body > 0 {
+			maskDelta(&d[0], &x[0], &base[0], &keep[0], body)
+		}
+	}
+	for j := body; j < len(d); j++ {
+		d[j] = math.Float32frombits(math.Float32bits(x[j]-base[j]) & keep[j])
+	}
+}

@@ -698,3 +698,114 @@ scefinish_loop:
 	JNZ scefinish_loop
 	VZEROUPPER
 	RET
+
+// func l1Sums(sums *[2]float64, x, base *float32, u *uint32, thr uint32, all bool, n int)
+TEXT ·l1Sums(SB), NOSPLIT, $0-48
+	MOVQ sums+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ base+16(FP), DX
+	MOVQ u+24(FP), R8
+	MOVL thr+32(FP), AX
+	XORL $0x80000000, AX
+	MOVL AX, X12
+	VPBROADCASTD X12, X12
+	MOVL $0x80000000, AX
+	MOVL AX, X13
+	VPBROADCASTD X13, X13
+	MOVBLZX all+36(FP), AX
+	NEGL AX
+	MOVL AX, X11
+	VPBROADCASTD X11, X11
+	MOVQ $0x7fffffffffffffff, AX
+	MOVQ AX, X10
+	VPBROADCASTQ X10, Y10
+	MOVQ n+40(FP), CX
+	VMOVSD (DI), X8
+	VMOVSD 8(DI), X9
+l1sums_loop:
+	VMOVUPS (SI), X0
+	VSUBPS (DX), X0, X0
+	VCVTPS2PD X0, Y0
+	VANDPD Y10, Y0, Y0
+	VMOVDQU (R8), X1
+	VPXOR X13, X1, X1
+	VPCMPGTD X1, X12, X2
+	VPOR X11, X2, X2
+	VPMOVSXDQ X2, Y2
+	VANDPD Y2, Y0, Y3
+	VEXTRACTF128 $1, Y0, X4
+	VEXTRACTF128 $1, Y3, X5
+	VADDSD X0, X8, X8
+	VADDSD X3, X9, X9
+	VUNPCKHPD X0, X0, X6
+	VUNPCKHPD X3, X3, X7
+	VADDSD X6, X8, X8
+	VADDSD X7, X9, X9
+	VADDSD X4, X8, X8
+	VADDSD X5, X9, X9
+	VUNPCKHPD X4, X4, X6
+	VUNPCKHPD X5, X5, X7
+	VADDSD X6, X8, X8
+	VADDSD X7, X9, X9
+	ADDQ $16, SI
+	ADDQ $16, DX
+	ADDQ $16, R8
+	SUBQ $4, CX
+	JNZ l1sums_loop
+	VMOVSD X8, (DI)
+	VMOVSD X9, 8(DI)
+	VZEROUPPER
+	RET
+
+// func pruneRandom(d, x, base *float32, u *uint32, thr uint32, n int)
+TEXT ·pruneRandom(SB), NOSPLIT, $0-48
+	MOVQ d+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ base+16(FP), DX
+	MOVQ u+24(FP), R8
+	MOVL thr+32(FP), AX
+	XORL $0x80000000, AX
+	MOVL AX, X12
+	VPBROADCASTD X12, X12
+	MOVL $0x80000000, AX
+	MOVL AX, X13
+	VPBROADCASTD X13, X13
+	MOVQ n+40(FP), CX
+prunerandom_loop:
+	VMOVDQU (R8), X1
+	VPXOR X13, X1, X1
+	VPCMPGTD X1, X12, X2
+	VMOVUPS (SI), X0
+	VSUBPS (DX), X0, X0
+	VPAND X2, X0, X0
+	VMOVUPS X0, (DI)
+	ADDQ $16, SI
+	ADDQ $16, DX
+	ADDQ $16, R8
+	ADDQ $16, DI
+	SUBQ $4, CX
+	JNZ prunerandom_loop
+	VZEROUPPER
+	RET
+
+// func maskDelta(d, x, base *float32, keep *uint32, n int)
+TEXT ·maskDelta(SB), NOSPLIT, $0-40
+	MOVQ d+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ base+16(FP), DX
+	MOVQ keep+24(FP), R8
+	MOVQ n+32(FP), CX
+maskdelta_loop:
+	VMOVUPS (SI), X0
+	VSUBPS (DX), X0, X0
+	VMOVDQU (R8), X1
+	VPAND X1, X0, X0
+	VMOVUPS X0, (DI)
+	ADDQ $16, SI
+	ADDQ $16, DX
+	ADDQ $16, R8
+	ADDQ $16, DI
+	SUBQ $4, CX
+	JNZ maskdelta_loop
+	VZEROUPPER
+	RET

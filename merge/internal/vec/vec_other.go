@@ -63,3 +63,11 @@ func electTask(mixed, div *float64, x, base *float32, sum *float64, w float64, n
 }
 
 func sceFinish(out, base *float32, mixed, div *float64, kept *uint32, n int) { panic("unreachable") }
+
+func l1Sums(sums *[2]float64, x, base *float32, u *uint32, thr uint32, all bool, n int) {
+	panic("unreachable")
+}
+
+func pruneRandom(d, x, base *float32, u *uint32, thr uint32, n int) { panic("unreachable") }
+
+func maskDelta(d, x, base *float32, keep *uint32, n int) { panic("unreachable") }

@@ -369,6 +369,47 @@ func TestAssemblyMatchesGo(t *testing.T) {
 				}
 			}
 
+			{
+				u := make([]uint32, n)
+				keep := make([]uint32, n)
+				for i := range u {
+					u[i] = r.Uint32()
+					keep[i] = -uint32(r.IntN(2))
+				}
+				for _, thr := range []uint64{0, 1, 1 << 31, 1<<32 - 1, 1 << 32, uint64(r.Uint32())} {
+					s1, s2 := [2]float64{0.5, -0.25}, [2]float64{0.5, -0.25}
+					L1Sums(&s1, x, y, u, thr)
+					l1SumsGo(&s2, x, y, u, thr)
+					if i := sameBits64(s1[:], s2[:]); i >= 0 {
+						t.Fatalf("L1Sums n=%d off=%d thr=%d: [%d] = %v, want %v", n, off, thr, i, s1[i], s2[i])
+					}
+					d1, d2 := make([]float32, n), make([]float32, n)
+					PruneRandom(d1, x, y, u, thr)
+					for i := range d2 {
+						d2[i] = x[i] - y[i]
+						if uint64(u[i]) >= thr {
+							d2[i] = 0
+						}
+					}
+					for i := range d1 {
+						if !sameBits32(d1[i], d2[i]) {
+							t.Fatalf("PruneRandom n=%d off=%d thr=%d: [%d] = %v, want %v", n, off, thr, i, d1[i], d2[i])
+						}
+					}
+				}
+				d1 := make([]float32, n)
+				MaskDelta(d1, x, y, keep)
+				for i := range d1 {
+					want := x[i] - y[i]
+					if keep[i] == 0 {
+						want = 0
+					}
+					if !sameBits32(d1[i], want) {
+						t.Fatalf("MaskDelta n=%d off=%d: [%d] = %v, want %v", n, off, i, d1[i], want)
+					}
+				}
+			}
+
 			if g, w := CountEqual(x, y), countEqualGo(x, y); g != w {
 				t.Fatalf("CountEqual n=%d off=%d: %d, want %d", n, off, g, w)
 			}
