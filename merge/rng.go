@@ -1,6 +1,10 @@
 package merge
 
-import "math"
+import (
+	"math"
+
+	"github.com/ordermerge/ordermerge/merge/internal/vec"
+)
 
 // The random numbers of randomised methods are counter-based: the number for element j of a
 // tensor is a pure function of (seed, tensor name, stream, j), so it does not depend on the
@@ -11,11 +15,7 @@ import "math"
 const golden = 0x9e3779b97f4a7c15
 
 // mix64 is the SplitMix64 output function (Steele, Lea and Flood, 2014).
-func mix64(z uint64) uint64 {
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
+func mix64(z uint64) uint64 { return vec.Mix64(z) }
 
 // fnv1a64 hashes a tensor name (its UTF-8 bytes) with 64-bit FNV-1a.
 func fnv1a64(s string) uint64 {
@@ -59,16 +59,7 @@ func (r stream) u(j int) uint64 {
 
 // fill writes draws offset, offset+1, ... into dst; offset must be even.
 func (r stream) fill(dst []uint32, offset int) {
-	c := r.key + uint64(offset/2)*golden
-	j := 0
-	for ; j+1 < len(dst); j += 2 {
-		c += golden
-		x := mix64(c)
-		dst[j], dst[j+1] = uint32(x>>32), uint32(x)
-	}
-	if j < len(dst) {
-		dst[j] = uint32(mix64(c+golden) >> 32)
-	}
+	vec.MixFill(dst, r.key+uint64(offset/2)*golden) // four words at a time in AVX2
 }
 
 // probThreshold turns a probability p in [0, 1] into the integer bound T with

@@ -614,3 +614,36 @@ func MaskDelta(d, x, base []float32, keep []uint32) {
 		d[j] = math.Float32frombits(math.Float32bits(x[j]-base[j]) & keep[j])
 	}
 }
+
+// golden is SplitMix64's increment (2^64 / golden ratio, odd).
+const golden = 0x9e3779b97f4a7c15
+
+// Mix64 is SplitMix64's output function (Steele, Lea and Flood, 2014).
+func Mix64(z uint64) uint64 {
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// MixFill writes 32-bit draws from SplitMix64 words: word k is Mix64(c + (k+1)*golden), and
+// gives dst[2k] its high half and dst[2k+1] its low half (an odd length ends with a high
+// half).
+func MixFill(dst []uint32, c uint64) {
+	words := 0
+	if useAsm {
+		if words = len(dst) / 2 &^ 3; words > 0 {
+			mixFill(&dst[0], c, words)
+			c += uint64(words) * golden
+		}
+	}
+	dst = dst[2*words:]
+	j := 0
+	for ; j+1 < len(dst); j += 2 {
+		c += golden
+		x := Mix64(c)
+		dst[j], dst[j+1] = uint32(x>>32), uint32(x)
+	}
+	if j < len(dst) {
+		dst[j] = uint32(Mix64(c+golden) >> 32)
+	}
+}

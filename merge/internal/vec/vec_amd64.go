@@ -92,3 +92,6 @@ func pruneRandom(d, x, base *float32, u *uint32, thr uint32, n int)
 
 //go:noescape
 func maskDelta(d, x, base *float32, keep *uint32, n int)
+
+//go:noescape
+func mixFill(dst *uint32, c uint64, n int)

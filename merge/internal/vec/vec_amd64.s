@@ -809,3 +809,67 @@ maskdelta_loop:
 	JNZ maskdelta_loop
 	VZEROUPPER
 	RET
+
+// func mixFill(dst *uint32, c uint64, n int): n words (a multiple of 4), word k =
+// SplitMix64's output function of c + (k+1)*golden, high half first. The 64-bit multiplies
+// are built from 32-bit ones: lo*lo + ((hi*lo + lo*hi) << 32).
+TEXT ·mixFill(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ c+8(FP), AX
+	MOVQ n+16(FP), CX
+	MOVQ $0x9e3779b97f4a7c15, BX
+	ADDQ BX, AX
+	MOVQ AX, X0
+	ADDQ BX, AX
+	MOVQ AX, X1
+	ADDQ BX, AX
+	MOVQ AX, X2
+	ADDQ BX, AX
+	MOVQ AX, X3
+	VPUNPCKLQDQ X1, X0, X0
+	VPUNPCKLQDQ X3, X2, X2
+	VINSERTI128 $1, X2, Y0, Y0
+	SHLQ $2, BX
+	MOVQ BX, X15
+	VPBROADCASTQ X15, Y15
+	MOVQ $0xbf58476d1ce4e5b9, AX
+	MOVQ AX, X13
+	VPBROADCASTQ X13, Y13
+	SHRQ $32, AX
+	MOVQ AX, X12
+	VPBROADCASTQ X12, Y12
+	MOVQ $0x94d049bb133111eb, AX
+	MOVQ AX, X11
+	VPBROADCASTQ X11, Y11
+	SHRQ $32, AX
+	MOVQ AX, X10
+	VPBROADCASTQ X10, Y10
+mixfill_loop:
+	VPSRLQ $30, Y0, Y2
+	VPXOR Y2, Y0, Y1
+	VPMULUDQ Y13, Y1, Y3
+	VPSRLQ $32, Y1, Y4
+	VPMULUDQ Y13, Y4, Y4
+	VPMULUDQ Y12, Y1, Y5
+	VPADDQ Y5, Y4, Y4
+	VPSLLQ $32, Y4, Y4
+	VPADDQ Y4, Y3, Y1
+	VPSRLQ $27, Y1, Y2
+	VPXOR Y2, Y1, Y1
+	VPMULUDQ Y11, Y1, Y3
+	VPSRLQ $32, Y1, Y4
+	VPMULUDQ Y11, Y4, Y4
+	VPMULUDQ Y10, Y1, Y5
+	VPADDQ Y5, Y4, Y4
+	VPSLLQ $32, Y4, Y4
+	VPADDQ Y4, Y3, Y1
+	VPSRLQ $31, Y1, Y2
+	VPXOR Y2, Y1, Y1
+	VPSHUFD $0xb1, Y1, Y1
+	VMOVDQU Y1, (DI)
+	VPADDQ Y15, Y0, Y0
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JNZ mixfill_loop
+	VZEROUPPER
+	RET

@@ -71,3 +71,5 @@ func l1Sums(sums *[2]float64, x, base *float32, u *uint32, thr uint32, all bool,
 func pruneRandom(d, x, base *float32, u *uint32, thr uint32, n int) { panic("unreachable") }
 
 func maskDelta(d, x, base *float32, keep *uint32, n int) { panic("unreachable") }
+
+func mixFill(dst *uint32, c uint64, n int) { panic("unreachable") }
