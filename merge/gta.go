@@ -432,7 +432,8 @@ func (k *gtaKernel) Scan(pass int, b *Block) {
 		if scanKeep {
 			k.topk[i].scan(pass, keys)
 		}
-		if scanDrop {
+		// Both cuts count the same keys in the first pass: EndScan copies the table.
+		if scanDrop && (pass > 0 || !scanKeep) {
 			k.drop[i].scan(pass, keys)
 		}
 	}
@@ -475,6 +476,9 @@ func (k *gtaKernel) EndScan(pass int) {
 		return
 	}
 	for i := range k.topk {
+		if pass == 0 && k.topk[i].scans() && k.drop != nil && k.drop[i].scans() {
+			copy(k.drop[i].hiCounts(), k.topk[i].hi) // before either adds up its lanes
+		}
 		if k.topk[i].scans() {
 			k.topk[i].endScan(pass, k.numel)
 		}
