@@ -147,25 +147,34 @@
 //
 // # Streaming
 //
-// Run reads tensors with positioned reads, a chunk at a time, and writes the output through
-// tensor's streaming writer at precomputed offsets: no tensor file, input or output, is ever
-// held whole. Memory is bounded by the budget (RunOptions.MaxMemory, DefaultMaxMemory): each
-// of W workers (one tensor each, W = GOMAXPROCS or fewer) holds raw buffers for `chunk`
-// elements of every input and two of the output (one is written by the worker's writer
-// goroutine while the next is computed, so computing overlaps the disk), plus float32 blocks
-// of 65536 elements per input; chunk = budget/W divided by the bytes per element of all
-// inputs and two outputs. Element-wise methods process any tensor in one pass, in chunks of
-// at most 2^20 elements (so the buffers stay in cache; their memory use is far below the
-// budget). Methods that need statistics of a whole tensor first make statistics passes over
-// it — ties 2 (an exact top-k by a two-level radix count of the magnitudes' float bits),
-// slerp 1, model_stock 1, DARE with l1 rescaling 1, DELLA at density < 1 with rescale or with
-// rows that straddle 65536-element blocks 1, parameter_selection with resampling at
-// row/tensor granularity 1 — then the output pass. DELLA ranks each row inside a block when it
-// sees the block; a row that straddles a block boundary is collected and ranked in the
-// statistics pass, and its keep bits (1 bit per element, only for such rows) are held until it
-// is written; a row (the elements after dimension 0) may have at most 2^20 elements. A tensor that fits in one chunk is read once and the passes run over memory; a
-// larger one is re-read from disk for each pass. Statistics are summed per 65536-element block
-// in element order, so results do not depend on the budget.
+// Run reads the tensors of checkpoint files through read-only memory maps of the files
+// (tensor.Reader.MappedData; elsewhere, and for LoRA and vocabulary-permuted inputs, with
+// positioned reads into buffers), a chunk at a time, and writes the output through tensor's
+// streaming writer at precomputed offsets: no tensor file, input or output, is ever held
+// whole. Float32 inputs are handed to the kernels in place; the pages of a mapped input are
+// given back (madvise) every 4 MiB, so re-reading a tensor in a later pass costs minor page
+// faults, not copies or disk reads, and a file truncated during the merge makes it fail with
+// an error instead of a crash. Memory is bounded by the budget (RunOptions.MaxMemory,
+// DefaultMaxMemory): each of W workers (one tensor each, W = GOMAXPROCS or fewer; the largest
+// tensors first) holds `chunk` elements of every input (read buffers, or at most the same of
+// mapped pages) and two of the output (one is written by the worker's writer goroutine while
+// the next is computed, so computing overlaps the disk), float32 blocks of 65536 elements
+// per input, and the methods' per-tensor state (top-k's count tables and tie order, DELLA's
+// ranking and keep bits), kept in a per-worker arena from tensor to tensor; chunk =
+// what remains of budget/W divided by the bytes per element of all inputs and two outputs.
+// Element-wise methods process any tensor in one pass, in chunks of at most 2^20 elements (so
+// the buffers stay in cache; their memory use is far below the budget). Methods that need
+// statistics of a whole tensor first make statistics passes over it — ties 2 (an exact top-k
+// by a two-level radix count of the magnitudes' float bits), slerp 1, model_stock 1, DARE
+// with l1 rescaling 1, DELLA at density < 1 with rescale or with rows that straddle
+// 65536-element blocks 1, parameter_selection with resampling at row/tensor granularity 1 —
+// then the output pass. DELLA ranks each row inside a block when it sees the block; a row
+// that straddles a block boundary is collected and ranked in the statistics pass, and its
+// keep bits (1 bit per element) are held until it is written; with rescale (mergekit's
+// default) the statistics pass ranks every row anyway and keeps every keep bit, so the output
+// pass does not rank again. A row (the elements after dimension 0) may have at most 2^20
+// elements. Statistics are summed per 65536-element block in element order, so results do
+// not depend on the budget.
 //
 // The output folder is built under a hidden temporary name and renamed into place when
 // complete; an error or cancellation (checked between chunks) removes it, and an existing
