@@ -97,11 +97,6 @@ func (k *sceKernel) varKeys(b *Block) []uint32 {
 	return keys
 }
 
-// selected says whether the next element, in element order, is among the top k.
-func (k *sceKernel) selected(key uint32) bool {
-	return k.sel.keepMask(key) != 0
-}
-
 func (k *sceKernel) Scan(pass int, b *Block) {
 	if k.selecting && pass < 2 {
 		keys := k.varKeys(b)
@@ -130,14 +125,26 @@ func (k *sceKernel) Scan(pass int, b *Block) {
 	if k.selecting {
 		keys = k.varKeys(b)
 	}
-	for j, bv := range b.Base {
-		keep := !k.selecting || k.selected(keys[j])
-		if !keep {
-			continue
+	if k.kept == nil {
+		k.kept = make([]uint32, gtaSub)
+	}
+	// A run's top-k masks (in element order: the tie counting is stateful), then each model's
+	// squares in element order; a dropped element adds +0, which changes no sum of squares.
+	n := len(b.Base)
+	for s0 := 0; s0 < n; s0 += gtaSub {
+		m := min(gtaSub, n-s0)
+		kept := k.kept[:m]
+		if k.selecting {
+			for j, key := range keys[s0 : s0+m] {
+				kept[j] = k.sel.keepMask(key)
+			}
+		} else {
+			for j := range kept {
+				kept[j] = ^uint32(0)
+			}
 		}
 		for i, x := range b.Models {
-			d := float64(x[j] - bv)
-			k.sq[i] += d * d
+			vec.SumSqKept(&k.sq[i], x[s0:s0+m], b.Base[s0:s0+m], kept)
 		}
 	}
 }

@@ -647,3 +647,26 @@ func MixFill(dst []uint32, c uint64) {
 		dst[j] = uint32(Mix64(c+golden) >> 32)
 	}
 }
+
+// SumSqKept adds, in element order, d*d with d = float64(x[j] - base[j]) to *s where keep[j]
+// is all ones; elsewhere it adds +0, which leaves a sum of squares unchanged. base and keep
+// must be at least as long as x.
+func SumSqKept(s *float64, x, base []float32, keep []uint32) {
+	base, keep = base[:len(x)], keep[:len(x)]
+	body := 0
+	if useAsm {
+		if body = len(x) &^ 3; body > 0 {
+			sumSqKept(s, &x[0], &base[0], &keep[0], body)
+		}
+	}
+	sumSqKeptGo(s, x[body:], base[body:], keep[body:])
+}
+
+func sumSqKeptGo(s *float64, x, base []float32, keep []uint32) {
+	acc := *s
+	for j, bv := range base {
+		d := float64(math.Float32frombits(math.Float32bits(x[j]-bv) & keep[j]))
+		acc += d * d
+	}
+	*s = acc
+}

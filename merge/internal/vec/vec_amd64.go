@@ -95,3 +95,6 @@ func maskDelta(d, x, base *float32, keep *uint32, n int)
 
 //go:noescape
 func mixFill(dst *uint32, c uint64, n int)
+
+//go:noescape
+func sumSqKept(s *float64, x, base *float32, keep *uint32, n int)

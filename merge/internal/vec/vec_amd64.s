@@ -873,3 +873,34 @@ mixfill_loop:
 	JNZ mixfill_loop
 	VZEROUPPER
 	RET
+
+// func sumSqKept(s *float64, x, base *float32, keep *uint32, n int)
+TEXT ·sumSqKept(SB), NOSPLIT, $0-40
+	MOVQ s+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ base+16(FP), DX
+	MOVQ keep+24(FP), R8
+	MOVQ n+32(FP), CX
+	VMOVSD (DI), X8
+sumsqkept_loop:
+	VMOVUPS (SI), X0
+	VSUBPS (DX), X0, X0
+	VMOVDQU (R8), X1
+	VPAND X1, X0, X0
+	VCVTPS2PD X0, Y0
+	VMULPD Y0, Y0, Y0
+	VEXTRACTF128 $1, Y0, X4
+	VADDSD X0, X8, X8
+	VUNPCKHPD X0, X0, X6
+	VADDSD X6, X8, X8
+	VADDSD X4, X8, X8
+	VUNPCKHPD X4, X4, X6
+	VADDSD X6, X8, X8
+	ADDQ $16, SI
+	ADDQ $16, DX
+	ADDQ $16, R8
+	SUBQ $4, CX
+	JNZ sumsqkept_loop
+	VMOVSD X8, (DI)
+	VZEROUPPER
+	RET

@@ -73,3 +73,5 @@ func pruneRandom(d, x, base *float32, u *uint32, thr uint32, n int) { panic("unr
 func maskDelta(d, x, base *float32, keep *uint32, n int) { panic("unreachable") }
 
 func mixFill(dst *uint32, c uint64, n int) { panic("unreachable") }
+
+func sumSqKept(s *float64, x, base *float32, keep *uint32, n int) { panic("unreachable") }

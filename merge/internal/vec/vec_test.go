@@ -397,6 +397,12 @@ func TestAssemblyMatchesGo(t *testing.T) {
 						}
 					}
 				}
+				s1, s2 := 0.75, 0.75
+				SumSqKept(&s1, x, y, keep)
+				sumSqKeptGo(&s2, x, y, keep)
+				if math.Float64bits(s1) != math.Float64bits(s2) && !(math.IsNaN(s1) && math.IsNaN(s2)) {
+					t.Fatalf("SumSqKept n=%d off=%d: %v, want %v", n, off, s1, s2)
+				}
 				d1 := make([]float32, n)
 				MaskDelta(d1, x, y, keep)
 				for i := range d1 {
