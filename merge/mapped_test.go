@@ -15,20 +15,9 @@ import (
 func writeFamily(t *testing.T, dir string, dt tensor.DType, k int) (base string, models []string) {
 	t.Helper()
 	b, ms := family(t, 77, bigShapes, dt, k, 0.5)
-	save := func(name string, m Model) string {
-		var ts []*tensor.Tensor
-		for _, s := range bigShapes {
-			ts = append(ts, m[s.name])
-		}
-		p := filepath.Join(dir, name)
-		if err := tensor.SaveCheckpoint(p, nil, ts, tensor.CheckpointOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	base = save("base", b)
+	base = saveShapes(t, dir, "base", bigShapes, b)
 	for i, m := range ms {
-		models = append(models, save(fmt.Sprint("m", i), m))
+		models = append(models, saveShapes(t, dir, fmt.Sprint("m", i), bigShapes, m))
 	}
 	return base, models
 }

@@ -20,15 +20,15 @@ func (s *torchSorter) less(a, b kv) bool {
 
 // torchOrder returns the indices of vals in the order torch.sort puts them.
 func torchOrder(vals []float32, desc bool) []int32 {
-	a := pairs(vals)
+	a := pairs(make([]kv, len(vals)), vals)
 	s := &torchSorter{desc: desc}
 	s.introsort(a)
 	return indices(a)
 }
 
-// pairs returns the values with their indices, for the sort.
-func pairs(vals []float32) []kv {
-	a := make([]kv, len(vals))
+// pairs fills a (at least len(vals) long) with the values and their indices, for the sort.
+func pairs(a []kv, vals []float32) []kv {
+	a = a[:len(vals)]
 	for i, v := range vals {
 		a[i] = kv{v: v, i: int32(i)}
 	}
@@ -58,10 +58,7 @@ func torchOrderIn(vals []float32, desc bool, lo, hi int) []int32 {
 // torchPairsIn is torchOrderIn's sort, into a (len(vals) pairs, overwritten): the positions
 // [lo, hi) of the result hold those of the sorted order, as key and index.
 func torchPairsIn(a []kv, vals []float32, desc bool, lo, hi int) []kv {
-	a = a[:len(vals)]
-	for i, v := range vals {
-		a[i] = kv{v: v, i: int32(i)}
-	}
+	a = pairs(a, vals)
 	if len(a) >= 2 && lo < hi {
 		s := &torchSorter{desc: desc}
 		s.introLoopIn(a, 0, len(a), 2*floorLog2(len(a)), lo, hi)
