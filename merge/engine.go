@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/ordermerge/ordermerge/merge/internal/vec"
 	"github.com/ordermerge/ordermerge/tensor"
@@ -51,6 +52,13 @@ func (p Progress) Fraction() float64 {
 // sink receives the output tensors' bytes, chunk by chunk, from several goroutines.
 type sink interface {
 	writeChunk(name string, off int64, p []byte) error
+}
+
+// phaser is a sink that writes chunks without copying them when their bytes sit at the right
+// place in memory (tensor.Writer's direct writes): at an address whose remainder modulo align
+// is phase.
+type phaser interface {
+	ChunkPhase(name string, off int64) (phase, align int)
 }
 
 type runOptions struct {
@@ -304,8 +312,11 @@ type worker struct {
 	f32         [][]float32 // per slot, one block
 	outF32      []float32
 	src         []uint8
-	// write-behind: outBufs are handed to the writer and come back on free.
+	// write-behind: outBufs are handed to the writer and come back on free; outWin is the
+	// part of each that holds the chunk in flight (placed for the sink, see phaser).
 	outBufs [2][]byte
+	outWin  [2][]byte
+	out     sink
 	free    chan int
 	writes  chan writeJob
 	done    chan struct{}
@@ -322,7 +333,7 @@ type writeJob struct {
 
 func newWorker(ctx context.Context, p *plan, l layout, checkFinite bool, out sink, prog *progressState, fail func(error)) *worker {
 	w := &worker{p: p, l: l, checkFinite: checkFinite, prog: prog,
-		free: make(chan int, 2), writes: make(chan writeJob, 2), done: make(chan struct{})}
+		out: out, free: make(chan int, 2), writes: make(chan writeJob, 2), done: make(chan struct{})}
 	w.raw = make([][]byte, len(l.slotSize))
 	w.f32 = make([][]float32, len(l.slotSize))
 	w.free <- 0
@@ -332,7 +343,7 @@ func newWorker(ctx context.Context, p *plan, l layout, checkFinite bool, out sin
 		failed := false
 		for j := range w.writes {
 			if !failed && ctx.Err() == nil {
-				if err := writeRecovered(out, j.name, j.off, w.outBufs[j.buf][:j.n]); err != nil {
+				if err := writeRecovered(out, j.name, j.off, w.outWin[j.buf][:j.n]); err != nil {
 					failed = true
 					fail(err)
 				} else {
@@ -389,16 +400,31 @@ func (w *worker) f32Buf(slot int) []float32 {
 	return w.f32[slot]
 }
 
-// nextOut returns a free output chunk buffer of at least size bytes, waiting for one to come
-// back from the writer.
-func (w *worker) nextOut(ctx context.Context, size int) (int, []byte, error) {
+// nextOut returns a free output buffer of at least size bytes for the chunk of the named
+// tensor at byte offset off, waiting for one to come back from the writer.
+func (w *worker) nextOut(ctx context.Context, name string, off int64, size int) (int, []byte, error) {
 	select {
 	case i := <-w.free:
-		if len(w.outBufs[i]) < size {
-			w.outBufs[i] = nil
-			w.outBufs[i] = make([]byte, w.bufElems((size+w.l.outSize-1)/w.l.outSize)*w.l.outSize)
+		phase, align := 0, 0
+		if ph, ok := w.out.(phaser); ok {
+			phase, align = ph.ChunkPhase(name, off)
 		}
-		return i, w.outBufs[i], nil
+		if phase%8 != 0 {
+			// The file offset is not a multiple of 8 (a tensor of odd size came before):
+			// elements placed there would be misaligned in memory; let the sink copy them.
+			phase, align = 0, 0
+		}
+		if len(w.outBufs[i]) < size+align {
+			w.outBufs[i] = nil
+			w.outBufs[i] = make([]byte, w.bufElems((size+w.l.outSize-1)/w.l.outSize)*w.l.outSize+align)
+		}
+		start := 0
+		if align > 0 {
+			addr := int(uintptr(unsafe.Pointer(&w.outBufs[i][0])) % uintptr(align))
+			start = ((phase-addr)%align + align) % align
+		}
+		w.outWin[i] = w.outBufs[i][start:]
+		return i, w.outWin[i], nil
 	case <-ctx.Done():
 		return 0, nil, ctx.Err()
 	}
@@ -598,7 +624,7 @@ func (w *worker) process(ctx context.Context, tp *tensorPlan) (TensorReport, err
 				}
 				continue
 			}
-			outIdx, rawOut, err := w.nextOut(ctx, n*outSize)
+			outIdx, rawOut, err := w.nextOut(ctx, tp.name, int64(c0)*int64(outSize), n*outSize)
 			if err != nil {
 				return TensorReport{}, err
 			}
@@ -651,7 +677,7 @@ func (w *worker) copyRaw(ctx context.Context, tp *tensorPlan) (TensorReport, err
 			return TensorReport{}, err
 		}
 		n := min(step, size-off)
-		idx, buf, err := w.nextOut(ctx, int(n))
+		idx, buf, err := w.nextOut(ctx, tp.name, off, int(n))
 		if err != nil {
 			return TensorReport{}, err
 		}

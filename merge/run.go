@@ -248,6 +248,10 @@ func (s writerSink) writeChunk(name string, off int64, p []byte) error {
 	return s.w.WriteChunk(name, off, p)
 }
 
+func (s writerSink) ChunkPhase(name string, off int64) (phase, align int) {
+	return s.w.ChunkPhase(name, off)
+}
+
 // canonical returns an absolute path with symbolic links resolved (when it exists), so the
 // same folder named two ways is recognised.
 func canonical(p string) (string, error) {

@@ -160,6 +160,15 @@ func (w *CheckpointWriter) WriteChunk(name string, off int64, p []byte) error {
 	return sw.WriteChunk(name, off, p)
 }
 
+// ChunkPhase is the named tensor's shard's ChunkPhase (0, 0 for a name not declared).
+func (w *CheckpointWriter) ChunkPhase(name string, off int64) (phase, align int) {
+	sw, ok := w.shardOf[name]
+	if !ok {
+		return 0, 0
+	}
+	return sw.ChunkPhase(name, off)
+}
+
 // AddFile writes an extra file (config.json, tokenizer.json, ...) into the checkpoint.
 func (w *CheckpointWriter) AddFile(name string, data []byte) error {
 	if err := checkFileName(name); err != nil {

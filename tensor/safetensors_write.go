@@ -24,7 +24,8 @@ func SpecOf(t *Tensor) Spec { return Spec{Name: t.Name, DType: t.DType, Shape: t
 // growing with the file. Nothing is visible at the destination until Commit succeeds.
 type Writer struct {
 	f       *AtomicFile
-	entries []Entry // offsets absolute in the file, in spec order
+	out     *blockWriter // f's data, written with direct I/O where possible
+	entries []Entry      // offsets absolute in the file, in spec order
 	byName  map[string]int
 	mu      sync.Mutex
 	written []int64 // bytes written per tensor
@@ -117,10 +118,6 @@ func Create(path string, specs []Spec, metadata map[string]string) (*Writer, err
 	if err != nil {
 		return nil, err
 	}
-	if _, err := f.Write(header); err != nil {
-		f.Abort()
-		return nil, fmt.Errorf("writing %s: %w", path, err)
-	}
 	w := &Writer{f: f, byName: make(map[string]int, len(specs)), written: make([]int64, len(specs))}
 	base := int64(len(header))
 	w.size = base
@@ -130,7 +127,23 @@ func Create(path string, specs []Spec, metadata map[string]string) (*Writer, err
 		w.byName[s.Name] = i
 		w.size += size
 	}
+	w.out = newBlockWriter(f.File, w.size)
+	if err := w.out.WriteAt(header, 0); err != nil {
+		w.Abort()
+		return nil, fmt.Errorf("writing %s: %w", path, err)
+	}
 	return w, nil
+}
+
+// ChunkPhase says where in memory the bytes of a chunk at offset off of the named tensor are
+// best placed: at an address whose remainder modulo align is phase, WriteChunk hands them to the
+// disk without copying them. align is 0 when placement does not matter.
+func (w *Writer) ChunkPhase(name string, off int64) (phase, align int) {
+	i, ok := w.byName[name]
+	if !ok {
+		return 0, 0
+	}
+	return w.out.Phase(w.entries[i].Offset + off)
 }
 
 // Path is the final path of the file being written.
@@ -160,7 +173,7 @@ func (w *Writer) WriteChunk(name string, off int64, p []byte) error {
 	if off < 0 || off+int64(len(p)) > e.Size {
 		return fmt.Errorf("%s: chunk [%d, %d) lies outside tensor %q (%d bytes)", w.Path(), off, off+int64(len(p)), name, e.Size)
 	}
-	_, err := w.f.WriteAt(p, e.Offset+off)
+	err := w.out.WriteAt(p, e.Offset+off)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err != nil {
@@ -189,8 +202,8 @@ func (w *Writer) Commit() error {
 			return fmt.Errorf("%s: tensor %q: %d of %d bytes written", w.Path(), e.Name, w.written[i], e.Size)
 		}
 	}
-	// A file of only empty tensors has nothing past the header: make the size explicit anyway.
-	if err := w.f.Truncate(w.size); err != nil {
+	// Close cuts the file to its size: direct writes wrote its last block whole.
+	if err := w.out.Close(); err != nil {
 		w.f.Abort()
 		return fmt.Errorf("writing %s: %w", w.Path(), err)
 	}
@@ -198,7 +211,10 @@ func (w *Writer) Commit() error {
 }
 
 // Abort discards the file being written.
-func (w *Writer) Abort() { w.f.Abort() }
+func (w *Writer) Abort() {
+	w.out.Abort()
+	w.f.Abort()
+}
 
 // WriteFile writes tensors to a safetensors file at path atomically, in the order given.
 func WriteFile(path string, tensors []*Tensor, metadata map[string]string) error {
