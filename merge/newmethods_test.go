@@ -213,7 +213,23 @@ func TestSCEProperties(t *testing.T) {
 	// One model, everything selected: the model back.
 	one, _ := mergeVec(t, Options{Method: "sce"}, base, x1)
 	approxEqual(t, one, x1, 1e-6)
-	// select_topk: exactly int(topk * nonzero variances) elements move, the largest variances.
+	checkSCETopK(t, base, x1, x2)
+	// Few distinct variances (quantised task vectors on a zero base), over several blocks:
+	// many ties at the cut, kept in element order.
+	n = 2*blockElems + 1234
+	base = make([]float32, n)
+	x1, x2 = make([]float32, n), make([]float32, n)
+	for j := range base {
+		x1[j] = float32(r.IntN(5)-2) / 1024
+		x2[j] = float32(r.IntN(5)-2) / 1024
+	}
+	checkSCETopK(t, base, x1, x2)
+}
+
+// checkSCETopK: with select_topk, exactly int(topk * nonzero variances) elements move, those
+// of the largest variances (the first in element order among equal ones).
+func checkSCETopK(t *testing.T, base, x1, x2 []float32) {
+	t.Helper()
 	topk := 0.4
 	got, _ := mergeVec(t, Options{Method: "sce", Params: map[string]any{"select_topk": topk}}, base, x1, x2)
 	type ev struct {
@@ -405,5 +421,37 @@ func TestArceeFusionTakesTheOutliers(t *testing.T) {
 	}
 	if taken == 0 || taken > n/2 {
 		t.Fatalf("took %d of %d elements from the model: the outlier rule should take a few", taken, n)
+	}
+}
+
+// TestSCEVarKeyAtMatchesVarKeys: the weights' pass recomputes single variances for the
+// elements at the cut's bucket; they must be bit for bit the ones the runs computed (the
+// vector body and the scalar tail alike).
+func TestSCEVarKeyAtMatchesVarKeys(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, k := range []int{1, 2, 3, 5} {
+		for _, n := range []int{1, 7, 4096, 5000} {
+			b := &Block{Base: make([]float32, n)}
+			for j := range b.Base {
+				b.Base[j] = float32(rng.NormFloat64())
+			}
+			for range k {
+				x := make([]float32, n)
+				for j := range x {
+					x[j] = b.Base[j] + float32(rng.NormFloat64()*1e-3)
+					if rng.IntN(4) == 0 {
+						x[j] = b.Base[j]
+					}
+				}
+				b.Models = append(b.Models, x)
+			}
+			kern := &sceKernel{k: k}
+			keys := append([]uint32(nil), kern.varKeys(b)...)
+			for j, want := range keys {
+				if got := kern.varKeyAt(b, j); got != want {
+					t.Fatalf("k=%d n=%d element %d: varKeyAt %#x, varKeys %#x", k, n, j, got, want)
+				}
+			}
+		}
 	}
 }

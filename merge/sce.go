@@ -2,6 +2,7 @@ package merge
 
 import (
 	"math"
+	"math/bits"
 
 	"github.com/ordermerge/ordermerge/merge/internal/vec"
 )
@@ -31,9 +32,18 @@ func (sce) NewKernel(ti TensorInfo, p *TensorParams) (Kernel, error) {
 	if !ti.HasBase {
 		return nil, p.errorf("select_topk", "sce needs a base model")
 	}
-	k := &sceKernel{k: len(ti.Models), topk: p.Float("select_topk"), sq: make([]float64, len(ti.Models)), n: ti.Numel}
+	k := &sceKernel{k: len(ti.Models), topk: p.Float("select_topk"), sq: make([]float64, len(ti.Models)), n: ti.Numel, arena: ti.arena}
 	k.selecting = k.topk < 1
+	k.sel.arena = ti.arena
 	return k, nil
+}
+
+// stateBytes is the top-k search's two count tables and the two marks per element.
+func (k *sceKernel) stateBytes() int64 {
+	if !k.selecting {
+		return 0
+	}
+	return (4<<15+1<<16)*8 + 2*int64((k.n+63)/64)*8
 }
 
 type sceKernel struct {
@@ -43,13 +53,17 @@ type sceKernel struct {
 	selecting bool
 	nonzero   int64
 	sel       topK
-	eqKeep    int64 // sel's state after the search, restored before each pass that uses it
-	eqSkip    int64
-	sq        []float64 // sum of squares of the kept task vectors, per model
-	w         []float64
-	keys      []uint32
-	mean      []float64 // varKeys' scratch: one run's means and variances
-	vari      []float64
+	// By element, from the second pass: kept (above the cut's high bucket in that pass, final
+	// after the weights' pass), and in the cut's high bucket (whose variances the weights'
+	// pass computes again, one by one, to place them against the cut). The last two passes
+	// then need no variances.
+	keep, inBucket []uint64
+	arena          *arena
+	sq             []float64 // sum of squares of the kept task vectors, per model
+	w              []float64
+	keys           []uint32
+	mean           []float64 // varKeys' scratch: one run's means and variances
+	vari           []float64
 	// Merge's scratch for one run: the top-k mask, the task vectors' sums, the agreeing
 	// terms and their weights
 	kept            []uint32
@@ -108,36 +122,32 @@ func (k *sceKernel) Scan(pass int, b *Block) {
 			}
 			return
 		}
-		if k.sel.none || k.sel.all {
+		if k.sel.none {
 			return
 		}
 		if k.sel.lo == nil {
-			k.sel.lo = make([]int64, 1<<16)
+			k.sel.lo = take[int64](k.arena, "topk.counts", 0, 1<<16)
 		}
 		zeros := vec.BucketCounts((*[1 << 16]int64)(k.sel.lo), keys, k.sel.hiBucket)
 		if k.sel.hiBucket == 0 {
 			k.sel.lo[0] += zeros
 		}
+		k.markBuckets(b.Offset, keys)
 		return
 	}
 	// The weights' pass: mean squares of the kept task vectors.
-	var keys []uint32
-	if k.selecting {
-		keys = k.varKeys(b)
-	}
 	if k.kept == nil {
 		k.kept = make([]uint32, gtaSub)
 	}
-	// A run's top-k masks (in element order: the tie counting is stateful), then each model's
-	// squares in element order; a dropped element adds +0, which changes no sum of squares.
+	// A run's top-k masks, then each model's squares in element order; a dropped element
+	// adds +0, which changes no sum of squares.
 	n := len(b.Base)
 	for s0 := 0; s0 < n; s0 += gtaSub {
 		m := min(gtaSub, n-s0)
 		kept := k.kept[:m]
 		if k.selecting {
-			for j, key := range keys[s0 : s0+m] {
-				kept[j] = k.sel.keepMask(key)
-			}
+			k.settle(b, s0, m)
+			k.keptMask(kept, b.Offset+s0)
 		} else {
 			for j := range kept {
 				kept[j] = ^uint32(0)
@@ -167,7 +177,6 @@ func (k *sceKernel) EndScan(pass int) {
 		if !k.sel.none {
 			k.sel.endScan(1, k.n)
 		}
-		k.eqKeep, k.eqSkip = k.sel.eqKeep, k.sel.eqSkip
 	case pass == last:
 		k.w = make([]float64, k.k)
 		var sum float64
@@ -182,7 +191,6 @@ func (k *sceKernel) EndScan(pass int) {
 				k.w[i] /= sum
 			}
 		}
-		k.sel.eqKeep, k.sel.eqSkip = k.eqKeep, k.eqSkip // the output pass walks the mask again
 	}
 }
 
@@ -191,10 +199,6 @@ func (k *sceKernel) EndScan(pass int) {
 // in model order from +0 as a loop per element would (skipped terms add +0). Elements outside
 // the top k keep the base.
 func (k *sceKernel) Merge(b *Block) {
-	var keys []uint32
-	if k.selecting {
-		keys = k.varKeys(b)
-	}
 	if k.mixed == nil {
 		k.sum, k.mixed, k.div = make([]float64, gtaSub), make([]float64, gtaSub), make([]float64, gtaSub)
 		k.kept = make([]uint32, gtaSub)
@@ -208,9 +212,7 @@ func (k *sceKernel) Merge(b *Block) {
 			kept[j] = ^uint32(0)
 		}
 		if k.selecting {
-			for j, key := range keys[s0 : s0+m] {
-				kept[j] = k.sel.keepMask(key)
-			}
+			k.keptMask(kept, b.Offset+s0)
 		}
 		sum, mixed, div := k.sum[:m], k.mixed[:m], k.div[:m]
 		clear(sum)
@@ -224,4 +226,72 @@ func (k *sceKernel) Merge(b *Block) {
 		}
 		vec.SCEFinish(out, base, mixed, div, kept)
 	}
+}
+
+// markBuckets records, in the second pass, which elements lie above the cut's high bucket
+// (kept whatever the cut) and which in it.
+func (k *sceKernel) markBuckets(off int, keys []uint32) {
+	if k.keep == nil {
+		words := (k.n + 63) / 64
+		k.keep = take[uint64](k.arena, "sce.keep", 0, words)
+		k.inBucket = take[uint64](k.arena, "sce.bucket", 0, words)
+	}
+	hb := k.sel.hiBucket
+	for j, key := range keys {
+		e := off + j
+		hi := key >> 16
+		k.keep[e>>6] |= uint64(b2i(hi > hb)) << (e & 63)
+		k.inBucket[e>>6] |= uint64(b2i(hi == hb)) << (e & 63)
+	}
+}
+
+// settle decides, in the weights' pass, the elements of the run [s0, s0+m) of b that lie in
+// the cut's high bucket: their variances again, one by one, placed against the cut in element
+// order (the order in which ties at the cut are kept).
+func (k *sceKernel) settle(b *Block, s0, m int) {
+	if k.sel.none {
+		return
+	}
+	for e := b.Offset + s0; e < b.Offset+s0+m; {
+		w := k.inBucket[e>>6] >> (e & 63)
+		if w == 0 {
+			e = (e | 63) + 1
+			continue
+		}
+		e += bits.TrailingZeros64(w)
+		if e >= b.Offset+s0+m {
+			break
+		}
+		if k.sel.keepMask(k.varKeyAt(b, e-b.Offset)) != 0 {
+			k.keep[e>>6] |= 1 << (e & 63)
+		}
+		e++
+	}
+}
+
+// keptMask expands the kept marks of the elements from e on into kept.
+func (k *sceKernel) keptMask(kept []uint32, e int) {
+	if k.sel.none {
+		clear(kept)
+		return
+	}
+	for j := range kept {
+		kept[j] = -uint32(k.keep[(e+j)>>6] >> ((e + j) & 63) & 1)
+	}
+}
+
+// varKeyAt is varKeys' key for element j of b alone, from the same operations in the same
+// order (one-element runs).
+func (k *sceKernel) varKeyAt(b *Block, j int) uint32 {
+	var mean, v [1]float64
+	base := b.Base[j : j+1]
+	for _, x := range b.Models {
+		vec.AddTask(mean[:], x[j:j+1], base, 1, 1)
+	}
+	vec.Quotients(mean[:], float64(k.k))
+	for _, x := range b.Models {
+		vec.AddSqDev(v[:], x[j:j+1], base, mean[:])
+	}
+	vec.Quotients(v[:], float64(k.k))
+	return math.Float32bits(float32(v[0]))
 }
