@@ -144,35 +144,50 @@ func (p *dellaPruner) straddles() bool {
 // and draws u: the element at rank pos of its group (ascending magnitude, as torch sorts) is
 // kept when its draw is below that rank's threshold.
 //
-// Sorting (magnitude bits << 32 | index) as integers (radixSort) is several times faster than
-// torch's introsort and gives the same ranks whenever no two non-zero magnitudes of the group are
-// equal: equal zeros may be ranked in another order among themselves, which changes nothing,
-// since a zero delta contributes nothing whether kept or not. A group with equal non-zero
-// magnitudes is ranked again with torch's exact algorithm (torchsort.go).
+// Zero deltas rank first (no magnitude is smaller) and are dropped whatever their rank: a zero
+// delta contributes nothing whether kept or not, nor counts in TIES's sign election. The
+// others are sorted as integers, (magnitude bits << 32 | index) (radixSort), several times
+// faster than torch's introsort, which gives the same ranks wherever magnitudes differ. Among
+// equal magnitudes at ranks [p, q], torch's order matters only to an element whose draw lies
+// between the thresholds of p and q (they rise with the rank): then, rarely, the group is
+// ranked again with torch's exact algorithm (torchsort.go).
 func (p *dellaPruner) rankSlab(d []float32, u, keep []uint32) {
 	thr := p.thresholds()
 	s, b := p.stride, p.group
 	if cap(p.keys) < b {
 		p.keys = make([]uint64, b)
 	}
-	keys := p.keys[:b]
 	for g := 0; g < s; g++ {
-		for t := range keys {
-			keys[t] = uint64(magKey(d[g+t*s]))<<32 | uint64(t)
+		keys := p.keys[:b]
+		nz := 0
+		for t := range b {
+			i := g + t*s
+			k := magKey(d[i])
+			keep[i] = 0
+			keys[nz] = uint64(k)<<32 | uint64(t)
+			nz += int(b2i(k != 0))
 		}
+		keys = keys[:nz]
 		p.tmp = radixSort(keys, p.tmp)
-		tied := false
-		for t := 1; t < b; t++ {
-			k := keys[t] >> 32
-			tied = tied || (k == keys[t-1]>>32 && k != 0)
+		zeros := b - nz
+		ambiguous := false
+		for j := 0; j < nz; {
+			k := keys[j] >> 32
+			e := j + 1
+			for e < nz && keys[e]>>32 == k {
+				e++
+			}
+			lo, hi := thr[zeros+j], thr[zeros+e-1]
+			for pos := j; pos < e; pos++ {
+				i := g + int(uint32(keys[pos]))*s
+				v := uint64(u[i])
+				keep[i] = -uint32(b2i(v < thr[zeros+pos]))
+				ambiguous = ambiguous || (e-j > 1 && v >= lo && v < hi)
+			}
+			j = e
 		}
-		if tied {
+		if ambiguous {
 			p.rankTorch(d, g, u, keep)
-			continue
-		}
-		for pos, key := range keys {
-			i := g + int(uint32(key))*s
-			keep[i] = -uint32(b2i(uint64(u[i]) < thr[pos]))
 		}
 	}
 }
@@ -236,7 +251,7 @@ func (p *dellaPruner) rankTorch(d []float32, g int, u, keep []uint32) {
 	p.sorter.introsort(a)
 	for pos, e := range a {
 		i := g + int(e.i)*s
-		keep[i] = -uint32(b2i(uint64(u[i]) < thr[pos]))
+		keep[i] = -uint32(b2i(uint64(u[i]) < thr[pos] && e.v != 0))
 	}
 }
 

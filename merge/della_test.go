@@ -43,6 +43,9 @@ type dellaCase struct {
 	lambda    float64
 	rescale   bool
 	seed      uint64
+	// fine: deltas from 4001 levels, so that ties are pairs (where torch's order seldom
+	// matters) rather than groups of hundreds
+	fine bool
 }
 
 // TestDellaMatchesTorch runs della and della_linear at densities below 1 on tensors whose rows
@@ -61,10 +64,11 @@ func TestDellaMatchesTorch(t *testing.T) {
 	var cases []dellaCase
 	for _, dt := range []string{"f32", "bf16"} {
 		cases = append(cases,
-			dellaCase{[]int{300, 700}, "della", dt, []float64{0.6, 0.5, 0.8}, []float64{0.5, 0.3, 1}, []float64{0.15, 0.2, 0.15}, 1, true, 5},
-			dellaCase{[]int{300, 700}, "della_linear", dt, []float64{0.6, -0.4, 0.8}, []float64{0.4, 0.6, 0.5}, []float64{0.3, 0.1, 0.15}, 1.3, true, 6},
-			dellaCase{[]int{100000}, "della", dt, []float64{1, 0.7}, []float64{0.35, 0.6}, []float64{0.15, 0.15}, 0.9, false, 7},
-			dellaCase{[]int{6, 50, 3}, "della_linear", dt, []float64{0.5, 0.5}, []float64{0.5, 0}, []float64{0.25, 0.15}, 1, true, 8},
+			dellaCase{[]int{300, 700}, "della", dt, []float64{0.6, 0.5, 0.8}, []float64{0.5, 0.3, 1}, []float64{0.15, 0.2, 0.15}, 1, true, 5, false},
+			dellaCase{[]int{300, 700}, "della_linear", dt, []float64{0.6, -0.4, 0.8}, []float64{0.4, 0.6, 0.5}, []float64{0.3, 0.1, 0.15}, 1.3, true, 6, false},
+			dellaCase{[]int{100000}, "della", dt, []float64{1, 0.7}, []float64{0.35, 0.6}, []float64{0.15, 0.15}, 0.9, false, 7, false},
+			dellaCase{[]int{6, 50, 3}, "della_linear", dt, []float64{0.5, 0.5}, []float64{0.5, 0}, []float64{0.25, 0.15}, 1, true, 8, false},
+			dellaCase{[]int{400, 700}, "della", dt, []float64{0.6, 0.5, 0.8}, []float64{0.5, 0.3, 0.7}, []float64{0.15, 0.2, 0.25}, 1, true, 9, true},
 		)
 	}
 	var in bytes.Buffer
@@ -90,6 +94,12 @@ func TestDellaMatchesTorch(t *testing.T) {
 			for j := range models[i] {
 				// few distinct magnitudes: ties everywhere
 				models[i][j] = RoundTo(tensor.BF16, base[j]+float32(r.IntN(9)-4)/64)
+				if c.fine {
+					models[i][j] = base[j] + float32(r.IntN(4001)-2000)/(1<<16)
+					if r.IntN(3) == 0 {
+						models[i][j] = base[j] // unchanged elements: zero deltas
+					}
+				}
 			}
 		}
 		ins = append(ins, inputs{base, models})
