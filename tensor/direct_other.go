@@ -6,4 +6,4 @@ import "os"
 
 // openDirect returns nil: direct writes are used on Linux only (other systems spell them
 // differently, F_NOCACHE on macOS, and the page cache is not known to be the bottleneck there).
-func openDirect(string) *os.File { return nil }
+func openDirect(string, int64) *os.File { return nil }

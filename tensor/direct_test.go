@@ -135,3 +135,32 @@ func TestBlockWriterRefusesOverlapsAndGaps(t *testing.T) {
 		t.Fatalf("Close with a block half written: got %v", err)
 	}
 }
+
+// A shared block's write fails on the writer's own goroutine: Close must report it.
+func TestBlockWriterReportsSharedBlockFailures(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := newBlockWriter(f, 2*directAlign)
+	if w.direct == nil {
+		t.Skip("the temporary folder's file system refuses O_DIRECT")
+	}
+	// A descriptor that refuses writes in place of the direct one.
+	w.direct.Close()
+	if w.direct, err = os.Open(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteAt(make([]byte, directAlign+100), 0); err == nil {
+		t.Fatal("a whole block's write through a read-only descriptor succeeded")
+	}
+	// The shared block [4096, 8192) completes with this write and is written later.
+	if err := w.WriteAt(make([]byte, directAlign-100), directAlign+100); err != nil {
+		t.Fatalf("completing a shared block: %v", err)
+	}
+	if err := w.Close(); err == nil || !strings.Contains(err.Error(), "bad file descriptor") {
+		t.Fatalf("Close after the shared block's write failed: got %v", err)
+	}
+}
