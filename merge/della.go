@@ -341,10 +341,29 @@ func (p *dellaPruner) scan(x, base []float32, off int, sums bool) (all, kept flo
 
 // setBits records the keep masks of the elements from off on in p.all.
 func (p *dellaPruner) setBits(off int, keep []uint32) {
-	for j, k := range keep {
+	j := 0
+	for ; j < len(keep) && (off+j)&63 != 0; j++ {
 		e := off + j
-		p.all[e>>6] |= uint64(k&1) << (e & 63)
+		p.all[e>>6] |= uint64(keep[j]&1) << (e & 63)
 	}
+	for ; j+64 <= len(keep); j += 64 {
+		p.all[(off+j)>>6] |= packMasks((*[64]uint32)(keep[j:]))
+	}
+	for ; j < len(keep); j++ {
+		e := off + j
+		p.all[e>>6] |= uint64(keep[j]&1) << (e & 63)
+	}
+}
+
+// packMasks returns bit b set where m[b] (all ones or zero) is set: a word's bits at a time,
+// without a read and write of the word per element.
+func packMasks(m *[64]uint32) uint64 {
+	var w uint64
+	for b := 0; b < 64; b += 8 {
+		w |= uint64(m[b]&1)<<b | uint64(m[b+1]&1)<<(b+1) | uint64(m[b+2]&1)<<(b+2) | uint64(m[b+3]&1)<<(b+3) |
+			uint64(m[b+4]&1)<<(b+4) | uint64(m[b+5]&1)<<(b+5) | uint64(m[b+6]&1)<<(b+6) | uint64(m[b+7]&1)<<(b+7)
+	}
+	return w
 }
 
 // endScan drops the collection buffers.
@@ -365,7 +384,18 @@ func (p *dellaPruner) masks(x, base []float32, off int) []uint32 {
 			p.keep = make([]uint32, blockElems)
 		}
 		keep := p.keep[:n]
-		for j := range keep {
+		j := 0
+		for ; j < n && (off+j)&63 != 0; j++ {
+			e := off + j
+			keep[j] = -uint32(p.all[e>>6] >> (e & 63) & 1)
+		}
+		for ; j+64 <= n; j += 64 {
+			w, k := p.all[(off+j)>>6], (*[64]uint32)(keep[j:])
+			for b := range k {
+				k[b] = -uint32(w >> b & 1)
+			}
+		}
+		for ; j < n; j++ {
 			e := off + j
 			keep[j] = -uint32(p.all[e>>6] >> (e & 63) & 1)
 		}
